@@ -1,0 +1,46 @@
+/**
+ * The service's layers, composed once: the database first (so its mode is the
+ * first line logged), then platform adapters, the customer feature, and the
+ * routes. main.ts adds a listening server; tests add their own.
+ */
+import { NodeCrypto, NodeHttpServer, NodeServices } from "@effect/platform-node"
+import { Config, Layer, Logger } from "effect"
+import { SingleRunner } from "effect/cluster"
+import { createServer } from "node:http"
+import { CustomerEntityLayer } from "./customers/CustomerEntity.ts"
+import { CustomerRepo } from "./customers/CustomerRepo.ts"
+import { Customers } from "./customers/Customers.ts"
+import { RoutesLive, serve } from "./http/Server.ts"
+import { Authenticator } from "./platform/Authenticator.ts"
+import { DatabaseLive } from "./platform/Database.ts"
+import { Health } from "./platform/Health.ts"
+import { Nats } from "./platform/Nats.ts"
+import { Outbox } from "./platform/Outbox.ts"
+import { OutboxRelayLive } from "./platform/OutboxRelay.ts"
+import { AuditLog } from "./privacy/AuditLog.ts"
+
+const ClusterLive = SingleRunner.layer({ runnerStorage: "memory" }).pipe(
+  Layer.provide([NodeServices.layer, NodeCrypto.layer])
+)
+
+const Platform = Layer.mergeAll(Outbox.layer, AuditLog.layer, Nats.layer, Authenticator.layer)
+
+const CustomersFeature = CustomerEntityLayer.pipe(
+  Layer.provideMerge(Customers.layer),
+  Layer.provideMerge(CustomerRepo.layer),
+  Layer.provideMerge(ClusterLive)
+)
+
+/** Everything but the listening socket: routes plus the background relay. */
+export const AppLive = Layer.mergeAll(RoutesLive, OutboxRelayLive).pipe(
+  Layer.provide([CustomersFeature, Health.layer]),
+  Layer.provideMerge(Platform),
+  Layer.provideMerge(DatabaseLive)
+)
+
+export const LoggerLive = Logger.layer([Logger.consoleJson])
+
+export const ServerLive = serve(AppLive).pipe(
+  Layer.provide(NodeHttpServer.layerConfig(createServer, { port: Config.Int("PORT").pipe(Config.withDefault(8080)) })),
+  Layer.provide(LoggerLive)
+)

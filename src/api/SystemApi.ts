@@ -1,0 +1,29 @@
+/** Liveness and readiness probes, outside /api and without authentication. */
+import { Schema } from "effect"
+import { HttpApiEndpoint, HttpApiError, HttpApiGroup } from "effect/http-api"
+
+export const DependencyCheck = Schema.Struct({
+  status: Schema.Literals(["up", "down", "disabled"]),
+  detail: Schema.optionalKey(Schema.String)
+})
+
+export const Readiness = Schema.Struct({
+  status: Schema.Literals(["ready", "degraded"]),
+  checks: Schema.Struct({
+    database: DependencyCheck,
+    nats: DependencyCheck,
+    outbox: Schema.Struct({ pending: Schema.Int })
+  })
+}).annotate({ identifier: "Readiness" })
+export type Readiness = typeof Readiness.Type
+
+export class NotReady extends HttpApiError.Problem<NotReady>()("NotReady", {
+  type: "/problems/not-ready",
+  status: 503,
+  title: "The service cannot serve requests"
+}, { checks: Schema.Struct({ database: DependencyCheck }) }) {}
+
+export class SystemApi extends HttpApiGroup.make("system", { topLevel: true }).add(
+  HttpApiEndpoint.get("health", "/health", { success: Schema.Struct({ status: Schema.Literal("ok") }) }),
+  HttpApiEndpoint.get("ready", "/ready", { success: Readiness, error: NotReady })
+) {}

@@ -1,0 +1,212 @@
+/**
+ * Customer rows in PostgreSQL: reads for queries, writes for the entity's
+ * commands (which run them inside its transaction).
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Context, Data, Effect, Layer, Option } from "effect"
+import type { SqlError } from "effect/sql"
+import type { Consent, Customer, CustomerId, CustomerStatus, Location, Metadata, Preferences } from "../domain/Customer.ts"
+import type { CustomerState } from "../domain/CustomerState.ts"
+import type { CustomerPage, CustomerView, ListCustomersQuery, SortField } from "../domain/CustomerQuery.ts"
+import { InvalidCursor } from "../domain/Errors.ts"
+import { decodeCursor, encodeCursor } from "./Cursor.ts"
+
+interface CustomerRow {
+  readonly id: string
+  readonly email: string
+  readonly email_verified: boolean
+  readonly pending_email: string | null
+  readonly name: string
+  readonly age: number | null
+  readonly gender: Customer["gender"]
+  readonly location: Location | null
+  readonly preferences: Preferences
+  readonly tags: ReadonlyArray<string>
+  readonly metadata: Metadata
+  readonly consent: Consent
+  readonly status: CustomerStatus
+  readonly version: number
+  readonly created_at: Date
+  readonly updated_at: Date
+  readonly last_activity: Date
+}
+
+const toCustomer = (row: CustomerRow): Customer => ({
+  id: row.id as CustomerId,
+  email: row.email,
+  emailVerified: row.email_verified,
+  pendingEmail: row.pending_email,
+  name: row.name,
+  age: row.age,
+  gender: row.gender,
+  location: row.location,
+  preferences: row.preferences,
+  tags: row.tags,
+  metadata: row.metadata,
+  consent: row.consent,
+  status: row.status,
+  version: row.version,
+  createdAt: row.created_at.toISOString(),
+  updatedAt: row.updated_at.toISOString(),
+  lastActivity: row.last_activity.toISOString()
+}) as Customer
+
+const sortColumns: Record<SortField, string> = {
+  createdAt: "created_at",
+  updatedAt: "updated_at",
+  lastActivity: "last_activity",
+  name: "name",
+  email: "email"
+}
+
+const isTimeSort = (field: SortField) => field === "createdAt" || field === "updatedAt" || field === "lastActivity"
+
+/** Beyond this many matches the total is the planner's estimate: counting a million rows per page is waste. */
+const exactCountLimit = 10_000
+
+const escapeLike = (text: string) => text.replace(/[\\%_]/g, (char) => `\\${char}`)
+
+const columns = `id, email, email_verified, pending_email, name, age, gender, location, preferences, tags, metadata,
+  consent, status, version, created_at, updated_at, last_activity`
+
+export class CustomerRepo extends Context.Service<CustomerRepo, {
+  findById(id: CustomerId): Effect.Effect<Option.Option<Customer>>
+  list(query: ListCustomersQuery): Effect.Effect<CustomerPage, InvalidCursor>
+  insert(id: CustomerId, state: CustomerState): Effect.Effect<Customer, UniqueViolation>
+  update(id: CustomerId, expectedVersion: number, state: CustomerState): Effect.Effect<Option.Option<Customer>, UniqueViolation>
+  markDeleted(id: CustomerId, expectedVersion: number, erased: CustomerState): Effect.Effect<Option.Option<Customer>>
+}>()("cms/customers/CustomerRepo") {
+  static readonly layer = Layer.effect(
+    CustomerRepo,
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      const selectColumns = sql.literal(columns)
+
+      const findById = Effect.fn("CustomerRepo.findById")(function*(id: CustomerId) {
+        const rows = yield* sql<CustomerRow>`SELECT ${selectColumns} FROM customers
+          WHERE id = ${id} AND status <> 'DELETED'`.pipe(Effect.orDie)
+        return Option.map(Option.fromNullishOr(rows[0]), toCustomer)
+      })
+
+      const filtersOf = (query: ListCustomersQuery) => {
+        const clauses = [
+          query.status === undefined ? sql`status <> 'DELETED'` : sql`status = ${query.status}`
+        ]
+        if (query.country !== undefined) clauses.push(sql`location ->> 'country' = ${query.country}`)
+        if (query.tag !== undefined) clauses.push(sql`tags @> ARRAY[${query.tag}]::text[]`)
+        if (query.minAge !== undefined) clauses.push(sql`age >= ${query.minAge}`)
+        if (query.maxAge !== undefined) clauses.push(sql`age <= ${query.maxAge}`)
+        const ranges = [
+          ["created_at", query.createdAfter, query.createdBefore],
+          ["updated_at", query.updatedAfter, query.updatedBefore],
+          ["last_activity", query.lastActivityAfter, query.lastActivityBefore]
+        ] as const
+        for (const [column, after, before] of ranges) {
+          if (after !== undefined) clauses.push(sql`${sql(column)} >= ${new Date(after.epochMilliseconds)}`)
+          if (before !== undefined) clauses.push(sql`${sql(column)} < ${new Date(before.epochMilliseconds)}`)
+        }
+        if (query.q !== undefined) {
+          const pattern = `%${escapeLike(query.q)}%`
+          clauses.push(sql`(name ILIKE ${pattern} OR email ILIKE ${pattern})`)
+        }
+        return clauses
+      }
+
+      const countMatches = Effect.fnUntraced(function*(where: ReturnType<typeof sql.and>) {
+        const [capped] = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM
+          (SELECT 1 FROM customers WHERE ${where} LIMIT ${exactCountLimit + 1}) matches`
+        if (capped.n <= exactCountLimit) return { total: capped.n, totalIsEstimate: false }
+        const [plan] = yield* sql<{ readonly plan: ReadonlyArray<{ readonly Plan: { readonly "Plan Rows": number } }> }>`
+          EXPLAIN (FORMAT JSON) SELECT 1 FROM customers WHERE ${where}`
+        return { total: Math.max(capped.n, Math.round(plan.plan[0].Plan["Plan Rows"])), totalIsEstimate: true }
+      })
+
+      const list = Effect.fn("CustomerRepo.list")(function*(query: ListCustomersQuery) {
+        const sort = query.sort ?? "-createdAt"
+        const descending = sort.startsWith("-")
+        const field = (descending ? sort.slice(1) : sort) as SortField
+        const column = sql(sortColumns[field])
+        const limit = query.limit ?? 50
+        const filters = filtersOf(query)
+        const where = sql.and(filters)
+        const seek = [...filters]
+        if (query.cursor !== undefined) {
+          const position = yield* Option.match(decodeCursor(query.cursor, sort), {
+            onNone: () => Effect.fail(new InvalidCursor({ field: "cursor" })),
+            onSome: Effect.succeed
+          })
+          const value = isTimeSort(field) ? new Date(position.value) : position.value
+          seek.push(
+            descending
+              ? sql`(${column}, id) < (${value}, ${position.id}::uuid)`
+              : sql`(${column}, id) > (${value}, ${position.id}::uuid)`
+          )
+        }
+        const order = descending ? sql.literal("DESC") : sql.literal("ASC")
+        const [rows, count] = yield* Effect.all([
+          sql<CustomerRow>`SELECT ${selectColumns} FROM customers WHERE ${sql.and(seek)}
+            ORDER BY ${column} ${order}, id ${order} LIMIT ${limit + 1}`,
+          countMatches(where)
+        ], { concurrency: 2 }).pipe(Effect.orDie)
+        const page = rows.slice(0, limit).map(toCustomer)
+        const last = page.at(-1)
+        const nextCursor = rows.length > limit && last !== undefined
+          ? encodeCursor(sort, last[field], last.id)
+          : null
+        const data: Array<CustomerView> = query.fields === undefined ? page : page.map((customer) => {
+          const view: Record<string, unknown> = { id: customer.id }
+          for (const name of query.fields!) view[name] = customer[name]
+          return view as CustomerView
+        })
+        return { data, nextCursor, ...count }
+      })
+
+      const insert = Effect.fn("CustomerRepo.insert")(function*(id: CustomerId, state: CustomerState) {
+        const rows = yield* sql<CustomerRow>`INSERT INTO customers (id, email, email_verified, pending_email, name, age,
+            gender, location, preferences, tags, metadata, consent, status)
+          VALUES (${id}, ${state.email}, ${state.emailVerified}, ${state.pendingEmail}, ${state.name}, ${state.age},
+            ${state.gender}, ${sql.json(state.location)}, ${sql.json(state.preferences)}, ${state.tags},
+            ${sql.json(state.metadata)}, ${sql.json(state.consent)}, ${state.status})
+          RETURNING ${selectColumns}`.pipe(uniqueViolationOrDie)
+        return toCustomer(rows[0])
+      })
+
+      const update = Effect.fn("CustomerRepo.update")(
+        function*(id: CustomerId, expectedVersion: number, state: CustomerState) {
+          const rows = yield* sql<CustomerRow>`UPDATE customers SET email = ${state.email},
+              email_verified = ${state.emailVerified}, pending_email = ${state.pendingEmail}, name = ${state.name},
+              age = ${state.age}, gender = ${state.gender}, location = ${sql.json(state.location)},
+              preferences = ${sql.json(state.preferences)}, tags = ${state.tags},
+              metadata = ${sql.json(state.metadata)}, consent = ${sql.json(state.consent)}, status = ${state.status},
+              updated_at = now(), version = version + 1
+            WHERE id = ${id} AND version = ${expectedVersion} AND status <> 'DELETED'
+            RETURNING ${selectColumns}`.pipe(uniqueViolationOrDie)
+          return Option.map(Option.fromNullishOr(rows[0]), toCustomer)
+        }
+      )
+
+      const markDeleted = Effect.fn("CustomerRepo.markDeleted")(
+        function*(id: CustomerId, expectedVersion: number, erased: CustomerState) {
+          const rows = yield* sql<CustomerRow>`UPDATE customers SET email = ${erased.email}, email_verified = false,
+              pending_email = NULL, name = ${erased.name}, age = NULL, gender = NULL, location = NULL,
+              preferences = '{}', tags = '{}', metadata = '{}', status = 'DELETED', deleted_at = now(),
+              updated_at = now(), version = version + 1
+            WHERE id = ${id} AND version = ${expectedVersion} AND status <> 'DELETED'
+            RETURNING ${selectColumns}`.pipe(Effect.orDie)
+          return Option.map(Option.fromNullishOr(rows[0]), toCustomer)
+        }
+      )
+
+      return CustomerRepo.of({ findById, list, insert, update, markDeleted })
+    })
+  )
+}
+
+/** A unique index was hit (email, or the primary key on a replayed id): the entity says which. */
+export class UniqueViolation extends Data.TaggedError("UniqueViolation")<{ readonly constraint: string }> {}
+
+const uniqueViolationOrDie = <A, R>(effect: Effect.Effect<A, SqlError.SqlError, R>) =>
+  Effect.catch(effect, (error) =>
+    error.reason._tag === "UniqueViolation"
+      ? Effect.fail(new UniqueViolation({ constraint: error.reason.constraint }))
+      : Effect.die(error))

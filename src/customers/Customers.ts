@@ -1,0 +1,153 @@
+/**
+ * The customer capability as both doors (REST and RPC) use it: permissions,
+ * then queries straight to the repository and commands to the customer's entity.
+ */
+import { Context, Effect, Layer, Option, Predicate } from "effect"
+import type { ClusterError, Sharding } from "effect/cluster"
+import type { Actor } from "../domain/Access.ts"
+import { requirePermission } from "../domain/Access.ts"
+import type { CreateCustomer, Customer, CustomerId, PatchCustomer } from "../domain/Customer.ts"
+import type { CustomerPage, ListCustomersQuery } from "../domain/CustomerQuery.ts"
+import { CustomerNotFound, Unavailable } from "../domain/Errors.ts"
+import type {
+  ConsentRequired,
+  EmailAlreadyExists,
+  Forbidden,
+  IdempotencyKeyReused,
+  InvalidCursor,
+  InvalidStatusTransition,
+  InvalidVerificationToken,
+  VersionConflict
+} from "../domain/Errors.ts"
+import { sha256, uuidFromParts, uuidv7 } from "../platform/Ids.ts"
+import { CustomerEntity } from "./CustomerEntity.ts"
+import { CustomerRepo } from "./CustomerRepo.ts"
+
+type ClusterFailure =
+  | ClusterError.MailboxFull
+  | ClusterError.AlreadyProcessingMessage
+  | ClusterError.EntityNotAssignedToRunner
+  | ClusterError.PersistenceError
+
+export interface CommandOptions {
+  readonly actor: Actor
+  readonly requestId: string | null
+}
+
+export interface Created {
+  readonly customer: Customer
+  readonly replayed: boolean
+}
+
+type UpdateError =
+  | CustomerNotFound
+  | VersionConflict
+  | EmailAlreadyExists
+  | InvalidStatusTransition
+  | Forbidden
+  | Unavailable
+
+export class Customers extends Context.Service<Customers, {
+  get(actor: Actor, id: CustomerId): Effect.Effect<Customer, CustomerNotFound | Forbidden>
+  list(actor: Actor, query: ListCustomersQuery): Effect.Effect<CustomerPage, InvalidCursor | Forbidden>
+  create(
+    options: CommandOptions & { readonly input: CreateCustomer; readonly idempotencyKey: string | undefined }
+  ): Effect.Effect<Created, EmailAlreadyExists | ConsentRequired | IdempotencyKeyReused | Forbidden | Unavailable>
+  update(
+    options: CommandOptions & {
+      readonly id: CustomerId
+      readonly patch: PatchCustomer
+      readonly expectedVersion: number | null
+    }
+  ): Effect.Effect<Customer, UpdateError>
+  delete(
+    options: CommandOptions & { readonly id: CustomerId; readonly expectedVersion: number | null }
+  ): Effect.Effect<void, CustomerNotFound | VersionConflict | Forbidden | Unavailable>
+  verifyEmail(
+    options: CommandOptions & { readonly id: CustomerId; readonly token: string }
+  ): Effect.Effect<
+    Customer,
+    CustomerNotFound | InvalidVerificationToken | EmailAlreadyExists | Forbidden | Unavailable
+  >
+}>()("cms/customers/Customers") {
+  static readonly layer: Layer.Layer<Customers, never, CustomerRepo | Sharding.Sharding> = Layer.effect(
+    Customers,
+    Effect.gen(function*() {
+      const repo = yield* CustomerRepo
+      const entityFor = yield* CustomerEntity.client
+
+      /** The cluster's own failures (full mailbox, runner moving) are the caller's cue to retry later. */
+      const clusterFailuresUnavailable = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        Effect.catchIf(
+          effect,
+          (error): error is Extract<E, ClusterFailure> =>
+            Predicate.isTagged(error, "MailboxFull") || Predicate.isTagged(error, "AlreadyProcessingMessage") ||
+            Predicate.isTagged(error, "EntityNotAssignedToRunner") || Predicate.isTagged(error, "PersistenceError"),
+          (failure) => Predicate.isTagged(failure, "PersistenceError") ? Effect.die(failure) : Effect.fail(new Unavailable({}))
+        )
+
+      const get = Effect.fn("Customers.get")(function*(actor: Actor, id: CustomerId) {
+        yield* requirePermission(actor, "customers:read")
+        return yield* repo.findById(id).pipe(
+          Effect.flatMap(Option.match({
+            onNone: () => Effect.fail(new CustomerNotFound({ customerId: id })),
+            onSome: Effect.succeed
+          }))
+        )
+      })
+
+      const list = Effect.fn("Customers.list")(function*(actor: Actor, query: ListCustomersQuery) {
+        yield* requirePermission(actor, "customers:read")
+        return yield* repo.list(query)
+      })
+
+      const create = Effect.fn("Customers.create")(function*(
+        { actor, requestId, input, idempotencyKey }: CommandOptions & {
+          readonly input: CreateCustomer
+          readonly idempotencyKey: string | undefined
+        }
+      ) {
+        yield* requirePermission(actor, "customers:write")
+        const principal = `${actor.kind}:${actor.subject}`
+        // A retried request maps to the same customer id, so its entity serialises the original and the retry.
+        const id = idempotencyKey === undefined ? uuidv7() : uuidFromParts("create-customer", principal, idempotencyKey)
+        const idempotency = idempotencyKey === undefined
+          ? null
+          : { principal, key: idempotencyKey, requestHash: sha256(JSON.stringify(input)) }
+        return yield* entityFor(id).Create({ actor, requestId, input, idempotency }).pipe(clusterFailuresUnavailable)
+      })
+
+      const update = Effect.fn("Customers.update")(function*(
+        { actor, requestId, id, patch, expectedVersion }: CommandOptions & {
+          readonly id: CustomerId
+          readonly patch: PatchCustomer
+          readonly expectedVersion: number | null
+        }
+      ) {
+        yield* requirePermission(actor, "customers:write")
+        return yield* entityFor(id).Update({ actor, requestId, patch, expectedVersion }).pipe(
+          clusterFailuresUnavailable
+        )
+      })
+
+      const remove = Effect.fn("Customers.delete")(function*(
+        { actor, requestId, id, expectedVersion }: CommandOptions & {
+          readonly id: CustomerId
+          readonly expectedVersion: number | null
+        }
+      ) {
+        yield* requirePermission(actor, "customers:delete")
+        yield* entityFor(id).Delete({ actor, requestId, expectedVersion }).pipe(clusterFailuresUnavailable)
+      })
+
+      const verifyEmail = Effect.fn("Customers.verifyEmail")(function*(
+        { actor, requestId, id, token }: CommandOptions & { readonly id: CustomerId; readonly token: string }
+      ) {
+        yield* requirePermission(actor, "customers:write")
+        return yield* entityFor(id).ConfirmEmail({ actor, requestId, token }).pipe(clusterFailuresUnavailable)
+      })
+
+      return Customers.of({ get, list, create, update, delete: remove, verifyEmail })
+    })
+  )
+}

@@ -1,0 +1,188 @@
+/**
+ * The customer aggregate: its schemas (the single source for HTTP, RPC,
+ * OpenAPI, validation and test data) and its pure rules.
+ */
+import { Schema } from "effect"
+import { CountryCode, CurrencyCode, LanguageTag, TimeZone } from "./Reference.ts"
+
+export const CustomerId = Schema.String.check(Schema.isUUID()).pipe(Schema.brand("CustomerId"))
+export type CustomerId = typeof CustomerId.Type
+
+/** A UTC instant as ISO 8601 text, as stored and served. */
+export const Timestamp = Schema.String.annotate({ format: "date-time", identifier: "Timestamp" })
+
+// Deliberately practical (not RFC 5322 complete): what mail providers accept.
+const emailPattern = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/
+
+export const Email = Schema.String.check(
+  Schema.isMaxLength(254),
+  Schema.isPattern(emailPattern, { expected: "an email address such as 'ada@example.com'" })
+).annotate({ identifier: "Email", format: "email" })
+
+export const CustomerName = Schema.String.check(
+  Schema.isTrimmed({ expected: "a name without leading or trailing spaces" }),
+  Schema.isNonEmpty(),
+  Schema.isMaxLength(255)
+).annotate({ identifier: "CustomerName" })
+
+export const Age = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 150 })).annotate({
+  identifier: "Age",
+  description: "Age in years, 0 to 150"
+})
+
+export const Gender = Schema.Literals(["MALE", "FEMALE", "OTHER", "UNKNOWN"]).annotate({ identifier: "Gender" })
+export type Gender = typeof Gender.Type
+
+export const CustomerStatus = Schema.Literals(["ACTIVE", "INACTIVE", "SUSPENDED", "DELETED"]).annotate({
+  identifier: "CustomerStatus"
+})
+export type CustomerStatus = typeof CustomerStatus.Type
+
+const ShortText = Schema.String.check(Schema.isMaxLength(120))
+
+export const Location = Schema.Struct({
+  country: CountryCode,
+  region: Schema.optionalKey(ShortText),
+  city: Schema.optionalKey(ShortText),
+  postalCode: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(20))),
+  timezone: Schema.optionalKey(TimeZone)
+}).annotate({ identifier: "Location" })
+export type Location = typeof Location.Type
+
+export const NotificationSettings = Schema.Struct({
+  email: Schema.Boolean,
+  sms: Schema.Boolean,
+  push: Schema.Boolean
+}).annotate({ identifier: "NotificationSettings" })
+
+export const PrivacySettings = Schema.Struct({
+  profileVisible: Schema.Boolean,
+  shareDataWithPartners: Schema.Boolean,
+  personalisedRecommendations: Schema.Boolean
+}).annotate({ identifier: "PrivacySettings" })
+
+export const Preferences = Schema.Struct({
+  language: Schema.optionalKey(LanguageTag),
+  currency: Schema.optionalKey(CurrencyCode),
+  timezone: Schema.optionalKey(TimeZone),
+  notifications: Schema.optionalKey(NotificationSettings),
+  privacy: Schema.optionalKey(PrivacySettings)
+}).annotate({ identifier: "Preferences" })
+export type Preferences = typeof Preferences.Type
+
+export const Tag = Schema.String.check(
+  Schema.isPattern(/^[a-z0-9][a-z0-9_:-]{0,63}$/, {
+    expected: "a lower-case tag of 1-64 characters: letters, digits, '_', ':' or '-'"
+  })
+).annotate({ identifier: "Tag" })
+
+export const Tags = Schema.Array(Tag).check(
+  Schema.isMaxLength(50),
+  Schema.isUnique({ expected: "tags without duplicates" })
+)
+
+const MetadataKey = Schema.String.check(
+  Schema.isPattern(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, { expected: "a key of 1-64 letters, digits, '_', '.' or '-'" })
+)
+
+/** Free-form data about a customer (purchases, devices, ...); bounded so one profile cannot grow without limit. */
+export const Metadata = Schema.Record(MetadataKey, Schema.Json).check(
+  Schema.isMaxProperties(100),
+  Schema.makeFilter((value) => JSON.stringify(value).length <= 16_384 || "metadata of at most 16 KiB as JSON")
+).annotate({ identifier: "Metadata" })
+export type Metadata = typeof Metadata.Type
+
+/** Consent as recorded on the profile. Data processing is the lawful basis for holding the profile at all. */
+export const Consent = Schema.Struct({
+  marketing: Schema.Boolean,
+  dataProcessing: Schema.Boolean
+}).annotate({ identifier: "Consent" })
+export type Consent = typeof Consent.Type
+
+export const Customer = Schema.Struct({
+  id: CustomerId,
+  email: Email,
+  emailVerified: Schema.Boolean,
+  pendingEmail: Schema.NullOr(Email),
+  name: CustomerName,
+  age: Schema.NullOr(Age),
+  gender: Schema.NullOr(Gender),
+  location: Schema.NullOr(Location),
+  preferences: Preferences,
+  tags: Tags,
+  metadata: Metadata,
+  consent: Consent,
+  status: CustomerStatus,
+  version: Schema.Int,
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  lastActivity: Timestamp
+}).annotate({ identifier: "Customer" })
+export type Customer = typeof Customer.Type
+
+/** Statuses a client may set directly; DELETED is reached only through deletion. */
+export const SettableStatus = Schema.Literals(["ACTIVE", "INACTIVE", "SUSPENDED"])
+export type SettableStatus = typeof SettableStatus.Type
+
+export const CreateCustomer = Schema.Struct({
+  email: Email,
+  name: CustomerName,
+  age: Schema.optionalKey(Age),
+  gender: Schema.optionalKey(Gender),
+  location: Schema.optionalKey(Location),
+  preferences: Schema.optionalKey(Preferences),
+  tags: Schema.optionalKey(Tags),
+  metadata: Schema.optionalKey(Metadata),
+  consent: Consent,
+  status: Schema.optionalKey(Schema.Literals(["ACTIVE", "INACTIVE"]))
+}).annotate({ identifier: "CreateCustomer" })
+export type CreateCustomer = typeof CreateCustomer.Type
+
+/** PUT: the whole mutable representation; an omitted optional field is cleared. */
+export const ReplaceCustomer = Schema.Struct({
+  email: Email,
+  name: CustomerName,
+  age: Schema.optionalKey(Schema.NullOr(Age)),
+  gender: Schema.optionalKey(Schema.NullOr(Gender)),
+  location: Schema.optionalKey(Schema.NullOr(Location)),
+  preferences: Schema.optionalKey(Preferences),
+  tags: Schema.optionalKey(Tags),
+  metadata: Schema.optionalKey(Metadata),
+  status: Schema.optionalKey(SettableStatus),
+  version: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
+}).annotate({ identifier: "ReplaceCustomer" })
+export type ReplaceCustomer = typeof ReplaceCustomer.Type
+
+/** PATCH: only the fields present change; null clears an optional field. */
+export const PatchCustomer = Schema.Struct({
+  email: Schema.optionalKey(Email),
+  name: Schema.optionalKey(CustomerName),
+  age: Schema.optionalKey(Schema.NullOr(Age)),
+  gender: Schema.optionalKey(Schema.NullOr(Gender)),
+  location: Schema.optionalKey(Schema.NullOr(Location)),
+  preferences: Schema.optionalKey(Preferences),
+  tags: Schema.optionalKey(Tags),
+  metadata: Schema.optionalKey(Metadata),
+  status: Schema.optionalKey(SettableStatus),
+  version: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
+}).annotate({ identifier: "PatchCustomer" })
+export type PatchCustomer = typeof PatchCustomer.Type
+
+export const toPatch = (replacement: ReplaceCustomer): PatchCustomer => ({
+  email: replacement.email,
+  name: replacement.name,
+  age: replacement.age ?? null,
+  gender: replacement.gender ?? null,
+  location: replacement.location ?? null,
+  preferences: replacement.preferences ?? {},
+  tags: replacement.tags ?? [],
+  metadata: replacement.metadata ?? {},
+  ...(replacement.status === undefined ? {} : { status: replacement.status }),
+  ...(replacement.version === undefined ? {} : { version: replacement.version })
+})
+
+export const VerifyEmail = Schema.Struct({
+  token: Schema.String.check(Schema.isMinLength(16), Schema.isMaxLength(128))
+}).annotate({ identifier: "VerifyEmail" })
+
+export const sameEmail = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()

@@ -1,0 +1,70 @@
+/** The list endpoint's contract: filters, sort, keyset cursor, field selection. */
+import { Schema, SchemaTransformation, Struct } from "effect"
+import { Age, Customer, CustomerStatus, Tag } from "./Customer.ts"
+import { CountryCode } from "./Reference.ts"
+
+export const SortField = Schema.Literals(["createdAt", "updatedAt", "lastActivity", "name", "email"])
+export type SortField = typeof SortField.Type
+
+/** `createdAt` ascending, `-createdAt` descending. */
+export const Sort = Schema.Literals(SortField.literals.flatMap((field) => [field, `-${field}`] as const)).annotate({
+  identifier: "CustomerSort"
+})
+export type Sort = typeof Sort.Type
+
+export const CustomerField = Schema.Literals(Struct.keys(Customer.fields))
+export type CustomerField = typeof CustomerField.Type
+
+const AgeFromString = Schema.NumberFromString.pipe(Schema.decodeTo(Age))
+const Instant = Schema.DateTimeUtcFromString
+
+/** `fields=id,email,name` */
+const FieldList = Schema.String.pipe(
+  Schema.decodeTo(
+    Schema.Array(Schema.String),
+    SchemaTransformation.transform<ReadonlyArray<string>, string>({
+      decode: (text) => text.split(",").map((field) => field.trim()),
+      encode: (fields) => fields.join(",")
+    })
+  ),
+  Schema.decodeTo(Schema.Array(CustomerField).check(Schema.isMinLength(1)))
+)
+
+export const ListCustomersQuery = Schema.Struct({
+  status: Schema.optionalKey(CustomerStatus),
+  country: Schema.optionalKey(CountryCode),
+  tag: Schema.optionalKey(Tag),
+  minAge: Schema.optionalKey(AgeFromString),
+  maxAge: Schema.optionalKey(AgeFromString),
+  createdAfter: Schema.optionalKey(Instant),
+  createdBefore: Schema.optionalKey(Instant),
+  updatedAfter: Schema.optionalKey(Instant),
+  updatedBefore: Schema.optionalKey(Instant),
+  lastActivityAfter: Schema.optionalKey(Instant),
+  lastActivityBefore: Schema.optionalKey(Instant),
+  q: Schema.optionalKey(Schema.String.check(Schema.isMinLength(2), Schema.isMaxLength(100))),
+  sort: Schema.optionalKey(Sort),
+  limit: Schema.optionalKey(
+    Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 500 }))))
+  ),
+  cursor: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(512))),
+  fields: Schema.optionalKey(FieldList)
+}).annotate({ identifier: "ListCustomersQuery" })
+export type ListCustomersQuery = typeof ListCustomersQuery.Type
+
+const { id, ...optionalFields } = Customer.fields
+
+/** A customer with only the selected fields; `id` is always present. */
+export const CustomerView = Schema.Struct({
+  id,
+  ...Struct.map(optionalFields, Schema.optionalKey)
+}).annotate({ identifier: "CustomerView" })
+export type CustomerView = typeof CustomerView.Type
+
+export const CustomerPage = Schema.Struct({
+  data: Schema.Array(CustomerView),
+  nextCursor: Schema.NullOr(Schema.String),
+  total: Schema.Int,
+  totalIsEstimate: Schema.Boolean
+}).annotate({ identifier: "CustomerPage" })
+export type CustomerPage = typeof CustomerPage.Type

@@ -1,0 +1,81 @@
+/** The customer's business rules as pure functions: no I/O, fully unit-tested. */
+import type { Actor } from "./Access.ts"
+import { can } from "./Access.ts"
+import type { Consent, CustomerStatus, PatchCustomer } from "./Customer.ts"
+import { sameEmail } from "./Customer.ts"
+import type { CustomerState } from "./CustomerState.ts"
+
+export type TransitionVerdict = "allowed" | "needs-suspend-permission" | "never"
+
+/**
+ * ACTIVE <-> INACTIVE is free; SUSPENDED is entered and left only by someone
+ * allowed to suspend (an admin); DELETED is reached only through deletion and
+ * never left.
+ */
+export const statusTransition = (from: CustomerStatus, to: CustomerStatus, actor: Actor): TransitionVerdict => {
+  if (from === to) return "allowed"
+  if (from === "DELETED" || to === "DELETED") return "never"
+  if (from === "SUSPENDED" || to === "SUSPENDED") {
+    return can(actor.role, "customers:suspend") ? "allowed" : "needs-suspend-permission"
+  }
+  return "allowed"
+}
+
+/** Holding a profile needs consent to data processing; marketing consent must be stated but may be refused. */
+export const consentSufficient = (consent: Consent): boolean => consent.dataProcessing
+
+/** An ETag names one version of one customer; weak comparison is enough for If-Match on JSON. */
+export const etagFor = (version: number) => `"v${version}"`
+
+export const versionFromEtag = (etag: string): number | undefined => {
+  const match = /^(?:W\/)?"v(\d{1,9})"$/.exec(etag.trim())
+  return match === null ? undefined : Number(match[1])
+}
+
+export interface PatchOutcome {
+  readonly state: CustomerState
+  /** The new address waiting for verification, when the patch asked to change it. */
+  readonly emailChange: string | undefined
+  readonly changedFields: ReadonlyArray<string>
+}
+
+/**
+ * Applies a patch to the current state. An email change does not replace the
+ * address: it is held as pending until verified.
+ */
+export const applyPatch = (current: CustomerState, patch: PatchCustomer): PatchOutcome => {
+  const { email, version: _version, ...fields } = patch
+  const emailChange = email !== undefined && !sameEmail(email, current.email) &&
+      (current.pendingEmail === null || !sameEmail(email, current.pendingEmail))
+    ? email
+    : undefined
+  const next: Record<string, unknown> = { ...current }
+  const changedFields: Array<string> = []
+  for (const [key, value] of Object.entries(fields)) {
+    if (JSON.stringify(next[key]) !== JSON.stringify(value)) {
+      next[key] = value
+      changedFields.push(key)
+    }
+  }
+  if (emailChange !== undefined) {
+    next.pendingEmail = emailChange
+    changedFields.push("pendingEmail")
+  }
+  return { state: next as unknown as CustomerState, emailChange, changedFields }
+}
+
+/** What a deleted profile keeps: nothing that identifies the person. */
+export const erasedState = (id: string, current: CustomerState): CustomerState => ({
+  ...current,
+  email: `deleted-${id}@erased.invalid`,
+  emailVerified: false,
+  pendingEmail: null,
+  name: "Deleted customer",
+  age: null,
+  gender: null,
+  location: null,
+  preferences: {},
+  tags: [],
+  metadata: {},
+  status: "DELETED"
+})

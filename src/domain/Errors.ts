@@ -1,0 +1,84 @@
+/**
+ * Every failure a caller can act on, each an RFC 9457 problem with a stable
+ * `type` and its HTTP status declared once. The same classes travel over RPC.
+ */
+import { Schema } from "effect"
+import { HttpApiError } from "effect/http-api"
+
+const problemType = (slug: string) => `/problems/${slug}` as const
+
+export class CustomerNotFound extends HttpApiError.Problem<CustomerNotFound>()("CustomerNotFound", {
+  type: problemType("customer-not-found"),
+  status: 404,
+  title: "Customer not found"
+}, { customerId: Schema.String }) {}
+
+export class EmailAlreadyExists extends HttpApiError.Problem<EmailAlreadyExists>()("EmailAlreadyExists", {
+  type: problemType("email-already-exists"),
+  status: 409,
+  title: "Email address already in use"
+}, { field: Schema.Literal("email") }) {}
+
+export class VersionConflict extends HttpApiError.Problem<VersionConflict>()("VersionConflict", {
+  type: problemType("version-conflict"),
+  status: 412,
+  title: "The customer was changed by someone else"
+}, { expectedVersion: Schema.Int, currentVersion: Schema.Int }) {}
+
+export class InvalidStatusTransition
+  extends HttpApiError.Problem<InvalidStatusTransition>()("InvalidStatusTransition", {
+    type: problemType("invalid-status-transition"),
+    status: 422,
+    title: "Status change not allowed"
+  }, { field: Schema.Literal("status"), from: Schema.String, to: Schema.String })
+{}
+
+export class ConsentRequired extends HttpApiError.Problem<ConsentRequired>()("ConsentRequired", {
+  type: problemType("consent-required"),
+  status: 422,
+  title: "Consent to data processing is required"
+}, { field: Schema.String }) {}
+
+export class InvalidVerificationToken
+  extends HttpApiError.Problem<InvalidVerificationToken>()("InvalidVerificationToken", {
+    type: problemType("invalid-verification-token"),
+    status: 422,
+    title: "The verification token is invalid or expired"
+  }, { field: Schema.Literal("token") })
+{}
+
+export class IdempotencyKeyReused extends HttpApiError.Problem<IdempotencyKeyReused>()("IdempotencyKeyReused", {
+  type: problemType("idempotency-key-reused"),
+  status: 422,
+  title: "The Idempotency-Key was already used with a different request"
+}, { field: Schema.Literal("Idempotency-Key") }) {}
+
+export class PreconditionRequired extends HttpApiError.Problem<PreconditionRequired>()("PreconditionRequired", {
+  type: problemType("precondition-required"),
+  status: 428,
+  title: "A version is required: send If-Match or a version field"
+}, { field: Schema.Literal("version") }) {}
+
+export class InvalidCursor extends HttpApiError.Problem<InvalidCursor>()("InvalidCursor", {
+  type: problemType("invalid-cursor"),
+  status: 400,
+  title: "The pagination cursor is malformed or belongs to another sort"
+}, { field: Schema.Literal("cursor") }) {}
+
+export class Unauthenticated extends HttpApiError.Problem<Unauthenticated>()("Unauthenticated", {
+  type: problemType("unauthenticated"),
+  status: 401,
+  title: "Valid credentials are required"
+}) {}
+
+export class Forbidden extends HttpApiError.Problem<Forbidden>()("Forbidden", {
+  type: problemType("forbidden"),
+  status: 403,
+  title: "Your role does not allow this action"
+}, { permission: Schema.String }) {}
+
+export class Unavailable extends HttpApiError.Problem<Unavailable>()("Unavailable", {
+  type: problemType("unavailable"),
+  status: 503,
+  title: "The service is temporarily unable to handle the request"
+}) {}

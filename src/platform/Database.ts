@@ -1,0 +1,106 @@
+/**
+ * The PostgreSQL client, migrated at start-up. With DATABASE_URL (or the
+ * spec's DATABASE_DSN) it pools connections to that server; without, it starts
+ * an embedded PGlite and serves it on a loopback socket, so the same client
+ * and SQL run in both cases.
+ */
+import { PGlite } from "@electric-sql/pglite"
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm"
+import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
+import { NodeServices } from "@effect/platform-node"
+import { PgClient, PgMigrator } from "@effect/sql-pg"
+import { Config, Effect, Layer, Option, Redacted } from "effect"
+import { SqlClient } from "effect/sql"
+import { readdir, readFile } from "node:fs/promises"
+import { fileURLToPath } from "node:url"
+
+const migrationsDirectory = fileURLToPath(new URL("../../migrations/", import.meta.url))
+
+/**
+ * The driver speaks only the extended protocol (one statement per query), so a
+ * file is split at top-level semicolons that end a line; `$$` bodies are kept whole.
+ */
+export const splitStatements = (text: string): Array<string> => {
+  const statements: Array<string> = []
+  let current: Array<string> = []
+  let inBody = false
+  for (const line of text.split("\n")) {
+    if (line.trim().startsWith("--") && !inBody) continue
+    current.push(line)
+    if ((line.match(/\$\$/g)?.length ?? 0) % 2 === 1) inBody = !inBody
+    if (!inBody && line.trimEnd().endsWith(";")) {
+      statements.push(current.join("\n").trim())
+      current = []
+    }
+  }
+  const rest = current.join("\n").trim()
+  if (rest.length > 0) statements.push(rest)
+  return statements
+}
+
+/** Numbered `.sql` files, each applied once in one transaction by the migrator. */
+const sqlFileLoader = Effect.tryPromise({
+  try: async () => {
+    const files = (await readdir(migrationsDirectory)).filter((file) => /^\d+_.+\.sql$/.test(file))
+    return Promise.all(files.map(async (file) => {
+      const [, id, name] = /^(\d+)_(.+)\.sql$/.exec(file)!
+      const text = await readFile(migrationsDirectory + file, "utf8")
+      const run = Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        for (const statement of splitStatements(text)) yield* sql.unsafe(statement)
+      })
+      return [Number(id), name, Effect.succeed(run)] as const
+    }))
+  },
+  catch: (cause) => new PgMigrator.MigrationError({ kind: "Failed", message: "Cannot read migrations", cause })
+})
+
+const migrate = PgMigrator.layer({ loader: sqlFileLoader }).pipe(Layer.provide(NodeServices.layer))
+
+const poolSettings = {
+  maxConnections: Config.Int("DB_POOL_MAX").pipe(Config.withDefault(20)),
+  multiplex: Config.Boolean("DB_MULTIPLEX").pipe(Config.withDefault(true))
+}
+
+const serverClient = (url: Redacted.Redacted) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const maxConnections = yield* poolSettings.maxConnections
+    const multiplex = yield* poolSettings.multiplex
+    yield* Effect.logInfo("database: PostgreSQL", { host: new URL(Redacted.value(url)).host })
+    return PgClient.layer({ url, maxConnections, multiplex, applicationName: "customer-service" })
+  }))
+
+/** An in-process PGlite, stopped with the layer. Data persists in PGLITE_DATA_DIR unless it is "memory". */
+const embeddedClient = Layer.unwrap(Effect.gen(function*() {
+  const dataDir = yield* Config.String("PGLITE_DATA_DIR").pipe(Config.withDefault(".data/pglite"))
+  const server = yield* Effect.acquireRelease(
+    Effect.promise(async () => {
+      const db = await PGlite.create({
+        ...(dataDir === "memory" ? {} : { dataDir }),
+        extensions: { pg_trgm }
+      })
+      const server = new PGLiteSocketServer({ db, port: 0, host: "127.0.0.1", maxConnections: 16 })
+      await server.start()
+      return { db, server }
+    }),
+    ({ db, server }) => Effect.promise(async () => {
+      await server.stop()
+      await db.close()
+    })
+  )
+  const url = `postgres://postgres@${server.server.getServerConn()}/postgres`
+  yield* Effect.logInfo("database: embedded PGlite (no DATABASE_URL set)", {
+    dataDir,
+    hint: "set DATABASE_URL to use a PostgreSQL server"
+  })
+  return PgClient.layer({ url: Redacted.make(url), maxConnections: 4, multiplex: false })
+}))
+
+const databaseUrl = Config.Redacted("DATABASE_URL").pipe(
+  Config.orElse(() => Config.Redacted("DATABASE_DSN")),
+  Config.option
+)
+
+export const DatabaseLive: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, unknown> = Layer.unwrap(
+  Effect.map(databaseUrl, Option.match({ onNone: () => embeddedClient, onSome: serverClient }))
+).pipe((client) => Layer.provideMerge(migrate, client))

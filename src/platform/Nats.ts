@@ -1,0 +1,96 @@
+/**
+ * The NATS connection and JetStream client. Connecting never blocks start-up:
+ * the service runs (and the outbox fills) while NATS is away, and the client
+ * reconnects on its own.
+ */
+import { jetstream, type JetStreamClient, jetstreamManager } from "@nats-io/jetstream"
+import { connect, nanos, type NatsConnection } from "@nats-io/transport-node"
+import { Config, Context, Effect, Layer, MutableRef, Option, Ref, Schedule } from "effect"
+
+export type NatsStatus = "up" | "down" | "disabled"
+
+/** A stream the service publishes into, created or updated at connection time. */
+export interface StreamSpec {
+  readonly name: string
+  readonly subjects: ReadonlyArray<string>
+}
+
+export const streams: ReadonlyArray<StreamSpec> = [{ name: "CUSTOMERS", subjects: ["customers.>"] }]
+
+/** Republishing an outbox row within this window is dropped by JetStream (Nats-Msg-Id). */
+const duplicateWindowMillis = 10 * 60_000
+
+export class Nats extends Context.Service<Nats, {
+  readonly status: Effect.Effect<NatsStatus>
+  /** The JetStream client while connected. */
+  readonly jetstream: Effect.Effect<Option.Option<JetStreamClient>>
+}>()("cms/platform/Nats") {
+  static readonly layer = Layer.effect(
+    Nats,
+    Effect.gen(function*() {
+      const url = yield* Config.String("NATS_URL").pipe(Config.option)
+      if (Option.isNone(url)) {
+        yield* Effect.logWarning("nats: NATS_URL not set; changes stay in the outbox until it is")
+        return Nats.of({ status: Effect.succeed("disabled"), jetstream: Effect.succeedNone })
+      }
+      const connection = yield* Ref.make(Option.none<{ readonly nc: NatsConnection; readonly js: JetStreamClient }>())
+      // Written by the client's status callbacks, outside any fiber.
+      const connected = MutableRef.make(false)
+
+      const ensureStreams = (nc: NatsConnection) =>
+        Effect.tryPromise(async () => {
+          const manager = await jetstreamManager(nc)
+          for (const stream of streams) {
+            const config = { name: stream.name, subjects: [...stream.subjects], duplicate_window: nanos(duplicateWindowMillis) }
+            await manager.streams.info(stream.name).then(
+              () => manager.streams.update(stream.name, config),
+              () => manager.streams.add(config)
+            )
+          }
+        })
+
+      const watchStatus = (nc: NatsConnection) =>
+        Effect.tryPromise(async () => {
+          for await (const status of nc.status()) {
+            if (status.type === "disconnect") MutableRef.set(connected, false)
+            if (status.type === "reconnect") MutableRef.set(connected, true)
+          }
+        }).pipe(Effect.ignore)
+
+      const establish = Effect.tryPromise(() =>
+        connect({
+          servers: url.value,
+          name: "customer-service",
+          reconnect: true,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 1_000
+        })
+      ).pipe(
+        Effect.tap(ensureStreams),
+        Effect.tapError((error) => Effect.logWarning("nats: not reachable, retrying", { error: String(error) })),
+        Effect.retry(Schedule.spaced("2 seconds")),
+        Effect.tap((nc) => Ref.set(connection, Option.some({ nc, js: jetstream(nc) }))),
+        Effect.tap(() => Effect.sync(() => MutableRef.set(connected, true))),
+        Effect.tap(() => Effect.logInfo("nats: connected")),
+        Effect.flatMap(watchStatus)
+      )
+      yield* Effect.forkScoped(establish)
+      yield* Effect.addFinalizer(() =>
+        Ref.get(connection).pipe(
+          Effect.flatMap(Option.match({
+            onNone: () => Effect.void,
+            onSome: ({ nc }) => Effect.promise(() => nc.drain().catch(() => nc.close()))
+          }))
+        )
+      )
+
+      return Nats.of({
+        status: Effect.sync((): NatsStatus => MutableRef.get(connected) ? "up" : "down"),
+        jetstream: Effect.map(
+          Ref.get(connection),
+          (current) => MutableRef.get(connected) ? Option.map(current, ({ js }) => js) : Option.none()
+        )
+      })
+    })
+  )
+}

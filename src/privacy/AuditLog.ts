@@ -1,0 +1,33 @@
+/**
+ * The audit trail: who did what to which customer, written in the same
+ * transaction as the change. Field names only, never values: no PII here.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Context, Effect, Layer } from "effect"
+import type { Actor } from "../domain/Access.ts"
+
+export interface AuditEntry {
+  readonly actor: Actor
+  readonly action: string
+  readonly customerId: string
+  readonly requestId: string | null
+  readonly fields: ReadonlyArray<string>
+}
+
+export class AuditLog extends Context.Service<AuditLog, {
+  record(entry: AuditEntry): Effect.Effect<void>
+}>()("cms/privacy/AuditLog") {
+  static readonly layer = Layer.effect(
+    AuditLog,
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      return AuditLog.of({
+        record: Effect.fn("AuditLog.record")(function*(entry: AuditEntry) {
+          yield* sql`INSERT INTO audit_log (actor, actor_role, action, customer_id, request_id, fields)
+            VALUES (${`${entry.actor.kind}:${entry.actor.subject}`}, ${entry.actor.role}, ${entry.action},
+              ${entry.customerId}, ${entry.requestId}, ${entry.fields})`.pipe(Effect.orDie)
+        })
+      })
+    })
+  )
+}

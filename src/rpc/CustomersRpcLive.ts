@@ -1,0 +1,25 @@
+/** RPC handlers: the same Customers calls as REST, with the caller from RpcAuthentication. */
+import { Effect } from "effect"
+import { CustomersRpc } from "../api/CustomersRpc.ts"
+import { CurrentActor } from "../api/Security.ts"
+import { Customers } from "../customers/Customers.ts"
+
+export const CustomersRpcLive = CustomersRpc.toLayer(Effect.gen(function*() {
+  const customers = yield* Customers
+  const context = Effect.map(CurrentActor, (actor) => ({ actor, requestId: null }))
+  return CustomersRpc.of({
+    GetCustomer: ({ id }) => Effect.flatMap(CurrentActor, (actor) => customers.get(actor, id)),
+    ListCustomers: (query) => Effect.flatMap(CurrentActor, (actor) => customers.list(actor, query)),
+    CreateCustomer: ({ input, idempotencyKey }) =>
+      Effect.flatMap(context, (context) => customers.create({ ...context, input, idempotencyKey })).pipe(
+        Effect.map(({ customer }) => customer)
+      ),
+    UpdateCustomer: ({ id, patch, expectedVersion }) =>
+      Effect.flatMap(context, (context) =>
+        customers.update({ ...context, id, patch, expectedVersion: expectedVersion ?? null })),
+    DeleteCustomer: ({ id, expectedVersion }) =>
+      Effect.flatMap(context, (context) => customers.delete({ ...context, id, expectedVersion: expectedVersion ?? null })),
+    VerifyCustomerEmail: ({ id, token }) =>
+      Effect.flatMap(context, (context) => customers.verifyEmail({ ...context, id, token }))
+  })
+}))

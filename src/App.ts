@@ -31,16 +31,19 @@ const CustomersFeature = CustomerEntityLayer.pipe(
   Layer.provideMerge(ClusterLive)
 )
 
-/** Everything but the listening socket: routes plus the background relay. */
-export const AppLive = Layer.mergeAll(RoutesLive, OutboxRelayLive).pipe(
-  Layer.provide([CustomersFeature, Health.layer]),
+/** Every service the routes need, the database built first. */
+export const ServicesLive = Layer.mergeAll(CustomersFeature, Health.layer).pipe(
   Layer.provideMerge(Platform),
   Layer.provideMerge(DatabaseLive)
 )
 
+/** What runs on top of the services: the routes and the outbox relay. */
+export const HttpAppLive = Layer.mergeAll(RoutesLive, OutboxRelayLive)
+
 export const LoggerLive = Logger.layer([Logger.consoleJson])
 
-export const ServerLive = serve(AppLive).pipe(
+export const ServerLive = serve(HttpAppLive).pipe(
+  Layer.provide(ServicesLive),
   Layer.provide(NodeHttpServer.layerConfig(createServer, { port: Config.Int("PORT").pipe(Config.withDefault(8080)) })),
   Layer.provide(LoggerLive)
 )

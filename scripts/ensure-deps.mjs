@@ -1,0 +1,16 @@
+// Installs dependencies when node_modules is missing or older than package-lock.json,
+// so `npm start` and `npm test` work on a fresh clone. Runs on any Node (the machine's 20 too).
+// `--mark` (the postinstall hook) records which lock file the installed tree matches.
+import { execSync } from "node:child_process"
+import { createHash } from "node:crypto"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
+
+const lockHash = createHash("sha256").update(readFileSync("package-lock.json")).digest("hex")
+const marker = "node_modules/.installed-lock-hash"
+
+if (process.argv.includes("--mark")) {
+  writeFileSync(marker, lockHash)
+} else if (!existsSync(marker) || readFileSync(marker, "utf8") !== lockHash) {
+  console.error("Installing dependencies (npm ci)...")
+  execSync("npm ci --no-audit --no-fund", { stdio: "inherit" })
+}

@@ -1,0 +1,64 @@
+/**
+ * Typed clients for other TypeScript services: the RPC client (one round trip
+ * per call, errors decoded into the domain's classes) and the REST client
+ * generated from the same API definition. Imports only api/ and domain/.
+ */
+import { Context, Effect, Layer } from "effect"
+import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
+import { HttpApiClient } from "effect/http-api"
+import { RpcClient, RpcSerialization } from "effect/rpc"
+import type { RpcClientError, RpcGroup } from "effect/rpc"
+import { Api } from "../api/Api.ts"
+import { CustomersRpc } from "../api/CustomersRpc.ts"
+
+export { Api } from "../api/Api.ts"
+export { CustomersRpc } from "../api/CustomersRpc.ts"
+export * from "../domain/Customer.ts"
+export * from "../domain/CustomerQuery.ts"
+export * from "../domain/Errors.ts"
+
+export type Credentials = { readonly bearer: string } | { readonly apiKey: string }
+
+export interface ClientOptions {
+  /** The service's origin, e.g. `http://customers.internal:8080`. */
+  readonly baseUrl: string
+  readonly credentials: Credentials
+}
+
+const authenticate = (credentials: Credentials) => (request: HttpClientRequest.HttpClientRequest) =>
+  "bearer" in credentials
+    ? HttpClientRequest.bearerToken(request, credentials.bearer)
+    : HttpClientRequest.setHeader(request, "x-api-key", credentials.apiKey)
+
+export class CustomerRpcClient extends Context.Service<
+  CustomerRpcClient,
+  RpcClient.RpcClient<RpcGroup.Rpcs<typeof CustomersRpc>, RpcClientError.RpcClientError>
+>()("cms/client/CustomerRpcClient") {
+  static readonly layer = (options: ClientOptions) =>
+    Layer.effect(CustomerRpcClient, RpcClient.make(CustomersRpc)).pipe(
+      Layer.provide(RpcClient.layerProtocolHttp({
+        url: new URL("/api/v1/rpc", options.baseUrl).href,
+        transformClient: HttpClient.mapRequest(authenticate(options.credentials))
+      })),
+      Layer.provide([RpcSerialization.layerJson, FetchHttpClient.layer])
+    )
+}
+
+export class CustomerApiClient extends Context.Service<CustomerApiClient, HttpApiClient.ForApi<typeof Api>>()(
+  "cms/client/CustomerApiClient"
+) {
+  static readonly layer = (options: ClientOptions) =>
+    Layer.effect(
+      CustomerApiClient,
+      HttpApiClient.make(Api, {
+        baseUrl: options.baseUrl,
+        transformClient: HttpClient.mapRequest(authenticate(options.credentials))
+      })
+    ).pipe(Layer.provide(FetchHttpClient.layer))
+}
+
+/** Runs one effect against a service without building layers yourself. */
+export const withRpcClient = <A, E>(
+  options: ClientOptions,
+  use: (client: CustomerRpcClient["Service"]) => Effect.Effect<A, E>
+) => Effect.flatMap(CustomerRpcClient, use).pipe(Effect.provide(CustomerRpcClient.layer(options)))

@@ -1,0 +1,39 @@
+import { assert, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { json, TestService, testService } from "../support/TestService.ts"
+
+layer(testService())("system endpoints", (it) => {
+  it.effect("GET /health answers without credentials", () =>
+    Effect.gen(function*() {
+      const { request } = yield* TestService
+      const response = yield* request("/health", { auth: false })
+      assert.strictEqual(response.status, 200)
+      assert.deepStrictEqual(yield* json(response), { status: "ok" })
+    }))
+
+  it.effect("GET /ready reports the database, NATS and the outbox backlog", () =>
+    Effect.gen(function*() {
+      const { request } = yield* TestService
+      const body = yield* request("/ready", { auth: false }).pipe(Effect.flatMap(json<any>))
+      assert.strictEqual(body.checks.database.status, "up")
+      assert.include(["up", "down"], body.checks.nats.status)
+      assert.isNumber(body.checks.outbox.pending)
+    }))
+
+  it.effect("the OpenAPI document is served and lists the customer endpoints", () =>
+    Effect.gen(function*() {
+      const { request } = yield* TestService
+      const document = yield* request("/api/v1/openapi.json", { auth: false }).pipe(Effect.flatMap(json<any>))
+      assert.property(document.paths, "/api/v1/customers")
+      assert.property(document.paths, "/api/v1/customers/{id}")
+    }))
+
+  it.effect("X-Request-Id is echoed when acceptable and generated otherwise", () =>
+    Effect.gen(function*() {
+      const { request } = yield* TestService
+      const echoed = yield* request("/health", { auth: false, headers: { "x-request-id": "trace-123" } })
+      assert.strictEqual(echoed.headers.get("x-request-id"), "trace-123")
+      const replaced = yield* request("/health", { auth: false, headers: { "x-request-id": "bad id with spaces" } })
+      assert.match(replaced.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/)
+    }))
+})

@@ -16,6 +16,9 @@ import {
 import { randomUUID } from "node:crypto"
 import { CurrentRequestId } from "../platform/RequestContext.ts"
 
+/** RFC 9110: a 401 names the schemes that would work. */
+const challenge = `Bearer realm="customer-service", ApiKey realm="customer-service" header="X-API-Key"`
+
 const acceptableRequestId = /^[A-Za-z0-9._:-]{1,128}$/
 
 const problem = (status: number, type: string, title: string, detail: string, requestId: string) =>
@@ -41,7 +44,11 @@ export const RequestPipelineLive = Layer.unwrap(Effect.gen(function*() {
         Effect.provideService(CurrentRequestId, requestId),
         Effect.provideService(HttpIncomingMessage.MaxBodySize, bodyLimit),
         Effect.annotateLogs({ requestId }),
-        Effect.map(HttpServerResponse.setHeader("x-request-id", requestId)),
+        Effect.map((response) =>
+          response.status === 401
+            ? HttpServerResponse.setHeaders(response, { "x-request-id": requestId, "www-authenticate": challenge })
+            : HttpServerResponse.setHeader(response, "x-request-id", requestId)
+        ),
         Effect.catch((error: unknown) => {
           if (!HttpServerError.isHttpServerError(error) || error.reason._tag !== "RequestParseError") {
             return Effect.fail(error)

@@ -1,0 +1,50 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Option } from "effect"
+import { decodeCursor, encodeCursor } from "../../src/customers/Cursor.ts"
+import { splitStatements } from "../../src/platform/Database.ts"
+import { uuidFromParts, uuidv7 } from "../../src/platform/Ids.ts"
+
+const id = "0196f4a4-1c2d-7a3b-8c4d-5e6f70819203"
+
+describe("cursors", () => {
+  it("decode to the position they encode", () => {
+    const cursor = encodeCursor("-createdAt", "2026-01-01T00:00:00.000Z", id)
+    assert.deepStrictEqual(decodeCursor(cursor, "-createdAt"), Option.some({ value: "2026-01-01T00:00:00.000Z", id }))
+  })
+
+  it("belong to one sort", () => {
+    assert.isTrue(Option.isNone(decodeCursor(encodeCursor("name", "Ada", id), "-name")))
+  })
+
+  it("reject garbage", () => {
+    assert.isTrue(Option.isNone(decodeCursor("not a cursor", "name")))
+    assert.isTrue(Option.isNone(decodeCursor(Buffer.from(`["name","x","not-a-uuid"]`).toString("base64url"), "name")))
+  })
+})
+
+describe("migration files", () => {
+  it("split into statements at line-ending semicolons, skipping comments", () => {
+    const statements = splitStatements("-- a comment\nCREATE TABLE a (x int);\n\nCREATE INDEX b ON a (x);\n")
+    assert.deepStrictEqual(statements, ["CREATE TABLE a (x int);", "CREATE INDEX b ON a (x);"])
+  })
+
+  it("keep dollar-quoted bodies whole", () => {
+    const body = "CREATE FUNCTION f() RETURNS int AS $$\nBEGIN\n  RETURN 1;\nEND;\n$$ LANGUAGE plpgsql;"
+    assert.deepStrictEqual(splitStatements(`${body}\nSELECT 1;`), [body, "SELECT 1;"])
+  })
+})
+
+describe("identifiers", () => {
+  it("uuidv7 is a version-7 UUID ordered by time", () => {
+    const earlier = uuidv7(1_700_000_000_000)
+    const later = uuidv7(1_700_000_000_001)
+    assert.match(earlier, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    assert.isTrue(earlier < later)
+  })
+
+  it("ids from parts are deterministic and distinct per input", () => {
+    assert.strictEqual(uuidFromParts("a", "b"), uuidFromParts("a", "b"))
+    assert.notStrictEqual(uuidFromParts("a", "b"), uuidFromParts("ab", ""))
+    assert.match(uuidFromParts("x"), /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+  })
+})

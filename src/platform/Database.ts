@@ -11,7 +11,7 @@ import { NodeServices } from "@effect/platform-node"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
 import { Config, Effect, Layer, Option, Redacted } from "effect"
 import { SqlClient } from "effect/sql"
-import { readdir, readFile } from "node:fs/promises"
+import { mkdir, readdir, readFile } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
 
 const migrationsDirectory = fileURLToPath(new URL("../../migrations/", import.meta.url))
@@ -66,15 +66,20 @@ const serverClient = (url: Redacted.Redacted) =>
   Layer.unwrap(Effect.gen(function*() {
     const maxConnections = yield* poolSettings.maxConnections
     const multiplex = yield* poolSettings.multiplex
-    yield* Effect.logInfo("database: PostgreSQL", { host: new URL(Redacted.value(url)).host })
+    yield* Effect.logInfo("database: PostgreSQL").pipe(Effect.annotateLogs({ host: new URL(Redacted.value(url)).host }))
     return PgClient.layer({ url, maxConnections, multiplex, applicationName: "customer-service" })
   }))
 
 /** An in-process PGlite, stopped with the layer. Data persists in PGLITE_DATA_DIR unless it is "memory". */
 const embeddedClient = Layer.unwrap(Effect.gen(function*() {
   const dataDir = yield* Config.String("PGLITE_DATA_DIR").pipe(Config.withDefault(".data/pglite"))
+  yield* Effect.logInfo("database: embedded PGlite (no DATABASE_URL set)").pipe(Effect.annotateLogs({
+    dataDir,
+    hint: "set DATABASE_URL to use a PostgreSQL server"
+  }))
   const server = yield* Effect.acquireRelease(
     Effect.promise(async () => {
+      if (dataDir !== "memory") await mkdir(dataDir, { recursive: true })
       const db = await PGlite.create({
         ...(dataDir === "memory" ? {} : { dataDir }),
         extensions: { pg_trgm }
@@ -89,10 +94,6 @@ const embeddedClient = Layer.unwrap(Effect.gen(function*() {
     })
   )
   const url = `postgres://postgres@${server.server.getServerConn()}/postgres`
-  yield* Effect.logInfo("database: embedded PGlite (no DATABASE_URL set)", {
-    dataDir,
-    hint: "set DATABASE_URL to use a PostgreSQL server"
-  })
   return PgClient.layer({ url: Redacted.make(url), maxConnections: 4, multiplex: false })
 }))
 

@@ -67,7 +67,9 @@ export class Nats extends Context.Service<Nats, {
         })
       ).pipe(
         Effect.tap(ensureStreams),
-        Effect.tapError((error) => Effect.logWarning("nats: not reachable, retrying", { error: String(error) })),
+        Effect.tapError((error) =>
+          Effect.logWarning("nats: not reachable, retrying").pipe(Effect.annotateLogs({ error: String(error) }))
+        ),
         Effect.retry(Schedule.spaced("2 seconds")),
         Effect.tap((nc) => Ref.set(connection, Option.some({ nc, js: jetstream(nc) }))),
         Effect.tap(() => Effect.sync(() => MutableRef.set(connected, true))),

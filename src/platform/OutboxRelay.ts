@@ -46,7 +46,9 @@ export const OutboxRelayLive = Layer.effectDiscard(Effect.gen(function*() {
   const waitForWork = PubSub.take(wakeUps).pipe(Effect.timeoutOption(idlePoll), Effect.asVoid)
 
   const relay = relayBatch.pipe(
-    Effect.tapError((error) => Effect.logWarning("outbox: publish failed, will retry", { error: String(error) })),
+    Effect.tapError((error) =>
+      Effect.logWarning("outbox: publish failed, will retry").pipe(Effect.annotateLogs({ error: String(error) }))
+    ),
     Effect.catch(() => Effect.sleep("1 second").pipe(Effect.as(0))),
     Effect.flatMap((published) => published < batchSize ? waitForWork : Effect.void),
     Effect.forever

@@ -4,38 +4,25 @@ import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/ht
 import { CreateCustomer, Customer, CustomerId, PatchCustomer, ReplaceCustomer, VerifyEmail } from "../domain/Customer.ts"
 import { CustomerPage, ListCustomersQuery } from "../domain/CustomerQuery.ts"
 import {
-  ConsentRequired,
-  CustomerNotFound,
-  EmailAlreadyExists,
-  Forbidden,
-  IdempotencyKeyReused,
-  InvalidCursor,
-  InvalidStatusTransition,
-  InvalidVerificationToken,
+  CreateCustomerErrors,
+  DeleteCustomerErrors,
+  GetCustomerErrors,
+  ListCustomersErrors,
   PreconditionRequired,
-  Unavailable,
-  VersionConflict
+  UpdateCustomerErrors,
+  VerifyEmailErrors
 } from "../domain/Errors.ts"
 import { Authentication } from "./Security.ts"
 
 const idParam = { id: CustomerId }
 const IfMatch = { "if-match": Schema.optionalKey(Schema.String.check(Schema.isMaxLength(64))) }
-const updateErrors = [
-  CustomerNotFound,
-  VersionConflict,
-  PreconditionRequired,
-  EmailAlreadyExists,
-  InvalidStatusTransition,
-  Forbidden,
-  Unavailable
-]
 
 export class CustomersApi extends HttpApiGroup.make("customers")
   .add(
     HttpApiEndpoint.get("list", "/", {
       query: ListCustomersQuery,
       success: CustomerPage,
-      error: [InvalidCursor, Forbidden]
+      error: ListCustomersErrors
     }),
     HttpApiEndpoint.post("create", "/", {
       payload: CreateCustomer,
@@ -45,38 +32,38 @@ export class CustomersApi extends HttpApiGroup.make("customers")
         )
       },
       success: Customer.pipe(HttpApiSchema.status(201)),
-      error: [EmailAlreadyExists, ConsentRequired, IdempotencyKeyReused, Forbidden, Unavailable]
+      error: CreateCustomerErrors
     }),
     HttpApiEndpoint.get("get", "/:id", {
       params: idParam,
       success: Customer,
-      error: [CustomerNotFound, Forbidden]
+      error: GetCustomerErrors
     }),
     HttpApiEndpoint.put("replace", "/:id", {
       params: idParam,
       headers: IfMatch,
       payload: ReplaceCustomer,
       success: Customer,
-      error: updateErrors
+      error: [...UpdateCustomerErrors, PreconditionRequired]
     }),
     HttpApiEndpoint.patch("patch", "/:id", {
       params: idParam,
       headers: IfMatch,
       payload: PatchCustomer,
       success: Customer,
-      error: updateErrors
+      error: [...UpdateCustomerErrors, PreconditionRequired]
     }),
     HttpApiEndpoint.delete("delete", "/:id", {
       params: idParam,
       headers: IfMatch,
       success: HttpApiSchema.NoContent,
-      error: [CustomerNotFound, VersionConflict, PreconditionRequired, Forbidden, Unavailable]
+      error: [...DeleteCustomerErrors, PreconditionRequired]
     }),
     HttpApiEndpoint.post("verifyEmail", "/:id/email/verify", {
       params: idParam,
       payload: VerifyEmail,
       success: Customer,
-      error: [CustomerNotFound, InvalidVerificationToken, EmailAlreadyExists, Forbidden, Unavailable]
+      error: VerifyEmailErrors
     })
   )
   .middleware(Authentication)

@@ -8,16 +8,16 @@ import type { Actor } from "../domain/Access.ts"
 import { requirePermission } from "../domain/Access.ts"
 import type { CreateCustomer, Customer, CustomerId, PatchCustomer } from "../domain/Customer.ts"
 import type { CustomerPage, ListCustomersQuery } from "../domain/CustomerQuery.ts"
-import { CustomerNotFound, Unavailable } from "../domain/Errors.ts"
-import type {
-  ConsentRequired,
-  EmailAlreadyExists,
-  Forbidden,
-  IdempotencyKeyReused,
-  InvalidCursor,
-  InvalidStatusTransition,
-  InvalidVerificationToken,
-  VersionConflict
+import {
+  type CreateCustomerErrors,
+  CustomerNotFound,
+  type DeleteCustomerErrors,
+  type ErrorOf,
+  type GetCustomerErrors,
+  type ListCustomersErrors,
+  Unavailable,
+  type UpdateCustomerErrors,
+  type VerifyEmailErrors
 } from "../domain/Errors.ts"
 import { sha256, uuidFromParts, uuidv7 } from "../platform/Ids.ts"
 import { CustomerEntity } from "./CustomerEntity.ts"
@@ -39,36 +39,25 @@ export interface Created {
   readonly replayed: boolean
 }
 
-type UpdateError =
-  | CustomerNotFound
-  | VersionConflict
-  | EmailAlreadyExists
-  | InvalidStatusTransition
-  | Forbidden
-  | Unavailable
-
 export class Customers extends Context.Service<Customers, {
-  get(actor: Actor, id: CustomerId): Effect.Effect<Customer, CustomerNotFound | Forbidden>
-  list(actor: Actor, query: ListCustomersQuery): Effect.Effect<CustomerPage, InvalidCursor | Forbidden>
+  get(actor: Actor, id: CustomerId): Effect.Effect<Customer, ErrorOf<typeof GetCustomerErrors>>
+  list(actor: Actor, query: ListCustomersQuery): Effect.Effect<CustomerPage, ErrorOf<typeof ListCustomersErrors>>
   create(
     options: CommandOptions & { readonly input: CreateCustomer; readonly idempotencyKey: string | undefined }
-  ): Effect.Effect<Created, EmailAlreadyExists | ConsentRequired | IdempotencyKeyReused | Forbidden | Unavailable>
+  ): Effect.Effect<Created, ErrorOf<typeof CreateCustomerErrors>>
   update(
     options: CommandOptions & {
       readonly id: CustomerId
       readonly patch: PatchCustomer
       readonly expectedVersion: number | null
     }
-  ): Effect.Effect<Customer, UpdateError>
+  ): Effect.Effect<Customer, ErrorOf<typeof UpdateCustomerErrors>>
   delete(
     options: CommandOptions & { readonly id: CustomerId; readonly expectedVersion: number | null }
-  ): Effect.Effect<void, CustomerNotFound | VersionConflict | Forbidden | Unavailable>
+  ): Effect.Effect<void, ErrorOf<typeof DeleteCustomerErrors>>
   verifyEmail(
     options: CommandOptions & { readonly id: CustomerId; readonly token: string }
-  ): Effect.Effect<
-    Customer,
-    CustomerNotFound | InvalidVerificationToken | EmailAlreadyExists | Forbidden | Unavailable
-  >
+  ): Effect.Effect<Customer, ErrorOf<typeof VerifyEmailErrors>>
 }>()("cms/customers/Customers") {
   static readonly layer: Layer.Layer<Customers, never, CustomerRepo | Sharding.Sharding> = Layer.effect(
     Customers,

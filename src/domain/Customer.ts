@@ -138,10 +138,8 @@ export const CreateCustomer = Schema.Struct({
 }).annotate({ identifier: "CreateCustomer" })
 export type CreateCustomer = typeof CreateCustomer.Type
 
-/** PUT: the whole mutable representation; an omitted optional field is cleared. */
-export const ReplaceCustomer = Schema.Struct({
-  email: Email,
-  name: CustomerName,
+/** The fields an update may change besides email and name; null clears one. */
+const updatableFields = {
   age: Schema.optionalKey(Schema.NullOr(Age)),
   gender: Schema.optionalKey(Schema.NullOr(Gender)),
   location: Schema.optionalKey(Schema.NullOr(Location)),
@@ -150,21 +148,19 @@ export const ReplaceCustomer = Schema.Struct({
   metadata: Schema.optionalKey(Metadata),
   status: Schema.optionalKey(SettableStatus),
   version: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
-}).annotate({ identifier: "ReplaceCustomer" })
+}
+
+/** PUT: the whole mutable representation; an omitted optional field is cleared. */
+export const ReplaceCustomer = Schema.Struct({ email: Email, name: CustomerName, ...updatableFields }).annotate({
+  identifier: "ReplaceCustomer"
+})
 export type ReplaceCustomer = typeof ReplaceCustomer.Type
 
-/** PATCH: only the fields present change; null clears an optional field. */
+/** PATCH: only the fields present change. */
 export const PatchCustomer = Schema.Struct({
   email: Schema.optionalKey(Email),
   name: Schema.optionalKey(CustomerName),
-  age: Schema.optionalKey(Schema.NullOr(Age)),
-  gender: Schema.optionalKey(Schema.NullOr(Gender)),
-  location: Schema.optionalKey(Schema.NullOr(Location)),
-  preferences: Schema.optionalKey(Preferences),
-  tags: Schema.optionalKey(Tags),
-  metadata: Schema.optionalKey(Metadata),
-  status: Schema.optionalKey(SettableStatus),
-  version: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
+  ...updatableFields
 }).annotate({ identifier: "PatchCustomer" })
 export type PatchCustomer = typeof PatchCustomer.Type
 

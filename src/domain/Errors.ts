@@ -82,3 +82,26 @@ export class Unavailable extends HttpApiError.Problem<Unavailable>()("Unavailabl
   status: 503,
   title: "The service is temporarily unable to handle the request"
 }) {}
+
+/** What each customer operation can fail with: one list for the REST endpoints, the RPCs and the service. */
+export const GetCustomerErrors = [CustomerNotFound, Forbidden] as const
+export const ListCustomersErrors = [InvalidCursor, Forbidden] as const
+export const CreateCustomerErrors = [EmailAlreadyExists, ConsentRequired, IdempotencyKeyReused, Forbidden, Unavailable] as const
+export const UpdateCustomerErrors = [
+  CustomerNotFound,
+  VersionConflict,
+  EmailAlreadyExists,
+  InvalidStatusTransition,
+  Forbidden,
+  Unavailable
+] as const
+export const DeleteCustomerErrors = [CustomerNotFound, VersionConflict, Forbidden, Unavailable] as const
+export const VerifyEmailErrors = [
+  CustomerNotFound,
+  InvalidVerificationToken,
+  EmailAlreadyExists,
+  Forbidden,
+  Unavailable
+] as const
+
+export type ErrorOf<Errors extends ReadonlyArray<Schema.Top>> = Errors[number]["Type"]

@@ -32,7 +32,7 @@ export const OutboxRelayLive = Layer.effectDiscard(Effect.gen(function*() {
     const js = yield* nats.jetstream
     if (Option.isNone(js)) return 0
     const rows = yield* sql<OutboxRow>`SELECT id::text AS id, subject, payload FROM outbox
-      WHERE published_at IS NULL ORDER BY id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED`
+      WHERE published_at IS NULL ORDER BY outbox.id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED`
     if (rows.length === 0) return 0
     yield* Effect.tryPromise(() =>
       Promise.all(rows.map((row) =>

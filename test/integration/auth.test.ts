@@ -1,0 +1,383 @@
+import { assert, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Jose from "jose"
+import { createHash } from "node:crypto"
+import postgres from "postgres"
+import type { Role } from "../../src/domain/Access.ts"
+import type { Customer } from "../../src/domain/Customer.ts"
+import { json, TestService, testService, testJwtSecret } from "../support/TestService.ts"
+
+interface Problem {
+  readonly type: string
+  readonly status: number
+}
+
+interface IssuedKey {
+  readonly id: string
+  readonly key: string
+  readonly prefix: string
+  readonly name: string
+  readonly role: Role
+}
+
+type Init = RequestInit & { readonly role?: Role; readonly auth?: boolean }
+
+let sequence = 0
+const uniqueEmail = () => `auth-${++sequence}-${Date.now().toString(36)}@example.com`
+
+const newCustomer = () => ({
+  email: uniqueEmail(),
+  name: "Alan Turing",
+  consent: { marketing: false, dataProcessing: true }
+})
+
+const call = (method: string, path: string, body?: unknown, init: Omit<Init, "method" | "body"> = {}) =>
+  Effect.flatMap(TestService, ({ request }) =>
+    request(path, { ...init, method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) }))
+
+/** A request carrying only the given credentials headers. */
+const callWith = (headers: Record<string, string>, method: string, path: string, body?: unknown) =>
+  call(method, path, body, { auth: false, headers })
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+const apiKey = (key: string) => ({ "x-api-key": key })
+
+const createCustomer = Effect.gen(function*() {
+  const response = yield* call("POST", "/api/v1/customers", newCustomer())
+  assert.strictEqual(response.status, 201)
+  return yield* json<Customer>(response)
+})
+
+const getCustomer = (id: string) =>
+  Effect.gen(function*() {
+    const response = yield* call("GET", `/api/v1/customers/${id}`)
+    assert.strictEqual(response.status, 200)
+    return yield* json<Customer>(response)
+  })
+
+const expectProblem = (response: Response, status: number, type: string) =>
+  Effect.gen(function*() {
+    assert.strictEqual(response.status, status, `${response.url} answered ${response.status}`)
+    assert.include(response.headers.get("content-type") ?? "", "application/problem+json")
+    const problem = yield* json<Problem>(response)
+    assert.strictEqual(problem.type, type)
+    assert.strictEqual(problem.status, status)
+  })
+
+const expectUnauthenticated = (response: Response) => expectProblem(response, 401, "/problems/unauthenticated")
+const expectForbidden = (response: Response) => expectProblem(response, 403, "/problems/forbidden")
+
+const database = <A>(run: (sql: postgres.Sql) => Promise<A>) =>
+  Effect.gen(function*() {
+    const { databaseUrl } = yield* TestService
+    return yield* Effect.acquireUseRelease(
+      Effect.sync(() => postgres(databaseUrl, { max: 1, onnotice: () => {} })),
+      (sql) => Effect.promise(() => run(sql)),
+      (sql) => Effect.promise(() => sql.end())
+    )
+  })
+
+const encoder = new TextEncoder()
+
+interface TokenOptions {
+  readonly claims?: Record<string, unknown>
+  readonly subject?: string
+  readonly issuer?: string
+  readonly audience?: string
+  /** Seconds since the epoch; omitted means an hour from now, `null` means no exp claim. */
+  readonly expiresAt?: number | null
+  readonly secret?: string
+  readonly alg?: string
+}
+
+/** A JWT signed here, independently of the service, so each check can be broken on its own. */
+const sign = (options: TokenOptions = {}) =>
+  Effect.promise(() => {
+    const jwt = new Jose.SignJWT(options.claims ?? { role: "admin" })
+      .setProtectedHeader({ alg: options.alg ?? "HS256" })
+      .setSubject(options.subject ?? "jwt-test-user")
+      .setIssuer(options.issuer ?? "customer-service")
+      .setAudience(options.audience ?? "customer-service-api")
+      .setIssuedAt()
+    if (options.expiresAt !== null) jwt.setExpirationTime(options.expiresAt ?? Math.floor(Date.now() / 1000) + 3600)
+    return jwt.sign(encoder.encode(options.secret ?? testJwtSecret))
+  })
+
+const issueKey = (role: Role, name = `${role} integration`) =>
+  Effect.gen(function*() {
+    const response = yield* call("POST", "/api/v1/api-keys", { name, role })
+    assert.strictEqual(response.status, 201)
+    return yield* json<IssuedKey>(response)
+  })
+
+const someUuid = "0190a6f0-0000-7000-8000-000000000000"
+
+layer(testService())("authentication and authorisation", (it) => {
+  // --- No credentials --------------------------------------------------------------------------
+
+  it.effect("every /api route answers 401 unauthenticated as problem+json without credentials", () =>
+    Effect.gen(function*() {
+      const customer = yield* createCustomer
+      const id = customer.id
+      const routes: ReadonlyArray<readonly [string, string, unknown?]> = [
+        ["GET", "/api/v1/customers"],
+        ["POST", "/api/v1/customers", newCustomer()],
+        ["GET", `/api/v1/customers/${id}`],
+        ["PUT", `/api/v1/customers/${id}`, { email: customer.email, name: "Intruder", version: 1 }],
+        ["PATCH", `/api/v1/customers/${id}`, { name: "Intruder" }],
+        ["DELETE", `/api/v1/customers/${id}`],
+        ["POST", `/api/v1/customers/${id}/email/verify`, { token: "a-token-of-sufficient-length" }],
+        ["POST", "/api/v1/api-keys", { name: "intruder", role: "admin" }],
+        ["DELETE", `/api/v1/api-keys/${someUuid}`]
+      ]
+      for (const [method, path, body] of routes) {
+        yield* expectUnauthenticated(yield* callWith({}, method, path, body))
+      }
+      const after = yield* getCustomer(id)
+      assert.strictEqual(after.version, 1)
+      assert.strictEqual(after.name, customer.name)
+      const [keys] = yield* database((sql) => sql`SELECT count(*)::int AS n FROM api_keys`)
+      assert.strictEqual(keys.n, 0)
+    }))
+
+  it.effect("credentials are checked before the request is validated", () =>
+    Effect.gen(function*() {
+      yield* expectUnauthenticated(yield* callWith({}, "POST", "/api/v1/customers", { unexpected: true }))
+      yield* expectUnauthenticated(yield* callWith({}, "GET", "/api/v1/customers/not-a-uuid"))
+    }))
+
+  it.effect("a 401 names the accepted schemes in WWW-Authenticate", () =>
+    Effect.gen(function*() {
+      const response = yield* callWith({}, "GET", "/api/v1/customers")
+      assert.strictEqual(response.status, 401)
+      assert.match(response.headers.get("www-authenticate") ?? "", /^Bearer\b/)
+    }))
+
+  it.effect("an Authorization header with another scheme is not accepted", () =>
+    Effect.gen(function*() {
+      const token = yield* sign()
+      yield* expectUnauthenticated(yield* callWith({ authorization: "Basic YWRtaW46YWRtaW4=" }, "GET", "/api/v1/customers"))
+      yield* expectUnauthenticated(yield* callWith({ authorization: token }, "GET", "/api/v1/customers"))
+    }))
+
+  it.effect("/health and /ready answer without credentials, even invalid ones", () =>
+    Effect.gen(function*() {
+      for (const headers of [{}, bearer("garbage"), apiKey("garbage")]) {
+        assert.strictEqual((yield* callWith(headers, "GET", "/health")).status, 200)
+        const ready = yield* callWith(headers, "GET", "/ready")
+        assert.include([200, 503], ready.status)
+        assert.notStrictEqual(ready.status, 401)
+      }
+    }))
+
+  // --- JWTs ------------------------------------------------------------------------------------
+
+  it.effect("a JWT signed with the service secret, issuer and audience is accepted", () =>
+    Effect.gen(function*() {
+      const token = yield* sign({ claims: { role: "analyst" } })
+      assert.strictEqual((yield* callWith(bearer(token), "GET", "/api/v1/customers")).status, 200)
+    }))
+
+  it.effect("a JWT may name its role in a roles array", () =>
+    Effect.gen(function*() {
+      const token = yield* sign({ claims: { roles: ["offline_access", "analyst"] } })
+      assert.strictEqual((yield* callWith(bearer(token), "GET", "/api/v1/customers")).status, 200)
+      yield* expectForbidden(yield* callWith(bearer(token), "POST", "/api/v1/customers", newCustomer()))
+    }))
+
+  it.effect("a malformed bearer token answers 401", () =>
+    Effect.gen(function*() {
+      const valid = yield* sign()
+      const [header, payload, signature] = valid.split(".")
+      const tampered = `${header}.${Buffer.from(JSON.stringify({ sub: "x", role: "admin" })).toString("base64url")}.${signature}`
+      for (const token of ["garbage", "a.b.c", `${header}.${payload}`, `${valid}x`, tampered, "x".repeat(9000)]) {
+        yield* expectUnauthenticated(yield* callWith(bearer(token), "GET", "/api/v1/customers"))
+      }
+    }))
+
+  it.effect("an expired JWT answers 401", () =>
+    Effect.gen(function*() {
+      const token = yield* sign({ expiresAt: Math.floor(Date.now() / 1000) - 120 })
+      yield* expectUnauthenticated(yield* callWith(bearer(token), "GET", "/api/v1/customers"))
+    }))
+
+  it.effect("a JWT without an expiry answers 401", () =>
+    Effect.gen(function*() {
+      const token = yield* sign({ expiresAt: null })
+      yield* expectUnauthenticated(yield* callWith(bearer(token), "GET", "/api/v1/customers"))
+    }))
+
+  it.effect("a JWT from another issuer answers 401", () =>
+    Effect.gen(function*() {
+      const token = yield* sign({ issuer: "someone-else" })
+      yield* expectUnauthenticated(yield* callWith(bearer(token), "GET", "/api/v1/customers"))
+    }))
+
+  it.effect("a JWT for another audience answers 401", () =>
+    Effect.gen(function*() {
+      const token = yield* sign({ audience: "another-api" })
+      yield* expectUnauthenticated(yield* callWith(bearer(token), "GET", "/api/v1/customers"))
+    }))
+
+  it.effect("an unsigned JWT (alg: none) answers 401", () =>
+    Effect.gen(function*() {
+      const token = new Jose.UnsecuredJWT({ role: "admin" })
+        .setSubject("jwt-test-user")
+        .setIssuer("customer-service")
+        .setAudience("customer-service-api")
+        .setIssuedAt()
+        .setExpirationTime("1h")
+        .encode()
+      yield* expectUnauthenticated(yield* callWith(bearer(token), "GET", "/api/v1/customers"))
+      // The same with the signature part left in place, as some attacks send it.
+      yield* expectUnauthenticated(yield* callWith(bearer(`${token}c2lnbmF0dXJl`), "GET", "/api/v1/customers"))
+    }))
+
+  it.effect("a JWT signed with another secret answers 401", () =>
+    Effect.gen(function*() {
+      const token = yield* sign({ secret: "not-the-secret-this-service-was-given" })
+      yield* expectUnauthenticated(yield* callWith(bearer(token), "GET", "/api/v1/customers"))
+    }))
+
+  it.effect("a JWT signed with an algorithm outside the allow-list answers 401", () =>
+    Effect.gen(function*() {
+      const token = yield* sign({ alg: "HS512" })
+      yield* expectUnauthenticated(yield* callWith(bearer(token), "GET", "/api/v1/customers"))
+    }))
+
+  it.effect("a JWT without a known role answers 401", () =>
+    Effect.gen(function*() {
+      for (const claims of [{}, { role: "superuser" }, { roles: ["superuser"] }, { role: 42 }]) {
+        const token = yield* sign({ claims })
+        yield* expectUnauthenticated(yield* callWith(bearer(token), "GET", "/api/v1/customers"))
+      }
+    }))
+
+  // --- Roles -----------------------------------------------------------------------------------
+
+  it.effect("an analyst may read and list customers", () =>
+    Effect.gen(function*() {
+      const customer = yield* createCustomer
+      assert.strictEqual((yield* call("GET", `/api/v1/customers/${customer.id}`, undefined, { role: "analyst" })).status, 200)
+      assert.strictEqual((yield* call("GET", "/api/v1/customers", undefined, { role: "analyst" })).status, 200)
+    }))
+
+  it.effect("an analyst may not create, replace, patch or delete customers (403)", () =>
+    Effect.gen(function*() {
+      const customer = yield* createCustomer
+      const path = `/api/v1/customers/${customer.id}`
+      const asAnalyst = { role: "analyst" } as const
+      yield* expectForbidden(yield* call("POST", "/api/v1/customers", newCustomer(), asAnalyst))
+      yield* expectForbidden(yield* call("PUT", path, { email: customer.email, name: "Analysed", version: 1 }, asAnalyst))
+      yield* expectForbidden(yield* call("PATCH", path, { name: "Analysed" }, asAnalyst))
+      yield* expectForbidden(yield* call("DELETE", path, undefined, asAnalyst))
+      const after = yield* getCustomer(customer.id)
+      assert.strictEqual(after.version, 1)
+      const [count] = yield* database((sql) => sql`SELECT count(*)::int AS n FROM customers WHERE name = 'Analysed'`)
+      assert.strictEqual(count.n, 0)
+    }))
+
+  it.effect("the service role may create and update customers", () =>
+    Effect.gen(function*() {
+      const asService = { role: "service" } as const
+      const created = yield* call("POST", "/api/v1/customers", newCustomer(), asService)
+      assert.strictEqual(created.status, 201)
+      const customer = yield* json<Customer>(created)
+      const path = `/api/v1/customers/${customer.id}`
+      assert.strictEqual((yield* call("PATCH", path, { age: 41 }, asService)).status, 200)
+      assert.strictEqual((yield* call("PUT", path, { email: customer.email, name: "Alan M. Turing", version: 2 }, asService)).status, 200)
+      assert.strictEqual((yield* getCustomer(customer.id)).version, 3)
+    }))
+
+  it.effect("the service role may not delete customers (403)", () =>
+    Effect.gen(function*() {
+      const customer = yield* createCustomer
+      yield* expectForbidden(yield* call("DELETE", `/api/v1/customers/${customer.id}`, undefined, { role: "service" }))
+      assert.strictEqual((yield* getCustomer(customer.id)).status, "ACTIVE")
+    }))
+
+  // --- API keys --------------------------------------------------------------------------------
+
+  it.effect("an admin issues an API key shown once, of which only a hash is stored", () =>
+    Effect.gen(function*() {
+      const issued = yield* issueKey("analyst", "reporting")
+      assert.strictEqual(issued.name, "reporting")
+      assert.strictEqual(issued.role, "analyst")
+      assert.match(issued.key, /^cms_[A-Za-z0-9]{12}_[A-Za-z0-9_-]{32,64}$/)
+      assert.isTrue(issued.key.startsWith(`cms_${issued.prefix}_`))
+      const rows = yield* database((sql) => sql`SELECT * FROM api_keys WHERE id = ${issued.id}`)
+      assert.lengthOf(rows, 1)
+      const row = rows[0]
+      assert.strictEqual(row.role, "analyst")
+      assert.strictEqual(row.prefix, issued.prefix)
+      assert.isNull(row.revoked_at)
+      assert.strictEqual(row.key_hash, createHash("sha256").update(issued.key).digest("base64url"))
+      const secretPart = issued.key.slice(`cms_${issued.prefix}_`.length)
+      assert.notInclude(JSON.stringify(rows), secretPart)
+    }))
+
+  it.effect("an API key authenticates through X-API-Key with its role's permissions", () =>
+    Effect.gen(function*() {
+      const analyst = yield* issueKey("analyst")
+      const service = yield* issueKey("service")
+      assert.strictEqual((yield* callWith(apiKey(analyst.key), "GET", "/api/v1/customers")).status, 200)
+      yield* expectForbidden(yield* callWith(apiKey(analyst.key), "POST", "/api/v1/customers", newCustomer()))
+      const created = yield* callWith(apiKey(service.key), "POST", "/api/v1/customers", newCustomer())
+      assert.strictEqual(created.status, 201)
+      const customer = yield* json<Customer>(created)
+      yield* expectForbidden(yield* callWith(apiKey(service.key), "DELETE", `/api/v1/customers/${customer.id}`))
+      const [audit] = yield* database((sql) =>
+        sql`SELECT actor, actor_role FROM audit_log WHERE customer_id = ${customer.id} AND action = 'customer.create'`
+      )
+      assert.deepStrictEqual({ ...audit }, { actor: `api-key:${service.id}`, actor_role: "service" })
+    }))
+
+  it.effect("only an admin may issue API keys (403 for other roles)", () =>
+    Effect.gen(function*() {
+      for (const role of ["agent", "analyst", "service"] as const) {
+        yield* expectForbidden(yield* call("POST", "/api/v1/api-keys", { name: "escalation", role: "admin" }, { role }))
+      }
+      const service = yield* issueKey("service")
+      yield* expectForbidden(
+        yield* callWith(apiKey(service.key), "POST", "/api/v1/api-keys", { name: "escalation", role: "admin" })
+      )
+      const [count] = yield* database((sql) => sql`SELECT count(*)::int AS n FROM api_keys WHERE name = 'escalation'`)
+      assert.strictEqual(count.n, 0)
+    }))
+
+  it.effect("only an admin may revoke API keys (403 for other roles)", () =>
+    Effect.gen(function*() {
+      const issued = yield* issueKey("analyst")
+      yield* expectForbidden(yield* call("DELETE", `/api/v1/api-keys/${issued.id}`, undefined, { role: "agent" }))
+      assert.strictEqual((yield* callWith(apiKey(issued.key), "GET", "/api/v1/customers")).status, 200)
+    }))
+
+  it.effect("a revoked API key answers 401 at once", () =>
+    Effect.gen(function*() {
+      const issued = yield* issueKey("agent")
+      // Used first, so a cached verdict would be what a revocation has to overcome.
+      assert.strictEqual((yield* callWith(apiKey(issued.key), "GET", "/api/v1/customers")).status, 200)
+      assert.strictEqual((yield* call("DELETE", `/api/v1/api-keys/${issued.id}`)).status, 204)
+      yield* expectUnauthenticated(yield* callWith(apiKey(issued.key), "GET", "/api/v1/customers"))
+      const [row] = yield* database((sql) => sql`SELECT revoked_at FROM api_keys WHERE id = ${issued.id}`)
+      assert.isNotNull(row.revoked_at)
+    }))
+
+  it.effect("revoking an unknown or already revoked API key answers 404", () =>
+    Effect.gen(function*() {
+      yield* expectProblem(yield* call("DELETE", `/api/v1/api-keys/${someUuid}`), 404, "/problems/api-key-not-found")
+      const issued = yield* issueKey("analyst")
+      assert.strictEqual((yield* call("DELETE", `/api/v1/api-keys/${issued.id}`)).status, 204)
+      yield* expectProblem(yield* call("DELETE", `/api/v1/api-keys/${issued.id}`), 404, "/problems/api-key-not-found")
+    }))
+
+  it.effect("an unknown or garbled API key answers 401", () =>
+    Effect.gen(function*() {
+      const issued = yield* issueKey("admin")
+      const forged = `cms_${issued.prefix}_${"A".repeat(43)}`
+      const unknown = `cms_${"Z".repeat(12)}_${"B".repeat(43)}`
+      for (const key of ["garbage", "", forged, unknown, `${issued.key}x`, issued.key.toUpperCase()]) {
+        yield* expectUnauthenticated(yield* callWith(apiKey(key), "GET", "/api/v1/customers"))
+      }
+    }))
+})

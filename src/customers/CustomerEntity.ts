@@ -191,6 +191,9 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
             }))
           )
           yield* publish("updated", after, actor, requestId, { changes: outcome.changedFields })
+          if (after.pendingEmail === null) {
+            yield* sql`DELETE FROM email_verifications WHERE customer_id = ${id}`
+          }
           if (outcome.emailChange !== undefined) {
             const token = randomToken()
             const expiresAt = new Date(Date.now() + verificationTtlHours * 3_600_000)
@@ -223,6 +226,8 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
             return yield* new VersionConflict({ expectedVersion: before.version, currentVersion: before.version + 1 })
           }
           yield* sql`DELETE FROM email_verifications WHERE customer_id = ${id}`
+          // Published snapshots still hold the person's data: erase them with the profile.
+          yield* sql`DELETE FROM outbox WHERE subject LIKE ${`customers.${id}.%`} AND published_at IS NOT NULL`
           yield* publish("deleted", after.value, actor, requestId)
           yield* audit.record({ actor, action: "customer.delete", customerId: id, requestId, fields: [] })
         })),

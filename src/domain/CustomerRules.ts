@@ -41,7 +41,8 @@ export interface PatchOutcome {
 
 /**
  * Applies a patch to the current state. An email change does not replace the
- * address: it is held as pending until verified.
+ * address: it is held as pending until verified. Asking for the current
+ * address again withdraws a pending change.
  */
 export const applyPatch = (current: CustomerState, patch: PatchCustomer): PatchOutcome => {
   const { email, version: _version, ...fields } = patch
@@ -49,6 +50,7 @@ export const applyPatch = (current: CustomerState, patch: PatchCustomer): PatchO
       (current.pendingEmail === null || !sameEmail(email, current.pendingEmail))
     ? email
     : undefined
+  const withdrawsPendingEmail = email !== undefined && sameEmail(email, current.email) && current.pendingEmail !== null
   const next: Record<string, unknown> = { ...current }
   const changedFields: Array<string> = []
   for (const [key, value] of Object.entries(fields)) {
@@ -57,8 +59,8 @@ export const applyPatch = (current: CustomerState, patch: PatchCustomer): PatchO
       changedFields.push(key)
     }
   }
-  if (emailChange !== undefined) {
-    next.pendingEmail = emailChange
+  if (emailChange !== undefined || withdrawsPendingEmail) {
+    next.pendingEmail = emailChange ?? null
     changedFields.push("pendingEmail")
   }
   return { state: next as unknown as CustomerState, emailChange, changedFields }

@@ -173,3 +173,13 @@ describe("erasure", () => {
     assert.deepStrictEqual(erased.metadata, {})
   })
 })
+
+describe("withdrawing an email change", () => {
+  it("asking for the current address again clears the pending one", () => {
+    const pending = { ...state, pendingEmail: "new@example.com" }
+    const outcome = applyPatch(pending, { email: state.email })
+    assert.isNull(outcome.state.pendingEmail)
+    assert.deepStrictEqual(outcome.changedFields, ["pendingEmail"])
+    assert.isUndefined(outcome.emailChange)
+  })
+})

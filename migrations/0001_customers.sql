@@ -61,8 +61,10 @@ CREATE TABLE idempotency_keys (
 CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
 
 -- Transactional outbox: written with the change, published to JetStream by the relay.
+-- id orders publication; event_id is the event's identity (Nats-Msg-Id), unique across databases.
 CREATE TABLE outbox (
   id           bigserial PRIMARY KEY,
+  event_id     uuid NOT NULL UNIQUE,
   subject      text NOT NULL,
   payload      jsonb NOT NULL,
   created_at   timestamptz NOT NULL DEFAULT now(),

@@ -5,7 +5,7 @@
  */
 import { jetstream, type JetStreamClient, jetstreamManager } from "@nats-io/jetstream"
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node"
-import { Config, Context, Effect, Layer, MutableRef, Option, Ref, Schedule } from "effect"
+import { Config, Context, Effect, Layer, MutableRef, Option, Ref, Schedule, Stream } from "effect"
 
 export type NatsStatus = "up" | "down" | "disabled"
 
@@ -34,14 +34,18 @@ export class Nats extends Context.Service<Nats, {
         return Nats.of({ status: Effect.succeed("disabled"), jetstream: Effect.succeedNone })
       }
       const connection = yield* Ref.make(Option.none<{ readonly nc: NatsConnection; readonly js: JetStreamClient }>())
-      // Written by the client's status callbacks, outside any fiber.
+      // Read synchronously on every relay pass; set as the connection's status changes.
       const connected = MutableRef.make(false)
 
       const ensureStreams = (nc: NatsConnection) =>
         Effect.tryPromise(async () => {
           const manager = await jetstreamManager(nc)
           for (const stream of streams) {
-            const config = { name: stream.name, subjects: [...stream.subjects], duplicate_window: nanos(duplicateWindowMillis) }
+            const config = {
+              name: stream.name,
+              subjects: [...stream.subjects],
+              duplicate_window: nanos(duplicateWindowMillis)
+            }
             await manager.streams.info(stream.name).then(
               () => manager.streams.update(stream.name, config),
               () => manager.streams.add(config)
@@ -49,30 +53,47 @@ export class Nats extends Context.Service<Nats, {
           }
         })
 
-      const watchStatus = (nc: NatsConnection) =>
-        Effect.tryPromise(async () => {
-          for await (const status of nc.status()) {
-            if (status.type === "disconnect") MutableRef.set(connected, false)
-            if (status.type === "reconnect") MutableRef.set(connected, true)
-          }
-        }).pipe(Effect.ignore)
+      const markUp = Effect.sync(() => MutableRef.set(connected, true))
+      const markDown = Effect.sync(() => MutableRef.set(connected, false))
 
-      const establish = Effect.tryPromise(() =>
-        connect({
-          servers: url.value,
-          name: "customer-service",
-          reconnect: true,
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: 1_000
-        })
-      ).pipe(
+      /**
+       * The server may come back without its store (no persistent volume): every
+       * publish fails until the streams exist again, so "up" waits for them.
+       */
+      const watchStatus = (nc: NatsConnection) =>
+        Stream.fromAsyncIterable(nc.status(), (cause) => cause).pipe(
+          Stream.runForEach((status) =>
+            status.type === "disconnect"
+              ? markDown
+              : status.type === "reconnect"
+              ? ensureStreams(nc).pipe(
+                Effect.retry({ schedule: Schedule.spaced("1 second"), while: () => !nc.isClosed() }),
+                Effect.andThen(markUp),
+                Effect.ignore
+              )
+              : Effect.void
+          ),
+          Effect.ignore
+        )
+
+      const establish = Effect.tryPromise({
+        try: () =>
+          connect({
+            servers: url.value,
+            name: "customer-service",
+            reconnect: true,
+            maxReconnectAttempts: -1,
+            reconnectTimeWait: 1_000
+          }),
+        catch: (cause) => cause
+      }).pipe(
         Effect.tap(ensureStreams),
         Effect.tapError((error) =>
           Effect.logWarning("nats: not reachable, retrying").pipe(Effect.annotateLogs({ error: String(error) }))
         ),
         Effect.retry(Schedule.spaced("2 seconds")),
         Effect.tap((nc) => Ref.set(connection, Option.some({ nc, js: jetstream(nc) }))),
-        Effect.tap(() => Effect.sync(() => MutableRef.set(connected, true))),
+        Effect.tap(() => markUp),
         Effect.tap(() => Effect.logInfo("nats: connected")),
         Effect.flatMap(watchStatus)
       )

@@ -4,6 +4,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, PubSub } from "effect"
+import { uuidv7 } from "./Ids.ts"
 
 export interface OutboxEvent {
   readonly subject: string
@@ -24,9 +25,9 @@ export class Outbox extends Context.Service<Outbox, {
       const wakeUps = yield* PubSub.sliding<void>(1)
       return Outbox.of({
         append: Effect.fn("Outbox.append")(function*(event: OutboxEvent) {
-          yield* sql`INSERT INTO outbox (subject, payload) VALUES (${event.subject}, ${sql.json(event.payload)})`.pipe(
-            Effect.orDie
-          )
+          const eventId = uuidv7()
+          yield* sql`INSERT INTO outbox (event_id, subject, payload)
+            VALUES (${eventId}, ${event.subject}, ${sql.json({ eventId, ...event.payload })})`.pipe(Effect.orDie)
         }),
         committed: PubSub.publish(wakeUps, undefined).pipe(Effect.asVoid),
         wakeUps

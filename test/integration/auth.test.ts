@@ -112,7 +112,7 @@ const issueKey = (role: Role, name = `${role} integration`) =>
 
 const someUuid = "0190a6f0-0000-7000-8000-000000000000"
 
-layer(testService())("authentication and authorisation", (it) => {
+layer(testService(), { excludeTestServices: true })("authentication and authorisation", (it) => {
   // --- No credentials --------------------------------------------------------------------------
 
   it.effect("every /api route answers 401 unauthenticated as problem+json without credentials", () =>

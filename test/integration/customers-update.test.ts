@@ -120,7 +120,7 @@ const verificationToken = (customerId: string) =>
     return token as string
   })
 
-layer(testService())("updating and deleting customers", (it) => {
+layer(testService(), { excludeTestServices: true })("updating and deleting customers", (it) => {
   // --- PUT -------------------------------------------------------------------------------------
 
   it.effect("PUT replaces the mutable representation and clears omitted optional fields", () =>

@@ -2,7 +2,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { json, TestService, testService } from "../support/TestService.ts"
 
-layer(testService())("system endpoints", (it) => {
+layer(testService(), { excludeTestServices: true })("system endpoints", (it) => {
   it.effect("GET /health answers without credentials", () =>
     Effect.gen(function*() {
       const { request } = yield* TestService

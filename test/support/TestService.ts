@@ -5,7 +5,7 @@
  */
 import { NodeHttpServer } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
-import { ConfigProvider, Context, Effect, Layer, Redacted } from "effect"
+import { ConfigProvider, Context, Effect, Layer, Redacted, References } from "effect"
 import { HttpServer } from "effect/http"
 import { createServer } from "node:http"
 import postgres from "postgres"
@@ -53,6 +53,12 @@ export class TestService extends Context.Service<TestService, {
 export interface TestServiceOptions {
   /** Extra environment for the service, e.g. NATS_URL of a private server. */
   readonly env?: Record<string, string>
+  /**
+   * Run as `npm start` does with no setup: no DATABASE_URL (the service starts its
+   * own PGlite, in memory) and no NATS_URL; `env` may still add either. No test
+   * database is created, and `databaseUrl` is "".
+   */
+  readonly embedded?: boolean
 }
 
 /**
@@ -61,10 +67,9 @@ export interface TestServiceOptions {
  */
 export const testService = (options: TestServiceOptions = {}) =>
   Layer.unwrap(Effect.gen(function*() {
-    const database = yield* scopedDatabase
+    const database = options.embedded === true ? { url: "" } : yield* scopedDatabase
     const env: Record<string, string> = {
-      DATABASE_URL: database.url,
-      NATS_URL: natsUrl,
+      ...(options.embedded === true ? { PGLITE_DATA_DIR: "memory" } : { DATABASE_URL: database.url, NATS_URL: natsUrl }),
       JWT_SECRET: testJwtSecret,
       ACCESS_LOG: "false",
       DB_POOL_MAX: "8",
@@ -91,7 +96,9 @@ export const testService = (options: TestServiceOptions = {}) =>
     return service.pipe(
       Layer.provideMerge(serve(HttpAppLive).pipe(Layer.provideMerge(ServicesLive))),
       Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
-      Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord(env)))
+      Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord(env))),
+      // The service's own logs only when something is wrong.
+      Layer.provide(Layer.succeed(References.MinimumLogLevel, "Warn"))
     )
   }))
 

@@ -19,7 +19,25 @@ export const Email = Schema.String.check(
   Schema.isPattern(emailPattern, { expected: "an email address such as 'ada@example.com'" })
 ).annotate({ identifier: "Email", format: "email" })
 
+/**
+ * PostgreSQL cannot store a NUL character (text or jsonb) nor an unpaired
+ * surrogate (jsonb), so free text that would reach it is refused up front.
+ */
+const storable = (text: string) => !text.includes("\u0000") && text.isWellFormed()
+const storableJson = (value: unknown): boolean =>
+  typeof value === "string"
+    ? storable(value)
+    : Array.isArray(value)
+    ? value.every(storableJson)
+    : typeof value === "object" && value !== null
+    ? Object.entries(value).every(([key, item]) => storable(key) && storableJson(item))
+    : true
+const isStorableText = Schema.makeFilter((text: string) =>
+  storable(text) || "text without NUL characters or unpaired surrogates"
+)
+
 export const CustomerName = Schema.String.check(
+  isStorableText,
   Schema.isTrimmed({ expected: "a name without leading or trailing spaces" }),
   Schema.isNonEmpty(),
   Schema.isMaxLength(255)
@@ -38,13 +56,13 @@ export const CustomerStatus = Schema.Literals(["ACTIVE", "INACTIVE", "SUSPENDED"
 })
 export type CustomerStatus = typeof CustomerStatus.Type
 
-const ShortText = Schema.String.check(Schema.isMaxLength(120))
+const ShortText = Schema.String.check(isStorableText, Schema.isMaxLength(120))
 
 export const Location = Schema.Struct({
   country: CountryCode,
   region: Schema.optionalKey(ShortText),
   city: Schema.optionalKey(ShortText),
-  postalCode: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(20))),
+  postalCode: Schema.optionalKey(Schema.String.check(isStorableText, Schema.isMaxLength(20))),
   timezone: Schema.optionalKey(TimeZone)
 }).annotate({ identifier: "Location" })
 export type Location = typeof Location.Type
@@ -86,9 +104,11 @@ const MetadataKey = Schema.String.check(
 )
 
 /** Free-form data about a customer (purchases, devices, ...); bounded so one profile cannot grow without limit. */
-export const Metadata = Schema.Record(MetadataKey, Schema.Json).check(
+export const Metadata = Schema.Record(Schema.String, Schema.Json).check(
+  Schema.isPropertyNames(MetadataKey),
   Schema.isMaxProperties(100),
-  Schema.makeFilter((value) => JSON.stringify(value).length <= 16_384 || "metadata of at most 16 KiB as JSON")
+  Schema.makeFilter((value) => JSON.stringify(value).length <= 16_384 || "metadata of at most 16 KiB as JSON"),
+  Schema.makeFilter((value) => storableJson(value) || "metadata without NUL characters or unpaired surrogates")
 ).annotate({ identifier: "Metadata" })
 export type Metadata = typeof Metadata.Type
 

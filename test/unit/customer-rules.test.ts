@@ -68,6 +68,12 @@ describe("permissions", () => {
     assert.isFalse(can("service", "customers:delete"))
   })
 
+  it.effect("requirePermission lets a permitted role through", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(requirePermission(actor("analyst"), "customers:read"))
+      assert.isTrue(Exit.isSuccess(exit))
+    }))
+
   it.effect("requirePermission fails with Forbidden naming the permission", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(requirePermission(actor("agent"), "customers:suspend"))

@@ -61,6 +61,18 @@ const sortColumns: Record<SortField, string> = {
 
 const isTimeSort = (field: SortField) => field === "createdAt" || field === "updatedAt" || field === "lastActivity"
 
+/**
+ * A time cursor carries the full microsecond value (a JS Date would cut it to
+ * milliseconds and the seek would repeat or skip rows); it must be a real UTC
+ * instant in the form the cursor was written, or PostgreSQL would refuse it.
+ */
+const cursorInstant = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d{1,6})?Z$/
+const isCursorInstant = (value: string) => {
+  const match = cursorInstant.exec(value)
+  const parsed = match === null ? Number.NaN : Date.parse(value)
+  return match !== null && !Number.isNaN(parsed) && new Date(parsed).toISOString().startsWith(match[1])
+}
+
 /** Beyond this many matches the total is the planner's estimate: counting a million rows per page is waste. */
 const exactCountLimit = 10_000
 
@@ -126,6 +138,9 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
         const descending = sort.startsWith("-")
         const field = (descending ? sort.slice(1) : sort) as SortField
         const column = sql(sortColumns[field])
+        const sortKey = isTimeSort(field)
+          ? sql`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+          : column
         const limit = query.limit ?? 50
         const filters = filtersOf(query)
         const where = sql.and(filters)
@@ -135,7 +150,10 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
             onNone: () => Effect.fail(new InvalidCursor({ field: "cursor" })),
             onSome: Effect.succeed
           })
-          const value = isTimeSort(field) ? new Date(position.value) : position.value
+          if (position.value.includes("\u0000") || (isTimeSort(field) && !isCursorInstant(position.value))) {
+            return yield* new InvalidCursor({ field: "cursor" })
+          }
+          const value = isTimeSort(field) ? sql`${position.value}::timestamptz` : position.value
           seek.push(
             descending
               ? sql`(${column}, id) < (${value}, ${position.id}::uuid)`
@@ -144,14 +162,15 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
         }
         const order = descending ? sql.literal("DESC") : sql.literal("ASC")
         const [rows, count] = yield* Effect.all([
-          sql<CustomerRow>`SELECT ${selectColumns} FROM customers WHERE ${sql.and(seek)}
+          sql<CustomerRow & { readonly sort_key: string }>`SELECT ${selectColumns}, ${sortKey} AS sort_key
+            FROM customers WHERE ${sql.and(seek)}
             ORDER BY ${column} ${order}, id ${order} LIMIT ${limit + 1}`,
           countMatches(where)
         ], { concurrency: 2 }).pipe(Effect.orDie)
         const page = rows.slice(0, limit).map(toCustomer)
-        const last = page.at(-1)
+        const last = rows.at(limit - 1)
         const nextCursor = rows.length > limit && last !== undefined
-          ? encodeCursor(sort, last[field], last.id)
+          ? encodeCursor(sort, last.sort_key, last.id)
           : null
         const data: Array<CustomerView> = query.fields === undefined ? page : page.map((customer) => {
           const view: Record<string, unknown> = { id: customer.id }

@@ -42,7 +42,12 @@ export const ListCustomersQuery = Schema.Struct({
   updatedBefore: Schema.optionalKey(Instant),
   lastActivityAfter: Schema.optionalKey(Instant),
   lastActivityBefore: Schema.optionalKey(Instant),
-  q: Schema.optionalKey(Schema.String.check(Schema.isMinLength(2), Schema.isMaxLength(100))),
+  q: Schema.optionalKey(Schema.String.check(
+    Schema.isMinLength(2),
+    Schema.isMaxLength(100),
+    // PostgreSQL cannot take a NUL character as a parameter.
+    Schema.makeFilter((text: string) => !text.includes("\u0000") || "text without NUL characters")
+  )),
   sort: Schema.optionalKey(Sort),
   limit: Schema.optionalKey(
     Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 500 }))))

@@ -33,6 +33,13 @@ export const RequestPipelineLive = Layer.unwrap(Effect.gen(function*() {
   const tooLarge = (requestId: string) =>
     problem(413, "/problems/body-too-large", "Request body too large", `The limit is ${maxBodyBytes} bytes`, requestId)
 
+  const unreadable = (error: unknown, requestId: string) => {
+    if (!HttpServerError.isHttpServerError(error) || error.reason._tag !== "RequestParseError") return undefined
+    return error.reason.reason === "BodyTooLarge"
+      ? tooLarge(requestId)
+      : problem(400, "/problems/malformed-body", "Malformed request body", "The body is not valid JSON", requestId)
+  }
+
   return HttpRouter.middleware((httpEffect) =>
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
@@ -50,14 +57,14 @@ export const RequestPipelineLive = Layer.unwrap(Effect.gen(function*() {
             : HttpServerResponse.setHeader(response, "x-request-id", requestId)
         ),
         Effect.catch((error: unknown) => {
-          if (!HttpServerError.isHttpServerError(error) || error.reason._tag !== "RequestParseError") {
-            return Effect.fail(error)
-          }
-          return Effect.succeed(
-            error.reason.reason === "BodyTooLarge"
-              ? tooLarge(requestId)
-              : problem(400, "/problems/malformed-body", "Malformed request body", "The body is not valid JSON", requestId)
-          )
+          const answer = unreadable(error, requestId)
+          return answer === undefined ? Effect.fail(error) : Effect.succeed(answer)
+        }),
+        // The API reads JSON payloads with orDie, so a body that outgrows the limit while
+        // streaming (no Content-Length) arrives here as a defect.
+        Effect.catchDefect((defect) => {
+          const answer = unreadable(defect, requestId)
+          return answer === undefined ? Effect.die(defect) : Effect.succeed(answer)
         })
       )
       if (accessLog) {

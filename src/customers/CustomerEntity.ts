@@ -261,5 +261,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
         }))
     })
   }),
-  { maxIdleTime: "1 minute", mailboxCapacity: 256 }
+  // A defect (an unexpected database error, a bug) fails that one request with a 500;
+  // without this the entity would restart and replay the same message forever.
+  { maxIdleTime: "1 minute", mailboxCapacity: 256, disableFatalDefects: true }
 )

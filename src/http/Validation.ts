@@ -20,11 +20,14 @@ export const RequestValidationLive = HttpApiMiddleware.layerSchemaErrorTransform
     )
   }
   const slot = error.kind.toLowerCase()
-  const errors = formatIssues(error.cause.issue).issues.map((issue) => ({
-    path: [slot, ...(issue.path ?? []).map(segmentOf)],
-    message: issue.message
+  // A value failing two checks of one schema is reported once per distinct message.
+  const entries = new Map(formatIssues(error.cause.issue).issues.map((issue) => {
+    const path = [slot, ...(issue.path ?? []).map(segmentOf)]
+    return [`${path.join(".")}\u0000${issue.message}`, { path, message: issue.message }] as const
   }))
+  const errors = [...entries.values()]
+  const fields = [...new Set(errors.map((entry) => entry.path.join(".")))]
   return Effect.fail(
-    new RequestInvalid({ detail: `Invalid ${errors.map((entry) => entry.path.join(".")).join(", ")}`, errors })
+    new RequestInvalid({ detail: `Invalid ${fields.join(", ")}`, errors })
   )
 })

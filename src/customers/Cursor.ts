@@ -4,14 +4,35 @@
  */
 import { Option, Schema } from "effect"
 
-const Position = Schema.Tuple([Schema.String, Schema.String, Schema.String.check(Schema.isUUID())])
+const Position = Schema.Tuple([
+  Schema.String,
+  // PostgreSQL refuses a NUL character in a parameter.
+  Schema.String.check(Schema.makeFilter((value: string) => !value.includes("\u0000"))),
+  Schema.String.check(Schema.isUUID())
+])
 const decodePosition = Schema.decodeUnknownOption(Schema.fromJsonString(Position))
+
+/**
+ * A time cursor carries the full microsecond value (a JS Date would cut it to
+ * milliseconds and the seek would repeat or skip rows); it must be a real UTC
+ * instant in the form the cursor was written, or PostgreSQL would refuse it.
+ */
+const cursorInstant = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d{1,6})?Z$/
+const isCursorInstant = (value: string) => {
+  const match = cursorInstant.exec(value)
+  const parsed = match === null ? Number.NaN : Date.parse(value)
+  return match !== null && !Number.isNaN(parsed) && new Date(parsed).toISOString().startsWith(match[1])
+}
 
 export const encodeCursor = (sort: string, value: string, id: string): string =>
   Buffer.from(JSON.stringify([sort, value, id])).toString("base64url")
 
-export const decodeCursor = (cursor: string, sort: string): Option.Option<{ readonly value: string; readonly id: string }> =>
+export const decodeCursor = (
+  cursor: string,
+  sort: string,
+  isTimeSort: boolean
+): Option.Option<{ readonly value: string; readonly id: string }> =>
   decodePosition(Buffer.from(cursor, "base64url").toString("utf8")).pipe(
-    Option.filter(([cursorSort]) => cursorSort === sort),
+    Option.filter(([cursorSort, value]) => cursorSort === sort && (!isTimeSort || isCursorInstant(value))),
     Option.map(([, value, id]) => ({ value, id }))
   )

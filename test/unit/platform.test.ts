@@ -7,18 +7,28 @@ import { uuidFromParts, uuidv7 } from "../../src/platform/Ids.ts"
 const id = "0196f4a4-1c2d-7a3b-8c4d-5e6f70819203"
 
 describe("cursors", () => {
-  it("decode to the position they encode", () => {
-    const cursor = encodeCursor("-createdAt", "2026-01-01T00:00:00.000Z", id)
-    assert.deepStrictEqual(decodeCursor(cursor, "-createdAt"), Option.some({ value: "2026-01-01T00:00:00.000Z", id }))
+  it("decode to the position they encode, to the microsecond", () => {
+    const cursor = encodeCursor("-createdAt", "2026-01-01T00:00:00.123456Z", id)
+    assert.deepStrictEqual(
+      decodeCursor(cursor, "-createdAt", true),
+      Option.some({ value: "2026-01-01T00:00:00.123456Z", id })
+    )
   })
 
   it("belong to one sort", () => {
-    assert.isTrue(Option.isNone(decodeCursor(encodeCursor("name", "Ada", id), "-name")))
+    assert.isTrue(Option.isNone(decodeCursor(encodeCursor("name", "Ada", id), "-name", false)))
+  })
+
+  it("of a time sort hold a real UTC instant", () => {
+    for (const value of ["yesterday", "2026-02-30T00:00:00Z", "2026-01-01T00:00:00+01:00"]) {
+      assert.isTrue(Option.isNone(decodeCursor(encodeCursor("createdAt", value, id), "createdAt", true)), value)
+    }
   })
 
   it("reject garbage", () => {
-    assert.isTrue(Option.isNone(decodeCursor("not a cursor", "name")))
-    assert.isTrue(Option.isNone(decodeCursor(Buffer.from(`["name","x","not-a-uuid"]`).toString("base64url"), "name")))
+    assert.isTrue(Option.isNone(decodeCursor("not a cursor", "name", false)))
+    assert.isTrue(Option.isNone(decodeCursor(Buffer.from(`["name","x","not-a-uuid"]`).toString("base64url"), "name", false)))
+    assert.isTrue(Option.isNone(decodeCursor(encodeCursor("name", "a\u0000b", id), "name", false)))
   })
 })
 

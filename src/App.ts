@@ -4,7 +4,7 @@
  * routes. main.ts adds a listening server; tests add their own.
  */
 import { NodeCrypto, NodeHttpServer, NodeServices } from "@effect/platform-node"
-import { Config, Layer, Logger } from "effect"
+import { Config, Layer } from "effect"
 import { SingleRunner } from "effect/cluster"
 import { createServer } from "node:http"
 import { CustomerEntityLayer } from "./customers/CustomerEntity.ts"
@@ -13,6 +13,7 @@ import { Customers } from "./customers/Customers.ts"
 import { RoutesLive, serve } from "./http/Server.ts"
 import { Authenticator } from "./platform/Authenticator.ts"
 import { DatabaseLive } from "./platform/Database.ts"
+import { ObservabilityLive } from "./platform/ErrorLogging.ts"
 import { Health } from "./platform/Health.ts"
 import { Nats } from "./platform/Nats.ts"
 import { Outbox } from "./platform/Outbox.ts"
@@ -40,10 +41,8 @@ export const ServicesLive = Layer.mergeAll(CustomersFeature, Health.layer).pipe(
 /** What runs on top of the services: the routes and the outbox relay. */
 export const HttpAppLive = Layer.mergeAll(RoutesLive, OutboxRelayLive)
 
-export const LoggerLive = Logger.layer([Logger.consoleJson])
-
 export const ServerLive = serve(HttpAppLive).pipe(
   Layer.provide(ServicesLive),
   Layer.provide(NodeHttpServer.layerConfig(createServer, { port: Config.Int("PORT").pipe(Config.withDefault(8080)) })),
-  Layer.provide(LoggerLive)
+  Layer.provide(ObservabilityLive)
 )

@@ -13,6 +13,7 @@ import { HttpAppLive, ServicesLive } from "../../src/App.ts"
 import { serve } from "../../src/http/Server.ts"
 import type { Role } from "../../src/domain/Access.ts"
 import { Authenticator } from "../../src/platform/Authenticator.ts"
+import { ErrorLoggingLive } from "../../src/platform/ErrorLogging.ts"
 
 export const adminServerUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 export const natsUrl = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222"
@@ -98,6 +99,7 @@ export const testService = (options: TestServiceOptions = {}) =>
       Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
       Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord(env))),
       // The service's own logs only when something is wrong.
+      Layer.provide(ErrorLoggingLive),
       Layer.provide(Layer.succeed(References.MinimumLogLevel, "Warn"))
     )
   }))

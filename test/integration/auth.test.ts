@@ -1,16 +1,14 @@
+import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Jose from "jose"
 import { createHash } from "node:crypto"
-import postgres from "postgres"
 import type { Role } from "../../src/domain/Access.ts"
 import type { Customer } from "../../src/domain/Customer.ts"
-import { json, TestService, testService, testJwtSecret } from "../support/TestService.ts"
-
-interface Problem {
-  readonly type: string
-  readonly status: number
-}
+import { newCustomer } from "../support/Customers.ts"
+import { testServiceWithDatabase } from "../support/Database.ts"
+import { call, createCustomer, expectProblem, getCustomer } from "../support/Http.ts"
+import { json, testJwtSecret } from "../support/TestService.ts"
 
 interface IssuedKey {
   readonly id: string
@@ -20,62 +18,15 @@ interface IssuedKey {
   readonly role: Role
 }
 
-type Init = RequestInit & { readonly role?: Role; readonly auth?: boolean }
-
-let sequence = 0
-const uniqueEmail = () => `auth-${++sequence}-${Date.now().toString(36)}@example.com`
-
-const newCustomer = () => ({
-  email: uniqueEmail(),
-  name: "Alan Turing",
-  consent: { marketing: false, dataProcessing: true }
-})
-
-const call = (method: string, path: string, body?: unknown, init: Omit<Init, "method" | "body"> = {}) =>
-  Effect.flatMap(TestService, ({ request }) =>
-    request(path, { ...init, method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) }))
-
 /** A request carrying only the given credentials headers. */
 const callWith = (headers: Record<string, string>, method: string, path: string, body?: unknown) =>
-  call(method, path, body, { auth: false, headers })
+  call(method, path, { body, auth: false, headers })
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 const apiKey = (key: string) => ({ "x-api-key": key })
 
-const createCustomer = Effect.gen(function*() {
-  const response = yield* call("POST", "/api/v1/customers", newCustomer())
-  assert.strictEqual(response.status, 201)
-  return yield* json<Customer>(response)
-})
-
-const getCustomer = (id: string) =>
-  Effect.gen(function*() {
-    const response = yield* call("GET", `/api/v1/customers/${id}`)
-    assert.strictEqual(response.status, 200)
-    return yield* json<Customer>(response)
-  })
-
-const expectProblem = (response: Response, status: number, type: string) =>
-  Effect.gen(function*() {
-    assert.strictEqual(response.status, status, `${response.url} answered ${response.status}`)
-    assert.include(response.headers.get("content-type") ?? "", "application/problem+json")
-    const problem = yield* json<Problem>(response)
-    assert.strictEqual(problem.type, type)
-    assert.strictEqual(problem.status, status)
-  })
-
 const expectUnauthenticated = (response: Response) => expectProblem(response, 401, "/problems/unauthenticated")
 const expectForbidden = (response: Response) => expectProblem(response, 403, "/problems/forbidden")
-
-const database = <A>(run: (sql: postgres.Sql) => Promise<A>) =>
-  Effect.gen(function*() {
-    const { databaseUrl } = yield* TestService
-    return yield* Effect.acquireUseRelease(
-      Effect.sync(() => postgres(databaseUrl, { max: 1, onnotice: () => {} })),
-      (sql) => Effect.promise(() => run(sql)),
-      (sql) => Effect.promise(() => sql.end())
-    )
-  })
 
 const encoder = new TextEncoder()
 
@@ -105,19 +56,19 @@ const sign = (options: TokenOptions = {}) =>
 
 const issueKey = (role: Role, name = `${role} integration`) =>
   Effect.gen(function*() {
-    const response = yield* call("POST", "/api/v1/api-keys", { name, role })
+    const response = yield* call("POST", "/api/v1/api-keys", { body: { name, role } })
     assert.strictEqual(response.status, 201)
     return yield* json<IssuedKey>(response)
   })
 
 const someUuid = "0190a6f0-0000-7000-8000-000000000000"
 
-layer(testService(), { excludeTestServices: true })("authentication and authorisation", (it) => {
+layer(testServiceWithDatabase(), { excludeTestServices: true })("authentication and authorisation", (it) => {
   // --- No credentials --------------------------------------------------------------------------
 
   it.effect("every /api route answers 401 unauthenticated as problem+json without credentials", () =>
     Effect.gen(function*() {
-      const customer = yield* createCustomer
+      const customer = yield* createCustomer()
       const id = customer.id
       const routes: ReadonlyArray<readonly [string, string, unknown?]> = [
         ["GET", "/api/v1/customers"],
@@ -136,7 +87,8 @@ layer(testService(), { excludeTestServices: true })("authentication and authoris
       const after = yield* getCustomer(id)
       assert.strictEqual(after.version, 1)
       assert.strictEqual(after.name, customer.name)
-      const [keys] = yield* database((sql) => sql`SELECT count(*)::int AS n FROM api_keys`)
+      const sql = yield* PgClient.PgClient
+      const [keys] = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM api_keys`
       assert.strictEqual(keys.n, 0)
     }))
 
@@ -257,42 +209,44 @@ layer(testService(), { excludeTestServices: true })("authentication and authoris
 
   it.effect("an analyst may read and list customers", () =>
     Effect.gen(function*() {
-      const customer = yield* createCustomer
-      assert.strictEqual((yield* call("GET", `/api/v1/customers/${customer.id}`, undefined, { role: "analyst" })).status, 200)
-      assert.strictEqual((yield* call("GET", "/api/v1/customers", undefined, { role: "analyst" })).status, 200)
+      const customer = yield* createCustomer()
+      assert.strictEqual((yield* call("GET", `/api/v1/customers/${customer.id}`, { role: "analyst" })).status, 200)
+      assert.strictEqual((yield* call("GET", "/api/v1/customers", { role: "analyst" })).status, 200)
     }))
 
   it.effect("an analyst may not create, replace, patch or delete customers (403)", () =>
     Effect.gen(function*() {
-      const customer = yield* createCustomer
+      const customer = yield* createCustomer()
       const path = `/api/v1/customers/${customer.id}`
       const asAnalyst = { role: "analyst" } as const
-      yield* expectForbidden(yield* call("POST", "/api/v1/customers", newCustomer(), asAnalyst))
-      yield* expectForbidden(yield* call("PUT", path, { email: customer.email, name: "Analysed", version: 1 }, asAnalyst))
-      yield* expectForbidden(yield* call("PATCH", path, { name: "Analysed" }, asAnalyst))
-      yield* expectForbidden(yield* call("DELETE", path, undefined, asAnalyst))
+      yield* expectForbidden(yield* call("POST", "/api/v1/customers", { body: newCustomer(), ...asAnalyst }))
+      yield* expectForbidden(yield* call("PUT", path, { body: { email: customer.email, name: "Analysed", version: 1 }, ...asAnalyst }))
+      yield* expectForbidden(yield* call("PATCH", path, { body: { name: "Analysed" }, ...asAnalyst }))
+      yield* expectForbidden(yield* call("DELETE", path, asAnalyst))
       const after = yield* getCustomer(customer.id)
       assert.strictEqual(after.version, 1)
-      const [count] = yield* database((sql) => sql`SELECT count(*)::int AS n FROM customers WHERE name = 'Analysed'`)
+      const sql = yield* PgClient.PgClient
+      const [count] = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM customers WHERE name = 'Analysed'`
       assert.strictEqual(count.n, 0)
     }))
 
   it.effect("the service role may create and update customers", () =>
     Effect.gen(function*() {
       const asService = { role: "service" } as const
-      const created = yield* call("POST", "/api/v1/customers", newCustomer(), asService)
+      const created = yield* call("POST", "/api/v1/customers", { body: newCustomer(), ...asService })
       assert.strictEqual(created.status, 201)
       const customer = yield* json<Customer>(created)
       const path = `/api/v1/customers/${customer.id}`
-      assert.strictEqual((yield* call("PATCH", path, { age: 41 }, asService)).status, 200)
-      assert.strictEqual((yield* call("PUT", path, { email: customer.email, name: "Alan M. Turing", version: 2 }, asService)).status, 200)
+      assert.strictEqual((yield* call("PATCH", path, { body: { age: 41 }, ...asService })).status, 200)
+      const replaced = yield* call("PUT", path, { body: { email: customer.email, name: "Alan M. Turing", version: 2 }, ...asService })
+      assert.strictEqual(replaced.status, 200)
       assert.strictEqual((yield* getCustomer(customer.id)).version, 3)
     }))
 
   it.effect("the service role may not delete customers (403)", () =>
     Effect.gen(function*() {
-      const customer = yield* createCustomer
-      yield* expectForbidden(yield* call("DELETE", `/api/v1/customers/${customer.id}`, undefined, { role: "service" }))
+      const customer = yield* createCustomer()
+      yield* expectForbidden(yield* call("DELETE", `/api/v1/customers/${customer.id}`, { role: "service" }))
       assert.strictEqual((yield* getCustomer(customer.id)).status, "ACTIVE")
     }))
 
@@ -305,7 +259,8 @@ layer(testService(), { excludeTestServices: true })("authentication and authoris
       assert.strictEqual(issued.role, "analyst")
       assert.match(issued.key, /^cms_[A-Za-z0-9]{12}_[A-Za-z0-9_-]{32,64}$/)
       assert.isTrue(issued.key.startsWith(`cms_${issued.prefix}_`))
-      const rows = yield* database((sql) => sql`SELECT * FROM api_keys WHERE id = ${issued.id}`)
+      const sql = yield* PgClient.PgClient
+      const rows = yield* sql`SELECT * FROM api_keys WHERE id = ${issued.id}`
       assert.lengthOf(rows, 1)
       const row = rows[0]
       assert.strictEqual(row.role, "analyst")
@@ -326,29 +281,30 @@ layer(testService(), { excludeTestServices: true })("authentication and authoris
       assert.strictEqual(created.status, 201)
       const customer = yield* json<Customer>(created)
       yield* expectForbidden(yield* callWith(apiKey(service.key), "DELETE", `/api/v1/customers/${customer.id}`))
-      const [audit] = yield* database((sql) =>
-        sql`SELECT actor, actor_role FROM audit_log WHERE customer_id = ${customer.id} AND action = 'customer.create'`
-      )
+      const sql = yield* PgClient.PgClient
+      const [audit] = yield* sql`SELECT actor, actor_role FROM audit_log
+        WHERE customer_id = ${customer.id} AND action = 'customer.create'`
       assert.deepStrictEqual({ ...audit }, { actor: `api-key:${service.id}`, actor_role: "service" })
     }))
 
   it.effect("only an admin may issue API keys (403 for other roles)", () =>
     Effect.gen(function*() {
       for (const role of ["agent", "analyst", "service"] as const) {
-        yield* expectForbidden(yield* call("POST", "/api/v1/api-keys", { name: "escalation", role: "admin" }, { role }))
+        yield* expectForbidden(yield* call("POST", "/api/v1/api-keys", { body: { name: "escalation", role: "admin" }, role }))
       }
       const service = yield* issueKey("service")
       yield* expectForbidden(
         yield* callWith(apiKey(service.key), "POST", "/api/v1/api-keys", { name: "escalation", role: "admin" })
       )
-      const [count] = yield* database((sql) => sql`SELECT count(*)::int AS n FROM api_keys WHERE name = 'escalation'`)
+      const sql = yield* PgClient.PgClient
+      const [count] = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM api_keys WHERE name = 'escalation'`
       assert.strictEqual(count.n, 0)
     }))
 
   it.effect("only an admin may revoke API keys (403 for other roles)", () =>
     Effect.gen(function*() {
       const issued = yield* issueKey("analyst")
-      yield* expectForbidden(yield* call("DELETE", `/api/v1/api-keys/${issued.id}`, undefined, { role: "agent" }))
+      yield* expectForbidden(yield* call("DELETE", `/api/v1/api-keys/${issued.id}`, { role: "agent" }))
       assert.strictEqual((yield* callWith(apiKey(issued.key), "GET", "/api/v1/customers")).status, 200)
     }))
 
@@ -359,7 +315,8 @@ layer(testService(), { excludeTestServices: true })("authentication and authoris
       assert.strictEqual((yield* callWith(apiKey(issued.key), "GET", "/api/v1/customers")).status, 200)
       assert.strictEqual((yield* call("DELETE", `/api/v1/api-keys/${issued.id}`)).status, 204)
       yield* expectUnauthenticated(yield* callWith(apiKey(issued.key), "GET", "/api/v1/customers"))
-      const [row] = yield* database((sql) => sql`SELECT revoked_at FROM api_keys WHERE id = ${issued.id}`)
+      const sql = yield* PgClient.PgClient
+      const [row] = yield* sql`SELECT revoked_at FROM api_keys WHERE id = ${issued.id}`
       assert.isNotNull(row.revoked_at)
     }))
 

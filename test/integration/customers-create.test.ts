@@ -5,42 +5,16 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import type { Customer } from "../../src/domain/Customer.ts"
-import { json, TestService, testDatabaseClient, testService } from "../support/TestService.ts"
+import { Effect } from "effect"
+import { type CustomerBody, customersPath, newCustomer, uniqueEmail } from "../support/Customers.ts"
+import { testServiceWithDatabase, writeCounts } from "../support/Database.ts"
+import { createCustomer, expectProblem, invalidPaths } from "../support/Http.ts"
+import { json, TestService } from "../support/TestService.ts"
 
-type CustomerBody = typeof Customer.Encoded
+/** A valid create body with `overrides` on top, which may well make it invalid. */
+const validInput = (overrides: Record<string, unknown> = {}) => ({ ...newCustomer(), ...overrides })
 
-interface Problem {
-  readonly type: string
-  readonly status: number
-  readonly title: string
-  readonly detail?: string
-  readonly field?: string
-  readonly errors?: ReadonlyArray<{ readonly path: ReadonlyArray<string | number>; readonly message: string }>
-}
-
-/** The service plus a client of its database, for checking what was (not) written. */
-const TestDatabase = Layer.unwrap(Effect.gen(function*() {
-  const { databaseUrl } = yield* TestService
-  return testDatabaseClient(databaseUrl)
-}))
-
-// The service runs on the real clock: its cluster and pools must not wait on a TestClock.
-const Env = TestDatabase.pipe(Layer.provideMerge(testService()))
-
-const customersPath = "/api/v1/customers"
-
-let emailCounter = 0
-const uniqueEmail = (label = "customer") => `${label}.${Date.now().toString(36)}.${++emailCounter}@example.com`
-
-const validInput = (overrides: Record<string, unknown> = {}) => ({
-  email: uniqueEmail(),
-  name: "Ada Lovelace",
-  consent: { marketing: false, dataProcessing: true },
-  ...overrides
-})
-
+/** POSTs `body` to the customers endpoint: as JSON, or as it is when already a string (malformed JSON, say). */
 const post = (body: unknown, headers: Record<string, string> = {}) =>
   Effect.flatMap(TestService, ({ request }) =>
     request(customersPath, {
@@ -48,30 +22,6 @@ const post = (body: unknown, headers: Record<string, string> = {}) =>
       headers,
       body: typeof body === "string" ? body : JSON.stringify(body)
     }))
-
-const create = (overrides: Record<string, unknown> = {}) =>
-  Effect.gen(function*() {
-    const response = yield* post(validInput(overrides))
-    assert.strictEqual(response.status, 201)
-    return yield* json<CustomerBody>(response)
-  })
-
-interface WriteCounts {
-  readonly customers: number
-  readonly outbox: number
-  readonly audit: number
-  readonly idempotency: number
-}
-
-const writeCounts = Effect.gen(function*() {
-  const sql = yield* PgClient.PgClient
-  const [counts] = yield* sql<WriteCounts>`SELECT
-    (SELECT count(*) FROM customers)::int AS customers,
-    (SELECT count(*) FROM outbox)::int AS outbox,
-    (SELECT count(*) FROM audit_log)::int AS audit,
-    (SELECT count(*) FROM idempotency_keys)::int AS idempotency`
-  return counts
-})
 
 /** Runs a request that must be refused and checks that nothing landed in any table. */
 const writesNothing = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -82,30 +32,8 @@ const writesNothing = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     return result
   })
 
-/** Internals that must never reach a caller: stack frames, SQL, driver and constraint names. */
-const leaks = [
-  /\bat .+:\d+:\d+/,
-  /\.ts:\d+/,
-  /"stack"/,
-  /\b(SELECT|INSERT|UPDATE|DELETE FROM|WHERE)\b/,
-  /SqlError|PgConnection|postgres|constraint|customers_email_key|idempotency_keys/i
-]
-
-/** A refusal is RFC 9457 problem+json with the given status and type, and tells nothing of our internals. */
-const expectProblem = (response: Response, status: number, type: string) =>
-  Effect.gen(function*() {
-    const text = yield* Effect.promise(() => response.text())
-    assert.strictEqual(response.status, status, text)
-    assert.match(response.headers.get("content-type") ?? "", /^application\/problem\+json/)
-    for (const leak of leaks) assert.notMatch(text, leak)
-    const problem = JSON.parse(text) as Problem
-    assert.strictEqual(problem.type, type)
-    assert.strictEqual(problem.status, status)
-    assert.isString(problem.title)
-    return problem
-  })
-
-const invalidPaths = (problem: Problem) => (problem.errors ?? []).map((entry) => entry.path.join("."))
+// The service runs on the real clock: its cluster and pools must not wait on a TestClock.
+const Env = testServiceWithDatabase()
 
 layer(Env, { excludeTestServices: true })("POST /api/v1/customers", (it) => {
   it.effect("a valid customer is created with 201, its body, ETag \"v1\" and a Location naming it", () =>
@@ -127,7 +55,7 @@ layer(Env, { excludeTestServices: true })("POST /api/v1/customers", (it) => {
 
   it.effect("a new customer gets the defaults: ACTIVE, version 1, unverified email, empty preferences, tags and metadata", () =>
     Effect.gen(function*() {
-      const customer = yield* create()
+      const customer = yield* createCustomer()
       assert.strictEqual(customer.status, "ACTIVE")
       assert.strictEqual(customer.version, 1)
       assert.isFalse(customer.emailVerified)
@@ -145,7 +73,7 @@ layer(Env, { excludeTestServices: true })("POST /api/v1/customers", (it) => {
   it.effect("a create writes the row, one customers.<id>.created outbox event and one audit entry", () =>
     Effect.gen(function*() {
       const before = yield* writeCounts
-      const customer = yield* create()
+      const customer = yield* createCustomer()
       const sql = yield* PgClient.PgClient
       const events = yield* sql<{ readonly subject: string }>`SELECT subject FROM outbox
         WHERE payload ->> 'customerId' = ${customer.id}`
@@ -178,7 +106,7 @@ layer(Env, { excludeTestServices: true })("POST /api/v1/customers", (it) => {
   it.effect("a duplicate email, in any letter case, is refused with 409", () =>
     Effect.gen(function*() {
       const email = uniqueEmail("Mixed.Case")
-      yield* create({ email })
+      yield* createCustomer(newCustomer({ email }))
       for (const variant of [email, email.toUpperCase(), email.toLowerCase()]) {
         const response = yield* writesNothing(post(validInput({ email: variant, name: "Someone Else" })))
         const problem = yield* expectProblem(response, 409, "/problems/email-already-exists")
@@ -392,7 +320,9 @@ layer(Env, { excludeTestServices: true })("GET /api/v1/customers/:id", (it) => {
   it.effect("a customer is read back with 200, the created representation and its ETag", () =>
     Effect.gen(function*() {
       const { request } = yield* TestService
-      const created = yield* create({ age: 52, location: { country: "GB", city: "London", timezone: "Europe/London" } })
+      const created = yield* createCustomer(
+        newCustomer({ age: 52, location: { country: "GB", city: "London", timezone: "Europe/London" } })
+      )
       const response = yield* request(`${customersPath}/${created.id}`)
       assert.strictEqual(response.status, 200)
       assert.strictEqual(response.headers.get("etag"), "\"v1\"")
@@ -402,7 +332,7 @@ layer(Env, { excludeTestServices: true })("GET /api/v1/customers/:id", (it) => {
   it.effect("a read-only caller can read a customer", () =>
     Effect.gen(function*() {
       const { request } = yield* TestService
-      const created = yield* create()
+      const created = yield* createCustomer()
       const response = yield* request(`${customersPath}/${created.id}`, { role: "analyst" })
       assert.strictEqual(response.status, 200)
     }))
@@ -429,7 +359,7 @@ layer(Env, { excludeTestServices: true })("GET /api/v1/customers/:id", (it) => {
   it.effect("a deleted customer is answered 404", () =>
     Effect.gen(function*() {
       const { request } = yield* TestService
-      const created = yield* create()
+      const created = yield* createCustomer()
       const deleted = yield* request(`${customersPath}/${created.id}`, { method: "DELETE" })
       assert.strictEqual(deleted.status, 204)
       const response = yield* request(`${customersPath}/${created.id}`)

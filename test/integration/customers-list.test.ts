@@ -6,21 +6,13 @@
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
-import type { Customer } from "../../src/domain/Customer.ts"
 import type { CustomerPage } from "../../src/domain/CustomerQuery.ts"
-import { json, TestService, testDatabaseClient, testService } from "../support/TestService.ts"
+import { type CustomerBody, customersPath } from "../support/Customers.ts"
+import { TestDatabase } from "../support/Database.ts"
+import { expectProblem, invalidPaths } from "../support/Http.ts"
+import { json, TestService, testService } from "../support/TestService.ts"
 
-type CustomerBody = typeof Customer.Encoded
 type PageBody = typeof CustomerPage.Encoded
-
-interface Problem {
-  readonly type: string
-  readonly status: number
-  readonly title: string
-  readonly errors?: ReadonlyArray<{ readonly path: ReadonlyArray<string | number>; readonly message: string }>
-}
-
-const customersPath = "/api/v1/customers"
 
 const firstNames = ["alice", "Bob", "Chloé", "dmitri", "Émile", "Rebecca", "yara", "Xavier", "bob", "Zoë", "Ünal", "Sam"]
 const countries = ["GB", "US", "DE", "FR", undefined] as const
@@ -103,11 +95,6 @@ const SeededLive = Layer.effect(
   })
 )
 
-const TestDatabase = Layer.unwrap(Effect.gen(function*() {
-  const { databaseUrl } = yield* TestService
-  return testDatabaseClient(databaseUrl)
-}))
-
 const Env = Layer.mergeAll(SeededLive, TestDatabase).pipe(Layer.provideMerge(testService()))
 
 const live = (seed: Seed) => seed.customers.filter((customer) => customer.status !== "DELETED")
@@ -161,19 +148,6 @@ const databaseOrder = (customerIds: ReadonlyArray<string>, sort: string) =>
     const rows = yield* sql<{ readonly id: string }>`SELECT id FROM customers WHERE id = ANY(${customerIds}::uuid[])
       ORDER BY ${column} ${direction}, id ${direction}`
     return ids(rows)
-  })
-
-const expectProblem = (response: Response, status: number, type: string) =>
-  Effect.gen(function*() {
-    const text = yield* Effect.promise(() => response.text())
-    assert.strictEqual(response.status, status, text)
-    assert.match(response.headers.get("content-type") ?? "", /^application\/problem\+json/)
-    assert.notMatch(text, /\bat .+:\d+:\d+|\.ts:\d+|"stack"/)
-    assert.notMatch(text, /\b(SELECT|WHERE|ORDER BY)\b|SqlError|PgConnection|postgres/i)
-    const problem = JSON.parse(text) as Problem
-    assert.strictEqual(problem.type, type)
-    assert.strictEqual(problem.status, status)
-    return problem
   })
 
 const requestList = (query: string) =>
@@ -421,7 +395,7 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("GET /api/v1/cu
     Effect.gen(function*() {
       const response = yield* requestList("q=ab%00cd")
       const problem = yield* expectProblem(response, 400, "/problems/invalid-request")
-      assert.deepStrictEqual((problem.errors ?? []).map((entry) => entry.path.join(".")), ["query.q"])
+      assert.deepStrictEqual(invalidPaths(problem), ["query.q"])
     }))
 
   const invalidQueries: ReadonlyArray<{ readonly query: string; readonly path: string }> = [
@@ -447,7 +421,7 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("GET /api/v1/cu
       const response = yield* requestList(query)
       const problem = yield* expectProblem(response, 400, "/problems/invalid-request")
       // One value may break several rules (limit=ten is neither a number nor an integer): all name it.
-      assert.deepStrictEqual([...new Set((problem.errors ?? []).map((entry) => entry.path.join(".")))], [path])
+      assert.deepStrictEqual([...new Set(invalidPaths(problem))], [path])
     }))
 
   it.effect("q containing % matches only a literal percent sign", () =>

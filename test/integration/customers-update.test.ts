@@ -1,22 +1,11 @@
+import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import postgres from "postgres"
-import type { Role } from "../../src/domain/Access.ts"
-import type { Customer } from "../../src/domain/Customer.ts"
-import { json, TestService, testService } from "../support/TestService.ts"
-
-interface Problem {
-  readonly type: string
-  readonly status: number
-  readonly title: string
-  readonly detail?: string
-}
-
-interface OutboxRow {
-  readonly id: string
-  readonly subject: string
-  readonly payload: Record<string, any>
-}
+import type { CreateCustomer, Customer } from "../../src/domain/Customer.ts"
+import { customersPath, newCustomer, uniqueEmail } from "../support/Customers.ts"
+import { outboxRows, testServiceWithDatabase } from "../support/Database.ts"
+import { call, createCustomer, expectProblem, getCustomer } from "../support/Http.ts"
+import { json } from "../support/TestService.ts"
 
 interface AuditRow {
   readonly actor: string
@@ -27,89 +16,28 @@ interface AuditRow {
   readonly fields: ReadonlyArray<string>
 }
 
-let sequence = 0
-const uniqueEmail = (label = "ada") => `${label}-${++sequence}-${Date.now().toString(36)}@example.com`
-
-const newCustomer = (overrides: Record<string, unknown> = {}) => ({
-  email: uniqueEmail(),
-  name: "Ada Lovelace",
-  age: 36,
-  gender: "FEMALE",
-  location: { country: "GB", city: "London", timezone: "Europe/London" },
-  preferences: { language: "en", currency: "GBP" },
-  tags: ["vip", "newsletter"],
-  metadata: { source: "web", visits: 3 },
-  consent: { marketing: false, dataProcessing: true },
-  ...overrides
-})
-
-type Init = RequestInit & { readonly role?: Role; readonly auth?: boolean }
-
-/** A JSON request; `body` is serialised here. */
-const call = (method: string, path: string, body?: unknown, init: Omit<Init, "method" | "body"> = {}) =>
-  Effect.flatMap(TestService, ({ request }) =>
-    request(path, { ...init, method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) }))
-
-const customerPath = (id: string) => `/api/v1/customers/${id}`
-
-const createCustomer = (overrides: Record<string, unknown> = {}) =>
-  Effect.gen(function*() {
-    const response = yield* call("POST", "/api/v1/customers", newCustomer(overrides))
-    assert.strictEqual(response.status, 201)
-    return yield* json<Customer>(response)
+/** A valid customer with every optional field set, so a test sees what a change keeps, clears or erases. */
+const fullCustomer = (overrides: Partial<CreateCustomer> = {}) =>
+  newCustomer({
+    age: 36,
+    gender: "FEMALE",
+    location: { country: "GB", city: "London", timezone: "Europe/London" },
+    preferences: { language: "en", currency: "GBP" },
+    tags: ["vip", "newsletter"],
+    metadata: { source: "web", visits: 3 },
+    ...overrides
   })
 
-const getCustomer = (id: string) =>
-  Effect.gen(function*() {
-    const response = yield* call("GET", customerPath(id))
-    assert.strictEqual(response.status, 200)
-    return yield* json<Customer>(response)
-  })
-
-const expectProblem = (response: Response, status: number, type: string) =>
-  Effect.gen(function*() {
-    assert.strictEqual(response.status, status)
-    assert.include(response.headers.get("content-type") ?? "", "application/problem+json")
-    const problem = yield* json<Problem>(response)
-    assert.strictEqual(problem.type, type)
-    assert.strictEqual(problem.status, status)
-    return problem
-  })
-
-/** Runs queries against the service's database through a client of our own. */
-const database = <A>(run: (sql: postgres.Sql) => Promise<A>) =>
-  Effect.gen(function*() {
-    const { databaseUrl } = yield* TestService
-    return yield* Effect.acquireUseRelease(
-      Effect.sync(() => postgres(databaseUrl, { max: 1, onnotice: () => {} })),
-      (sql) => Effect.promise(() => run(sql)),
-      (sql) => Effect.promise(() => sql.end())
-    )
-  })
-
-const outboxRows = (subject: string) =>
-  database((sql) =>
-    sql<Array<OutboxRow>>`SELECT id::text, subject, payload FROM outbox WHERE subject = ${subject} ORDER BY id`
-  )
+const customerPath = (id: string) => `${customersPath}/${id}`
 
 const auditRows = (customerId: string) =>
-  database((sql) =>
-    sql<Array<AuditRow>>`SELECT actor, actor_role, action, customer_id::text, request_id, fields
-      FROM audit_log WHERE customer_id = ${customerId} ORDER BY id`
-  )
+  Effect.flatMap(PgClient.PgClient, (sql) =>
+    sql<AuditRow>`SELECT actor, actor_role, action, customer_id::text, request_id, fields
+      FROM audit_log WHERE customer_id = ${customerId} ORDER BY id`)
 
 /** The PUT body that restates a customer as it is. */
-const replacementOf = (customer: Customer) => ({
-  email: customer.email,
-  name: customer.name,
-  age: customer.age,
-  gender: customer.gender,
-  location: customer.location,
-  preferences: customer.preferences,
-  tags: customer.tags,
-  metadata: customer.metadata,
-  status: customer.status
-})
+const replacementOf = ({ email, name, age, gender, location, preferences, tags, metadata, status }: Customer) =>
+  ({ email, name, age, gender, location, preferences, tags, metadata, status })
 
 const verificationToken = (customerId: string) =>
   Effect.gen(function*() {
@@ -120,17 +48,14 @@ const verificationToken = (customerId: string) =>
     return token as string
   })
 
-layer(testService(), { excludeTestServices: true })("updating and deleting customers", (it) => {
+layer(testServiceWithDatabase(), { excludeTestServices: true })("updating and deleting customers", (it) => {
   // --- PUT -------------------------------------------------------------------------------------
 
   it.effect("PUT replaces the mutable representation and clears omitted optional fields", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
+      const created = yield* createCustomer(fullCustomer())
       const response = yield* call("PUT", customerPath(created.id), {
-        email: created.email,
-        name: "Ada King",
-        tags: ["vip"],
-        version: 1
+        body: { email: created.email, name: "Ada King", tags: ["vip"], version: 1 }
       })
       assert.strictEqual(response.status, 200)
       const replaced = yield* json<Customer>(response)
@@ -151,9 +76,9 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("PUT without If-Match or a body version answers 428 precondition-required and changes nothing", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
+      const created = yield* createCustomer(fullCustomer())
       const { version: _version, ...withoutVersion } = { ...replacementOf(created), name: "Nobody", version: 1 }
-      const response = yield* call("PUT", customerPath(created.id), withoutVersion)
+      const response = yield* call("PUT", customerPath(created.id), { body: withoutVersion })
       yield* expectProblem(response, 428, "/problems/precondition-required")
       const after = yield* getCustomer(created.id)
       assert.strictEqual(after.version, 1)
@@ -162,8 +87,9 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("PUT with If-Match of the current version answers 200 with version 2 and ETag \"v2\"", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
-      const response = yield* call("PUT", customerPath(created.id), { ...replacementOf(created), name: "Ada Byron" }, {
+      const created = yield* createCustomer(fullCustomer())
+      const response = yield* call("PUT", customerPath(created.id), {
+        body: { ...replacementOf(created), name: "Ada Byron" },
         headers: { "if-match": "\"v1\"" }
       })
       assert.strictEqual(response.status, 200)
@@ -175,12 +101,14 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("PUT with a stale If-Match answers 412 version-conflict and changes nothing", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
-      const first = yield* call("PUT", customerPath(created.id), { ...replacementOf(created), name: "First Writer" }, {
+      const created = yield* createCustomer(fullCustomer())
+      const first = yield* call("PUT", customerPath(created.id), {
+        body: { ...replacementOf(created), name: "First Writer" },
         headers: { "if-match": "\"v1\"" }
       })
       assert.strictEqual(first.status, 200)
-      const stale = yield* call("PUT", customerPath(created.id), { ...replacementOf(created), name: "Late Writer" }, {
+      const stale = yield* call("PUT", customerPath(created.id), {
+        body: { ...replacementOf(created), name: "Late Writer" },
         headers: { "if-match": "\"v1\"" }
       })
       yield* expectProblem(stale, 412, "/problems/version-conflict")
@@ -192,17 +120,13 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("PUT with a stale body version answers 412 version-conflict and changes nothing", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
+      const created = yield* createCustomer(fullCustomer())
       const first = yield* call("PUT", customerPath(created.id), {
-        ...replacementOf(created),
-        name: "First Writer",
-        version: 1
+        body: { ...replacementOf(created), name: "First Writer", version: 1 }
       })
       assert.strictEqual(first.status, 200)
       const stale = yield* call("PUT", customerPath(created.id), {
-        ...replacementOf(created),
-        name: "Late Writer",
-        version: 1
+        body: { ...replacementOf(created), name: "Late Writer", version: 1 }
       })
       yield* expectProblem(stale, 412, "/problems/version-conflict")
       const after = yield* getCustomer(created.id)
@@ -212,12 +136,11 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("PUT whose If-Match and body version disagree answers 412 and changes nothing", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
+      const created = yield* createCustomer(fullCustomer())
       const response = yield* call("PUT", customerPath(created.id), {
-        ...replacementOf(created),
-        name: "Confused Writer",
-        version: 2
-      }, { headers: { "if-match": "\"v1\"" } })
+        body: { ...replacementOf(created), name: "Confused Writer", version: 2 },
+        headers: { "if-match": "\"v1\"" }
+      })
       yield* expectProblem(response, 412, "/problems/version-conflict")
       const after = yield* getCustomer(created.id)
       assert.strictEqual(after.version, 1)
@@ -228,8 +151,8 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("PATCH changes only the fields it names", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
-      const response = yield* call("PATCH", customerPath(created.id), { age: 37, tags: ["vip", "premium"] })
+      const created = yield* createCustomer(fullCustomer())
+      const response = yield* call("PATCH", customerPath(created.id), { body: { age: 37, tags: ["vip", "premium"] } })
       assert.strictEqual(response.status, 200)
       assert.strictEqual(response.headers.get("etag"), "\"v2\"")
       const patched = yield* json<Customer>(response)
@@ -245,8 +168,8 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("PATCH with null clears optional fields", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
-      const response = yield* call("PATCH", customerPath(created.id), { age: null, gender: null, location: null })
+      const created = yield* createCustomer(fullCustomer())
+      const response = yield* call("PATCH", customerPath(created.id), { body: { age: null, gender: null, location: null } })
       assert.strictEqual(response.status, 200)
       const patched = yield* json<Customer>(response)
       assert.isNull(patched.age)
@@ -255,19 +178,16 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
       assert.strictEqual(patched.name, created.name)
       assert.deepStrictEqual(patched.tags, created.tags)
       assert.deepStrictEqual(patched.metadata, created.metadata)
-      const [row] = yield* database((sql) =>
-        sql`SELECT age, gender, location FROM customers WHERE id = ${created.id}`
-      )
+      const sql = yield* PgClient.PgClient
+      const [row] = yield* sql`SELECT age, gender, location FROM customers WHERE id = ${created.id}`
       assert.deepStrictEqual({ ...row }, { age: null, gender: null, location: null })
     }))
 
   it.effect("a PATCH that changes nothing does not bump the version or publish an event", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
+      const created = yield* createCustomer(fullCustomer())
       const response = yield* call("PATCH", customerPath(created.id), {
-        name: created.name,
-        age: created.age,
-        tags: created.tags
+        body: { name: created.name, age: created.age, tags: created.tags }
       })
       assert.strictEqual(response.status, 200)
       assert.strictEqual(response.headers.get("etag"), "\"v1\"")
@@ -280,10 +200,10 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("of 10 concurrent PUTs sending version 1 exactly one succeeds and the rest get 412", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
+      const created = yield* createCustomer(fullCustomer())
       const responses = yield* Effect.all(
         Array.from({ length: 10 }, (_, i) =>
-          call("PUT", customerPath(created.id), { ...replacementOf(created), name: `Racer ${i}`, version: 1 })),
+          call("PUT", customerPath(created.id), { body: { ...replacementOf(created), name: `Racer ${i}`, version: 1 } })),
         { concurrency: "unbounded" }
       )
       const statuses = responses.map((response) => response.status)
@@ -301,10 +221,10 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("concurrent PATCHes without a version are serialised and none is lost", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
+      const created = yield* createCustomer(fullCustomer())
       const writers = 10
       const responses = yield* Effect.all(
-        Array.from({ length: writers }, (_, i) => call("PATCH", customerPath(created.id), { name: `Writer ${i}` })),
+        Array.from({ length: writers }, (_, i) => call("PATCH", customerPath(created.id), { body: { name: `Writer ${i}` } })),
         { concurrency: "unbounded" }
       )
       assert.deepStrictEqual(responses.map((response) => response.status), Array(writers).fill(200))
@@ -322,11 +242,11 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("an agent may move a customer from ACTIVE to INACTIVE and back", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
-      const inactive = yield* call("PATCH", customerPath(created.id), { status: "INACTIVE" }, { role: "agent" })
+      const created = yield* createCustomer(fullCustomer())
+      const inactive = yield* call("PATCH", customerPath(created.id), { body: { status: "INACTIVE" }, role: "agent" })
       assert.strictEqual(inactive.status, 200)
       assert.strictEqual((yield* json<Customer>(inactive)).status, "INACTIVE")
-      const active = yield* call("PATCH", customerPath(created.id), { status: "ACTIVE" }, { role: "agent" })
+      const active = yield* call("PATCH", customerPath(created.id), { body: { status: "ACTIVE" }, role: "agent" })
       assert.strictEqual(active.status, 200)
       const after = yield* json<Customer>(active)
       assert.strictEqual(after.status, "ACTIVE")
@@ -335,8 +255,8 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("an agent cannot suspend a customer (403 forbidden)", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
-      const response = yield* call("PATCH", customerPath(created.id), { status: "SUSPENDED" }, { role: "agent" })
+      const created = yield* createCustomer(fullCustomer())
+      const response = yield* call("PATCH", customerPath(created.id), { body: { status: "SUSPENDED" }, role: "agent" })
       yield* expectProblem(response, 403, "/problems/forbidden")
       const after = yield* getCustomer(created.id)
       assert.strictEqual(after.status, "ACTIVE")
@@ -345,28 +265,28 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("an admin may suspend a customer and lift the suspension", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
-      const suspended = yield* call("PATCH", customerPath(created.id), { status: "SUSPENDED" })
+      const created = yield* createCustomer(fullCustomer())
+      const suspended = yield* call("PATCH", customerPath(created.id), { body: { status: "SUSPENDED" } })
       assert.strictEqual(suspended.status, 200)
       assert.strictEqual((yield* json<Customer>(suspended)).status, "SUSPENDED")
-      const restored = yield* call("PATCH", customerPath(created.id), { status: "ACTIVE" })
+      const restored = yield* call("PATCH", customerPath(created.id), { body: { status: "ACTIVE" } })
       assert.strictEqual(restored.status, 200)
       assert.strictEqual((yield* json<Customer>(restored)).status, "ACTIVE")
     }))
 
   it.effect("an agent cannot lift a suspension (403 forbidden)", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
-      assert.strictEqual((yield* call("PATCH", customerPath(created.id), { status: "SUSPENDED" })).status, 200)
-      const response = yield* call("PATCH", customerPath(created.id), { status: "ACTIVE" }, { role: "agent" })
+      const created = yield* createCustomer(fullCustomer())
+      assert.strictEqual((yield* call("PATCH", customerPath(created.id), { body: { status: "SUSPENDED" } })).status, 200)
+      const response = yield* call("PATCH", customerPath(created.id), { body: { status: "ACTIVE" }, role: "agent" })
       yield* expectProblem(response, 403, "/problems/forbidden")
       assert.strictEqual((yield* getCustomer(created.id)).status, "SUSPENDED")
     }))
 
   it.effect("status DELETED in a PATCH is rejected by the schema (400)", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
-      const response = yield* call("PATCH", customerPath(created.id), { status: "DELETED" })
+      const created = yield* createCustomer(fullCustomer())
+      const response = yield* call("PATCH", customerPath(created.id), { body: { status: "DELETED" } })
       yield* expectProblem(response, 400, "/problems/invalid-request")
       const after = yield* getCustomer(created.id)
       assert.strictEqual(after.status, "ACTIVE")
@@ -375,12 +295,12 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("after DELETE the customer is gone: GET and PATCH answer 404", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
+      const created = yield* createCustomer(fullCustomer())
       const deleted = yield* call("DELETE", customerPath(created.id))
       assert.strictEqual(deleted.status, 204)
       yield* expectProblem(yield* call("GET", customerPath(created.id)), 404, "/problems/customer-not-found")
       yield* expectProblem(
-        yield* call("PATCH", customerPath(created.id), { name: "Lazarus" }),
+        yield* call("PATCH", customerPath(created.id), { body: { name: "Lazarus" } }),
         404,
         "/problems/customer-not-found"
       )
@@ -389,12 +309,12 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("DELETE erases the customer's PII in its row and publishes customers.<id>.deleted", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer({ name: "Grace Hopper" })
+      const created = yield* createCustomer(fullCustomer({ name: "Grace Hopper" }))
       assert.strictEqual((yield* call("DELETE", customerPath(created.id))).status, 204)
-      const [row] = yield* database((sql) =>
-        sql`SELECT email, pending_email, name, age, gender, location, preferences, tags, metadata, status, deleted_at
-          FROM customers WHERE id = ${created.id}`
-      )
+      const sql = yield* PgClient.PgClient
+      const [row] = yield* sql<{ readonly email: string; readonly [column: string]: unknown }>`SELECT
+        email, pending_email, name, age, gender, location, preferences, tags, metadata, status, deleted_at
+        FROM customers WHERE id = ${created.id}`
       assert.notStrictEqual(row.email, created.email)
       assert.notInclude(row.email, created.email.split("@")[0])
       assert.notStrictEqual(row.name, "Grace Hopper")
@@ -416,9 +336,9 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("DELETE with a stale If-Match answers 412 and keeps the customer", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
-      assert.strictEqual((yield* call("PATCH", customerPath(created.id), { age: 50 })).status, 200)
-      const response = yield* call("DELETE", customerPath(created.id), undefined, { headers: { "if-match": "\"v1\"" } })
+      const created = yield* createCustomer(fullCustomer())
+      assert.strictEqual((yield* call("PATCH", customerPath(created.id), { body: { age: 50 } })).status, 200)
+      const response = yield* call("DELETE", customerPath(created.id), { headers: { "if-match": "\"v1\"" } })
       yield* expectProblem(response, 412, "/problems/version-conflict")
       const after = yield* getCustomer(created.id)
       assert.strictEqual(after.status, "ACTIVE")
@@ -428,8 +348,8 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("an analyst cannot delete a customer (403 forbidden)", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
-      const response = yield* call("DELETE", customerPath(created.id), undefined, { role: "analyst" })
+      const created = yield* createCustomer(fullCustomer())
+      const response = yield* call("DELETE", customerPath(created.id), { role: "analyst" })
       yield* expectProblem(response, 403, "/problems/forbidden")
       assert.strictEqual((yield* getCustomer(created.id)).status, "ACTIVE")
     }))
@@ -438,9 +358,9 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("PATCH with a new email keeps the current address, holds the new one as pending and requests verification", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
+      const created = yield* createCustomer(fullCustomer())
       const newEmail = uniqueEmail("ada-new")
-      const response = yield* call("PATCH", customerPath(created.id), { email: newEmail })
+      const response = yield* call("PATCH", customerPath(created.id), { body: { email: newEmail } })
       assert.strictEqual(response.status, 200)
       const patched = yield* json<Customer>(response)
       assert.strictEqual(patched.email, created.email)
@@ -452,19 +372,18 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
       assert.isString(requests[0].payload.token)
       assert.isAtLeast(requests[0].payload.token.length, 16)
       // Only a hash of the token is stored with the pending change.
-      const [pending] = yield* database((sql) =>
-        sql`SELECT email, token_hash FROM email_verifications WHERE customer_id = ${created.id}`
-      )
+      const sql = yield* PgClient.PgClient
+      const [pending] = yield* sql`SELECT email, token_hash FROM email_verifications WHERE customer_id = ${created.id}`
       assert.strictEqual(pending.email, newEmail)
       assert.notStrictEqual(pending.token_hash, requests[0].payload.token)
     }))
 
   it.effect("verifying an email with a wrong token answers 422 invalid-verification-token", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
-      assert.strictEqual((yield* call("PATCH", customerPath(created.id), { email: uniqueEmail("other") })).status, 200)
+      const created = yield* createCustomer(fullCustomer())
+      assert.strictEqual((yield* call("PATCH", customerPath(created.id), { body: { email: uniqueEmail("other") } })).status, 200)
       const response = yield* call("POST", `${customerPath(created.id)}/email/verify`, {
-        token: "this-is-not-the-right-token-at-all"
+        body: { token: "this-is-not-the-right-token-at-all" }
       })
       yield* expectProblem(response, 422, "/problems/invalid-verification-token")
       const after = yield* getCustomer(created.id)
@@ -474,11 +393,11 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("verifying an email with the emailed token replaces the address and marks it verified", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
+      const created = yield* createCustomer(fullCustomer())
       const newEmail = uniqueEmail("verified")
-      assert.strictEqual((yield* call("PATCH", customerPath(created.id), { email: newEmail })).status, 200)
+      assert.strictEqual((yield* call("PATCH", customerPath(created.id), { body: { email: newEmail } })).status, 200)
       const token = yield* verificationToken(created.id)
-      const response = yield* call("POST", `${customerPath(created.id)}/email/verify`, { token })
+      const response = yield* call("POST", `${customerPath(created.id)}/email/verify`, { body: { token } })
       assert.strictEqual(response.status, 200)
       const verified = yield* json<Customer>(response)
       assert.strictEqual(verified.email, newEmail)
@@ -490,10 +409,10 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("an email verification token cannot be used twice", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
-      assert.strictEqual((yield* call("PATCH", customerPath(created.id), { email: uniqueEmail("once") })).status, 200)
+      const created = yield* createCustomer(fullCustomer())
+      assert.strictEqual((yield* call("PATCH", customerPath(created.id), { body: { email: uniqueEmail("once") } })).status, 200)
       const token = yield* verificationToken(created.id)
-      const verify = () => call("POST", `${customerPath(created.id)}/email/verify`, { token })
+      const verify = () => call("POST", `${customerPath(created.id)}/email/verify`, { body: { token } })
       assert.strictEqual((yield* verify()).status, 200)
       yield* expectProblem(yield* verify(), 422, "/problems/invalid-verification-token")
       assert.strictEqual((yield* getCustomer(created.id)).version, 3)
@@ -501,9 +420,9 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("changing the email to another customer's address answers 409, whatever its case", () =>
     Effect.gen(function*() {
-      const other = yield* createCustomer()
-      const created = yield* createCustomer()
-      const response = yield* call("PATCH", customerPath(created.id), { email: other.email.toUpperCase() })
+      const other = yield* createCustomer(fullCustomer())
+      const created = yield* createCustomer(fullCustomer())
+      const response = yield* call("PATCH", customerPath(created.id), { body: { email: other.email.toUpperCase() } })
       yield* expectProblem(response, 409, "/problems/email-already-exists")
       const after = yield* getCustomer(created.id)
       assert.isNull(after.pendingEmail)
@@ -513,12 +432,12 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("verifying an address taken by another customer in the meantime answers 409", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
+      const created = yield* createCustomer(fullCustomer())
       const contested = uniqueEmail("contested")
-      assert.strictEqual((yield* call("PATCH", customerPath(created.id), { email: contested })).status, 200)
+      assert.strictEqual((yield* call("PATCH", customerPath(created.id), { body: { email: contested } })).status, 200)
       const token = yield* verificationToken(created.id)
-      yield* createCustomer({ email: contested })
-      const response = yield* call("POST", `${customerPath(created.id)}/email/verify`, { token })
+      yield* createCustomer(fullCustomer({ email: contested }))
+      const response = yield* call("POST", `${customerPath(created.id)}/email/verify`, { body: { token } })
       yield* expectProblem(response, 409, "/problems/email-already-exists")
       const after = yield* getCustomer(created.id)
       assert.strictEqual(after.email, created.email)
@@ -529,15 +448,16 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("each successful command writes an audit row naming actor, role, action and changed fields", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
+      const created = yield* createCustomer(fullCustomer())
       const path = customerPath(created.id)
-      const patched = yield* call("PATCH", path, { age: 40, email: uniqueEmail("audited") }, {
+      const patched = yield* call("PATCH", path, {
+        body: { age: 40, email: uniqueEmail("audited") },
         role: "agent",
         headers: { "x-request-id": "audit-trace-1" }
       })
       assert.strictEqual(patched.status, 200)
       const token = yield* verificationToken(created.id)
-      assert.strictEqual((yield* call("POST", `${path}/email/verify`, { token }, { role: "service" })).status, 200)
+      assert.strictEqual((yield* call("POST", `${path}/email/verify`, { body: { token }, role: "service" })).status, 200)
       assert.strictEqual((yield* call("DELETE", path)).status, 204)
       const rows = yield* auditRows(created.id)
       assert.deepStrictEqual(rows.map(({ actor, actor_role, action }) => ({ actor, actor_role, action })), [
@@ -554,25 +474,25 @@ layer(testService(), { excludeTestServices: true })("updating and deleting custo
 
   it.effect("a refused or no-op command writes no audit row", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer()
+      const created = yield* createCustomer(fullCustomer())
       const path = customerPath(created.id)
-      assert.strictEqual((yield* call("PUT", path, { ...replacementOf(created), version: 7 })).status, 412)
-      assert.strictEqual((yield* call("PATCH", path, { status: "SUSPENDED" }, { role: "agent" })).status, 403)
-      assert.strictEqual((yield* call("DELETE", path, undefined, { role: "analyst" })).status, 403)
-      assert.strictEqual((yield* call("PATCH", path, { name: created.name })).status, 200)
+      assert.strictEqual((yield* call("PUT", path, { body: { ...replacementOf(created), version: 7 } })).status, 412)
+      assert.strictEqual((yield* call("PATCH", path, { body: { status: "SUSPENDED" }, role: "agent" })).status, 403)
+      assert.strictEqual((yield* call("DELETE", path, { role: "analyst" })).status, 403)
+      assert.strictEqual((yield* call("PATCH", path, { body: { name: created.name } })).status, 200)
       const rows = yield* auditRows(created.id)
       assert.deepStrictEqual(rows.map((row) => row.action), ["customer.create"])
     }))
 
   it.effect("audit rows hold field names only, never emails or names", () =>
     Effect.gen(function*() {
-      const created = yield* createCustomer({ name: "Katherine Johnson" })
+      const created = yield* createCustomer(fullCustomer({ name: "Katherine Johnson" }))
       const path = customerPath(created.id)
       const newEmail = uniqueEmail("kj")
-      assert.strictEqual((yield* call("PATCH", path, { name: "Katherine Goble", email: newEmail })).status, 200)
+      assert.strictEqual((yield* call("PATCH", path, { body: { name: "Katherine Goble", email: newEmail } })).status, 200)
       const token = yield* verificationToken(created.id)
-      assert.strictEqual((yield* call("POST", `${path}/email/verify`, { token })).status, 200)
-      assert.strictEqual((yield* call("PUT", path, { email: newEmail, name: "K. Johnson", version: 3 })).status, 200)
+      assert.strictEqual((yield* call("POST", `${path}/email/verify`, { body: { token } })).status, 200)
+      assert.strictEqual((yield* call("PUT", path, { body: { email: newEmail, name: "K. Johnson", version: 3 } })).status, 200)
       const rows = yield* auditRows(created.id)
       assert.lengthOf(rows, 4)
       const text = JSON.stringify(rows)

@@ -7,26 +7,9 @@ import { PgClient } from "@effect/sql-pg"
 import { Effect } from "effect"
 import type { Customer } from "../../src/domain/Customer.ts"
 import type { CustomerPage } from "../../src/domain/CustomerQuery.ts"
-import { json, TestService, testService } from "../support/TestService.ts"
-
-const consent = { marketing: false, dataProcessing: true }
-const unique = () => crypto.randomUUID().slice(0, 8)
-
-const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
-  Effect.flatMap(TestService, ({ request }) =>
-    request(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) }))
-
-const createCustomer = (fields: Record<string, unknown> = {}) =>
-  Effect.gen(function*() {
-    const response = yield* send("POST", "/api/v1/customers", {
-      email: `embedded.${unique()}@example.com`,
-      name: "Embedded Customer",
-      consent,
-      ...fields
-    })
-    assert.strictEqual(response.status, 201)
-    return yield* json<Customer>(response)
-  })
+import { newCustomer, unique } from "../support/Customers.ts"
+import { call, createCustomer } from "../support/Http.ts"
+import { json, testService } from "../support/TestService.ts"
 
 // Live clock, and room for PGlite to start (a few seconds).
 layer(testService({ embedded: true }), { excludeTestServices: true, timeout: "60 seconds" })(
@@ -37,7 +20,7 @@ layer(testService({ embedded: true }), { excludeTestServices: true, timeout: "60
         const sql = yield* PgClient.PgClient
         const [{ version }] = yield* sql<{ readonly version: string }>`SELECT version() AS version`
         assert.match(version, /emscripten|wasm/i, version)
-        const ready = yield* send("GET", "/ready").pipe(Effect.flatMap(json<any>))
+        const ready = yield* call("GET", "/ready").pipe(Effect.flatMap(json<any>))
         assert.strictEqual(ready.checks.database.status, "up")
         assert.strictEqual(ready.checks.nats.status, "disabled")
         assert.strictEqual(ready.status, "degraded")
@@ -57,9 +40,9 @@ layer(testService({ embedded: true }), { excludeTestServices: true, timeout: "60
 
     it.effect("a customer created over HTTP is served by GET", () =>
       Effect.gen(function*() {
-        const created = yield* createCustomer({ name: "Ada Embedded", age: 36 })
+        const created = yield* createCustomer(newCustomer({ name: "Ada Embedded", age: 36 }))
         assert.strictEqual(created.version, 1)
-        const response = yield* send("GET", `/api/v1/customers/${created.id}`)
+        const response = yield* call("GET", `/api/v1/customers/${created.id}`)
         assert.strictEqual(response.status, 200)
         assert.strictEqual(response.headers.get("etag"), `"v1"`)
         assert.deepStrictEqual(yield* json<Customer>(response), created)
@@ -68,10 +51,10 @@ layer(testService({ embedded: true }), { excludeTestServices: true, timeout: "60
     it.effect("the list endpoint filters by tag, age and text search", () =>
       Effect.gen(function*() {
         const tag = `pglite-${unique()}`
-        const match = yield* createCustomer({ name: "Grace Hopper", tags: [tag], age: 45 })
-        yield* createCustomer({ name: "Grace Young", tags: [tag], age: 19 })
-        yield* createCustomer({ name: "Alan Turing", tags: [tag], age: 41 })
-        const response = yield* send("GET", `/api/v1/customers?tag=${tag}&minAge=30&q=grace`)
+        const match = yield* createCustomer(newCustomer({ name: "Grace Hopper", tags: [tag], age: 45 }))
+        yield* createCustomer(newCustomer({ name: "Grace Young", tags: [tag], age: 19 }))
+        yield* createCustomer(newCustomer({ name: "Alan Turing", tags: [tag], age: 41 }))
+        const response = yield* call("GET", `/api/v1/customers?tag=${tag}&minAge=30&q=grace`)
         assert.strictEqual(response.status, 200)
         const page = yield* json<CustomerPage>(response)
         assert.deepStrictEqual(page.data.map((customer) => customer.id), [match.id])
@@ -81,18 +64,20 @@ layer(testService({ embedded: true }), { excludeTestServices: true, timeout: "60
     it.effect("PATCH with If-Match updates the customer and a stale If-Match is refused", () =>
       Effect.gen(function*() {
         const created = yield* createCustomer()
-        const patched = yield* send("PATCH", `/api/v1/customers/${created.id}`, { name: "Renamed Embedded" }, {
-          "if-match": `"v1"`
+        const patched = yield* call("PATCH", `/api/v1/customers/${created.id}`, {
+          body: { name: "Renamed Embedded" },
+          headers: { "if-match": `"v1"` }
         })
         assert.strictEqual(patched.status, 200)
         const updated = yield* json<Customer>(patched)
         assert.strictEqual(updated.name, "Renamed Embedded")
         assert.strictEqual(updated.version, 2)
-        const stale = yield* send("PATCH", `/api/v1/customers/${created.id}`, { name: "Lost Update" }, {
-          "if-match": `"v1"`
+        const stale = yield* call("PATCH", `/api/v1/customers/${created.id}`, {
+          body: { name: "Lost Update" },
+          headers: { "if-match": `"v1"` }
         })
         assert.strictEqual(stale.status, 412)
-        const current = yield* send("GET", `/api/v1/customers/${created.id}`).pipe(Effect.flatMap(json<Customer>))
+        const current = yield* call("GET", `/api/v1/customers/${created.id}`).pipe(Effect.flatMap(json<Customer>))
         assert.strictEqual(current.name, "Renamed Embedded")
       }))
   }

@@ -6,17 +6,18 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { assert, layer } from "@effect/vitest"
-import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { createServer, type AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { customersPath, newCustomer } from "../support/Customers.ts"
+import { type OutboxRow, outboxRows } from "../support/Database.ts"
+import { call } from "../support/Http.ts"
 import { json, natsUrl, TestService, testService } from "../support/TestService.ts"
 
 const natsServerBinary = "/usr/sbin/nats-server"
-const consent = { marketing: false, dataProcessing: true }
 
 // ---------------------------------------------------------------------------
 // helpers
@@ -43,26 +44,23 @@ const eventually = <A, E, R>(
 
 const restJson = (method: string, path: string, body?: unknown) =>
   Effect.gen(function*() {
-    const { request } = yield* TestService
-    const response = yield* request(path, { method, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
+    const response = yield* call(method, path, { body })
     const text = yield* Effect.promise(() => response.text())
     return { status: response.status, body: text.length > 0 ? JSON.parse(text) : undefined }
   })
 
 const createCustomer = (label: string) =>
-  restJson("POST", "/api/v1/customers", {
-    email: `${label.toLowerCase().replace(/\W+/g, ".")}.${crypto.randomUUID().slice(0, 8)}@example.com`,
-    name: label,
-    consent
-  }).pipe(Effect.tap(({ status, body }) => Effect.sync(() => assert.strictEqual(status, 201, JSON.stringify(body)))))
+  restJson("POST", customersPath, newCustomer({ name: label })).pipe(
+    Effect.tap(({ status, body }) => Effect.sync(() => assert.strictEqual(status, 201, JSON.stringify(body))))
+  )
 
 const renameCustomer = (id: string, name: string) =>
-  restJson("PATCH", `/api/v1/customers/${id}`, { name }).pipe(
+  restJson("PATCH", `${customersPath}/${id}`, { name }).pipe(
     Effect.tap(({ status, body }) => Effect.sync(() => assert.strictEqual(status, 200, JSON.stringify(body))))
   )
 
 const deleteCustomer = (id: string) =>
-  restJson("DELETE", `/api/v1/customers/${id}`).pipe(
+  restJson("DELETE", `${customersPath}/${id}`).pipe(
     Effect.tap(({ status, body }) => Effect.sync(() => assert.strictEqual(status, 204, JSON.stringify(body))))
   )
 
@@ -70,20 +68,7 @@ const readiness = Effect.flatMap(TestService, ({ request }) => request("/ready",
   Effect.flatMap(json<{ checks: { nats: { status: string }; outbox: { pending: number } } }>)
 )
 
-interface OutboxRow {
-  readonly id: string
-  readonly eventId: string
-  readonly subject: string
-  readonly payload: { readonly type: string; readonly customerId: string; readonly version: number }
-  readonly published: boolean
-}
-
-const outboxRows = Effect.flatMap(PgClient.PgClient, (sql) =>
-  sql<OutboxRow>`SELECT id::text AS id, event_id::text AS "eventId", subject, payload,
-    published_at IS NOT NULL AS published
-    FROM outbox ORDER BY outbox.id`.pipe(Effect.orDie))
-
-const allPublished = eventually("every outbox row to be published", outboxRows, (rows) =>
+const allPublished = eventually("every outbox row to be published", outboxRows(), (rows) =>
   rows.length > 0 && rows.every((row) => row.published))
 
 /**

@@ -5,7 +5,6 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import {
-  type CreateCustomer,
   type Customer,
   CustomerId,
   CustomerNotFound,
@@ -16,6 +15,7 @@ import {
   VersionConflict
 } from "../../src/client/index.ts"
 import type { Role } from "../../src/domain/Access.ts"
+import { customersPath, newCustomer, unique } from "../support/Customers.ts"
 import { json, TestService, testService } from "../support/TestService.ts"
 
 type Client = CustomerRpcClient["Service"]
@@ -30,17 +30,8 @@ const withClient = <A, E>(use: (client: Client) => Effect.Effect<A, E>, as: Role
     }).pipe(Effect.provide(CustomerRpcClient.layer({ baseUrl, credentials: { bearer } })))
   })
 
-const unique = () => crypto.randomUUID().slice(0, 8)
-
-const newCustomer = (overrides: Partial<CreateCustomer> = {}): CreateCustomer => ({
-  email: `rpc.${unique()}@example.com`,
-  name: "Rpc Customer",
-  consent: { marketing: false, dataProcessing: true },
-  ...overrides
-})
-
 const restGet = (id: string) =>
-  Effect.flatMap(TestService, ({ request }) => request(`/api/v1/customers/${id}`))
+  Effect.flatMap(TestService, ({ request }) => request(`${customersPath}/${id}`))
 
 // Live clock: the whole service runs underneath.
 layer(testService(), { excludeTestServices: true })("typed RPC client", (it) => {

@@ -3,59 +3,25 @@
  * running service: any valid CreateCustomer comes back from GET unchanged,
  * and any input broken in one place is refused without writing anything.
  */
-import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
-import { Arbitrary, Effect, Layer, Schema } from "effect"
-import type { Customer } from "../../src/domain/Customer.ts"
+import { Arbitrary, Effect, Schema } from "effect"
 import { CreateCustomer } from "../../src/domain/Customer.ts"
-import { json, TestService, testDatabaseClient, testService } from "../support/TestService.ts"
+import { type CustomerBody, customersPath, emptyOptionalFields, uniqueEmail } from "../support/Customers.ts"
+import { testServiceWithDatabase, writeCounts } from "../support/Database.ts"
+import { call } from "../support/Http.ts"
+import { json, TestService } from "../support/TestService.ts"
 
-type CustomerBody = typeof Customer.Encoded
 type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
-
-const TestDatabase = Layer.unwrap(Effect.gen(function*() {
-  const { databaseUrl } = yield* TestService
-  return testDatabaseClient(databaseUrl)
-}))
-
-const Env = TestDatabase.pipe(Layer.provideMerge(testService()))
-
-const customersPath = "/api/v1/customers"
 
 /** Bounded so each property finishes in seconds; every run creates (or tries to create) one customer. */
 const runs = { timeout: 60_000, arbitrary: { runs: 40 } }
 
-let runCounter = 0
-const runId = Date.now().toString(36)
-const uniqueEmail = () => `prop.${runId}.${++runCounter}@example.com`
-
 /** A generated input made creatable: consent given and an address no other run uses. */
 const creatable = (input: CreateCustomer): { readonly [key: string]: Json } =>
-  JSON.parse(JSON.stringify({ ...input, email: uniqueEmail(), consent: { ...input.consent, dataProcessing: true } }))
-
-const post = (body: unknown) =>
-  Effect.flatMap(TestService, ({ request }) =>
-    request(customersPath, { method: "POST", body: JSON.stringify(body) }))
-
-const writeCounts = Effect.gen(function*() {
-  const sql = yield* PgClient.PgClient
-  const [counts] = yield* sql<{ readonly customers: number; readonly outbox: number; readonly audit: number }>`SELECT
-    (SELECT count(*) FROM customers)::int AS customers,
-    (SELECT count(*) FROM outbox)::int AS outbox,
-    (SELECT count(*) FROM audit_log)::int AS audit`
-  return counts
-})
+  JSON.parse(JSON.stringify({ ...input, email: uniqueEmail("prop"), consent: { ...input.consent, dataProcessing: true } }))
 
 /** What a customer shows for a field the input left out. */
-const defaults: Record<string, Json> = {
-  age: null,
-  gender: null,
-  location: null,
-  preferences: {},
-  tags: [],
-  metadata: {},
-  status: "ACTIVE"
-}
+const defaults: Record<string, Json> = { ...emptyOptionalFields, status: "ACTIVE" }
 
 /** One way to break an otherwise valid input; `n` is a generated number the mutation may use. */
 const Mutation = Schema.Literals([
@@ -133,7 +99,7 @@ const mutate = (valid: { readonly [key: string]: Json }, mutation: Mutation, n: 
   return broken
 }
 
-layer(Env, { excludeTestServices: true })("customer round trip (property)", (it) => {
+layer(testServiceWithDatabase(), { excludeTestServices: true })("customer round trip (property)", (it) => {
   it.effect.prop(
     "any valid customer created is read back with the same fields unchanged",
     { input: Arbitrary.schema(CreateCustomer) },
@@ -141,7 +107,7 @@ layer(Env, { excludeTestServices: true })("customer round trip (property)", (it)
       Effect.gen(function*() {
         const { request } = yield* TestService
         const sent = creatable(input)
-        const created = yield* post(sent)
+        const created = yield* call("POST", customersPath, { body: sent })
         const createdText = yield* Effect.promise(() => created.text())
         assert.strictEqual(created.status, 201, createdText)
         const id = (JSON.parse(createdText) as CustomerBody).id
@@ -172,7 +138,7 @@ layer(Env, { excludeTestServices: true })("customer round trip (property)", (it)
     ({ input, mutation, n }) =>
       Effect.gen(function*() {
         const before = yield* writeCounts
-        const response = yield* post(mutate(creatable(input), mutation, n))
+        const response = yield* call("POST", customersPath, { body: mutate(creatable(input), mutation, n) })
         const text = yield* Effect.promise(() => response.text())
         assert.isAtLeast(response.status, 400, text)
         assert.isBelow(response.status, 500, text)

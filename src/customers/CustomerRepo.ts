@@ -92,7 +92,7 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
         const clauses = [
           query.status === undefined ? sql`status <> 'DELETED'` : sql`status = ${query.status}`
         ]
-        if (query.country !== undefined) clauses.push(sql`location ->> 'country' = ${query.country}`)
+        if (query.country !== undefined) clauses.push(sql`country = ${query.country}`)
         if (query.tag !== undefined) clauses.push(sql`tags @> ARRAY[${query.tag}]::text[]`)
         if (query.minAge !== undefined) clauses.push(sql`age >= ${query.minAge}`)
         if (query.maxAge !== undefined) clauses.push(sql`age <= ${query.maxAge}`)
@@ -116,9 +116,12 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
         const [capped] = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM
           (SELECT 1 FROM customers WHERE ${where} LIMIT ${exactCountLimit + 1}) matches`
         if (capped.n <= exactCountLimit) return { total: capped.n, totalIsEstimate: false }
-        const [plan] = yield* sql<{ readonly plan: ReadonlyArray<{ readonly Plan: { readonly "Plan Rows": number } }> }>`
-          EXPLAIN (FORMAT JSON) SELECT 1 FROM customers WHERE ${where}`
-        return { total: Math.max(capped.n, Math.round(plan.plan[0].Plan["Plan Rows"])), totalIsEstimate: true }
+        // EXPLAIN's one column is named "QUERY PLAN" (it cannot be aliased).
+        const [plan] = yield* sql<{
+          readonly "QUERY PLAN": ReadonlyArray<{ readonly Plan: { readonly "Plan Rows": number } }>
+        }>`EXPLAIN (FORMAT JSON) SELECT 1 FROM customers WHERE ${where}`
+        const estimate = plan["QUERY PLAN"][0].Plan["Plan Rows"]
+        return { total: Math.max(capped.n, Math.round(estimate)), totalIsEstimate: true }
       })
 
       const list = Effect.fn("CustomerRepo.list")(function*(query: ListCustomersQuery) {

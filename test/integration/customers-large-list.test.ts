@@ -1,0 +1,38 @@
+import { assert, layer } from "@effect/vitest"
+import { PgClient } from "@effect/sql-pg"
+import { Effect } from "effect"
+import type { CustomerPage } from "../../src/domain/CustomerQuery.ts"
+import { customersPath } from "../support/Customers.ts"
+import { testServiceWithDatabase } from "../support/Database.ts"
+import { call } from "../support/Http.ts"
+import { json } from "../support/TestService.ts"
+
+/** More matches than the list counts exactly, written straight into the table. */
+const seedCustomers = (count: number) =>
+  Effect.flatMap(PgClient.PgClient, (sql) =>
+    sql`INSERT INTO customers (id, email, name, consent, location, status)
+      SELECT gen_random_uuid(), 'bulk' || n || '@example.com', 'Bulk ' || n,
+        '{"marketing":false,"dataProcessing":true}', '{"country":"DE"}',
+        CASE WHEN n % 10 = 0 THEN 'INACTIVE' ELSE 'ACTIVE' END
+      FROM generate_series(1, ${count}) AS n`.pipe(Effect.andThen(sql`ANALYZE customers`), Effect.orDie))
+
+layer(testServiceWithDatabase(), { excludeTestServices: true })("listing beyond the exact count", (it) => {
+  it.effect("past 10,000 matches the total is the planner's estimate, and says so", () =>
+    Effect.gen(function*() {
+      yield* seedCustomers(12_000)
+      const page = yield* call("GET", `${customersPath}?country=DE&limit=5`).pipe(Effect.flatMap(json<CustomerPage>))
+      assert.strictEqual(page.data.length, 5)
+      assert.isTrue(page.totalIsEstimate)
+      assert.isAbove(page.total, 10_000)
+      assert.isString(page.nextCursor)
+    }))
+
+  it.effect("up to 10,000 matches the total is exact", () =>
+    Effect.gen(function*() {
+      const page = yield* call("GET", `${customersPath}?country=DE&status=INACTIVE&limit=5`).pipe(
+        Effect.flatMap(json<CustomerPage>)
+      )
+      assert.isFalse(page.totalIsEstimate)
+      assert.strictEqual(page.total, 1_200)
+    }))
+})

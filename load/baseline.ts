@@ -1,0 +1,326 @@
+/**
+ * The raw baseline: plain node:http and the `postgres` driver running the
+ * same SQL as the service (src/customers/CustomerRepo.ts, CustomerEntity.ts,
+ * platform/Outbox.ts, privacy/AuditLog.ts) for get-by-id, list, create and
+ * update, plus GET /hello. No framework, no schema decoding, no auth: what is
+ * left is the floor the service's overhead is measured against.
+ *
+ * Differences, on purpose:
+ * - outbox and audit rows go to baseline_outbox / baseline_audit_log (copies of
+ *   the real tables, same indexes), so the service's outbox relay does not
+ *   publish the baseline's events to NATS on the service's CPU mid-measurement;
+ * - an update that loses a race (0 rows from UPDATE ... AND version = $n) is
+ *   retried, standing in for the entity's per-customer serialisation.
+ *
+ * Run: DATABASE_URL=... PORT=... DB_POOL_MAX=20 node load/baseline.ts
+ */
+import { randomBytes, randomUUID } from "node:crypto"
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import postgres from "postgres"
+
+const port = Number(process.env.PORT ?? 8090)
+const poolMax = Number(process.env.DB_POOL_MAX ?? 20)
+const sql = postgres(process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/cms_bench", {
+  max: poolMax,
+  onnotice: () => {},
+  connection: { application_name: "baseline" }
+})
+
+interface CustomerRow {
+  readonly id: string
+  readonly email: string
+  readonly email_verified: boolean
+  readonly pending_email: string | null
+  readonly name: string
+  readonly age: number | null
+  readonly gender: string | null
+  readonly location: unknown
+  readonly preferences: unknown
+  readonly tags: ReadonlyArray<string>
+  readonly metadata: unknown
+  readonly consent: unknown
+  readonly status: string
+  readonly version: number
+  readonly created_at: Date
+  readonly updated_at: Date
+  readonly last_activity: Date
+}
+
+const toCustomer = (row: CustomerRow) => ({
+  id: row.id,
+  email: row.email,
+  emailVerified: row.email_verified,
+  pendingEmail: row.pending_email,
+  name: row.name,
+  age: row.age,
+  gender: row.gender,
+  location: row.location,
+  preferences: row.preferences,
+  tags: row.tags,
+  metadata: row.metadata,
+  consent: row.consent,
+  status: row.status,
+  version: row.version,
+  createdAt: row.created_at.toISOString(),
+  updatedAt: row.updated_at.toISOString(),
+  lastActivity: row.last_activity.toISOString()
+})
+type Customer = ReturnType<typeof toCustomer>
+
+const columns = sql.unsafe(`id, email, email_verified, pending_email, name, age, gender, location, preferences, tags,
+  metadata, consent, status, version, created_at, updated_at, last_activity`)
+
+const exactCountLimit = 10_000
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const sortColumns: Record<string, string> = {
+  createdAt: "created_at",
+  updatedAt: "updated_at",
+  lastActivity: "last_activity",
+  name: "name",
+  email: "email"
+}
+
+const uuidv7 = () => {
+  const bytes = randomBytes(16)
+  bytes.writeUIntBE(Date.now(), 0, 6)
+  bytes[6] = (bytes[6] & 0x0f) | 0x70
+  bytes[8] = (bytes[8] & 0x3f) | 0x80
+  const hex = bytes.toString("hex")
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`
+}
+
+const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+  const text = JSON.stringify(body)
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    ...headers
+  })
+  res.end(text)
+}
+
+const readJson = (req: IncomingMessage) =>
+  new Promise<any>((resolve, reject) => {
+    const parts: Array<Buffer> = []
+    req.on("data", (part: Buffer) => parts.push(part))
+    req.on("end", () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(parts).toString("utf8")))
+      } catch (error) {
+        reject(error)
+      }
+    })
+    req.on("error", reject)
+  })
+
+const getById = async (res: ServerResponse, id: string) => {
+  const [row] = await sql<Array<CustomerRow>>`SELECT ${columns} FROM customers WHERE id = ${id} AND status <> 'DELETED'`
+  if (row === undefined) return send(res, 404, { title: "Customer not found" })
+  const customer = toCustomer(row)
+  send(res, 200, customer, { etag: `"v${customer.version}"` })
+}
+
+const list = async (res: ServerResponse, params: URLSearchParams) => {
+  const status = params.get("status")
+  const filters = [status === null ? sql`status <> 'DELETED'` : sql`status = ${status}`]
+  const country = params.get("country")
+  if (country !== null) filters.push(sql`country = ${country}`)
+  const tag = params.get("tag")
+  if (tag !== null) filters.push(sql`tags @> ARRAY[${tag}]::text[]`)
+  const minAge = params.get("minAge")
+  if (minAge !== null) filters.push(sql`age >= ${Number(minAge)}`)
+  const maxAge = params.get("maxAge")
+  if (maxAge !== null) filters.push(sql`age <= ${Number(maxAge)}`)
+  const createdAfter = params.get("createdAfter")
+  if (createdAfter !== null) filters.push(sql`created_at >= ${new Date(createdAfter)}`)
+  const createdBefore = params.get("createdBefore")
+  if (createdBefore !== null) filters.push(sql`created_at < ${new Date(createdBefore)}`)
+  const q = params.get("q")
+  if (q !== null) {
+    const pattern = `%${q.replace(/[\\%_]/g, (char) => `\\${char}`)}%`
+    filters.push(sql`(name ILIKE ${pattern} OR email ILIKE ${pattern})`)
+  }
+  const sort = params.get("sort") ?? "-createdAt"
+  const descending = sort.startsWith("-")
+  const field = descending ? sort.slice(1) : sort
+  const columnName = sortColumns[field]
+  if (columnName === undefined) return send(res, 400, { title: "Invalid sort" })
+  const column = sql(columnName)
+  const timeSort = field === "createdAt" || field === "updatedAt" || field === "lastActivity"
+  // Time cursors carry the full microsecond value, as text.
+  const sortKey = timeSort ? sql`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : column
+  const limit = Number(params.get("limit") ?? 50)
+  const and = (parts: ReadonlyArray<postgres.PendingQuery<any>>) =>
+    parts.reduce((acc, part, i) => i === 0 ? sql`${part}` : sql`${acc} AND ${part}`, sql``)
+  const seek = [...filters]
+  const cursor = params.get("cursor")
+  if (cursor !== null) {
+    const [cursorSort, value, id] = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"))
+    if (cursorSort !== sort || !uuidPattern.test(id)) return send(res, 400, { title: "Invalid cursor" })
+    const position = timeSort ? sql`${value}::timestamptz` : value
+    seek.push(
+      descending ? sql`(${column}, id) < (${position}, ${id}::uuid)` : sql`(${column}, id) > (${position}, ${id}::uuid)`
+    )
+  }
+  const order = descending ? sql`DESC` : sql`ASC`
+  const where = and(filters)
+  const countMatches = async () => {
+    const [capped] = await sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM
+      (SELECT 1 FROM customers WHERE ${where} LIMIT ${exactCountLimit + 1}) matches`
+    if (capped.n <= exactCountLimit) return { total: capped.n, totalIsEstimate: false }
+    const [plan] = await sql<Array<{ "QUERY PLAN": any }>>`EXPLAIN (FORMAT JSON) SELECT 1 FROM customers WHERE ${where}`
+    return { total: Math.max(capped.n, Math.round(plan["QUERY PLAN"][0].Plan["Plan Rows"])), totalIsEstimate: true }
+  }
+  const [rows, count] = await Promise.all([
+    sql<Array<CustomerRow & { sort_key: string }>>`SELECT ${columns}, ${sortKey} AS sort_key
+      FROM customers WHERE ${and(seek)}
+      ORDER BY ${column} ${order}, id ${order} LIMIT ${limit + 1}`,
+    countMatches()
+  ])
+  const page = rows.slice(0, limit).map(toCustomer)
+  const last = rows.at(limit - 1)
+  const nextCursor = rows.length > limit && last !== undefined
+    ? Buffer.from(JSON.stringify([sort, last.sort_key, last.id])).toString("base64url")
+    : null
+  send(res, 200, { data: page, nextCursor, ...count })
+}
+
+const outboxInsert = (tx: postgres.TransactionSql, subject: string, payload: Record<string, unknown>) => {
+  const eventId = uuidv7()
+  return tx`INSERT INTO baseline_outbox (event_id, subject, payload)
+    VALUES (${eventId}, ${subject}, ${tx.json({ eventId, ...payload } as any)})`
+}
+
+const auditInsert = (tx: postgres.TransactionSql, action: string, customerId: string, requestId: string,
+  fields: ReadonlyArray<string>) =>
+  tx`INSERT INTO baseline_audit_log (actor, actor_role, action, customer_id, request_id, fields)
+    VALUES (${"user:bench"}, ${"admin"}, ${action}, ${customerId}, ${requestId}, ${fields as Array<string>})`
+
+const actor = { kind: "user", subject: "bench", role: "admin" }
+
+const create = async (req: IncomingMessage, res: ServerResponse) => {
+  const input = await readJson(req)
+  if (input?.consent?.dataProcessing !== true) return send(res, 422, { title: "Consent required" })
+  const id = uuidv7()
+  const requestId = randomUUID()
+  try {
+    const customer = await sql.begin(async (tx) => {
+      const [row] = await tx<Array<CustomerRow>>`INSERT INTO customers (id, email, email_verified, pending_email, name,
+          age, gender, location, preferences, tags, metadata, consent, status)
+        VALUES (${id}, ${input.email}, ${false}, ${null}, ${input.name}, ${input.age ?? null}, ${input.gender ?? null},
+          ${tx.json(input.location ?? null)}, ${tx.json(input.preferences ?? {})}, ${input.tags ?? []},
+          ${tx.json(input.metadata ?? {})}, ${tx.json(input.consent)}, ${input.status ?? "ACTIVE"})
+        RETURNING ${columns}`
+      const customer = toCustomer(row)
+      await outboxInsert(tx, `customers.${id}.created`, {
+        type: "customer.created",
+        customerId: id,
+        version: customer.version,
+        occurredAt: customer.updatedAt,
+        actor,
+        requestId,
+        customer
+      })
+      await auditInsert(tx, "customer.create", id, requestId, Object.keys(input))
+      return customer
+    })
+    send(res, 201, customer, { etag: `"v${customer.version}"`, location: `/api/v1/customers/${id}` })
+  } catch (error: any) {
+    if (error?.code === "23505") return send(res, 409, { title: "Email already exists" })
+    throw error
+  }
+}
+
+const mutable = ["name", "age", "gender", "location", "preferences", "tags", "metadata", "status"] as const
+
+const update = async (req: IncomingMessage, res: ServerResponse, id: string) => {
+  const patch = await readJson(req)
+  const requestId = randomUUID()
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const outcome = await sql.begin(async (tx) => {
+      const [row] = await tx<Array<CustomerRow>>`SELECT ${columns} FROM customers
+        WHERE id = ${id} AND status <> 'DELETED'`
+      if (row === undefined) return { status: 404 as const }
+      const before = toCustomer(row)
+      const next: Record<string, unknown> = { ...before }
+      const changes: Array<string> = []
+      for (const key of mutable) {
+        if (key in patch && JSON.stringify(next[key]) !== JSON.stringify(patch[key])) {
+          next[key] = patch[key]
+          changes.push(key)
+        }
+      }
+      if (changes.length === 0) return { status: 200 as const, customer: before }
+      const [updated] = await tx<Array<CustomerRow>>`UPDATE customers SET email = ${before.email as string},
+          email_verified = ${before.emailVerified}, pending_email = ${before.pendingEmail}, name = ${next.name as string},
+          age = ${next.age as number | null}, gender = ${next.gender as string | null},
+          location = ${tx.json(next.location as any)}, preferences = ${tx.json(next.preferences as any)},
+          tags = ${next.tags as Array<string>}, metadata = ${tx.json(next.metadata as any)},
+          consent = ${tx.json(before.consent as any)}, status = ${next.status as string},
+          updated_at = now(), version = version + 1
+        WHERE id = ${id} AND version = ${before.version} AND status <> 'DELETED'
+        RETURNING ${columns}`
+      if (updated === undefined) return { status: 409 as const }
+      const after: Customer = toCustomer(updated)
+      await outboxInsert(tx, `customers.${id}.updated`, {
+        type: "customer.updated",
+        customerId: id,
+        version: after.version,
+        occurredAt: after.updatedAt,
+        actor,
+        requestId,
+        customer: after,
+        changes
+      })
+      if (after.pendingEmail === null) await tx`DELETE FROM email_verifications WHERE customer_id = ${id}`
+      await auditInsert(tx, "customer.update", id, requestId, changes)
+      return { status: 200 as const, customer: after }
+    })
+    if (outcome.status === 404) return send(res, 404, { title: "Customer not found" })
+    if (outcome.status === 200) {
+      return send(res, 200, outcome.customer, { etag: `"v${outcome.customer.version}"` })
+    }
+  }
+  send(res, 409, { title: "Version conflict" })
+}
+
+const prefix = "/api/v1/customers"
+
+const server = createServer((req, res) => {
+  const url = req.url ?? "/"
+  const q = url.indexOf("?")
+  const path = q === -1 ? url : url.slice(0, q)
+  const handle = async () => {
+    if (path === "/hello") return send(res, 200, { status: "ok" })
+    if (path === prefix || path === prefix + "/") {
+      if (req.method === "GET") return list(res, new URLSearchParams(q === -1 ? "" : url.slice(q + 1)))
+      if (req.method === "POST") return create(req, res)
+    } else if (path.startsWith(prefix + "/")) {
+      const id = path.slice(prefix.length + 1)
+      if (!uuidPattern.test(id)) return send(res, 400, { title: "Invalid id" })
+      if (req.method === "GET") return getById(res, id)
+      if (req.method === "PATCH") return update(req, res, id)
+    }
+    send(res, 404, { title: "Not found" })
+  }
+  handle().catch((error) => {
+    console.error(error)
+    if (!res.headersSent) send(res, 500, { title: "Internal error" })
+    else res.destroy()
+  })
+})
+server.keepAliveTimeout = 65_000
+
+/** The service's outbox and audit tables, duplicated so the service's relay never sees the baseline's events. */
+await sql`CREATE TABLE IF NOT EXISTS baseline_outbox (LIKE outbox INCLUDING ALL)`
+await sql`CREATE TABLE IF NOT EXISTS baseline_audit_log (LIKE audit_log INCLUDING ALL)`
+
+server.listen(port, "127.0.0.1", () => console.log(`baseline listening on http://127.0.0.1:${port} (pool ${poolMax})`))
+
+const stop = () => {
+  server.close()
+  server.closeAllConnections()
+  sql.end({ timeout: 2 }).finally(() => process.exit(0))
+}
+process.on("SIGTERM", stop)
+process.on("SIGINT", stop)

@@ -1,0 +1,107 @@
+/**
+ * What each scenario sends. The same request stream goes to the service and
+ * to the baseline; only the base URL (and, for hello, the path) differs.
+ */
+
+export type ScenarioName = "hello" | "get" | "list" | "list-deep" | "create" | "update"
+
+export interface ScenarioData {
+  /** Non-deleted customer ids sampled from the seed. */
+  readonly ids: ReadonlyArray<string>
+  /** The list filter, e.g. `status=ACTIVE&country=NL`. */
+  readonly listFilter: string
+  /** Cursors (for `sort=-createdAt` under listFilter) that point deep into the result. */
+  readonly deepCursors: ReadonlyArray<string>
+}
+
+export interface Target {
+  readonly kind: "service" | "baseline"
+  readonly baseUrl: string
+  /** Bearer token (service only). */
+  readonly token?: string
+}
+
+export interface RequestSpec {
+  readonly method: string
+  readonly path: string
+  readonly body?: string
+}
+
+export const scenarioNames: ReadonlyArray<ScenarioName> = ["hello", "get", "list", "list-deep", "create", "update"]
+
+export const describe: Record<ScenarioName, string> = {
+  hello: "GET /health (service) vs GET /hello (baseline): HTTP stack only",
+  get: "GET /api/v1/customers/:id, random seeded id",
+  list: "GET /api/v1/customers?<filter>&limit=50 (first page + capped count)",
+  "list-deep": "same filter, a page deep in the result via cursor",
+  create: "POST /api/v1/customers (customer + outbox + audit in one tx)",
+  update: "PATCH /api/v1/customers/:id without If-Match, random id (select + update + outbox + audit)"
+}
+
+/** Spec p95 targets in ms (get, list, create, update); hello has none. */
+export const p95TargetMs: Partial<Record<ScenarioName, number>> = {
+  get: 100,
+  list: 300,
+  "list-deep": 300,
+  create: 200,
+  update: 150
+}
+
+/** Our throughput targets: service rps as a share of the raw baseline's. */
+export const ratioTarget: Partial<Record<ScenarioName, number>> = { get: 0.35, create: 0.15 }
+
+/** No NL: created customers must not change how many rows the list filter (country=NL) matches. */
+const countries = ["US", "GB", "DE", "FR", "ES", "IT", "SE", "JP", "BR", "CA"]
+const firstNames = ["Ada", "Grace", "Alan", "Linus", "Barbara", "Edsger", "Margaret", "Ken", "Radia", "Donald"]
+const lastNames = ["Lovelace", "Hopper", "Turing", "Torvalds", "Liskov", "Dijkstra", "Hamilton", "Thompson", "Perlman"]
+
+/**
+ * A request generator for one scenario. `seed` makes every worker's emails
+ * unique (the run id plus a counter).
+ */
+export const requestsFor = (scenario: ScenarioName, target: Target, data: ScenarioData, seed: string) => {
+  let counter = 0
+  const randomId = () => data.ids[Math.floor(Math.random() * data.ids.length)]
+  const pick = <A>(items: ReadonlyArray<A>) => items[Math.floor(Math.random() * items.length)]
+  switch (scenario) {
+    case "hello":
+      return (): RequestSpec => ({ method: "GET", path: target.kind === "service" ? "/health" : "/hello" })
+    case "get":
+      return (): RequestSpec => ({ method: "GET", path: `/api/v1/customers/${randomId()}` })
+    case "list":
+      return (): RequestSpec => ({ method: "GET", path: `/api/v1/customers?${data.listFilter}&limit=50` })
+    case "list-deep":
+      return (): RequestSpec => ({
+        method: "GET",
+        path: `/api/v1/customers?${data.listFilter}&limit=50&cursor=${pick(data.deepCursors)}`
+      })
+    case "create":
+      return (): RequestSpec => {
+        const n = counter++
+        const first = pick(firstNames)
+        const last = pick(lastNames)
+        return {
+          method: "POST",
+          path: "/api/v1/customers",
+          body: JSON.stringify({
+            email: `${first.toLowerCase()}.${last.toLowerCase()}.${seed}.${n}@bench.example.com`,
+            name: `${first} ${last}`,
+            age: 18 + Math.floor(Math.random() * 60),
+            gender: pick(["MALE", "FEMALE", "OTHER"]),
+            location: { country: pick(countries), city: "Springfield" },
+            preferences: { language: "en", currency: "EUR", notifications: { email: true, sms: false, push: true } },
+            tags: ["bench", pick(["vip", "newsletter", "mobile-app"])],
+            metadata: { source: "bench", orders: n % 17 },
+            consent: { marketing: Math.random() < 0.5, dataProcessing: true }
+          })
+        }
+      }
+    case "update":
+      return (): RequestSpec => ({
+        method: "PATCH",
+        path: `/api/v1/customers/${randomId()}`,
+        // The counter makes every patch a real change (an unchanged patch is answered without writing).
+        body: JSON.stringify({ age: 18 + Math.floor(Math.random() * 60), metadata: { source: "bench", touch: `${seed}.${counter++}` } })
+      })
+  }
+}

@@ -20,7 +20,45 @@ export const CountryCode = Schema.Literals(iso3166Alpha2).annotate({
   description: "ISO 3166-1 alpha-2 country code, upper case"
 })
 
-export const TimeZone = Schema.Literals(["UTC", ...Intl.supportedValuesOf("timeZone")]).annotate({
+/**
+ * ICU lists zones under their CLDR names, some of which IANA has since renamed
+ * (Asia/Calcutta is Asia/Kolkata today): accept both, as far as this runtime
+ * knows the zone.
+ */
+const renamedZones = [
+  "Africa/Asmara",
+  "America/Argentina/Buenos_Aires",
+  "America/Argentina/Catamarca",
+  "America/Argentina/Cordoba",
+  "America/Argentina/Jujuy",
+  "America/Argentina/Mendoza",
+  "America/Atikokan",
+  "America/Indiana/Indianapolis",
+  "America/Kentucky/Louisville",
+  "America/Nuuk",
+  "Asia/Ho_Chi_Minh",
+  "Asia/Kathmandu",
+  "Asia/Kolkata",
+  "Asia/Yangon",
+  "Atlantic/Faroe",
+  "Europe/Kyiv",
+  "Pacific/Chuuk",
+  "Pacific/Kanton",
+  "Pacific/Pohnpei"
+]
+
+const knownToRuntime = (zone: string) => {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone })
+    return true
+  } catch {
+    return false
+  }
+}
+
+const timeZones = [...new Set(["UTC", ...Intl.supportedValuesOf("timeZone"), ...renamedZones.filter(knownToRuntime)])]
+
+export const TimeZone = Schema.Literals(timeZones).annotate({
   identifier: "TimeZone",
   description: "IANA time zone name"
 })

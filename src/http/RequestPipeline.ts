@@ -4,7 +4,7 @@
  * without query strings (they can carry PII), and problem+json for requests
  * that cannot even be read.
  */
-import { ByteSize, Config, Effect, Layer } from "effect"
+import { ByteSize, Cause, Config, Effect, ErrorReporter, Layer } from "effect"
 import {
   HttpIncomingMessage,
   HttpRouter,
@@ -33,11 +33,18 @@ export const RequestPipelineLive = Layer.unwrap(Effect.gen(function*() {
   const tooLarge = (requestId: string) =>
     problem(413, "/problems/body-too-large", "Request body too large", `The limit is ${maxBodyBytes} bytes`, requestId)
 
-  const unreadable = (error: unknown, requestId: string) => {
-    if (!HttpServerError.isHttpServerError(error) || error.reason._tag !== "RequestParseError") return undefined
-    return error.reason.reason === "BodyTooLarge"
-      ? tooLarge(requestId)
-      : problem(400, "/problems/malformed-body", "Malformed request body", "The body is not valid JSON", requestId)
+  /** What the handler could not turn into a response itself, as a problem with the request id. */
+  const problemFor = (error: unknown, requestId: string) => {
+    const reason = HttpServerError.isHttpServerError(error) ? error.reason : error
+    if (reason instanceof HttpServerError.RequestParseError) {
+      return reason.reason === "BodyTooLarge"
+        ? tooLarge(requestId)
+        : problem(400, "/problems/malformed-body", "Malformed request body", "The body could not be read", requestId)
+    }
+    if (reason instanceof HttpServerError.RouteNotFound) {
+      return problem(404, "/problems/route-not-found", "No such route", "See /api/v1/openapi.json", requestId)
+    }
+    return problem(500, "/problems/internal", "Internal error", `Quote request id ${requestId} to support`, requestId)
   }
 
   return HttpRouter.middleware((httpEffect) =>
@@ -56,15 +63,13 @@ export const RequestPipelineLive = Layer.unwrap(Effect.gen(function*() {
             ? HttpServerResponse.setHeaders(response, { "x-request-id": requestId, "www-authenticate": challenge })
             : HttpServerResponse.setHeader(response, "x-request-id", requestId)
         ),
-        Effect.catch((error: unknown) => {
-          const answer = unreadable(error, requestId)
-          return answer === undefined ? Effect.fail(error) : Effect.succeed(answer)
-        }),
-        // The API reads JSON payloads with orDie, so a body that outgrows the limit while
-        // streaming (no Content-Length) arrives here as a defect.
-        Effect.catchDefect((defect) => {
-          const answer = unreadable(defect, requestId)
-          return answer === undefined ? Effect.die(defect) : Effect.succeed(answer)
+        // Whatever escaped the handler (a defect: the API reads JSON bodies with orDie, so even a
+        // streamed body over the limit arrives as one) still gets a problem and an access-log line.
+        Effect.catchCause((cause) => {
+          if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
+          const error = Cause.squash(cause)
+          const response = problemFor(error, requestId)
+          return response.status >= 500 ? Effect.as(ErrorReporter.report(cause), response) : Effect.succeed(response)
         })
       )
       if (accessLog) {

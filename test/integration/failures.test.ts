@@ -3,7 +3,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { consent, customersPath } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
-import { call } from "../support/Http.ts"
+import { call, expectProblem } from "../support/Http.ts"
 import { json } from "../support/TestService.ts"
 
 layer(testServiceWithDatabase(), { excludeTestServices: true })("unexpected failures", (it) => {
@@ -13,15 +13,24 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("unexpected fail
       const sql = yield* PgClient.PgClient
       yield* sql`ALTER TABLE customers ADD CONSTRAINT no_mallory CHECK (name <> 'Mallory')`
       const failed = yield* call("POST", customersPath, {
-        body: { email: "mallory@example.com", name: "Mallory", consent }
+        body: { email: "mallory@example.com", name: "Mallory", consent },
+        headers: { "x-request-id": "failing-request-1" }
       }).pipe(Effect.timeout("10 seconds"))
-      assert.strictEqual(failed.status, 500)
       const body = yield* Effect.promise(() => failed.text())
-      assert.notMatch(body, /no_mallory|constraint|INSERT|customers/i)
+      assert.notMatch(body, /no_mallory|constraint|INSERT|customers|at .*\.ts/i)
+      assert.strictEqual(failed.headers.get("x-request-id"), "failing-request-1")
+      const problem = yield* expectProblem(new Response(body, failed), 500, "/problems/internal")
+      assert.include(problem.detail ?? "", "failing-request-1")
 
       const next = yield* call("POST", customersPath, { body: { email: "alice@example.com", name: "Alice", consent } })
       assert.strictEqual(next.status, 201)
       const created = yield* json<{ readonly name: string }>(next)
       assert.strictEqual(created.name, "Alice")
+    }))
+
+  it.effect("an unknown route answers a 404 problem", () =>
+    Effect.gen(function*() {
+      const response = yield* call("GET", "/api/v1/no-such-thing")
+      yield* expectProblem(response, 404, "/problems/route-not-found")
     }))
 })

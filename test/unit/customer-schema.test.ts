@@ -136,3 +136,11 @@ describe("customers as stored", () => {
       assert.deepStrictEqual(stateOf(customer).email, customer.email)
     }), { arbitrary: { runs: 50 } })
 })
+
+describe("time zones", () => {
+  it("accept today's IANA names as well as ICU's older ones", () => {
+    for (const timezone of ["Asia/Kolkata", "Asia/Calcutta", "Europe/Kyiv", "Europe/Kiev", "America/Nuuk", "UTC"]) {
+      accepts({ ...valid, location: { country: "IN", timezone } })
+    }
+  })
+})

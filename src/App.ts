@@ -41,8 +41,9 @@ export const ServicesLive = Layer.mergeAll(CustomersFeature, Health.layer).pipe(
 /** What runs on top of the services: the routes and the outbox relay. */
 export const HttpAppLive = Layer.mergeAll(RoutesLive, OutboxRelayLive)
 
+/** The port opens only once the services are up, so no request waits on a half-built service. */
 export const ServerLive = serve(HttpAppLive).pipe(
-  Layer.provide(ServicesLive),
   Layer.provide(NodeHttpServer.layerConfig(createServer, { port: Config.Int("PORT").pipe(Config.withDefault(8080)) })),
+  Layer.provide(ServicesLive),
   Layer.provide(ObservabilityLive)
 )

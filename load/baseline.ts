@@ -14,9 +14,11 @@
  *
  * Run: DATABASE_URL=... PORT=... DB_POOL_MAX=20 node load/baseline.ts
  */
-import { randomBytes, randomUUID } from "node:crypto"
+import { randomUUID } from "node:crypto"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
 import postgres from "postgres"
+import { type CustomerRow, customerColumns, sortColumns, toCustomer } from "../src/customers/CustomerRow.ts"
+import { uuidv7 } from "../src/platform/Ids.ts"
 
 const port = Number(process.env.PORT ?? 8090)
 const poolMax = Number(process.env.DB_POOL_MAX ?? 20)
@@ -26,68 +28,13 @@ const sql = postgres(process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:
   connection: { application_name: "baseline" }
 })
 
-interface CustomerRow {
-  readonly id: string
-  readonly email: string
-  readonly email_verified: boolean
-  readonly pending_email: string | null
-  readonly name: string
-  readonly age: number | null
-  readonly gender: string | null
-  readonly location: unknown
-  readonly preferences: unknown
-  readonly tags: ReadonlyArray<string>
-  readonly metadata: unknown
-  readonly consent: unknown
-  readonly status: string
-  readonly version: number
-  readonly created_at: Date
-  readonly updated_at: Date
-  readonly last_activity: Date
-}
-
-const toCustomer = (row: CustomerRow) => ({
-  id: row.id,
-  email: row.email,
-  emailVerified: row.email_verified,
-  pendingEmail: row.pending_email,
-  name: row.name,
-  age: row.age,
-  gender: row.gender,
-  location: row.location,
-  preferences: row.preferences,
-  tags: row.tags,
-  metadata: row.metadata,
-  consent: row.consent,
-  status: row.status,
-  version: row.version,
-  createdAt: row.created_at.toISOString(),
-  updatedAt: row.updated_at.toISOString(),
-  lastActivity: row.last_activity.toISOString()
-})
 type Customer = ReturnType<typeof toCustomer>
 
-const columns = sql.unsafe(`id, email, email_verified, pending_email, name, age, gender, location, preferences, tags,
-  metadata, consent, status, version, created_at, updated_at, last_activity`)
+const columns = sql.unsafe(customerColumns)
 
 const exactCountLimit = 10_000
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-const sortColumns: Record<string, string> = {
-  createdAt: "created_at",
-  updatedAt: "updated_at",
-  lastActivity: "last_activity",
-  name: "name",
-  email: "email"
-}
 
-const uuidv7 = () => {
-  const bytes = randomBytes(16)
-  bytes.writeUIntBE(Date.now(), 0, 6)
-  bytes[6] = (bytes[6] & 0x0f) | 0x70
-  bytes[8] = (bytes[8] & 0x3f) | 0x80
-  const hex = bytes.toString("hex")
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`
-}
 
 const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
   const text = JSON.stringify(body)
@@ -143,8 +90,8 @@ const list = async (res: ServerResponse, params: URLSearchParams) => {
   const sort = params.get("sort") ?? "-createdAt"
   const descending = sort.startsWith("-")
   const field = descending ? sort.slice(1) : sort
-  const columnName = sortColumns[field]
-  if (columnName === undefined) return send(res, 400, { title: "Invalid sort" })
+  if (!(field in sortColumns)) return send(res, 400, { title: "Invalid sort" })
+  const columnName = sortColumns[field as keyof typeof sortColumns]
   const column = sql(columnName)
   const timeSort = field === "createdAt" || field === "updatedAt" || field === "lastActivity"
   // Time cursors carry the full microsecond value, as text.

@@ -5,59 +5,12 @@
 import { PgClient } from "@effect/sql-pg"
 import { Context, Data, Effect, Layer, Option } from "effect"
 import type { SqlError } from "effect/sql"
-import type { Consent, Customer, CustomerId, CustomerStatus, Location, Metadata, Preferences } from "../domain/Customer.ts"
+import type { Customer, CustomerId } from "../domain/Customer.ts"
 import type { CustomerState } from "../domain/CustomerState.ts"
 import type { CustomerPage, CustomerView, ListCustomersQuery, SortField } from "../domain/CustomerQuery.ts"
 import { InvalidCursor } from "../domain/Errors.ts"
 import { decodeCursor, encodeCursor } from "./Cursor.ts"
-
-interface CustomerRow {
-  readonly id: string
-  readonly email: string
-  readonly email_verified: boolean
-  readonly pending_email: string | null
-  readonly name: string
-  readonly age: number | null
-  readonly gender: Customer["gender"]
-  readonly location: Location | null
-  readonly preferences: Preferences
-  readonly tags: ReadonlyArray<string>
-  readonly metadata: Metadata
-  readonly consent: Consent
-  readonly status: CustomerStatus
-  readonly version: number
-  readonly created_at: Date
-  readonly updated_at: Date
-  readonly last_activity: Date
-}
-
-const toCustomer = (row: CustomerRow): Customer => ({
-  id: row.id as CustomerId,
-  email: row.email,
-  emailVerified: row.email_verified,
-  pendingEmail: row.pending_email,
-  name: row.name,
-  age: row.age,
-  gender: row.gender,
-  location: row.location,
-  preferences: row.preferences,
-  tags: row.tags,
-  metadata: row.metadata,
-  consent: row.consent,
-  status: row.status,
-  version: row.version,
-  createdAt: row.created_at.toISOString(),
-  updatedAt: row.updated_at.toISOString(),
-  lastActivity: row.last_activity.toISOString()
-}) as Customer
-
-const sortColumns: Record<SortField, string> = {
-  createdAt: "created_at",
-  updatedAt: "updated_at",
-  lastActivity: "last_activity",
-  name: "name",
-  email: "email"
-}
+import { type CustomerRow, customerColumns, sortColumns, toCustomer } from "./CustomerRow.ts"
 
 const isTimeSort = (field: SortField) => field === "createdAt" || field === "updatedAt" || field === "lastActivity"
 
@@ -66,8 +19,6 @@ const exactCountLimit = 10_000
 
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (char) => `\\${char}`)
 
-const columns = `id, email, email_verified, pending_email, name, age, gender, location, preferences, tags, metadata,
-  consent, status, version, created_at, updated_at, last_activity`
 
 export class CustomerRepo extends Context.Service<CustomerRepo, {
   findById(id: CustomerId): Effect.Effect<Option.Option<Customer>>
@@ -80,7 +31,7 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
     CustomerRepo,
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
-      const selectColumns = sql.literal(columns)
+      const selectColumns = sql.literal(customerColumns)
 
       const findById = Effect.fn("CustomerRepo.findById")(function*(id: CustomerId) {
         const rows = yield* sql<CustomerRow>`SELECT ${selectColumns} FROM customers

@@ -6,7 +6,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { Cache, Config, Context, Duration, Effect, Exit, Layer, Option, Redacted, Schema } from "effect"
 import * as Jose from "jose"
-import { randomBytes, timingSafeEqual } from "node:crypto"
+import { createPublicKey, randomBytes, timingSafeEqual } from "node:crypto"
 import { type Actor, Role } from "../domain/Access.ts"
 import { Unauthenticated } from "../domain/Errors.ts"
 import { sha256, uuidv7 } from "./Ids.ts"
@@ -71,11 +71,16 @@ export class Authenticator extends Context.Service<Authenticator, {
       )
       const publicKey = yield* Option.match(config.publicKey, {
         onNone: () => Effect.succeed(undefined),
-        onSome: (pem) => Effect.promise(() => Jose.importSPKI(pem, pem.includes("EC") ? "ES256" : "RS256"))
+        onSome: (pem) =>
+          Effect.try({
+            try: () => createPublicKey(pem),
+            catch: () => new Error("JWT_PUBLIC_KEY is not a PEM public key")
+          }).pipe(Effect.orDie)
       })
+      // Without JWT_ALGORITHMS, a key accepts only the algorithm its type signs with.
       const algorithms = Option.getOrElse(
         config.algorithms,
-        () => publicKey === undefined ? ["HS256"] : ["RS256", "ES256"]
+        () => publicKey === undefined ? ["HS256"] : publicKey.asymmetricKeyType === "ec" ? ["ES256"] : ["RS256"]
       )
       const verificationKey = publicKey ?? secret
       const verifyOptions: Jose.JWTVerifyOptions = {

@@ -3,7 +3,7 @@
  * per call, errors decoded into the domain's classes) and the REST client
  * generated from the same API definition. Imports only api/ and domain/.
  */
-import { Context, Effect, Layer } from "effect"
+import { Context, Layer } from "effect"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
 import { HttpApiClient } from "effect/http-api"
 import { RpcClient, RpcSerialization } from "effect/rpc"
@@ -56,9 +56,3 @@ export class CustomerApiClient extends Context.Service<CustomerApiClient, HttpAp
       })
     ).pipe(Layer.provide(FetchHttpClient.layer))
 }
-
-/** Runs one effect against a service without building layers yourself. */
-export const withRpcClient = <A, E>(
-  options: ClientOptions,
-  use: (client: CustomerRpcClient["Service"]) => Effect.Effect<A, E>
-) => Effect.flatMap(CustomerRpcClient, use).pipe(Effect.provide(CustomerRpcClient.layer(options)))

@@ -23,12 +23,17 @@ export interface ClientOptions {
   /** The service's origin, e.g. `http://customers.internal:8080`. */
   readonly baseUrl: string
   readonly credentials: Credentials
+  /** Sent with every call, e.g. `{ "x-request-id": id }` to correlate logs and audit rows. */
+  readonly headers?: Record<string, string>
 }
 
-const authenticate = (credentials: Credentials) => (request: HttpClientRequest.HttpClientRequest) =>
-  "bearer" in credentials
-    ? HttpClientRequest.bearerToken(request, credentials.bearer)
-    : HttpClientRequest.setHeader(request, "x-api-key", credentials.apiKey)
+const authenticate = ({ credentials, headers = {} }: ClientOptions) =>
+(request: HttpClientRequest.HttpClientRequest) => {
+  const withHeaders = HttpClientRequest.setHeaders(request, headers)
+  return "bearer" in credentials
+    ? HttpClientRequest.bearerToken(withHeaders, credentials.bearer)
+    : HttpClientRequest.setHeader(withHeaders, "x-api-key", credentials.apiKey)
+}
 
 export class CustomerRpcClient extends Context.Service<
   CustomerRpcClient,
@@ -38,7 +43,7 @@ export class CustomerRpcClient extends Context.Service<
     Layer.effect(CustomerRpcClient, RpcClient.make(CustomersRpc)).pipe(
       Layer.provide(RpcClient.layerProtocolHttp({
         url: new URL("/api/v1/rpc", options.baseUrl).href,
-        transformClient: HttpClient.mapRequest(authenticate(options.credentials))
+        transformClient: HttpClient.mapRequest(authenticate(options))
       })),
       Layer.provide([RpcSerialization.layerJson, FetchHttpClient.layer])
     )
@@ -52,7 +57,7 @@ export class CustomerApiClient extends Context.Service<CustomerApiClient, HttpAp
       CustomerApiClient,
       HttpApiClient.make(Api, {
         baseUrl: options.baseUrl,
-        transformClient: HttpClient.mapRequest(authenticate(options.credentials))
+        transformClient: HttpClient.mapRequest(authenticate(options))
       })
     ).pipe(Layer.provide(FetchHttpClient.layer))
 }

@@ -1,9 +1,10 @@
 /** Server side of the Authentication middlewares: credentials in, CurrentActor out. */
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Option, Redacted } from "effect"
 import { Headers } from "effect/http"
 import { Authentication, CurrentActor, RpcAuthentication } from "../api/Security.ts"
 import { Unauthenticated } from "../domain/Errors.ts"
 import { Authenticator } from "../platform/Authenticator.ts"
+import { CurrentRequestId, offeredRequestId } from "../platform/RequestContext.ts"
 
 export const AuthenticationLive = Layer.effect(
   Authentication,
@@ -36,7 +37,10 @@ export const RpcAuthenticationLive = Layer.effect(
         : apiKey._tag === "Some"
         ? authenticator.apiKey(apiKey.value)
         : Effect.fail(new Unauthenticated({}))
-      return Effect.flatMap(actor, (actor) => Effect.provideService(effect, CurrentActor, actor))
+      // RPC handlers run in their own fibers: the caller's correlation id travels as a header.
+      const requestId = offeredRequestId(Option.getOrUndefined(Headers.get(headers, "x-request-id"))) ?? null
+      return Effect.flatMap(actor, (actor) =>
+        effect.pipe(Effect.provideService(CurrentActor, actor), Effect.provideService(CurrentRequestId, requestId)))
     })
   })
 )

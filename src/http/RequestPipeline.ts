@@ -14,12 +14,10 @@ import {
   ProblemDetails
 } from "effect/http"
 import { randomUUID } from "node:crypto"
-import { CurrentRequestId } from "../platform/RequestContext.ts"
+import { CurrentRequestId, offeredRequestId } from "../platform/RequestContext.ts"
 
 /** RFC 9110: a 401 names the schemes that would work. */
 const challenge = `Bearer realm="customer-service", ApiKey realm="customer-service" header="X-API-Key"`
-
-const acceptableRequestId = /^[A-Za-z0-9._:-]{1,128}$/
 
 const problem = (status: number, type: string, title: string, detail: string, requestId: string) =>
   ProblemDetails.toResponse({ type, status, title, detail }).pipe(
@@ -50,8 +48,7 @@ export const RequestPipelineLive = Layer.unwrap(Effect.gen(function*() {
   return HttpRouter.middleware((httpEffect) =>
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const offered = request.headers["x-request-id"]
-      const requestId = offered !== undefined && acceptableRequestId.test(offered) ? offered : randomUUID()
+      const requestId = offeredRequestId(request.headers["x-request-id"]) ?? randomUUID()
       const declaredLength = Number(request.headers["content-length"] ?? 0)
       const startedAt = performance.now()
       const response = declaredLength > maxBodyBytes ? tooLarge(requestId) : yield* httpEffect.pipe(

@@ -3,10 +3,11 @@ import { Effect } from "effect"
 import { CustomersRpc } from "../api/CustomersRpc.ts"
 import { CurrentActor } from "../api/Security.ts"
 import { Customers } from "../customers/Customers.ts"
+import { CurrentRequestId } from "../platform/RequestContext.ts"
 
 export const CustomersRpcLive = CustomersRpc.toLayer(Effect.gen(function*() {
   const customers = yield* Customers
-  const context = Effect.map(CurrentActor, (actor) => ({ actor, requestId: null }))
+  const context = Effect.all({ actor: CurrentActor, requestId: CurrentRequestId })
   return CustomersRpc.of({
     GetCustomer: ({ id }) => Effect.flatMap(CurrentActor, (actor) => customers.get(actor, id)),
     ListCustomers: (query) => Effect.flatMap(CurrentActor, (actor) => customers.list(actor, query)),

@@ -2,6 +2,7 @@
  * The typed RPC client other services use (src/client): the same operations
  * as REST, errors decoded into the domain's classes.
  */
+import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import {
@@ -16,7 +17,8 @@ import {
 } from "../../src/client/index.ts"
 import type { Role } from "../../src/domain/Access.ts"
 import { customersPath, newCustomer, unique } from "../support/Customers.ts"
-import { json, TestService, testService } from "../support/TestService.ts"
+import { testServiceWithDatabase } from "../support/Database.ts"
+import { json, TestService } from "../support/TestService.ts"
 
 type Client = CustomerRpcClient["Service"]
 
@@ -34,7 +36,7 @@ const restGet = (id: string) =>
   Effect.flatMap(TestService, ({ request }) => request(`${customersPath}/${id}`))
 
 // Live clock: the whole service runs underneath.
-layer(testService(), { excludeTestServices: true })("typed RPC client", (it) => {
+layer(testServiceWithDatabase(), { excludeTestServices: true })("typed RPC client", (it) => {
   it.effect("CreateCustomer stores the customer and REST serves the same representation", () =>
     Effect.gen(function*() {
       const input = newCustomer({ name: "Ada Rpc", age: 36, tags: ["rpc"] })
@@ -183,5 +185,21 @@ layer(testService(), { excludeTestServices: true })("typed RPC client", (it) => 
         Effect.flip
       )
       assert.instanceOf(error, Unauthenticated)
+    }))
+
+  it.effect("a command's audit entry carries the caller's X-Request-Id", () =>
+    Effect.gen(function*() {
+      const { baseUrl, token } = yield* TestService
+      const created = yield* Effect.flatMap(CustomerRpcClient, (client) => client.CreateCustomer({ input: newCustomer() })).pipe(
+        Effect.provide(CustomerRpcClient.layer({
+          baseUrl,
+          credentials: { bearer: yield* token("admin") },
+          headers: { "x-request-id": "rpc-correlation-1" }
+        }))
+      )
+      const sql = yield* PgClient.PgClient
+      const rows = yield* sql<{ readonly request_id: string | null }>`
+        SELECT request_id FROM audit_log WHERE customer_id = ${created.id}`.pipe(Effect.orDie)
+      assert.deepStrictEqual(rows.map((row) => row.request_id), ["rpc-correlation-1"])
     }))
 })

@@ -3,7 +3,7 @@
  * commands (which run them inside its transaction).
  */
 import { PgClient } from "@effect/sql-pg"
-import { Context, Data, Effect, Layer, Option } from "effect"
+import { Context, Data, Effect, Exit, Layer, Option, Request, RequestResolver } from "effect"
 import type { SqlError } from "effect/sql"
 import type { Customer, CustomerId } from "../domain/Customer.ts"
 import type { CustomerState } from "../domain/CustomerState.ts"
@@ -21,7 +21,10 @@ const escapeLike = (text: string) => text.replace(/[\\%_]/g, (char) => `\\${char
 
 
 export class CustomerRepo extends Context.Service<CustomerRepo, {
+  /** For a command, inside its transaction. */
   findById(id: CustomerId): Effect.Effect<Option.Option<Customer>>
+  /** For a query: concurrent lookups share one statement. */
+  lookup(id: CustomerId): Effect.Effect<Option.Option<Customer>>
   list(query: ListCustomersQuery): Effect.Effect<CustomerPage, InvalidCursor>
   insert(id: CustomerId, state: CustomerState): Effect.Effect<Customer, UniqueViolation>
   update(id: CustomerId, expectedVersion: number, state: CustomerState): Effect.Effect<Option.Option<Customer>, UniqueViolation>
@@ -38,6 +41,26 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
           WHERE id = ${id} AND status <> 'DELETED'`.pipe(Effect.orDie)
         return Option.map(Option.fromNullishOr(rows[0]), toCustomer)
       })
+
+      class Lookup extends Request.Class<{ readonly id: CustomerId }, Option.Option<Customer>> {}
+
+      // Reads arriving together become one `id = ANY(...)` statement: one write to the
+      // connection and one round trip instead of one per request.
+      const lookups = RequestResolver.make<Lookup>((entries) =>
+        sql<CustomerRow>`SELECT ${selectColumns} FROM customers
+          WHERE id = ANY(${entries.map((entry) => entry.request.id)}::uuid[]) AND status <> 'DELETED'`.pipe(
+          Effect.orDie,
+          Effect.map((rows) => {
+            const found = new Map(rows.map((row) => [row.id, row]))
+            for (const entry of entries) {
+              const row = found.get(entry.request.id)
+              entry.completeUnsafe(Exit.succeed(row === undefined ? Option.none() : Option.some(toCustomer(row))))
+            }
+          })
+        )
+      )
+
+      const lookup = (id: CustomerId) => Effect.request(new Lookup({ id }), lookups)
 
       const filtersOf = (query: ListCustomersQuery) => {
         const clauses = [
@@ -155,7 +178,7 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
         }
       )
 
-      return CustomerRepo.of({ findById, list, insert, update, markDeleted })
+      return CustomerRepo.of({ findById, lookup, list, insert, update, markDeleted })
     })
   )
 }

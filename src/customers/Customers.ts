@@ -77,7 +77,7 @@ export class Customers extends Context.Service<Customers, {
 
       const get = Effect.fn("Customers.get")(function*(actor: Actor, id: CustomerId) {
         yield* requirePermission(actor, "customers:read")
-        return yield* repo.findById(id).pipe(
+        return yield* repo.lookup(id).pipe(
           Effect.flatMap(Option.match({
             onNone: () => Effect.fail(new CustomerNotFound({ customerId: id })),
             onSome: Effect.succeed

@@ -329,6 +329,21 @@ layer(Env, { excludeTestServices: true })("GET /api/v1/customers/:id", (it) => {
       assert.deepStrictEqual(yield* json<CustomerBody>(response), created)
     }))
 
+  it.effect("concurrent reads, batched into one statement, each get their own customer or a 404", () =>
+    Effect.gen(function*() {
+      const { request } = yield* TestService
+      const created = yield* Effect.forEach(Array.from({ length: 12 }, () => newCustomer()), (body) =>
+        createCustomer(body), { concurrency: 4 })
+      const ids = [...created.map((customer) => customer.id), crypto.randomUUID(), crypto.randomUUID()]
+      const answers = yield* Effect.forEach(ids, (id) =>
+        request(`${customersPath}/${id}`).pipe(
+          Effect.flatMap((response): Effect.Effect<CustomerBody | number> =>
+            response.status === 200 ? json<CustomerBody>(response) : Effect.succeed(response.status)
+          )
+        ), { concurrency: "unbounded" })
+      assert.deepStrictEqual(answers, [...created, 404, 404])
+    }))
+
   it.effect("a read-only caller can read a customer", () =>
     Effect.gen(function*() {
       const { request } = yield* TestService

@@ -10,6 +10,7 @@ import { createServer } from "node:http"
 import { CustomerEntityLayer } from "./customers/CustomerEntity.ts"
 import { CustomerRepo } from "./customers/CustomerRepo.ts"
 import { Customers } from "./customers/Customers.ts"
+import { IdempotencyKeyExpiryLive } from "./customers/IdempotencyKeyExpiry.ts"
 import { RoutesLive, serve } from "./http/Server.ts"
 import { Authenticator } from "./platform/Authenticator.ts"
 import { DatabaseLive } from "./platform/Database.ts"
@@ -38,8 +39,8 @@ export const ServicesLive = Layer.mergeAll(CustomersFeature, Health.layer).pipe(
   Layer.provideMerge(DatabaseLive)
 )
 
-/** What runs on top of the services: the routes and the outbox relay. */
-export const HttpAppLive = Layer.mergeAll(RoutesLive, OutboxRelayLive)
+/** What runs on top of the services: the routes and the background work. */
+export const HttpAppLive = Layer.mergeAll(RoutesLive, OutboxRelayLive, IdempotencyKeyExpiryLive)
 
 /** The port opens only once the services are up, so no request waits on a half-built service. */
 export const ServerLive = serve(HttpAppLive).pipe(

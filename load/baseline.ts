@@ -219,7 +219,9 @@ const update = async (req: IncomingMessage, res: ServerResponse, id: string) => 
         customer: after,
         changes
       })
-      if (after.pendingEmail === null) await tx`DELETE FROM email_verifications WHERE customer_id = ${id}`
+      if (before.pendingEmail !== null && after.pendingEmail === null) {
+        await tx`DELETE FROM email_verifications WHERE customer_id = ${id}`
+      }
       await auditInsert(tx, "customer.update", id, requestId, changes)
       return { status: 200 as const, customer: after }
     })

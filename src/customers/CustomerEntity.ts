@@ -191,7 +191,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
             }))
           )
           yield* publish("updated", after, actor, requestId, { changes: outcome.changedFields })
-          if (after.pendingEmail === null) {
+          if (before.pendingEmail !== null && after.pendingEmail === null) {
             yield* sql`DELETE FROM email_verifications WHERE customer_id = ${id}`
           }
           if (outcome.emailChange !== undefined) {

@@ -46,8 +46,23 @@ const send = (res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text)
 }
 
+/** The body as the client sent it: the baseline trusts it, as the plainest server would. */
+interface Body {
+  readonly email: string
+  readonly name: string
+  readonly age?: number | null
+  readonly gender?: string | null
+  readonly location?: postgres.JSONValue
+  readonly preferences?: postgres.JSONValue
+  readonly tags?: Array<string>
+  readonly metadata?: postgres.JSONValue
+  readonly consent: { readonly marketing: boolean; readonly dataProcessing: boolean }
+  readonly status?: string
+  readonly [field: string]: unknown
+}
+
 const readJson = (req: IncomingMessage) =>
-  new Promise<any>((resolve, reject) => {
+  new Promise<Body>((resolve, reject) => {
     const parts: Array<Buffer> = []
     req.on("data", (part: Buffer) => parts.push(part))
     req.on("end", () => {
@@ -97,7 +112,7 @@ const list = async (res: ServerResponse, params: URLSearchParams) => {
   // Time cursors carry the full microsecond value, as text.
   const sortKey = timeSort ? sql`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : column
   const limit = Number(params.get("limit") ?? 50)
-  const and = (parts: ReadonlyArray<postgres.PendingQuery<any>>) =>
+  const and = (parts: ReadonlyArray<postgres.PendingQuery<postgres.Row[]>>) =>
     parts.reduce((acc, part, i) => i === 0 ? sql`${part}` : sql`${acc} AND ${part}`, sql``)
   const seek = [...filters]
   const cursor = params.get("cursor")
@@ -115,7 +130,7 @@ const list = async (res: ServerResponse, params: URLSearchParams) => {
     const [capped] = await sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM
       (SELECT 1 FROM customers WHERE ${where} LIMIT ${exactCountLimit + 1}) matches`
     if (capped.n <= exactCountLimit) return { total: capped.n, totalIsEstimate: false }
-    const [plan] = await sql<Array<{ "QUERY PLAN": any }>>`EXPLAIN (FORMAT JSON) SELECT 1 FROM customers WHERE ${where}`
+    const [plan] = await sql<Array<{ "QUERY PLAN": ReadonlyArray<{ readonly Plan: { readonly "Plan Rows": number } }> }>>`EXPLAIN (FORMAT JSON) SELECT 1 FROM customers WHERE ${where}`
     return { total: Math.max(capped.n, Math.round(plan["QUERY PLAN"][0].Plan["Plan Rows"])), totalIsEstimate: true }
   }
   const [rows, count] = await Promise.all([
@@ -135,7 +150,7 @@ const list = async (res: ServerResponse, params: URLSearchParams) => {
 const outboxInsert = (tx: postgres.TransactionSql, subject: string, payload: Record<string, unknown>) => {
   const eventId = uuidv7()
   return tx`INSERT INTO baseline_outbox (event_id, subject, payload)
-    VALUES (${eventId}, ${subject}, ${tx.json({ eventId, ...payload } as any)})`
+    VALUES (${eventId}, ${subject}, ${tx.json({ eventId, ...payload } as postgres.JSONValue)})`
 }
 
 const auditInsert = (tx: postgres.TransactionSql, action: string, customerId: string, requestId: string,
@@ -172,8 +187,8 @@ const create = async (req: IncomingMessage, res: ServerResponse) => {
       return customer
     })
     send(res, 201, customer, { etag: `"v${customer.version}"`, location: `/api/v1/customers/${id}` })
-  } catch (error: any) {
-    if (error?.code === "23505") return send(res, 409, { title: "Email already exists" })
+  } catch (error) {
+    if ((error as { readonly code?: string }).code === "23505") return send(res, 409, { title: "Email already exists" })
     throw error
   }
 }
@@ -201,9 +216,9 @@ const update = async (req: IncomingMessage, res: ServerResponse, id: string) => 
       const [updated] = await tx<Array<CustomerRow>>`UPDATE customers SET email = ${before.email as string},
           email_verified = ${before.emailVerified}, pending_email = ${before.pendingEmail}, name = ${next.name as string},
           age = ${next.age as number | null}, gender = ${next.gender as string | null},
-          location = ${tx.json(next.location as any)}, preferences = ${tx.json(next.preferences as any)},
-          tags = ${next.tags as Array<string>}, metadata = ${tx.json(next.metadata as any)},
-          consent = ${tx.json(before.consent as any)}, status = ${next.status as string},
+          location = ${tx.json(next.location as postgres.JSONValue)}, preferences = ${tx.json(next.preferences as postgres.JSONValue)},
+          tags = ${next.tags as Array<string>}, metadata = ${tx.json(next.metadata as postgres.JSONValue)},
+          consent = ${tx.json(before.consent as postgres.JSONValue)}, status = ${next.status as string},
           updated_at = now(), version = version + 1
         WHERE id = ${id} AND version = ${before.version} AND status <> 'DELETED'
         RETURNING ${columns}`

@@ -5,6 +5,7 @@
 import { assert, layer } from "@effect/vitest"
 import { PgClient } from "@effect/sql-pg"
 import { Effect } from "effect"
+import type { Readiness } from "../../src/api/SystemApi.ts"
 import type { Customer } from "../../src/domain/Customer.ts"
 import type { CustomerPage } from "../../src/domain/CustomerQuery.ts"
 import { newCustomer, unique } from "../support/Customers.ts"
@@ -20,7 +21,7 @@ layer(testService({ embedded: true }), { excludeTestServices: true, timeout: "60
         const sql = yield* PgClient.PgClient
         const [{ version }] = yield* sql<{ readonly version: string }>`SELECT version() AS version`
         assert.match(version, /emscripten|wasm/i, version)
-        const ready = yield* call("GET", "/ready").pipe(Effect.flatMap(json<any>))
+        const ready = yield* call("GET", "/ready").pipe(Effect.flatMap(json<Readiness>))
         assert.strictEqual(ready.checks.database.status, "up")
         assert.strictEqual(ready.checks.nats.status, "disabled")
         assert.strictEqual(ready.status, "degraded")

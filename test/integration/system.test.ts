@@ -1,5 +1,6 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import type { Readiness } from "../../src/api/SystemApi.ts"
 import { json, TestService, testService } from "../support/TestService.ts"
 
 layer(testService(), { excludeTestServices: true })("system endpoints", (it) => {
@@ -14,7 +15,7 @@ layer(testService(), { excludeTestServices: true })("system endpoints", (it) => 
   it.effect("GET /ready reports the database, NATS and the outbox backlog", () =>
     Effect.gen(function*() {
       const { request } = yield* TestService
-      const body = yield* request("/ready", { auth: false }).pipe(Effect.flatMap(json<any>))
+      const body = yield* request("/ready", { auth: false }).pipe(Effect.flatMap(json<Readiness>))
       assert.strictEqual(body.checks.database.status, "up")
       assert.include(["up", "down"], body.checks.nats.status)
       assert.isNumber(body.checks.outbox.pending)
@@ -23,7 +24,9 @@ layer(testService(), { excludeTestServices: true })("system endpoints", (it) => 
   it.effect("the OpenAPI document is served and lists the customer endpoints", () =>
     Effect.gen(function*() {
       const { request } = yield* TestService
-      const document = yield* request("/api/v1/openapi.json", { auth: false }).pipe(Effect.flatMap(json<any>))
+      const document = yield* request("/api/v1/openapi.json", { auth: false }).pipe(
+        Effect.flatMap(json<{ readonly paths: Record<string, unknown> }>)
+      )
       assert.property(document.paths, "/api/v1/customers")
       assert.property(document.paths, "/api/v1/customers/{id}")
     }))

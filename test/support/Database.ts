@@ -41,7 +41,11 @@ export interface OutboxRow {
     readonly type: string
     readonly customerId: string
     readonly version: number
-    readonly [field: string]: any
+    /** The state after the change (created, updated, deleted, email-verified events). */
+    readonly customer?: { readonly name: string; readonly email: string }
+    /** Email verification requests: the address and the token the notification service mails. */
+    readonly email?: string
+    readonly token?: string
   }
   readonly published: boolean
 }

@@ -226,8 +226,11 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
             return yield* new VersionConflict({ expectedVersion: before.version, currentVersion: before.version + 1 })
           }
           yield* sql`DELETE FROM email_verifications WHERE customer_id = ${id}`
-          // Published snapshots still hold the person's data: erase them with the profile.
+          // Earlier events hold the person's data: published ones go, those still waiting
+          // go out without it (the event stays: consumers still learn that something changed).
           yield* sql`DELETE FROM outbox WHERE subject LIKE ${`customers.${id}.%`} AND published_at IS NOT NULL`
+          yield* sql`UPDATE outbox SET payload = payload - 'customer' - 'email' - 'token'
+            WHERE subject LIKE ${`customers.${id}.%`} AND published_at IS NULL`
           yield* publish("deleted", after.value, actor, requestId)
           yield* audit.record({ actor, action: "customer.delete", customerId: id, requestId, fields: [] })
         })),

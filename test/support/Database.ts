@@ -4,7 +4,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer } from "effect"
-import { TestService, testDatabaseClient, testService } from "./TestService.ts"
+import { TestService, testDatabaseClient, testService, type TestServiceOptions } from "./TestService.ts"
 
 /** A PgClient to the service's database, apart from the service's own pool (needs TestService). */
 export const TestDatabase = Layer.unwrap(Effect.gen(function*() {
@@ -13,7 +13,8 @@ export const TestDatabase = Layer.unwrap(Effect.gen(function*() {
 }))
 
 /** The whole service, and TestDatabase as the PgClient tests query. */
-export const testServiceWithDatabase = () => TestDatabase.pipe(Layer.provideMerge(testService()))
+export const testServiceWithDatabase = (options?: TestServiceOptions) =>
+  TestDatabase.pipe(Layer.provideMerge(testService(options)))
 
 export interface WriteCounts {
   readonly customers: number

@@ -60,6 +60,8 @@ export interface TestServiceOptions {
    * database is created, and `databaseUrl` is "".
    */
   readonly embedded?: boolean
+  /** `false`: no NATS_URL, so every event waits in the outbox, as during an outage. */
+  readonly nats?: boolean
 }
 
 /**
@@ -70,7 +72,8 @@ export const testService = (options: TestServiceOptions = {}) =>
   Layer.unwrap(Effect.gen(function*() {
     const database = options.embedded === true ? { url: "" } : yield* scopedDatabase
     const env: Record<string, string> = {
-      ...(options.embedded === true ? { PGLITE_DATA_DIR: "memory" } : { DATABASE_URL: database.url, NATS_URL: natsUrl }),
+      ...(options.embedded === true ? { PGLITE_DATA_DIR: "memory" } : { DATABASE_URL: database.url }),
+      ...(options.embedded === true || options.nats === false ? {} : { NATS_URL: natsUrl }),
       JWT_SECRET: testJwtSecret,
       ACCESS_LOG: "false",
       DB_POOL_MAX: "8",

@@ -3,11 +3,11 @@
  * as base64url JSON. Opaque to clients, validated on the way back in.
  */
 import { Option, Schema } from "effect"
+import { isStorableText } from "../domain/Customer.ts"
 
 const Position = Schema.Tuple([
   Schema.String,
-  // PostgreSQL refuses a NUL character in a parameter.
-  Schema.String.check(Schema.makeFilter((value: string) => !value.includes("\u0000"))),
+  Schema.String.check(isStorableText),
   Schema.String.check(Schema.isUUID())
 ])
 const decodePosition = Schema.decodeUnknownOption(Schema.fromJsonString(Position))

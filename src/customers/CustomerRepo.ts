@@ -19,7 +19,6 @@ const exactCountLimit = 10_000
 
 const escapeLike = (text: string) => text.replace(/[\\%_]/g, (char) => `\\${char}`)
 
-
 export class CustomerRepo extends Context.Service<CustomerRepo, {
   /** For a command, inside its transaction. */
   findById(id: CustomerId): Effect.Effect<Option.Option<Customer>>

@@ -32,7 +32,7 @@ const storableJson = (value: unknown): boolean =>
     : typeof value === "object" && value !== null
     ? Object.entries(value).every(([key, item]) => storable(key) && storableJson(item))
     : true
-const isStorableText = Schema.makeFilter((text: string) =>
+export const isStorableText = Schema.makeFilter((text: string) =>
   storable(text) || "text without NUL characters or unpaired surrogates"
 )
 

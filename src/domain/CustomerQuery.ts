@@ -1,6 +1,6 @@
 /** The list endpoint's contract: filters, sort, keyset cursor, field selection. */
 import { Schema, SchemaTransformation, Struct } from "effect"
-import { Age, Customer, CustomerStatus, Tag } from "./Customer.ts"
+import { Age, Customer, CustomerStatus, isStorableText, Tag } from "./Customer.ts"
 import { CountryCode } from "./Reference.ts"
 
 export const SortField = Schema.Literals(["createdAt", "updatedAt", "lastActivity", "name", "email"])
@@ -45,8 +45,7 @@ export const ListCustomersQuery = Schema.Struct({
   q: Schema.optionalKey(Schema.String.check(
     Schema.isMinLength(2),
     Schema.isMaxLength(100),
-    // PostgreSQL cannot take a NUL character as a parameter.
-    Schema.makeFilter((text: string) => !text.includes("\u0000") || "text without NUL characters")
+    isStorableText
   )),
   sort: Schema.optionalKey(Sort),
   limit: Schema.optionalKey(

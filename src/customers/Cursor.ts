@@ -4,6 +4,7 @@
  */
 import { Option, Schema } from "effect"
 import { isStorableText } from "../domain/Customer.ts"
+import { isRfc3339Instant } from "../domain/Instant.ts"
 
 const Position = Schema.Tuple([
   Schema.String,
@@ -14,15 +15,10 @@ const decodePosition = Schema.decodeUnknownOption(Schema.fromJsonString(Position
 
 /**
  * A time cursor carries the full microsecond value (a JS Date would cut it to
- * milliseconds and the seek would repeat or skip rows); it must be a real UTC
- * instant in the form the cursor was written, or PostgreSQL would refuse it.
+ * milliseconds and the seek would repeat or skip rows) in UTC, as written.
  */
-const cursorInstant = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d{1,6})?Z$/
-const isCursorInstant = (value: string) => {
-  const match = cursorInstant.exec(value)
-  const parsed = match === null ? Number.NaN : Date.parse(value)
-  return match !== null && !Number.isNaN(parsed) && new Date(parsed).toISOString().startsWith(match[1])
-}
+const cursorInstant = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$/
+const isCursorInstant = (value: string) => cursorInstant.test(value) && isRfc3339Instant(value)
 
 export const encodeCursor = (sort: string, value: string, id: string): string =>
   Buffer.from(JSON.stringify([sort, value, id])).toString("base64url")

@@ -75,8 +75,8 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
           ["last_activity", query.lastActivityAfter, query.lastActivityBefore]
         ] as const
         for (const [column, after, before] of ranges) {
-          if (after !== undefined) clauses.push(sql`${sql(column)} >= ${new Date(after.epochMilliseconds)}`)
-          if (before !== undefined) clauses.push(sql`${sql(column)} < ${new Date(before.epochMilliseconds)}`)
+          if (after !== undefined) clauses.push(sql`${sql(column)} >= ${after}::timestamptz`)
+          if (before !== undefined) clauses.push(sql`${sql(column)} < ${before}::timestamptz`)
         }
         if (query.q !== undefined) {
           const pattern = `%${escapeLike(query.q)}%`

@@ -103,8 +103,23 @@ const MetadataKey = Schema.String.check(
   Schema.isPattern(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, { expected: "a key of 1-64 letters, digits, '_', '.' or '-'" })
 )
 
+/** How deep metadata values may nest: `{"device": {"os": {"name": "iOS"}}}` is 2 levels below the key. */
+export const maxMetadataDepth = 8
+
+/** Objects and arrays nested in a JSON value: 0 for a scalar, 1 for `[1, 2]`. */
+const nestingDepth = (value: unknown): number => {
+  if (typeof value !== "object" || value === null) return 0
+  let deepest = 0
+  for (const item of Object.values(value)) deepest = Math.max(deepest, nestingDepth(item))
+  return deepest + 1
+}
+
 /** Free-form data about a customer (purchases, devices, ...); bounded so one profile cannot grow without limit. */
 export const Metadata = Schema.Record(Schema.String, Schema.Json).check(
+  Schema.makeFilter((value: { readonly [key: string]: Schema.Json }) =>
+    Object.values(value).every((item) => nestingDepth(item) <= maxMetadataDepth) ||
+    `metadata values nested at most ${maxMetadataDepth} levels deep`
+  ).abort(),
   Schema.isPropertyNames(MetadataKey),
   Schema.isMaxProperties(100),
   Schema.makeFilter((value) => JSON.stringify(value).length <= 16_384 || "metadata of at most 16 KiB as JSON"),

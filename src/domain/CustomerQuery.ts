@@ -1,6 +1,7 @@
 /** The list endpoint's contract: filters, sort, keyset cursor, field selection. */
 import { Schema, SchemaTransformation, Struct } from "effect"
 import { Age, Customer, CustomerStatus, isStorableText, Tag } from "./Customer.ts"
+import { InstantText } from "./Instant.ts"
 import { CountryCode } from "./Reference.ts"
 
 export const SortField = Schema.Literals(["createdAt", "updatedAt", "lastActivity", "name", "email"])
@@ -16,7 +17,6 @@ export const CustomerField = Schema.Literals(Struct.keys(Customer.fields))
 export type CustomerField = typeof CustomerField.Type
 
 const AgeFromString = Schema.NumberFromString.pipe(Schema.decodeTo(Age))
-const Instant = Schema.DateTimeUtcFromString
 
 /** `fields=id,email,name` */
 const FieldList = Schema.String.pipe(
@@ -36,12 +36,12 @@ export const ListCustomersQuery = Schema.Struct({
   tag: Schema.optionalKey(Tag),
   minAge: Schema.optionalKey(AgeFromString),
   maxAge: Schema.optionalKey(AgeFromString),
-  createdAfter: Schema.optionalKey(Instant),
-  createdBefore: Schema.optionalKey(Instant),
-  updatedAfter: Schema.optionalKey(Instant),
-  updatedBefore: Schema.optionalKey(Instant),
-  lastActivityAfter: Schema.optionalKey(Instant),
-  lastActivityBefore: Schema.optionalKey(Instant),
+  createdAfter: Schema.optionalKey(InstantText),
+  createdBefore: Schema.optionalKey(InstantText),
+  updatedAfter: Schema.optionalKey(InstantText),
+  updatedBefore: Schema.optionalKey(InstantText),
+  lastActivityAfter: Schema.optionalKey(InstantText),
+  lastActivityBefore: Schema.optionalKey(InstantText),
   q: Schema.optionalKey(Schema.String.check(
     Schema.isMinLength(2),
     Schema.isMaxLength(100),

@@ -10,10 +10,12 @@ import {
   HttpRouter,
   HttpServerError,
   HttpServerRequest,
+  HttpServerRespondable,
   HttpServerResponse,
   ProblemDetails
 } from "effect/http"
 import { randomUUID } from "node:crypto"
+import { RequestInvalid } from "../api/Validation.ts"
 import { CurrentRequestId, offeredRequestId } from "../platform/RequestContext.ts"
 
 /** RFC 9110: a 401 names the schemes that would work. */
@@ -23,6 +25,45 @@ const problem = (status: number, type: string, title: string, detail: string, re
   ProblemDetails.toResponse({ type, status, title, detail }).pipe(
     HttpServerResponse.setHeader("x-request-id", requestId)
   )
+
+/**
+ * JSON nested deeper than this is refused before any schema walks it: a 1 MB
+ * body can nest 500,000 levels, and recursive code (decoding, JSON.stringify)
+ * would overflow the stack long before that.
+ */
+export const maxJsonDepth = 32
+
+/** Whether JSON text opens more than `max` objects or arrays inside each other; one pass, no parsing. */
+export const nestsDeeperThan = (text: string, max: number): boolean => {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const char = text.charCodeAt(i)
+    if (inString) {
+      if (char === 0x5c) i++ // a backslash escapes the next character
+      else if (char === 0x22) inString = false
+    } else if (char === 0x22) inString = true
+    else if (char === 0x7b || char === 0x5b) {
+      if (++depth > max) return true
+    } else if (char === 0x7d || char === 0x5d) depth--
+  }
+  return false
+}
+
+const tooDeep = new RequestInvalid({
+  detail: `The body nests JSON more than ${maxJsonDepth} levels deep`,
+  errors: [{ path: ["body"], message: `JSON nested at most ${maxJsonDepth} levels deep` }]
+})
+
+/** Refuses a JSON body that nests too deep; the handler then reads the same, cached, text. */
+const refusingDeepJson = <E, R>(httpEffect: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    if ((request.headers["content-type"] ?? "").includes("json") && nestsDeeperThan(yield* request.text, maxJsonDepth)) {
+      return yield* HttpServerRespondable.toResponse(tooDeep)
+    }
+    return yield* httpEffect
+  })
 
 export const RequestPipelineLive = Layer.unwrap(Effect.gen(function*() {
   const maxBodyBytes = yield* Config.Int("MAX_BODY_BYTES").pipe(Config.withDefault(1_048_576))
@@ -51,7 +92,7 @@ export const RequestPipelineLive = Layer.unwrap(Effect.gen(function*() {
       const requestId = offeredRequestId(request.headers["x-request-id"]) ?? randomUUID()
       const declaredLength = Number(request.headers["content-length"] ?? 0)
       const startedAt = performance.now()
-      const response = declaredLength > maxBodyBytes ? tooLarge(requestId) : yield* httpEffect.pipe(
+      const response = declaredLength > maxBodyBytes ? tooLarge(requestId) : yield* refusingDeepJson(httpEffect).pipe(
         Effect.provideService(CurrentRequestId, requestId),
         Effect.provideService(HttpIncomingMessage.MaxBodySize, bodyLimit),
         Effect.annotateLogs({ requestId }),

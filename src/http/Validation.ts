@@ -1,14 +1,74 @@
-/** Turns request decoding failures into a 400 problem that names every offending field. */
+/**
+ * Turns request decoding failures into a 400 problem that names the
+ * offending fields. The answer is small whatever the input: a body with
+ * 260,000 bad tags has as many issues, so only the first few are formatted.
+ */
 import { Cause, Effect, ErrorReporter, SchemaIssue } from "effect"
 import { HttpServerRespondable } from "effect/http"
 import { HttpApiError, HttpApiMiddleware } from "effect/http-api"
 import { RequestInvalid, RequestValidation } from "../api/Validation.ts"
 
-const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
+/** At most this many entries in `errors`; a client fixes those and learns of the next ones. */
+export const maxReportedIssues = 20
+/** Messages naming a long literal list (countries, time zones) are cut to this length. */
+const maxMessageLength = 300
 
-const segmentOf = (segment: PropertyKey | { readonly key: PropertyKey }): string | number => {
-  const key = typeof segment === "object" ? segment.key : segment
-  return typeof key === "number" ? key : String(key)
+const formatIssue = SchemaIssue.makeFormatterStandardSchemaV1()
+
+type Segment = string | number
+
+const segmentOf = (segment: PropertyKey): Segment => typeof segment === "number" ? segment : String(segment)
+
+/**
+ * The issue tree's first failures, walked lazily: branches (pointers and
+ * composites) are followed, and each failure below them is formatted alone,
+ * so the cost is that of the issues reported, not of all there are.
+ */
+function* failures(issue: SchemaIssue.Issue, path: ReadonlyArray<Segment>): Generator<IssueEntry> {
+  switch (issue._tag) {
+    case "Pointer":
+      return yield* failures(issue.issue, [...path, ...issue.path.map(segmentOf)])
+    case "Encoding":
+      return yield* failures(issue.issue, path)
+    case "Composite":
+      for (const inner of issue.issues) yield* failures(inner, path)
+      return
+    default:
+      for (const formatted of formatIssue(issue).issues) {
+        const message = formatted.message.length > maxMessageLength
+          ? `${formatted.message.slice(0, maxMessageLength)}…`
+          : formatted.message
+        yield {
+          path: [...path, ...(formatted.path ?? []).map((segment) =>
+            segmentOf(typeof segment === "object" ? segment.key : segment)
+          )],
+          message
+        }
+      }
+  }
+}
+
+export interface IssueEntry {
+  readonly path: ReadonlyArray<Segment>
+  readonly message: string
+}
+
+/** The invalid-request problem for a decoding failure of the request part `slot` (payload, query, ...). */
+export const requestInvalid = (issue: SchemaIssue.Issue, slot: ReadonlyArray<Segment>): RequestInvalid => {
+  // A value failing two checks of one schema is reported once per distinct message.
+  const entries = new Map<string, IssueEntry>()
+  let more = false
+  for (const entry of failures(issue, slot)) {
+    if (entries.size === maxReportedIssues) {
+      more = true
+      break
+    }
+    entries.set(`${entry.path.join(".")}\u0000${entry.message}`, entry)
+  }
+  const errors = [...entries.values()]
+  const fields = [...new Set(errors.map((entry) => entry.path.join(".")))]
+  const detail = `Invalid ${fields.join(", ")}${more ? ` (the first ${maxReportedIssues} problems; there are more)` : ""}`
+  return new RequestInvalid({ detail, errors })
 }
 
 export const RequestValidationLive = HttpApiMiddleware.layerSchemaErrorTransform(RequestValidation, (error) => {
@@ -19,15 +79,5 @@ export const RequestValidationLive = HttpApiMiddleware.layerSchemaErrorTransform
       HttpServerRespondable.toResponse(new HttpApiError.InternalServerErrorProblem())
     )
   }
-  const slot = error.kind.toLowerCase()
-  // A value failing two checks of one schema is reported once per distinct message.
-  const entries = new Map(formatIssues(error.cause.issue).issues.map((issue) => {
-    const path = [slot, ...(issue.path ?? []).map(segmentOf)]
-    return [`${path.join(".")}\u0000${issue.message}`, { path, message: issue.message }] as const
-  }))
-  const errors = [...entries.values()]
-  const fields = [...new Set(errors.map((entry) => entry.path.join(".")))]
-  return Effect.fail(
-    new RequestInvalid({ detail: `Invalid ${fields.join(", ")}`, errors })
-  )
+  return Effect.fail(requestInvalid(error.cause.issue, [error.kind.toLowerCase()]))
 })

@@ -1,7 +1,15 @@
 /** The customer endpoints under /api/v1/customers, built only from domain schemas. */
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
-import { CreateCustomer, Customer, CustomerId, PatchCustomer, ReplaceCustomer, VerifyEmail } from "../domain/Customer.ts"
+import {
+  CreateCustomer,
+  Customer,
+  CustomerId,
+  IdempotencyKey,
+  PatchCustomer,
+  ReplaceCustomer,
+  VerifyEmail
+} from "../domain/Customer.ts"
 import { CustomerPage, ListCustomersQuery } from "../domain/CustomerQuery.ts"
 import {
   CreateCustomerErrors,
@@ -26,11 +34,7 @@ export class CustomersApi extends HttpApiGroup.make("customers")
     }),
     HttpApiEndpoint.post("create", "/", {
       payload: CreateCustomer,
-      headers: {
-        "idempotency-key": Schema.optionalKey(
-          Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(255))
-        )
-      },
+      headers: { "idempotency-key": Schema.optionalKey(IdempotencyKey) },
       success: Customer.pipe(HttpApiSchema.status(201)),
       error: CreateCustomerErrors
     }),

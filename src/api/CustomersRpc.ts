@@ -1,11 +1,18 @@
 /**
  * The customer operations as typed RPC for other services: the same domain
  * schemas and errors as the REST endpoints.
+ *
+ * Over HTTP (POST /api/v1/rpc, Effect RPC's JSON serialization) one request
+ * may carry a batch of calls: at most `maxCallsPerRequest`, asking for at most
+ * `maxCustomersPerRequest` customers in all (a list counts its `limit`, 50 by
+ * default), so one answer is never larger than one REST page of 500. Calls of
+ * a batch run a few at a time. Credentials and X-Request-Id travel as HTTP
+ * headers only; a call's own `headers` are ignored.
  */
 import { Schema } from "effect"
 import { Rpc, RpcGroup } from "effect/rpc"
-import { CreateCustomer, Customer, CustomerId, PatchCustomer } from "../domain/Customer.ts"
-import { CustomerPage, ListCustomersQuery } from "../domain/CustomerQuery.ts"
+import { CreateCustomer, Customer, CustomerId, IdempotencyKey, PatchCustomer, VerificationToken } from "../domain/Customer.ts"
+import { CustomerPage, defaultPageSize, ListCustomersQuery } from "../domain/CustomerQuery.ts"
 import {
   CreateCustomerErrors,
   DeleteCustomerErrors,
@@ -15,6 +22,13 @@ import {
   VerifyEmailErrors
 } from "../domain/Errors.ts"
 import { RpcAuthentication } from "./Security.ts"
+
+export const maxCallsPerRequest = 20
+export const maxCustomersPerRequest = 500
+
+/** How many customers a call can answer with, counted against `maxCustomersPerRequest`. */
+export const customersRequested = (tag: string, payload: unknown): number =>
+  tag === "ListCustomers" ? (payload as ListCustomersQuery).limit ?? defaultPageSize : 1
 
 const ExpectedVersion = Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
 
@@ -30,7 +44,7 @@ export class CustomersRpc extends RpcGroup.make(
     error: Schema.Union(ListCustomersErrors)
   }),
   Rpc.make("CreateCustomer", {
-    payload: { input: CreateCustomer, idempotencyKey: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(255))) },
+    payload: { input: CreateCustomer, idempotencyKey: Schema.optionalKey(IdempotencyKey) },
     success: Customer,
     error: Schema.Union(CreateCustomerErrors)
   }),
@@ -44,7 +58,7 @@ export class CustomersRpc extends RpcGroup.make(
     error: Schema.Union(DeleteCustomerErrors)
   }),
   Rpc.make("VerifyCustomerEmail", {
-    payload: { id: CustomerId, token: Schema.String.check(Schema.isMinLength(16), Schema.isMaxLength(128)) },
+    payload: { id: CustomerId, token: VerificationToken },
     success: Customer,
     error: Schema.Union(VerifyEmailErrors)
   })

@@ -7,7 +7,7 @@ import { Context, Data, Effect, Exit, Layer, Option, Request, RequestResolver } 
 import type { SqlError } from "effect/sql"
 import type { Customer, CustomerId } from "../domain/Customer.ts"
 import type { CustomerState } from "../domain/CustomerState.ts"
-import type { CustomerPage, CustomerView, ListCustomersQuery, SortField } from "../domain/CustomerQuery.ts"
+import { type CustomerPage, type CustomerView, defaultPageSize, type ListCustomersQuery, type SortField } from "../domain/CustomerQuery.ts"
 import { InvalidCursor } from "../domain/Errors.ts"
 import { decodeCursor, encodeCursor } from "./Cursor.ts"
 import { type CustomerRow, customerColumns, sortColumns, toCustomer } from "./CustomerRow.ts"
@@ -105,7 +105,7 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
         const sortKey = isTimeSort(field)
           ? sql`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
           : column
-        const limit = query.limit ?? 50
+        const limit = query.limit ?? defaultPageSize
         const filters = filtersOf(query)
         const where = sql.and(filters)
         const seek = [...filters]

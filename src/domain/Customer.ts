@@ -212,8 +212,22 @@ export const toPatch = (replacement: ReplaceCustomer): PatchCustomer => ({
   ...(replacement.version === undefined ? {} : { version: replacement.version })
 })
 
-export const VerifyEmail = Schema.Struct({
-  token: Schema.String.check(Schema.isMinLength(16), Schema.isMaxLength(128))
-}).annotate({ identifier: "VerifyEmail" })
+/** The single-use token of an email change, as mailed to the new address. */
+export const VerificationToken = Schema.String.check(Schema.isMinLength(16), Schema.isMaxLength(128))
+
+export const VerifyEmail = Schema.Struct({ token: VerificationToken }).annotate({ identifier: "VerifyEmail" })
+
+/**
+ * A client's name for one create, so a retry is answered with the first
+ * result instead of a second customer: visible ASCII and inner spaces, as an
+ * HTTP header can carry it, the same over RPC.
+ */
+export const IdempotencyKey = Schema.String.check(
+  Schema.isMinLength(1),
+  Schema.isMaxLength(255),
+  Schema.isPattern(/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/, {
+    expected: "1-255 visible ASCII characters (inner spaces allowed)"
+  })
+).annotate({ identifier: "IdempotencyKey" })
 
 export const sameEmail = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()

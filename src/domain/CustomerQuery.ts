@@ -30,6 +30,9 @@ const FieldList = Schema.String.pipe(
   Schema.decodeTo(Schema.Array(CustomerField).check(Schema.isMinLength(1)))
 )
 
+/** Customers per page when a list names no `limit`. */
+export const defaultPageSize = 50
+
 export const ListCustomersQuery = Schema.Struct({
   status: Schema.optionalKey(CustomerStatus),
   country: Schema.optionalKey(CountryCode),

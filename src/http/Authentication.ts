@@ -1,10 +1,10 @@
 /** Server side of the Authentication middlewares: credentials in, CurrentActor out. */
-import { Effect, Layer, Option, Redacted } from "effect"
-import { Headers } from "effect/http"
-import { Authentication, CurrentActor, RpcAuthentication } from "../api/Security.ts"
+import { Effect, Layer, Redacted } from "effect"
+import type { Headers } from "effect/http"
+import { apiKeyHeader, Authentication, CurrentActor } from "../api/Security.ts"
+import type { Actor } from "../domain/Access.ts"
 import { Unauthenticated } from "../domain/Errors.ts"
 import { Authenticator } from "../platform/Authenticator.ts"
-import { CurrentRequestId, offeredRequestId } from "../platform/RequestContext.ts"
 
 export const AuthenticationLive = Layer.effect(
   Authentication,
@@ -25,22 +25,19 @@ export const AuthenticationLive = Layer.effect(
   })
 )
 
-export const RpcAuthenticationLive = Layer.effect(
-  RpcAuthentication,
-  Effect.gen(function*() {
-    const authenticator = yield* Authenticator
-    return RpcAuthentication.of((effect, { headers }) => {
-      const authorization = Headers.get(headers, "authorization")
-      const apiKey = Headers.get(headers, "x-api-key")
-      const actor = authorization._tag === "Some" && authorization.value.startsWith("Bearer ")
-        ? authenticator.bearer(authorization.value.slice("Bearer ".length))
-        : apiKey._tag === "Some"
-        ? authenticator.apiKey(apiKey.value)
-        : Effect.fail(new Unauthenticated({}))
-      // RPC handlers run in their own fibers: the caller's correlation id travels as a header.
-      const requestId = offeredRequestId(Option.getOrUndefined(Headers.get(headers, "x-request-id"))) ?? null
-      return Effect.flatMap(actor, (actor) =>
-        effect.pipe(Effect.provideService(CurrentActor, actor), Effect.provideService(CurrentRequestId, requestId)))
-    })
-  })
-)
+/**
+ * The caller named by a request's own headers (never by anything in its body):
+ * a bearer JWT first, else an API key. For doors that are not HttpApi endpoints.
+ */
+export const actorFromHeaders = (
+  authenticator: Authenticator["Service"],
+  headers: Headers.Headers
+): Effect.Effect<Actor, Unauthenticated> => {
+  const bearer = /^Bearer +(\S+)$/i.exec(headers.authorization ?? "")
+  const apiKey = headers[apiKeyHeader]
+  return bearer !== null
+    ? authenticator.bearer(bearer[1])
+    : apiKey !== undefined
+    ? authenticator.apiKey(apiKey)
+    : Effect.fail(new Unauthenticated({}))
+}

@@ -1,0 +1,197 @@
+/**
+ * The RPC door (POST /api/v1/rpc), held to the same rules as REST and in the
+ * same order: credentials from the HTTP request only, then the batch's shape
+ * and limits, then each call's payload, decoded with the REST validation
+ * answers; and failures that are ours leave as an opaque internal error with
+ * the request id, never a driver's message.
+ */
+import { Cause, Context, Effect, ErrorReporter, Exit, Layer, Option, Schema, type Scope, Semaphore } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerRespondable, HttpServerResponse } from "effect/http"
+import { RpcSerialization, RpcServer } from "effect/rpc"
+import {
+  customersRequested,
+  CustomersRpc,
+  maxCallsPerRequest,
+  maxCustomersPerRequest
+} from "../api/CustomersRpc.ts"
+import { CurrentActor, RpcAuthentication } from "../api/Security.ts"
+import { RequestInvalid } from "../api/Validation.ts"
+import type { Actor } from "../domain/Access.ts"
+import { Unauthenticated } from "../domain/Errors.ts"
+import { actorFromHeaders } from "../http/Authentication.ts"
+import { requestInvalid } from "../http/Validation.ts"
+import { Authenticator } from "../platform/Authenticator.ts"
+import { CurrentRequestId } from "../platform/RequestContext.ts"
+import { CustomersRpcLive } from "./CustomersRpcLive.ts"
+
+export const rpcPath = "/api/v1/rpc"
+
+/** Calls of one batch running at once: enough to overlap round trips, too few to flood the pool. */
+const callsAtOnce = 4
+
+/**
+ * What the door established for one HTTP request. RPC handlers run in fibers
+ * of their own whose context includes the HTTP request's, so each call of the
+ * batch reads its caller from here.
+ */
+class RpcBatch extends Context.Service<RpcBatch, {
+  readonly actor: Actor
+  readonly permits: Semaphore.Semaphore
+}>()("cms/rpc/RpcBatch") {}
+
+/** The defect a caller sees in place of ours: it names the request id and nothing else. */
+class OpaqueInternalError extends Error {
+  // Already reported with its real cause; this stand-in is not worth a second log line.
+  override readonly [ErrorReporter.ignore] = true
+  constructor(requestId: string | null) {
+    super(`Internal error: quote request id ${requestId ?? "(none)"} to support`)
+    this.name = "InternalError"
+  }
+}
+
+/** Each call: the batch's caller, a permit of the batch, and our defects reported here and hidden from the caller. */
+const RpcAuthenticationLive = Layer.succeed(
+  RpcAuthentication,
+  RpcAuthentication.of((call) =>
+    Effect.flatMap(Effect.serviceOption(RpcBatch), (batch) =>
+      Option.match(batch, {
+        onNone: () => Effect.fail(new Unauthenticated({})),
+        onSome: ({ actor, permits }) =>
+          call.pipe(
+            Effect.provideService(CurrentActor, actor),
+            permits.withPermits(1),
+            Effect.catchDefect((defect) =>
+              Effect.gen(function*() {
+                yield* ErrorReporter.report(Cause.die(defect))
+                return yield* Effect.die(new OpaqueInternalError(yield* CurrentRequestId))
+              })
+            )
+          )
+      }))
+  )
+)
+
+const tags = [...CustomersRpc.requests.keys()]
+
+const Call = Schema.Struct({
+  _tag: Schema.Literal("Request"),
+  id: Schema.Union([
+    Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(64)),
+    Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+  ]),
+  tag: Schema.Literals(tags),
+  payload: Schema.Unknown,
+  headers: Schema.Array(Schema.Tuple([Schema.String, Schema.String])).check(Schema.isMaxLength(50)),
+  traceId: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(64))),
+  spanId: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(64))),
+  sampled: Schema.optionalKey(Schema.Boolean)
+})
+const Batch = Schema.Union([Call, Schema.Array(Call).check(Schema.isMinLength(1))])
+const parseOptions = { errors: "all", onExcessProperty: "error" } as const
+const decodeBatch = Schema.decodeUnknownExit(Schema.fromJsonString(Batch), parseOptions)
+
+const payloadDecoders = new Map(
+  [...CustomersRpc.requests].map(([tag, rpc]) => [tag, Schema.decodeUnknownExit(rpc.payloadSchema, parseOptions)])
+)
+
+const malformed = (detail: string, path: ReadonlyArray<string | number>, message: string) =>
+  new RequestInvalid({ detail, errors: [{ path, message }] })
+
+/** The batch's calls when its shape, limits and every payload are valid; the first reason why not otherwise. */
+const validateBatch = (text: string): Exit.Exit<void, RequestInvalid> => {
+  const decoded = decodeBatch(text)
+  if (Exit.isFailure(decoded)) {
+    const error = Cause.findErrorOption(decoded.cause)
+    return Exit.fail(
+      Option.isSome(error)
+        ? requestInvalid(error.value.issue, ["body"])
+        : malformed("The body is not an RPC request", ["body"], "Expected RPC JSON")
+    )
+  }
+  const calls = Array.isArray(decoded.value) ? decoded.value : [decoded.value]
+  if (calls.length > maxCallsPerRequest) {
+    return Exit.fail(malformed(
+      `A request carries at most ${maxCallsPerRequest} calls`,
+      ["body"],
+      `Expected at most ${maxCallsPerRequest} calls, got ${calls.length}`
+    ))
+  }
+  const ids = new Set<string>()
+  let customers = 0
+  for (const [index, call] of calls.entries()) {
+    const id = String(call.id)
+    if (ids.has(id)) return Exit.fail(malformed("Two calls share an id", [index, "id"], "Expected an id no other call uses"))
+    ids.add(id)
+    const payload = payloadDecoders.get(call.tag)!(call.payload)
+    if (Exit.isFailure(payload)) {
+      const error = Cause.findErrorOption(payload.cause)
+      return Exit.fail(
+        Option.isSome(error)
+          ? requestInvalid(error.value.issue, [index, "payload"])
+          : malformed("Invalid payload", [index, "payload"], "Expected a valid payload")
+      )
+    }
+    customers += customersRequested(call.tag, payload.value)
+  }
+  if (customers > maxCustomersPerRequest) {
+    return Exit.fail(malformed(
+      `A request asks for at most ${maxCustomersPerRequest} customers in all`,
+      ["body"],
+      `Expected lists whose limits add up to at most ${maxCustomersPerRequest}, got ${customers}`
+    ))
+  }
+  return Exit.void
+}
+
+const encodeUnauthenticated = Schema.encodeSync(
+  RpcSerialization.json.codecFor(Schema.Exit(Schema.Void, Unauthenticated, Schema.Defect()))
+)
+
+/**
+ * Without valid credentials nothing is decoded. A typed client still learns
+ * why: a body that names its calls is answered in RPC form, each call failing
+ * with Unauthenticated (status 401 all the same); anything else gets the problem.
+ */
+const CallIds = Schema.Union([
+  Schema.Struct({ id: Call.fields.id }),
+  Schema.Array(Schema.Struct({ id: Call.fields.id })).check(Schema.isMinLength(1), Schema.isMaxLength(maxCallsPerRequest))
+])
+const decodeCallIds = Schema.decodeUnknownOption(Schema.fromJsonString(CallIds))
+
+const refuseUnauthenticated = (text: string) =>
+  Option.match(decodeCallIds(text), {
+    onNone: () => HttpServerRespondable.toResponse(new Unauthenticated({})),
+    onSome: (calls) => {
+      const exit = encodeUnauthenticated(Exit.fail(new Unauthenticated({})))
+      return Effect.succeed(HttpServerResponse.jsonUnsafe(
+        (Array.isArray(calls) ? calls : [calls]).map(({ id }) => ({ _tag: "Exit", requestId: id, exit })),
+        { status: 401 }
+      ))
+    }
+  })
+
+const door = (
+  rpcServer: Effect.Effect<HttpServerResponse.HttpServerResponse, never, Scope.Scope | HttpServerRequest.HttpServerRequest>
+) =>
+  Effect.gen(function*() {
+    const authenticator = yield* Authenticator
+    return Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const actor = yield* Effect.option(actorFromHeaders(authenticator, request.headers))
+      const text = yield* request.text
+      if (Option.isNone(actor)) return yield* refuseUnauthenticated(text)
+      const invalid = validateBatch(text)
+      if (Exit.isFailure(invalid)) return yield* HttpServerRespondable.toResponse(Cause.squash(invalid.cause) as RequestInvalid)
+      const permits = yield* Semaphore.make(callsAtOnce)
+      return yield* rpcServer.pipe(Effect.provideService(RpcBatch, { actor: actor.value, permits }))
+    })
+  })
+
+/** The RPC server behind the door, on the HTTP router. */
+export const RpcRoutesLive = HttpRouter.use((router) =>
+  Effect.gen(function*() {
+    // Each call fails on its own: a defect answers that call, not the whole batch.
+    const rpcServer = yield* RpcServer.toHttpEffect(CustomersRpc, { disableFatalDefects: true })
+    yield* router.add("POST", rpcPath, yield* door(rpcServer))
+  })
+).pipe(Layer.provide([CustomersRpcLive, RpcAuthenticationLive, RpcSerialization.layerJson]))

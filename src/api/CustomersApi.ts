@@ -17,6 +17,7 @@ import {
   GetCustomerErrors,
   ListCustomersErrors,
   PreconditionRequired,
+  ReplaceCustomerErrors,
   UpdateCustomerErrors,
   VerifyEmailErrors
 } from "../domain/Errors.ts"
@@ -48,7 +49,7 @@ export class CustomersApi extends HttpApiGroup.make("customers")
       headers: IfMatch,
       payload: ReplaceCustomer,
       success: Customer,
-      error: [...UpdateCustomerErrors, PreconditionRequired]
+      error: [...ReplaceCustomerErrors, PreconditionRequired]
     }),
     HttpApiEndpoint.patch("patch", "/:id", {
       params: idParam,

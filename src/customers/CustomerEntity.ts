@@ -8,9 +8,10 @@ import { Effect, Option, Schema } from "effect"
 import { Entity } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { Actor } from "../domain/Access.ts"
-import { CreateCustomer, Customer, CustomerId, PatchCustomer } from "../domain/Customer.ts"
+import { CreateCustomer, Customer, CustomerId, PatchCustomer, ReadOnlyEcho } from "../domain/Customer.ts"
 import {
   applyPatch,
+  changedReadOnlyField,
   consentSufficient,
   erasedState,
   statusTransition
@@ -19,12 +20,14 @@ import type { CustomerState } from "../domain/CustomerState.ts"
 import { stateOf } from "../domain/CustomerState.ts"
 import {
   ConsentRequired,
+  CustomerDeleted,
   CustomerNotFound,
   EmailAlreadyExists,
   Forbidden,
   IdempotencyKeyReused,
   InvalidStatusTransition,
   InvalidVerificationToken,
+  ReadOnlyFieldChanged,
   VersionConflict
 } from "../domain/Errors.ts"
 import { randomToken, sha256 } from "../platform/Ids.ts"
@@ -42,13 +45,20 @@ export const Idempotency = Schema.Struct({ principal: Schema.String, key: Schema
 export const Create = Rpc.make("Create", {
   payload: { ...CommandContext, input: CreateCustomer, idempotency: Schema.NullOr(Idempotency) },
   success: Schema.Struct({ customer: Customer, replayed: Schema.Boolean }),
-  error: Schema.Union([EmailAlreadyExists, ConsentRequired, IdempotencyKeyReused])
+  error: Schema.Union([EmailAlreadyExists, ConsentRequired, IdempotencyKeyReused, CustomerDeleted])
 })
 
 export const Update = Rpc.make("Update", {
-  payload: { ...CommandContext, patch: PatchCustomer, expectedVersion: Schema.NullOr(Schema.Int) },
+  payload: { ...CommandContext, patch: PatchCustomer, echo: ReadOnlyEcho, expectedVersion: Schema.NullOr(Schema.Int) },
   success: Customer,
-  error: Schema.Union([CustomerNotFound, VersionConflict, EmailAlreadyExists, InvalidStatusTransition, Forbidden])
+  error: Schema.Union([
+    CustomerNotFound,
+    VersionConflict,
+    EmailAlreadyExists,
+    InvalidStatusTransition,
+    ReadOnlyFieldChanged,
+    Forbidden
+  ])
 })
 
 export const Delete = Rpc.make("Delete", {
@@ -117,10 +127,12 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
       Create: ({ payload: { actor, requestId, input, idempotency } }) =>
         transact(Effect.gen(function*() {
           if (idempotency !== null) {
-            const [previous] = yield* sql<{ readonly request_hash: string; readonly response: Customer }>`
+            const [previous] = yield* sql<{ readonly request_hash: string | null; readonly response: Customer | null }>`
               SELECT request_hash, response FROM idempotency_keys
               WHERE principal = ${idempotency.principal} AND key = ${idempotency.key}`
             if (previous !== undefined) {
+              // Erased since: the retry learns that, never the erased profile.
+              if (previous.response === null) return yield* new CustomerDeleted({ field: "Idempotency-Key" })
               if (previous.request_hash !== idempotency.requestHash) {
                 return yield* new IdempotencyKeyReused({ field: "Idempotency-Key" })
               }
@@ -153,19 +165,21 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
               ))
           )
           if (idempotency !== null) {
-            yield* sql`INSERT INTO idempotency_keys (principal, key, request_hash, response)
+            yield* sql`INSERT INTO idempotency_keys (principal, key, request_hash, response, customer_id)
               VALUES (${idempotency.principal}, ${idempotency.key}, ${idempotency.requestHash},
-                ${sql.json(Schema.encodeSync(Customer)(customer))})`
+                ${sql.json(Schema.encodeSync(Customer)(customer))}, ${id})`
           }
           yield* publish("created", customer, actor, requestId)
           yield* audit.record({ actor, action: "customer.create", customerId: id, requestId, fields: Object.keys(input) })
           return { customer, replayed: false }
         })),
 
-      Update: ({ payload: { actor, requestId, patch, expectedVersion } }) =>
+      Update: ({ payload: { actor, requestId, patch, echo, expectedVersion } }) =>
         transact(Effect.gen(function*() {
           const before = yield* current
           yield* checkVersion(before, expectedVersion)
+          const changedReadOnly = changedReadOnlyField(before, echo)
+          if (changedReadOnly !== undefined) return yield* new ReadOnlyFieldChanged({ field: changedReadOnly })
           if (patch.status !== undefined) {
             const verdict = statusTransition(before.status, patch.status, actor)
             if (verdict === "needs-suspend-permission") {
@@ -226,6 +240,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
             return yield* new VersionConflict({ expectedVersion: before.version, currentVersion: before.version + 1 })
           }
           yield* sql`DELETE FROM email_verifications WHERE customer_id = ${id}`
+          yield* sql`UPDATE idempotency_keys SET response = NULL, request_hash = NULL WHERE customer_id = ${id}`
           // Earlier events hold the person's data: published ones go, those still waiting
           // go out without it (the event stays: consumers still learn that something changed).
           yield* sql`DELETE FROM outbox WHERE subject LIKE ${`customers.${id}.%`} AND published_at IS NOT NULL`

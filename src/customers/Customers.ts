@@ -6,7 +6,8 @@ import { Context, Effect, Layer, Option, Predicate } from "effect"
 import type { ClusterError, Sharding } from "effect/cluster"
 import type { Actor } from "../domain/Access.ts"
 import { requirePermission } from "../domain/Access.ts"
-import type { CreateCustomer, Customer, CustomerId, PatchCustomer } from "../domain/Customer.ts"
+import type { CreateCustomer, Customer, CustomerId, PatchCustomer, ReplaceCustomer } from "../domain/Customer.ts"
+import { echoOf, toPatch } from "../domain/Customer.ts"
 import type { CustomerPage, ListCustomersQuery } from "../domain/CustomerQuery.ts"
 import {
   type CreateCustomerErrors,
@@ -15,6 +16,7 @@ import {
   type ErrorOf,
   type GetCustomerErrors,
   type ListCustomersErrors,
+  type ReplaceCustomerErrors,
   Unavailable,
   type UpdateCustomerErrors,
   type VerifyEmailErrors
@@ -45,6 +47,13 @@ export class Customers extends Context.Service<Customers, {
   create(
     options: CommandOptions & { readonly input: CreateCustomer; readonly idempotencyKey: string | undefined }
   ): Effect.Effect<Created, ErrorOf<typeof CreateCustomerErrors>>
+  replace(
+    options: CommandOptions & {
+      readonly id: CustomerId
+      readonly replacement: ReplaceCustomer
+      readonly expectedVersion: number | null
+    }
+  ): Effect.Effect<Customer, ErrorOf<typeof ReplaceCustomerErrors>>
   update(
     options: CommandOptions & {
       readonly id: CustomerId
@@ -106,6 +115,23 @@ export class Customers extends Context.Service<Customers, {
         return yield* entityFor(id).Create({ actor, requestId, input, idempotency }).pipe(clusterFailuresUnavailable)
       })
 
+      const replace = Effect.fn("Customers.replace")(function*(
+        { actor, requestId, id, replacement, expectedVersion }: CommandOptions & {
+          readonly id: CustomerId
+          readonly replacement: ReplaceCustomer
+          readonly expectedVersion: number | null
+        }
+      ) {
+        yield* requirePermission(actor, "customers:write")
+        return yield* entityFor(id).Update({
+          actor,
+          requestId,
+          patch: toPatch(replacement),
+          echo: echoOf(replacement),
+          expectedVersion
+        }).pipe(clusterFailuresUnavailable)
+      })
+
       const update = Effect.fn("Customers.update")(function*(
         { actor, requestId, id, patch, expectedVersion }: CommandOptions & {
           readonly id: CustomerId
@@ -114,8 +140,10 @@ export class Customers extends Context.Service<Customers, {
         }
       ) {
         yield* requirePermission(actor, "customers:write")
-        return yield* entityFor(id).Update({ actor, requestId, patch, expectedVersion }).pipe(
-          clusterFailuresUnavailable
+        return yield* entityFor(id).Update({ actor, requestId, patch, echo: {}, expectedVersion }).pipe(
+          clusterFailuresUnavailable,
+          // Only a replacement echoes read-only fields; with none sent, none can differ.
+          Effect.catchTag("ReadOnlyFieldChanged", Effect.die)
         )
       })
 
@@ -136,7 +164,7 @@ export class Customers extends Context.Service<Customers, {
         return yield* entityFor(id).ConfirmEmail({ actor, requestId, token }).pipe(clusterFailuresUnavailable)
       })
 
-      return Customers.of({ get, list, create, update, delete: remove, verifyEmail })
+      return Customers.of({ get, list, create, replace, update, delete: remove, verifyEmail })
     })
   )
 }

@@ -2,7 +2,7 @@
  * The customer aggregate: its schemas (the single source for HTTP, RPC,
  * OpenAPI, validation and test data) and its pure rules.
  */
-import { Schema } from "effect"
+import { Schema, Struct } from "effect"
 import { CountryCode, CurrencyCode, LanguageTag, TimeZone } from "./Reference.ts"
 
 export const CustomerId = Schema.String.check(Schema.isUUID()).pipe(Schema.brand("CustomerId"))
@@ -185,11 +185,35 @@ const updatableFields = {
   version: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
 }
 
-/** PUT: the whole mutable representation; an omitted optional field is cleared. */
-export const ReplaceCustomer = Schema.Struct({ email: Email, name: CustomerName, ...updatableFields }).annotate({
-  identifier: "ReplaceCustomer"
+/**
+ * What GET returns that no update sets. Generated clients PUT back the object
+ * they read, so these may come along: equal to the stored values they are
+ * ignored, different they are refused (mass assignment stays impossible).
+ */
+const readOnly = <S extends Schema.Top>(schema: S) => Schema.optionalKey(schema.annotate({ readOnly: true }))
+export const ReadOnlyEcho = Schema.Struct({
+  id: readOnly(CustomerId),
+  emailVerified: readOnly(Schema.Boolean),
+  pendingEmail: readOnly(Schema.NullOr(Email)),
+  consent: readOnly(Consent),
+  createdAt: readOnly(Timestamp),
+  updatedAt: readOnly(Timestamp),
+  lastActivity: readOnly(Timestamp)
 })
+export type ReadOnlyEcho = typeof ReadOnlyEcho.Type
+
+/** PUT: the whole mutable representation (an omitted optional field is cleared), read-only fields allowed unchanged. */
+export const ReplaceCustomer = Schema.Struct({
+  email: Email,
+  name: CustomerName,
+  ...updatableFields,
+  ...ReadOnlyEcho.fields
+}).annotate({ identifier: "ReplaceCustomer" })
 export type ReplaceCustomer = typeof ReplaceCustomer.Type
+
+/** The read-only fields a replacement carries. */
+export const echoOf = (replacement: ReplaceCustomer): ReadOnlyEcho =>
+  Struct.pick(replacement, Struct.keys(ReadOnlyEcho.fields).filter((key) => key in replacement))
 
 /** PATCH: only the fields present change. */
 export const PatchCustomer = Schema.Struct({
@@ -225,7 +249,8 @@ export const VerifyEmail = Schema.Struct({ token: VerificationToken }).annotate(
 export const IdempotencyKey = Schema.String.check(
   Schema.isMinLength(1),
   Schema.isMaxLength(255),
-  Schema.isPattern(/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/, {
+  // Empty is the length check's to report.
+  Schema.isPattern(/^(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?$/, {
     expected: "1-255 visible ASCII characters (inner spaces allowed)"
   })
 ).annotate({ identifier: "IdempotencyKey" })

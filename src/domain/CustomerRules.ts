@@ -1,7 +1,7 @@
 /** The customer's business rules as pure functions: no I/O, fully unit-tested. */
 import type { Actor } from "./Access.ts"
 import { can } from "./Access.ts"
-import type { Consent, CustomerStatus, PatchCustomer } from "./Customer.ts"
+import type { Consent, Customer, CustomerStatus, PatchCustomer, ReadOnlyEcho } from "./Customer.ts"
 import { sameEmail } from "./Customer.ts"
 import type { CustomerState } from "./CustomerState.ts"
 
@@ -81,3 +81,24 @@ export const erasedState = (id: string, current: CustomerState): CustomerState =
   metadata: {},
   status: "DELETED"
 })
+
+const sameInstant = (a: string, b: string) => Date.parse(a) === Date.parse(b)
+
+const echoMatches: { readonly [K in keyof ReadOnlyEcho]-?: (sent: NonNullable<ReadOnlyEcho[K]>, stored: Customer) => boolean } = {
+  id: (sent, stored) => sent === stored.id,
+  emailVerified: (sent, stored) => sent === stored.emailVerified,
+  pendingEmail: (sent, stored) =>
+    sent === null ? stored.pendingEmail === null : stored.pendingEmail !== null && sameEmail(sent, stored.pendingEmail),
+  consent: (sent, stored) =>
+    sent.marketing === stored.consent.marketing && sent.dataProcessing === stored.consent.dataProcessing,
+  createdAt: (sent, stored) => sameInstant(sent, stored.createdAt),
+  updatedAt: (sent, stored) => sameInstant(sent, stored.updatedAt),
+  lastActivity: (sent, stored) => sameInstant(sent, stored.lastActivity)
+}
+
+/** The first read-only field a replacement sends with another value than the stored one, if any. */
+export const changedReadOnlyField = (stored: Customer, echo: ReadOnlyEcho): keyof ReadOnlyEcho | undefined =>
+  (Object.keys(echoMatches) as Array<keyof ReadOnlyEcho>).find((field) => {
+    const sent = echo[field]
+    return sent !== undefined && !(echoMatches[field] as (sent: unknown, stored: Customer) => boolean)(sent, stored)
+  })

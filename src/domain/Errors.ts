@@ -33,6 +33,12 @@ export class InvalidStatusTransition
   }, { field: Schema.Literal("status"), from: Schema.String, to: Schema.String })
 {}
 
+export class ReadOnlyFieldChanged extends HttpApiError.Problem<ReadOnlyFieldChanged>()("ReadOnlyFieldChanged", {
+  type: problemType("read-only-field"),
+  status: 422,
+  title: "A read-only field was sent with a value other than the stored one"
+}, { field: Schema.String }) {}
+
 export class ConsentRequired extends HttpApiError.Problem<ConsentRequired>()("ConsentRequired", {
   type: problemType("consent-required"),
   status: 422,
@@ -51,6 +57,12 @@ export class IdempotencyKeyReused extends HttpApiError.Problem<IdempotencyKeyReu
   type: problemType("idempotency-key-reused"),
   status: 422,
   title: "The Idempotency-Key was already used with a different request"
+}, { field: Schema.Literal("Idempotency-Key") }) {}
+
+export class CustomerDeleted extends HttpApiError.Problem<CustomerDeleted>()("CustomerDeleted", {
+  type: problemType("customer-deleted"),
+  status: 410,
+  title: "The customer this request created has since been deleted"
 }, { field: Schema.Literal("Idempotency-Key") }) {}
 
 export class PreconditionRequired extends HttpApiError.Problem<PreconditionRequired>()("PreconditionRequired", {
@@ -86,7 +98,14 @@ export class Unavailable extends HttpApiError.Problem<Unavailable>()("Unavailabl
 /** What each customer operation can fail with: one list for the REST endpoints, the RPCs and the service. */
 export const GetCustomerErrors = [CustomerNotFound, Forbidden] as const
 export const ListCustomersErrors = [InvalidCursor, Forbidden] as const
-export const CreateCustomerErrors = [EmailAlreadyExists, ConsentRequired, IdempotencyKeyReused, Forbidden, Unavailable] as const
+export const CreateCustomerErrors = [
+  EmailAlreadyExists,
+  ConsentRequired,
+  IdempotencyKeyReused,
+  CustomerDeleted,
+  Forbidden,
+  Unavailable
+] as const
 export const UpdateCustomerErrors = [
   CustomerNotFound,
   VersionConflict,
@@ -95,6 +114,8 @@ export const UpdateCustomerErrors = [
   Forbidden,
   Unavailable
 ] as const
+/** PUT: an update that may echo the read-only fields. */
+export const ReplaceCustomerErrors = [...UpdateCustomerErrors, ReadOnlyFieldChanged] as const
 export const DeleteCustomerErrors = [CustomerNotFound, VersionConflict, Forbidden, Unavailable] as const
 export const VerifyEmailErrors = [
   CustomerNotFound,

@@ -5,7 +5,6 @@ import { HttpApiBuilder } from "effect/http-api"
 import { Api } from "../api/Api.ts"
 import { CurrentActor } from "../api/Security.ts"
 import type { Customer } from "../domain/Customer.ts"
-import { toPatch } from "../domain/Customer.ts"
 import { etagFor, versionFromEtag } from "../domain/CustomerRules.ts"
 import { PreconditionRequired, VersionConflict } from "../domain/Errors.ts"
 import { Customers } from "../customers/Customers.ts"
@@ -73,10 +72,10 @@ export const CustomersHttpLive = HttpApiBuilder.group(
 
       replace: Effect.fn(function*({ params, payload, headers }) {
         const expectedVersion = yield* expectedVersionOf(headers["if-match"], payload.version, true)
-        const customer = yield* customers.update({
+        const customer = yield* customers.replace({
           ...(yield* commandContext),
           id: params.id,
-          patch: toPatch(payload),
+          replacement: payload,
           expectedVersion
         })
         return yield* withEtag(customer)

@@ -120,15 +120,15 @@ const validateBatch = (text: string): Exit.Exit<void, RequestInvalid> => {
   let customers = 0
   for (const [index, call] of calls.entries()) {
     const id = String(call.id)
-    if (ids.has(id)) return Exit.fail(malformed("Two calls share an id", [index, "id"], "Expected an id no other call uses"))
+    if (ids.has(id)) return Exit.fail(malformed("Two calls share an id", ["body", index, "id"], "Expected an id no other call uses"))
     ids.add(id)
     const payload = payloadDecoders.get(call.tag)!(call.payload)
     if (Exit.isFailure(payload)) {
       const error = Cause.findErrorOption(payload.cause)
       return Exit.fail(
         Option.isSome(error)
-          ? requestInvalid(error.value.issue, [index, "payload"])
-          : malformed("Invalid payload", [index, "payload"], "Expected a valid payload")
+          ? requestInvalid(error.value.issue, ["body", index, "payload"])
+          : malformed("Invalid payload", ["body", index, "payload"], "Expected a valid payload")
       )
     }
     customers += customersRequested(call.tag, payload.value)

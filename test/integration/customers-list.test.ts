@@ -383,6 +383,27 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("GET /api/v1/cu
       yield* expectProblem(response, 400, "/problems/invalid-cursor")
     }))
 
+  it.effect("a forged cursor in year 0000, which PostgreSQL cannot store, is refused with 400, not a server error", () =>
+    Effect.gen(function*() {
+      const { customers } = yield* Seeded
+      const cursor = Buffer.from(JSON.stringify(["createdAt", "0000-06-01T00:00:00.000Z", customers[0].id]))
+        .toString("base64url")
+      const response = yield* requestList(`sort=createdAt&cursor=${cursor}`)
+      yield* expectProblem(response, 400, "/problems/invalid-cursor")
+    }))
+
+  it.effect("a date filter with a UTC offset means that instant", () =>
+    Effect.gen(function*() {
+      const seed = yield* Seeded
+      const boundary = new Date(seed.boundary)
+      // The same instant written two hours ahead of UTC.
+      const ahead = new Date(boundary.getTime() + 2 * 3_600_000).toISOString().replace("Z", "+02:00")
+      const inUtc = yield* list(`createdAfter=${encodeURIComponent(seed.boundary)}&limit=500`)
+      const withOffset = yield* list(`createdAfter=${encodeURIComponent(ahead)}&limit=500`)
+      assert.isAbove(inUtc.data.length, 0)
+      assert.deepStrictEqual(withOffset.data.map((customer) => customer.id), inUtc.data.map((customer) => customer.id))
+    }))
+
   it.effect("a cursor carrying a NUL character is refused with 400", () =>
     Effect.gen(function*() {
       const { customers } = yield* Seeded
@@ -412,6 +433,15 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("GET /api/v1/cu
     { query: "minAge=-1", path: "query.minAge" },
     { query: "maxAge=151", path: "query.maxAge" },
     { query: "createdAfter=yesterday", path: "query.createdAfter" },
+    // Read as 2001-01-01 by a lenient date parser: silently wrong results, so refused.
+    { query: "createdAfter=1", path: "query.createdAfter" },
+    { query: "createdAfter=%241", path: "query.createdAfter" },
+    { query: "createdBefore=%27%20OR%20%271%27%3D%271", path: "query.createdBefore" },
+    { query: "updatedAfter=2026-01-31", path: "query.updatedAfter" },
+    // Beyond what PostgreSQL can store (a 500 before): refused as input.
+    { query: "createdAfter=-271821-04-20T00:00:00Z", path: "query.createdAfter" },
+    { query: "lastActivityBefore=0000-01-01T00:00:00Z", path: "query.lastActivityBefore" },
+    { query: "createdAfter=2026-02-30T00:00:00Z", path: "query.createdAfter" },
     { query: "q=a", path: "query.q" },
     { query: "fields=id,password", path: "query.fields.1" }
   ]

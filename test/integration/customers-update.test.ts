@@ -149,6 +149,41 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("updating and de
 
   // --- PATCH -----------------------------------------------------------------------------------
 
+  it.effect("PUT of the object GET returned, with one field changed, answers 200 (read-only fields sent back are ignored)", () =>
+    Effect.gen(function*() {
+      const created = yield* createCustomer(fullCustomer())
+      const read = yield* getCustomer(created.id)
+      const response = yield* call("PUT", customerPath(created.id), {
+        body: { ...read, name: "Round Tripped" },
+        headers: { "if-match": "\"v1\"" }
+      })
+      assert.strictEqual(response.status, 200)
+      const replaced = yield* json<Customer>(response)
+      assert.strictEqual(replaced.name, "Round Tripped")
+      assert.strictEqual(replaced.version, 2)
+      assert.deepStrictEqual({ ...replaced, name: read.name, version: 1, updatedAt: read.updatedAt }, read)
+    }))
+
+  const readOnlyChanges = [
+    { field: "id", value: "018f0000-0000-7000-8000-000000000000" },
+    { field: "emailVerified", value: true },
+    { field: "pendingEmail", value: "someone.else@example.com" },
+    { field: "consent", value: { marketing: true, dataProcessing: true } },
+    { field: "createdAt", value: "2001-01-01T00:00:00.000Z" },
+    { field: "updatedAt", value: "2001-01-01T00:00:00.000Z" },
+    { field: "lastActivity", value: "2001-01-01T00:00:00.000Z" }
+  ]
+
+  it.effect.each(readOnlyChanges)("PUT with a changed read-only $field answers 422 naming it and changes nothing", ({ field, value }) =>
+    Effect.gen(function*() {
+      const created = yield* createCustomer()
+      const read = yield* getCustomer(created.id)
+      const response = yield* call("PUT", customerPath(created.id), { body: { ...read, name: "Mass Assigned", [field]: value } })
+      const problem = yield* expectProblem(response, 422, "/problems/read-only-field")
+      assert.strictEqual(problem.field, field)
+      assert.deepStrictEqual(yield* getCustomer(created.id), read)
+    }))
+
   it.effect("PATCH changes only the fields it names", () =>
     Effect.gen(function*() {
       const created = yield* createCustomer(fullCustomer())

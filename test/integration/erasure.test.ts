@@ -1,8 +1,11 @@
+import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { customersPath, newCustomer } from "../support/Customers.ts"
+import { CustomerDeleted, CustomerRpcClient } from "../../src/client/index.ts"
+import { customersPath, newCustomer, unique } from "../support/Customers.ts"
 import { outboxRows, testServiceWithDatabase } from "../support/Database.ts"
-import { call, createCustomer } from "../support/Http.ts"
+import { call, createCustomer, expectProblem } from "../support/Http.ts"
+import { json, TestService } from "../support/TestService.ts"
 
 // No NATS: every event waits in the outbox, as it would during an outage.
 const Env = testServiceWithDatabase({ nats: false })
@@ -32,5 +35,39 @@ layer(Env, { excludeTestServices: true })("erasure with events still waiting", (
         assert.notInclude(text, personal)
       }
       assert.isUndefined(ofCustomer[2].payload.token)
+    }))
+
+  it.effect("after DELETE, a replayed create answers 410 customer-deleted and never the erased profile", () =>
+    Effect.gen(function*() {
+      const input = newCustomer({ name: "Rita Replayed" })
+      const headers = { "idempotency-key": `signup-${unique()}` }
+      const created = yield* json<{ readonly id: string }>(yield* call("POST", customersPath, { body: input, headers }))
+      assert.strictEqual((yield* call("DELETE", `${customersPath}/${created.id}`)).status, 204)
+
+      const replay = yield* call("POST", customersPath, { body: input, headers })
+      const text = yield* Effect.promise(() => replay.clone().text())
+      assert.notInclude(text, "Rita")
+      assert.notInclude(text, input.email)
+      yield* expectProblem(replay, 410, "/problems/customer-deleted")
+
+      // What is kept of the key: that it was used, nothing of the person.
+      const sql = yield* PgClient.PgClient
+      const rows = yield* sql<{ readonly response: unknown; readonly request_hash: unknown }>`
+        SELECT response, request_hash FROM idempotency_keys WHERE customer_id = ${created.id}`.pipe(Effect.orDie)
+      assert.deepStrictEqual(rows, [{ response: null, request_hash: null }])
+    }))
+
+  it.effect("after DELETE, a replayed RPC create fails with CustomerDeleted", () =>
+    Effect.gen(function*() {
+      const { baseUrl, token } = yield* TestService
+      const input = newCustomer()
+      const idempotencyKey = `rpc-signup-${unique()}`
+      const failure = yield* Effect.gen(function*() {
+        const client = yield* CustomerRpcClient
+        const created = yield* client.CreateCustomer({ input, idempotencyKey })
+        yield* client.DeleteCustomer({ id: created.id })
+        return yield* Effect.flip(client.CreateCustomer({ input, idempotencyKey }))
+      }).pipe(Effect.provide(CustomerRpcClient.layer({ baseUrl, credentials: { bearer: yield* token("admin") } })))
+      assert.instanceOf(failure, CustomerDeleted)
     }))
 })

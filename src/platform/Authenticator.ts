@@ -21,12 +21,16 @@ import {
   type ListApiKeysQuery,
   type RevokeApiKeyErrors
 } from "../domain/ApiKey.ts"
+import { isStorableText } from "../domain/Customer.ts"
 import { type ErrorOf, Unauthenticated } from "../domain/Errors.ts"
 import { AuditLog } from "../privacy/AuditLog.ts"
 import { sha256, uuidv7 } from "./Ids.ts"
 
 /** Accepted only outside production, so `npm start` and `npm run token` work with no setup. */
 export const developmentSecret = "development-only-secret-do-not-use-in-production"
+
+/** HS256 wants a key at least as long as its hash (RFC 7518, 3.2). */
+export const minimumSecretBytes = 32
 
 export const AuthConfig = Config.all({
   secret: Config.Redacted("JWT_SECRET").pipe(Config.option),
@@ -40,8 +44,25 @@ export const AuthConfig = Config.all({
   production: Config.String("NODE_ENV").pipe(Config.map((env) => env === "production"), Config.withDefault(false))
 })
 
+/** Why a production start must be refused, if it must: no key at all, or a secret anyone could know or guess. */
+const productionRefusal = (config: Config.Success<typeof AuthConfig>): string | undefined => {
+  if (!config.production) return undefined
+  if (Option.isNone(config.secret)) {
+    return Option.isNone(config.publicKey) ? "JWT_SECRET or JWT_PUBLIC_KEY must be set when NODE_ENV=production" : undefined
+  }
+  const secret = Redacted.value(config.secret.value)
+  if (secret === developmentSecret) {
+    return "JWT_SECRET is the published development secret: set a random secret when NODE_ENV=production"
+  }
+  if (new TextEncoder().encode(secret).length < minimumSecretBytes) {
+    return `JWT_SECRET must be at least ${minimumSecretBytes} bytes when NODE_ENV=production`
+  }
+  return undefined
+}
+
 const Claims = Schema.Struct({
-  sub: Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(200)),
+  // A subject lands in audit rows and idempotency keys: text PostgreSQL cannot store is no identity.
+  sub: Schema.String.check(isStorableText, Schema.isNonEmpty(), Schema.isMaxLength(200)),
   role: Schema.optionalKey(Role),
   roles: Schema.optionalKey(Schema.Array(Schema.String))
 })
@@ -119,10 +140,9 @@ export class Authenticator extends Context.Service<Authenticator, {
       const sql = yield* PgClient.PgClient
       const audit = yield* AuditLog
 
+      const refusal = productionRefusal(config)
+      if (refusal !== undefined) return yield* Effect.die(new Error(refusal))
       if (Option.isNone(config.secret) && Option.isNone(config.publicKey)) {
-        if (config.production) {
-          return yield* Effect.die(new Error("JWT_SECRET or JWT_PUBLIC_KEY must be set when NODE_ENV=production"))
-        }
         yield* Effect.logWarning("auth: JWT_SECRET not set, using the development secret (never in production)")
       }
       const secret = new TextEncoder().encode(

@@ -1,8 +1,10 @@
 import { PgClient } from "@effect/sql-pg"
-import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { assert, describe, it as plain, layer } from "@effect/vitest"
+import { Cause, Effect, Exit, Layer } from "effect"
 import * as Jose from "jose"
+import { randomBytes } from "node:crypto"
 import type { Customer } from "../../src/domain/Customer.ts"
+import { developmentSecret } from "../../src/platform/Authenticator.ts"
 import {
   apiKey,
   apiKeysPath,
@@ -13,9 +15,9 @@ import {
   issueKey
 } from "../support/ApiKeys.ts"
 import { newCustomer } from "../support/Customers.ts"
-import { testServiceWithDatabase } from "../support/Database.ts"
+import { testServiceWithDatabase, writeCounts } from "../support/Database.ts"
 import { call, createCustomer, getCustomer } from "../support/Http.ts"
-import { json, testJwtSecret } from "../support/TestService.ts"
+import { json, testJwtSecret, testService } from "../support/TestService.ts"
 
 const encoder = new TextEncoder()
 
@@ -188,6 +190,16 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("authentication 
       }
     }))
 
+  it.effect("a JWT whose subject PostgreSQL cannot store (NUL, unpaired surrogate) answers 401 and writes nothing", () =>
+    Effect.gen(function*() {
+      const before = yield* writeCounts
+      for (const subject of ["alice\u0000admin", "\u0000", "bob\ud800"]) {
+        const token = yield* sign({ subject })
+        yield* expectUnauthenticated(yield* callWith(bearer(token), "POST", "/api/v1/customers", newCustomer()))
+      }
+      assert.deepStrictEqual(yield* writeCounts, before)
+    }))
+
   // --- Roles -----------------------------------------------------------------------------------
 
   it.effect("an analyst may read and list customers", () =>
@@ -283,3 +295,37 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("authentication 
     }))
 })
 
+// --- Production configuration --------------------------------------------------------------------
+
+/** Builds the whole service as NODE_ENV=production runs it, with this JWT_SECRET. */
+const startInProduction = (secret: string) =>
+  Layer.build(testService({ env: { NODE_ENV: "production", JWT_SECRET: secret } })).pipe(Effect.exit)
+
+const expectRefusedStart = (secret: string, reason: RegExp) =>
+  Effect.gen(function*() {
+    const started = yield* startInProduction(secret)
+    assert.isTrue(Exit.isFailure(started), "the service started")
+    if (Exit.isFailure(started)) assert.match(Cause.pretty(started.cause), reason)
+  })
+
+describe("production configuration", () => {
+  plain.live("refuses to start with the published development secret", () =>
+    expectRefusedStart(developmentSecret, /JWT_SECRET is the published development secret/))
+
+  plain.live("refuses to start with a secret shorter than 32 bytes", () =>
+    Effect.gen(function*() {
+      for (const secret of ["a", "x".repeat(31)]) {
+        yield* expectRefusedStart(secret, /JWT_SECRET must be at least 32 bytes when NODE_ENV=production/)
+      }
+    }))
+
+  plain.live("starts with a random secret of 32 bytes or more, and accepts tokens it signs", () =>
+    Effect.gen(function*() {
+      const started = yield* startInProduction(randomBytes(32).toString("base64url"))
+      assert.isTrue(Exit.isSuccess(started), Exit.isFailure(started) ? Cause.pretty(started.cause) : "")
+      if (Exit.isSuccess(started)) {
+        const response = yield* call("GET", "/api/v1/customers").pipe(Effect.provide(started.value))
+        assert.strictEqual(response.status, 200)
+      }
+    }))
+})

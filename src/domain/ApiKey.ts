@@ -54,10 +54,13 @@ export const IssuedApiKey = Schema.Struct({
 }).annotate({ identifier: "IssuedApiKey" })
 export type IssuedApiKey = typeof IssuedApiKey.Type
 
+export const apiKeyPageSize = { default: 50, maximum: 100 } as const
+
 export const ListApiKeysQuery = Schema.Struct({
   limit: Schema.optionalKey(
-    Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 }))))
-      .annotate({ description: "Keys per page, 1 to 100; 50 when omitted" })
+    Schema.NumberFromString.pipe(
+      Schema.decodeTo(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: apiKeyPageSize.maximum })))
+    ).annotate({ description: `Keys per page, 1 to ${apiKeyPageSize.maximum}; ${apiKeyPageSize.default} when omitted` })
   ),
   /** The previous page's nextCursor. */
   cursor: Schema.optionalKey(ApiKeyId)

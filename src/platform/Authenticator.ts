@@ -14,6 +14,7 @@ import {
   ApiKeyNotFound,
   type ApiKeyPage,
   apiKeyLifetimeDays,
+  apiKeyPageSize,
   type IssueApiKey,
   type IssuedApiKey,
   type IssueApiKeyErrors,
@@ -278,7 +279,7 @@ export class Authenticator extends Context.Service<Authenticator, {
 
       const listApiKeys = Effect.fn("Authenticator.listApiKeys")(function*(actor: Actor, query: ListApiKeysQuery) {
         yield* requirePermission(actor, "api-keys:manage")
-        const limit = query.limit ?? 50
+        const limit = query.limit ?? apiKeyPageSize.default
         // Ids are UUIDv7, ordered by creation time: the id alone is the keyset.
         const rows = yield* sql<ApiKeyRow>`SELECT id, name, prefix, role, issuer_kind, issuer_subject, issuer_role,
             created_at, expires_at, last_used_at, revoked_at

@@ -25,7 +25,8 @@ const ClusterLive = SingleRunner.layer({ runnerStorage: "memory" }).pipe(
   Layer.provide([NodeServices.layer, NodeCrypto.layer])
 )
 
-const Platform = Layer.mergeAll(Outbox.layer, AuditLog.layer, Nats.layer, Authenticator.layer)
+// Issuing and revoking API keys is audited.
+const Platform = Layer.mergeAll(Outbox.layer, Nats.layer, Authenticator.layer).pipe(Layer.provideMerge(AuditLog.layer))
 
 const CustomersFeature = CustomerEntityLayer.pipe(
   Layer.provideMerge(Customers.layer),

@@ -34,5 +34,23 @@ export const Actor = Schema.Struct({
 }).annotate({ identifier: "Actor" })
 export type Actor = typeof Actor.Type
 
+/**
+ * Permissions only a person's credential (a JWT) carries, whatever an API key's role: a leaked key
+ * must not mint its successors or revoke the key that would replace it.
+ */
+const notForApiKeys: ReadonlySet<Permission> = new Set(["api-keys:manage"])
+
 export const requirePermission = (actor: Actor, permission: Permission): Effect.Effect<void, Forbidden> =>
-  can(actor.role, permission) ? Effect.void : Effect.fail(new Forbidden({ permission }))
+  !can(actor.role, permission)
+    ? Effect.fail(new Forbidden({ permission }))
+    : actor.kind === "api-key" && notForApiKeys.has(permission)
+    ? Effect.fail(new Forbidden({ permission, detail: "An API key cannot do this; use a user's token" }))
+    : Effect.void
+
+/** A credential an actor hands out (an API key) holds no permission the actor lacks. */
+export const requireRoleWithin = (actor: Actor, role: Role): Effect.Effect<void, Forbidden> => {
+  const missing = Permission.literals.find((permission) => can(role, permission) && !can(actor.role, permission))
+  return missing === undefined
+    ? Effect.void
+    : Effect.fail(new Forbidden({ permission: missing, detail: `The role ${role} exceeds your own` }))
+}

@@ -1,27 +1,21 @@
+/** REST handlers for /api/v1/api-keys: the caller and request id in, the Authenticator does the rest. */
 import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { Api } from "../api/Api.ts"
-import { ApiKeyNotFound } from "../api/ApiKeysApi.ts"
 import { CurrentActor } from "../api/Security.ts"
-import { requirePermission } from "../domain/Access.ts"
 import { Authenticator } from "../platform/Authenticator.ts"
+import { CurrentRequestId } from "../platform/RequestContext.ts"
 
 export const ApiKeysHttpLive = HttpApiBuilder.group(
   Api,
   "apiKeys",
   Effect.fn(function*(handlers) {
     const authenticator = yield* Authenticator
-    const authorize = Effect.flatMap(CurrentActor, (actor) => requirePermission(actor, "api-keys:manage"))
+    const command = Effect.all({ actor: CurrentActor, requestId: CurrentRequestId })
     return handlers.handleAll({
-      issue: Effect.fn(function*({ payload }) {
-        yield* authorize
-        const issued = yield* authenticator.issueApiKey(payload.name, payload.role)
-        return { ...issued, name: payload.name, role: payload.role }
-      }),
-      revoke: Effect.fn(function*({ params }) {
-        yield* authorize
-        if (!(yield* authenticator.revokeApiKey(params.id))) return yield* new ApiKeyNotFound({})
-      })
+      list: ({ query }) => Effect.flatMap(CurrentActor, (actor) => authenticator.listApiKeys(actor, query)),
+      issue: ({ payload }) => Effect.flatMap(command, (context) => authenticator.issueApiKey({ ...context, request: payload })),
+      revoke: ({ params }) => Effect.flatMap(command, (context) => authenticator.revokeApiKey({ ...context, id: params.id }))
     })
   })
 )

@@ -1,6 +1,7 @@
 /**
- * The audit trail: who did what to which customer, written in the same
- * transaction as the change. Field names only, never values: no PII here.
+ * The audit trail: who did what to which customer or API key, written in the
+ * same transaction as the change. Field names only, never values (no PII, no
+ * secrets here).
  */
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer } from "effect"
@@ -9,7 +10,9 @@ import type { Actor } from "../domain/Access.ts"
 export interface AuditEntry {
   readonly actor: Actor
   readonly action: string
-  readonly customerId: string
+  /** The customer concerned; absent for actions on API keys. */
+  readonly customerId?: string
+  readonly apiKeyId?: string
   readonly requestId: string | null
   readonly fields: ReadonlyArray<string>
 }
@@ -23,9 +26,11 @@ export class AuditLog extends Context.Service<AuditLog, {
       const sql = yield* PgClient.PgClient
       return AuditLog.of({
         record: Effect.fn("AuditLog.record")(function*(entry: AuditEntry) {
-          yield* sql`INSERT INTO audit_log (actor, actor_role, action, customer_id, request_id, fields)
+          yield* sql`INSERT INTO audit_log (actor, actor_role, action, customer_id, api_key_id, request_id, fields)
             VALUES (${`${entry.actor.kind}:${entry.actor.subject}`}, ${entry.actor.role}, ${entry.action},
-              ${entry.customerId}, ${entry.requestId}, ${entry.fields})`.pipe(Effect.orDie)
+              ${entry.customerId ?? null}, ${entry.apiKeyId ?? null}, ${entry.requestId}, ${entry.fields})`.pipe(
+            Effect.orDie
+          )
         })
       })
     })

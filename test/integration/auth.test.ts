@@ -1,32 +1,23 @@
 import { PgClient } from "@effect/sql-pg"
-import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { assert, describe, it as plain, layer } from "@effect/vitest"
+import { Cause, Effect, Exit, Layer } from "effect"
 import * as Jose from "jose"
-import { createHash } from "node:crypto"
-import type { Role } from "../../src/domain/Access.ts"
+import { randomBytes } from "node:crypto"
 import type { Customer } from "../../src/domain/Customer.ts"
+import { developmentSecret } from "../../src/platform/Authenticator.ts"
+import {
+  apiKey,
+  apiKeysPath,
+  bearer,
+  callWith,
+  expectForbidden,
+  expectUnauthenticated,
+  issueKey
+} from "../support/ApiKeys.ts"
 import { newCustomer } from "../support/Customers.ts"
-import { testServiceWithDatabase } from "../support/Database.ts"
-import { call, createCustomer, expectProblem, getCustomer } from "../support/Http.ts"
-import { json, testJwtSecret } from "../support/TestService.ts"
-
-interface IssuedKey {
-  readonly id: string
-  readonly key: string
-  readonly prefix: string
-  readonly name: string
-  readonly role: Role
-}
-
-/** A request carrying only the given credentials headers. */
-const callWith = (headers: Record<string, string>, method: string, path: string, body?: unknown) =>
-  call(method, path, { body, auth: false, headers })
-
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
-const apiKey = (key: string) => ({ "x-api-key": key })
-
-const expectUnauthenticated = (response: Response) => expectProblem(response, 401, "/problems/unauthenticated")
-const expectForbidden = (response: Response) => expectProblem(response, 403, "/problems/forbidden")
+import { testServiceWithDatabase, writeCounts } from "../support/Database.ts"
+import { call, createCustomer, getCustomer } from "../support/Http.ts"
+import { json, testJwtSecret, testService } from "../support/TestService.ts"
 
 const encoder = new TextEncoder()
 
@@ -54,13 +45,6 @@ const sign = (options: TokenOptions = {}) =>
     return jwt.sign(encoder.encode(options.secret ?? testJwtSecret))
   })
 
-const issueKey = (role: Role, name = `${role} integration`) =>
-  Effect.gen(function*() {
-    const response = yield* call("POST", "/api/v1/api-keys", { body: { name, role } })
-    assert.strictEqual(response.status, 201)
-    return yield* json<IssuedKey>(response)
-  })
-
 const someUuid = "0190a6f0-0000-7000-8000-000000000000"
 
 layer(testServiceWithDatabase(), { excludeTestServices: true })("authentication and authorisation", (it) => {
@@ -78,8 +62,9 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("authentication 
         ["PATCH", `/api/v1/customers/${id}`, { name: "Intruder" }],
         ["DELETE", `/api/v1/customers/${id}`],
         ["POST", `/api/v1/customers/${id}/email/verify`, { token: "a-token-of-sufficient-length" }],
-        ["POST", "/api/v1/api-keys", { name: "intruder", role: "admin" }],
-        ["DELETE", `/api/v1/api-keys/${someUuid}`]
+        ["GET", apiKeysPath],
+        ["POST", apiKeysPath, { name: "intruder", role: "admin" }],
+        ["DELETE", `${apiKeysPath}/${someUuid}`]
       ]
       for (const [method, path, body] of routes) {
         yield* expectUnauthenticated(yield* callWith({}, method, path, body))
@@ -205,6 +190,16 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("authentication 
       }
     }))
 
+  it.effect("a JWT whose subject PostgreSQL cannot store (NUL, unpaired surrogate) answers 401 and writes nothing", () =>
+    Effect.gen(function*() {
+      const before = yield* writeCounts
+      for (const subject of ["alice\u0000admin", "\u0000", "bob\ud800"]) {
+        const token = yield* sign({ subject })
+        yield* expectUnauthenticated(yield* callWith(bearer(token), "POST", "/api/v1/customers", newCustomer()))
+      }
+      assert.deepStrictEqual(yield* writeCounts, before)
+    }))
+
   // --- Roles -----------------------------------------------------------------------------------
 
   it.effect("an analyst may read and list customers", () =>
@@ -252,25 +247,6 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("authentication 
 
   // --- API keys --------------------------------------------------------------------------------
 
-  it.effect("an admin issues an API key shown once, of which only a hash is stored", () =>
-    Effect.gen(function*() {
-      const issued = yield* issueKey("analyst", "reporting")
-      assert.strictEqual(issued.name, "reporting")
-      assert.strictEqual(issued.role, "analyst")
-      assert.match(issued.key, /^cms_[A-Za-z0-9]{12}_[A-Za-z0-9_-]{32,64}$/)
-      assert.isTrue(issued.key.startsWith(`cms_${issued.prefix}_`))
-      const sql = yield* PgClient.PgClient
-      const rows = yield* sql`SELECT * FROM api_keys WHERE id = ${issued.id}`
-      assert.lengthOf(rows, 1)
-      const row = rows[0]
-      assert.strictEqual(row.role, "analyst")
-      assert.strictEqual(row.prefix, issued.prefix)
-      assert.isNull(row.revoked_at)
-      assert.strictEqual(row.key_hash, createHash("sha256").update(issued.key).digest("base64url"))
-      const secretPart = issued.key.slice(`cms_${issued.prefix}_`.length)
-      assert.notInclude(JSON.stringify(rows), secretPart)
-    }))
-
   it.effect("an API key authenticates through X-API-Key with its role's permissions", () =>
     Effect.gen(function*() {
       const analyst = yield* issueKey("analyst")
@@ -287,45 +263,25 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("authentication 
       assert.deepStrictEqual({ ...audit }, { actor: `api-key:${service.id}`, actor_role: "service" })
     }))
 
-  it.effect("only an admin may issue API keys (403 for other roles)", () =>
-    Effect.gen(function*() {
-      for (const role of ["agent", "analyst", "service"] as const) {
-        yield* expectForbidden(yield* call("POST", "/api/v1/api-keys", { body: { name: "escalation", role: "admin" }, role }))
-      }
-      const service = yield* issueKey("service")
-      yield* expectForbidden(
-        yield* callWith(apiKey(service.key), "POST", "/api/v1/api-keys", { name: "escalation", role: "admin" })
-      )
-      const sql = yield* PgClient.PgClient
-      const [count] = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM api_keys WHERE name = 'escalation'`
-      assert.strictEqual(count.n, 0)
-    }))
-
-  it.effect("only an admin may revoke API keys (403 for other roles)", () =>
-    Effect.gen(function*() {
-      const issued = yield* issueKey("analyst")
-      yield* expectForbidden(yield* call("DELETE", `/api/v1/api-keys/${issued.id}`, { role: "agent" }))
-      assert.strictEqual((yield* callWith(apiKey(issued.key), "GET", "/api/v1/customers")).status, 200)
-    }))
-
   it.effect("a revoked API key answers 401 at once", () =>
     Effect.gen(function*() {
       const issued = yield* issueKey("agent")
       // Used first, so a cached verdict would be what a revocation has to overcome.
       assert.strictEqual((yield* callWith(apiKey(issued.key), "GET", "/api/v1/customers")).status, 200)
-      assert.strictEqual((yield* call("DELETE", `/api/v1/api-keys/${issued.id}`)).status, 204)
+      assert.strictEqual((yield* call("DELETE", `${apiKeysPath}/${issued.id}`)).status, 204)
       yield* expectUnauthenticated(yield* callWith(apiKey(issued.key), "GET", "/api/v1/customers"))
       const sql = yield* PgClient.PgClient
       const [row] = yield* sql`SELECT revoked_at FROM api_keys WHERE id = ${issued.id}`
       assert.isNotNull(row.revoked_at)
     }))
 
-  it.effect("revoking an unknown or already revoked API key answers 404", () =>
+  it.effect("an expired API key answers 401", () =>
     Effect.gen(function*() {
-      yield* expectProblem(yield* call("DELETE", `/api/v1/api-keys/${someUuid}`), 404, "/problems/api-key-not-found")
-      const issued = yield* issueKey("analyst")
-      assert.strictEqual((yield* call("DELETE", `/api/v1/api-keys/${issued.id}`)).status, 204)
-      yield* expectProblem(yield* call("DELETE", `/api/v1/api-keys/${issued.id}`), 404, "/problems/api-key-not-found")
+      const issued = yield* issueKey("agent")
+      const sql = yield* PgClient.PgClient
+      yield* sql`UPDATE api_keys SET created_at = now() - interval '91 days', expires_at = now() - interval '1 day'
+        WHERE id = ${issued.id}`
+      yield* expectUnauthenticated(yield* callWith(apiKey(issued.key), "GET", "/api/v1/customers"))
     }))
 
   it.effect("an unknown or garbled API key answers 401", () =>
@@ -335,6 +291,41 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("authentication 
       const unknown = `cms_${"Z".repeat(12)}_${"B".repeat(43)}`
       for (const key of ["garbage", "", forged, unknown, `${issued.key}x`, issued.key.toUpperCase()]) {
         yield* expectUnauthenticated(yield* callWith(apiKey(key), "GET", "/api/v1/customers"))
+      }
+    }))
+})
+
+// --- Production configuration --------------------------------------------------------------------
+
+/** Builds the whole service as NODE_ENV=production runs it, with this JWT_SECRET. */
+const startInProduction = (secret: string) =>
+  Layer.build(testService({ env: { NODE_ENV: "production", JWT_SECRET: secret } })).pipe(Effect.exit)
+
+const expectRefusedStart = (secret: string, reason: RegExp) =>
+  Effect.gen(function*() {
+    const started = yield* startInProduction(secret)
+    assert.isTrue(Exit.isFailure(started), "the service started")
+    if (Exit.isFailure(started)) assert.match(Cause.pretty(started.cause), reason)
+  })
+
+describe("production configuration", () => {
+  plain.live("refuses to start with the published development secret", () =>
+    expectRefusedStart(developmentSecret, /JWT_SECRET is the published development secret/))
+
+  plain.live("refuses to start with a secret shorter than 32 bytes", () =>
+    Effect.gen(function*() {
+      for (const secret of ["a", "x".repeat(31)]) {
+        yield* expectRefusedStart(secret, /JWT_SECRET must be at least 32 bytes when NODE_ENV=production/)
+      }
+    }))
+
+  plain.live("starts with a random secret of 32 bytes or more, and accepts tokens it signs", () =>
+    Effect.gen(function*() {
+      const started = yield* startInProduction(randomBytes(32).toString("base64url"))
+      assert.isTrue(Exit.isSuccess(started), Exit.isFailure(started) ? Cause.pretty(started.cause) : "")
+      if (Exit.isSuccess(started)) {
+        const response = yield* call("GET", "/api/v1/customers").pipe(Effect.provide(started.value))
+        assert.strictEqual(response.status, 200)
       }
     }))
 })

@@ -5,6 +5,7 @@
 import { assert, layer } from "@effect/vitest"
 import { PgClient } from "@effect/sql-pg"
 import { Effect } from "effect"
+import { readdirSync } from "node:fs"
 import type { Readiness } from "../../src/api/SystemApi.ts"
 import type { Customer } from "../../src/domain/Customer.ts"
 import type { CustomerPage } from "../../src/domain/CustomerQuery.ts"
@@ -27,12 +28,14 @@ layer(testService({ embedded: true }), { excludeTestServices: true, timeout: "60
         assert.strictEqual(ready.status, "degraded")
       }))
 
-    it.effect("the migrations are applied at start-up", () =>
+    it.effect("every migration file is applied at start-up", () =>
       Effect.gen(function*() {
         const sql = yield* PgClient.PgClient
         const applied = yield* sql<{ readonly migration_id: number }>`
           SELECT migration_id FROM effect_sql_migrations ORDER BY migration_id`
-        assert.deepStrictEqual(applied.map((row) => row.migration_id), [1])
+        const files = readdirSync(new URL("../../migrations/", import.meta.url)).filter((file) => file.endsWith(".sql"))
+        const numbered = files.map((file) => Number(file.slice(0, file.indexOf("_")))).sort((a, b) => a - b)
+        assert.deepStrictEqual(applied.map((row) => row.migration_id), numbered)
         const tables = yield* sql<{ readonly name: string }>`
           SELECT table_name AS name FROM information_schema.tables
           WHERE table_schema = 'public' AND table_name IN ('customers', 'outbox', 'audit_log') ORDER BY 1`

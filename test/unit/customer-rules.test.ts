@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
 import type { Actor, Role } from "../../src/domain/Access.ts"
-import { can, requirePermission } from "../../src/domain/Access.ts"
+import { can, requirePermission, requireRoleWithin } from "../../src/domain/Access.ts"
 import type { CustomerStatus } from "../../src/domain/Customer.ts"
 import { toPatch } from "../../src/domain/Customer.ts"
 import {
@@ -82,6 +82,26 @@ describe("permissions", () => {
       const error = yield* Effect.flip(requirePermission(actor("agent"), "customers:suspend"))
       assert.strictEqual(error.permission, "customers:suspend")
       assert.strictEqual(error.status, 403)
+    }))
+
+  it.effect("managing API keys is refused to an API key whatever its role", () =>
+    Effect.gen(function*() {
+      const key: Actor = { subject: "0190a6f0-0000-7000-8000-000000000000", role: "admin", kind: "api-key" }
+      const error = yield* Effect.flip(requirePermission(key, "api-keys:manage"))
+      assert.strictEqual(error.permission, "api-keys:manage")
+      assert.isTrue(Exit.isSuccess(yield* Effect.exit(requirePermission(key, "customers:suspend"))))
+      assert.isTrue(Exit.isSuccess(yield* Effect.exit(requirePermission(actor("admin"), "api-keys:manage"))))
+    }))
+
+  it.effect("a role handed out may not exceed the holder's: every permission it grants, the holder has", () =>
+    Effect.gen(function*() {
+      for (const role of ["admin", "agent", "analyst", "service"] as const) {
+        assert.isTrue(Exit.isSuccess(yield* Effect.exit(requireRoleWithin(actor("admin"), role))), role)
+      }
+      assert.isTrue(Exit.isSuccess(yield* Effect.exit(requireRoleWithin(actor("service"), "analyst"))))
+      const error = yield* Effect.flip(requireRoleWithin(actor("service"), "agent"))
+      assert.strictEqual(error.permission, "customers:delete")
+      assert.isTrue(Exit.isFailure(yield* Effect.exit(requireRoleWithin(actor("agent"), "admin"))))
     }))
 })
 

@@ -15,6 +15,7 @@ import {
   maxCustomersPerRequest
 } from "../api/CustomersRpc.ts"
 import { CurrentActor, RpcAuthentication } from "../api/Security.ts"
+import { rpcPath } from "../api/RpcApi.ts"
 import { RequestInvalid } from "../api/Validation.ts"
 import type { Actor } from "../domain/Access.ts"
 import { Unauthenticated } from "../domain/Errors.ts"
@@ -24,7 +25,6 @@ import { Authenticator } from "../platform/Authenticator.ts"
 import { CurrentRequestId } from "../platform/RequestContext.ts"
 import { CustomersRpcLive } from "./CustomersRpcLive.ts"
 
-export const rpcPath = "/api/v1/rpc"
 
 /** Calls of one batch running at once: enough to overlap round trips, too few to flood the pool. */
 const callsAtOnce = 4

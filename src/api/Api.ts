@@ -7,11 +7,11 @@ import { documentPipelineHeaders, InternalErrors } from "./Transport.ts"
 import { RequestValidation } from "./Validation.ts"
 
 export class Api extends HttpApi.make("customer-service")
+  // The probes decode nothing and cannot fail but as they declare; the other groups decode input (400)
+  // and reach the database and the cluster (500).
   .add(SystemApi)
-  // A 400 for undecodable input, only where there is input to decode (not on the probes).
-  .add(CustomersApi.middleware(RequestValidation))
-  .add(ApiKeysApi.middleware(RequestValidation))
-  .middleware(InternalErrors)
+  .add(CustomersApi.middleware(RequestValidation).middleware(InternalErrors))
+  .add(ApiKeysApi.middleware(RequestValidation).middleware(InternalErrors))
   // Unknown fields in a body or query are a client bug worth naming, not something to drop silently.
   .annotate(HttpApi.ParseOptions, { onExcessProperty: "error", errors: "all" })
   .annotate(HttpApi.HeadersParseOptions, { errors: "all" })

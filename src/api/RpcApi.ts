@@ -10,13 +10,12 @@ import {
   HttpApiGroup,
   HttpApiMiddleware,
   HttpApiSchema,
-  HttpApiSecurity,
   OpenApi
 } from "effect/http-api"
 import { Rpc } from "effect/rpc"
 import { Unauthenticated } from "../domain/Errors.ts"
 import { CustomersRpc, maxCallsPerRequest, maxCustomersPerRequest } from "./CustomersRpc.ts"
-import { apiKeyHeader } from "./Security.ts"
+import { credentials } from "./Security.ts"
 import { InternalError, PayloadTooLarge } from "./Transport.ts"
 import { RequestInvalid } from "./Validation.ts"
 
@@ -65,10 +64,7 @@ const UnauthenticatedResults = Schema.Array(
 
 /** The RPC door reads the same credentials as the REST API, from the HTTP headers only. */
 class RpcCredentials extends HttpApiMiddleware.Service<RpcCredentials>()("cms/api/RpcCredentials", {
-  security: {
-    bearer: HttpApiSecurity.bearer,
-    apiKey: HttpApiSecurity.apiKey({ key: apiKeyHeader, in: "header" })
-  },
+  security: credentials,
   error: Unauthenticated
 }) {}
 

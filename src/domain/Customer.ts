@@ -335,6 +335,11 @@ export const IdempotencyKey = Schema.String.check(
   Schema.isPattern(/^(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?$/u, {
     expected: "1-255 visible ASCII characters (inner spaces allowed)"
   })
-).annotate({ identifier: "IdempotencyKey" })
+).annotate({
+  identifier: "IdempotencyKey",
+  description: "Makes a retry safe: the first answer is replayed to the same caller for a day; the same key " +
+    "with another body is refused with 422",
+  examples: ["signup-42"]
+})
 
 export const sameEmail = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()

@@ -27,14 +27,16 @@ const OpenApiRoute = HttpRouter.add("GET", openApiPath, Effect.sync(() => HttpSe
  * Scalar's API reference, bundled inside effect and inlined in the page: nothing is fetched from another
  * origin (no CDN, no web fonts), so it works offline and in closed clusters.
  */
-const DocsRoute = HttpApiScalar.layer(DocumentedApi, {
-  path: docsPath,
-  scalar: {
-    withDefaultFonts: false,
-    defaultOpenAllTags: true,
-    authentication: { preferredSecurityScheme: "bearer" }
-  }
-})
+// Scalar options effect's ScalarConfig type does not list yet pass through to the page as they are.
+const scalarConfig = {
+  withDefaultFonts: false,
+  telemetry: false,
+  showDeveloperTools: "never",
+  defaultOpenAllTags: true,
+  authentication: { preferredSecurityScheme: "bearer" }
+}
+
+const DocsRoute = HttpApiScalar.layer(DocumentedApi, { path: docsPath, scalar: scalarConfig })
 
 export const RoutesLive = Layer.mergeAll(ApiRoutes, RpcRoutesLive, OpenApiRoute, DocsRoute, RequestPipelineLive)
 

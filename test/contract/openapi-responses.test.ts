@@ -8,7 +8,6 @@
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import type { OpenApi } from "effect/http-api"
 import { openApiDocument } from "../../src/api/Documentation.ts"
 import { customersPath, newCustomer, uniqueEmail } from "../support/Customers.ts"
 import { outboxRows, testServiceWithDatabase } from "../support/Database.ts"
@@ -20,14 +19,14 @@ const apiKeysPath = "/api/v1/api-keys"
 const rpcPath = "/api/v1/rpc"
 const unknownId = "0190a5e4-7c1a-7b3e-9f2d-4c8b1e6a0d35"
 
-/** A request in the service's own terms; `body` as text goes out as it is, with the given content type. */
-const send = (method: string, path: string, options: CallOptions & { readonly text?: string } = {}) =>
-  options.text === undefined
+/** A request in the service's own terms; `text` goes out as it is, with the content type `headers` give. */
+const send = (method: string, path: string, { text, ...options }: CallOptions & { readonly text?: string } = {}) =>
+  text === undefined
     ? call(method, path, options)
     : Effect.flatMap(TestService, ({ request }) =>
       request(path, {
         method,
-        body: options.text,
+        body: text,
         headers: options.headers ?? {},
         ...(options.auth === false ? { auth: false } : {}),
         ...(options.role === undefined ? {} : { role: options.role })

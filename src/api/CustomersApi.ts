@@ -27,7 +27,12 @@ import { JsonBody } from "./Transport.ts"
 
 export const customersPath = "/api/v1/customers"
 
-const idParam = { id: CustomerId.annotate({ description: "The customer's id (a UUID)" }) }
+const idParam = {
+  id: CustomerId.annotate({
+    description: "The customer's id (a UUID)",
+    examples: [CustomerId.make("0190a5e4-7c1a-7b3e-9f2d-4c8b1e6a0d35")]
+  })
+}
 
 const IfMatch = {
   "if-match": Schema.optionalKey(

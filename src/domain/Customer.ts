@@ -213,7 +213,28 @@ export const Customer = Schema.Struct({
   createdAt: serviceSet.createdAt,
   updatedAt: serviceSet.updatedAt,
   lastActivity: serviceSet.lastActivity
-}).annotate({ identifier: "Customer" })
+}).annotate({
+  identifier: "Customer",
+  examples: [{
+    id: CustomerId.make("0190a5e4-7c1a-7b3e-9f2d-4c8b1e6a0d35"),
+    email: "ada@example.com",
+    emailVerified: true,
+    pendingEmail: null,
+    name: "Ada Lovelace",
+    age: 36,
+    gender: "FEMALE",
+    location: { country: "GB", city: "London", timezone: "Europe/London" },
+    preferences: { language: "en-GB", currency: "GBP" },
+    tags: ["vip"],
+    metadata: { source: "signup-form" },
+    consent: { marketing: false, dataProcessing: true },
+    status: "ACTIVE",
+    version: 1,
+    createdAt: "2026-01-31T09:30:00.000Z",
+    updatedAt: "2026-01-31T09:30:00.000Z",
+    lastActivity: "2026-01-31T09:30:00.000Z"
+  }]
+})
 export type Customer = typeof Customer.Type
 
 /** Statuses a client may set directly; DELETED is reached only through deletion. */

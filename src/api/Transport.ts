@@ -60,8 +60,10 @@ export class InternalError extends HttpApiError.Problem<InternalError>()("Intern
 
 /**
  * Operations that read a JSON body: the body is refused before decoding when
- * it is not JSON (415), larger than the limit (413) or cannot be read (400).
- * Applied per endpoint, inside authentication: credentials come first.
+ * it is not JSON (415, by this middleware, applied per endpoint inside
+ * authentication: credentials come first), larger than the limit (413) or
+ * unreadable (400), both answered by the request pipeline, which meets the
+ * body first.
  */
 export class JsonBody extends HttpApiMiddleware.Service<JsonBody>()("cms/api/JsonBody", {
   error: [MalformedBody, PayloadTooLarge, UnsupportedMediaType]

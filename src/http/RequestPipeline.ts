@@ -30,16 +30,24 @@ import { CurrentRequestId, offeredRequestId } from "../platform/RequestContext.t
 /** The public documentation may be cached; everything else can carry personal data. */
 const documentation = new Set([openApiPath, docsPath])
 
-/** Each documented path as a pattern, with the methods it answers: what a 405 names in Allow. */
+/** Each documented path with the methods it answers: what a 405 names in Allow. */
 const routes = [
   ...Object.entries(openApiDocument().paths).map(([path, item]) => ({
-    pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, "[^/]+")}$`),
+    segments: path.split("/"),
     methods: Object.keys(item).map((method) => method.toUpperCase())
   })),
-  ...[...documentation].map((path) => ({ pattern: new RegExp(`^${path}$`), methods: ["GET"] }))
+  ...[...documentation].map((path) => ({ segments: path.split("/"), methods: ["GET"] }))
 ]
 
-const allowedMethods = (path: string) => routes.filter((route) => route.pattern.test(path)).flatMap((r) => r.methods)
+/** `{id}` in a documented path stands for any one non-empty segment. */
+const matches = (template: ReadonlyArray<string>, segments: ReadonlyArray<string>) =>
+  template.length === segments.length &&
+  template.every((part, i) => part === segments[i] || (part.startsWith("{") && segments[i] !== ""))
+
+const allowedMethods = (path: string) => {
+  const segments = path.split("/")
+  return routes.filter((route) => matches(route.segments, segments)).flatMap((route) => route.methods)
+}
 
 /** The fixed-value headers of api/Transport.ts that apply to this answer. */
 const declaredHeaders = (status: number, method: string, path: string) =>

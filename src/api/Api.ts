@@ -3,19 +3,28 @@ import { HttpApi, OpenApi } from "effect/http-api"
 import { ApiKeysApi } from "./ApiKeysApi.ts"
 import { CustomersApi } from "./CustomersApi.ts"
 import { SystemApi } from "./SystemApi.ts"
+import { documentPipelineHeaders, InternalErrors } from "./Transport.ts"
 import { RequestValidation } from "./Validation.ts"
 
 export class Api extends HttpApi.make("customer-service")
+  // The probes decode nothing and cannot fail but as they declare; the other groups decode input (400)
+  // and reach the database and the cluster (500).
   .add(SystemApi)
-  .add(CustomersApi)
-  .add(ApiKeysApi)
-  .middleware(RequestValidation)
+  .add(CustomersApi.middleware(RequestValidation).middleware(InternalErrors))
+  .add(ApiKeysApi.middleware(RequestValidation).middleware(InternalErrors))
   // Unknown fields in a body or query are a client bug worth naming, not something to drop silently.
   .annotate(HttpApi.ParseOptions, { onExcessProperty: "error", errors: "all" })
   .annotate(HttpApi.HeadersParseOptions, { errors: "all" })
   .annotateMerge(OpenApi.annotations({
     title: "Customer Management Service",
     version: "1.0.0",
-    description: "Customers, segments, behaviour and privacy: the system of record for customer data."
+    description: "Customers, segments, behaviour and privacy: the system of record for customer data.\n\n" +
+      "Every error is an RFC 9457 `application/problem+json` document with a stable `type` " +
+      "(`/problems/...`); invalid input names each offending value in `errors[].path`, and unknown fields " +
+      "are refused. Authenticate with `Authorization: Bearer <JWT>` or `X-API-Key: <key>`. Roles: `admin` " +
+      "(everything), `agent` (read, write, delete), `analyst` (read), `service` (read, write).",
+    license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
+    servers: [{ url: "/", description: "The service that serves this document" }]
   }))
+  .annotateMerge(documentPipelineHeaders)
 {}

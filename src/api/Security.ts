@@ -3,7 +3,7 @@
  * and clients; the server side lives in http/Authentication.ts.
  */
 import { Context } from "effect"
-import { HttpApiMiddleware, HttpApiSecurity } from "effect/http-api"
+import { HttpApiMiddleware, HttpApiSecurity, OpenApi } from "effect/http-api"
 import { RpcMiddleware } from "effect/rpc"
 import type { Actor } from "../domain/Access.ts"
 import { Unauthenticated } from "../domain/Errors.ts"
@@ -12,15 +12,26 @@ export class CurrentActor extends Context.Service<CurrentActor, Actor>()("cms/ap
 
 export const apiKeyHeader = "x-api-key"
 
+/**
+ * The accepted credentials, as both doors read them and the document states
+ * them. The scheme is written `bearer` (HTTP compares it case-insensitively;
+ * OpenAPI tools such as the /docs reference only recognise the lower case).
+ */
+export const credentials = {
+  bearer: HttpApiSecurity.http({ scheme: "bearer" }).pipe(
+    HttpApiSecurity.annotateMerge(OpenApi.annotations({
+      format: "JWT",
+      description: "A JWT (HS256 with the service's secret, or RS256/ES256 with its public key) with a `role` claim"
+    }))
+  ),
+  apiKey: HttpApiSecurity.apiKey({ key: apiKeyHeader, in: "header" }).pipe(
+    HttpApiSecurity.annotate(OpenApi.Description, "An API key issued by an admin (POST /api/v1/api-keys)")
+  )
+}
+
 export class Authentication extends HttpApiMiddleware.Service<Authentication, { provides: CurrentActor }>()(
   "cms/api/Authentication",
-  {
-    security: {
-      bearer: HttpApiSecurity.bearer,
-      apiKey: HttpApiSecurity.apiKey({ key: apiKeyHeader, in: "header" })
-    },
-    error: Unauthenticated
-  }
+  { security: credentials, error: Unauthenticated }
 ) {}
 
 export class RpcAuthentication extends RpcMiddleware.Service<RpcAuthentication, { provides: CurrentActor }>()(

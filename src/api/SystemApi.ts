@@ -1,6 +1,6 @@
 /** Liveness and readiness probes, outside /api and without authentication. */
 import { Schema } from "effect"
-import { HttpApiEndpoint, HttpApiError, HttpApiGroup } from "effect/http-api"
+import { HttpApiEndpoint, HttpApiError, HttpApiGroup, OpenApi } from "effect/http-api"
 
 export const DependencyCheck = Schema.Struct({
   status: Schema.Literals(["up", "down", "disabled"]),
@@ -24,6 +24,18 @@ export class NotReady extends HttpApiError.Problem<NotReady>()("NotReady", {
 }, { checks: Schema.Struct({ database: DependencyCheck }) }) {}
 
 export class SystemApi extends HttpApiGroup.make("system", { topLevel: true }).add(
-  HttpApiEndpoint.get("health", "/health", { success: Schema.Struct({ status: Schema.Literal("ok") }) }),
-  HttpApiEndpoint.get("ready", "/ready", { success: Readiness, error: NotReady })
-) {}
+  HttpApiEndpoint.get("health", "/health", {
+    success: Schema.Struct({ status: Schema.Literal("ok") }).annotate({ identifier: "Health" })
+  }).annotateMerge(OpenApi.annotations({
+    summary: "Liveness",
+    description: "Answers while the process can serve HTTP; checks nothing else."
+  })),
+  HttpApiEndpoint.get("ready", "/ready", { success: Readiness, error: NotReady }).annotateMerge(OpenApi.annotations({
+    summary: "Readiness",
+    description: "The database, NATS and the outbox backlog. 503 while the database is unreachable; NATS being " +
+      "down only degrades (events wait in the outbox)."
+  }))
+).annotateMerge(OpenApi.annotations({
+  title: "System",
+  description: "Probes for orchestrators, without authentication"
+})) {}

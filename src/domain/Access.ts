@@ -17,11 +17,25 @@ export const Permission = Schema.Literals([
 ])
 export type Permission = typeof Permission.Type
 
+/**
+ * Every role reads customers (the type makes `customers:read` each role's first
+ * grant), so reads are gated by authentication alone and no read answers 403:
+ * the contract promises that, and the service does not check it again.
+ */
+type Grants = readonly ["customers:read", ...ReadonlyArray<Permission>]
+
+const grants: Record<Role, Grants> = {
+  admin: Permission.literals,
+  agent: ["customers:read", "customers:write", "customers:delete"],
+  analyst: ["customers:read"],
+  service: ["customers:read", "customers:write"]
+}
+
 const permissions: Record<Role, ReadonlySet<Permission>> = {
-  admin: new Set(Permission.literals),
-  agent: new Set(["customers:read", "customers:write", "customers:delete"]),
-  analyst: new Set(["customers:read"]),
-  service: new Set(["customers:read", "customers:write"])
+  admin: new Set(grants.admin),
+  agent: new Set(grants.agent),
+  analyst: new Set(grants.analyst),
+  service: new Set(grants.service)
 }
 
 export const can = (role: Role, permission: Permission): boolean => permissions[role].has(permission)

@@ -13,7 +13,7 @@ export const ApiKeyId = Schema.String.check(Schema.isUUID()).annotate({ identifi
 /** How long a key lives, in days, when the issuer does not say, and at most. */
 export const apiKeyLifetimeDays = { default: 90, maximum: 365 } as const
 
-const ApiKeyName = Schema.String.check(isStorableText, Schema.isNonEmpty(), Schema.isMaxLength(100))
+const ApiKeyName = Schema.String.check(isStorableText, Schema.isNonEmpty(), Schema.isMaxCodePoints(100))
 
 export const IssueApiKey = Schema.Struct({
   name: ApiKeyName,

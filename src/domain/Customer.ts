@@ -11,13 +11,18 @@ export type CustomerId = typeof CustomerId.Type
 /** A UTC instant as ISO 8601 text, as stored and served. */
 export const Timestamp = Schema.String.annotate({ format: "date-time", identifier: "Timestamp" })
 
-// Deliberately practical (not RFC 5322 complete): what mail providers accept.
-const emailPattern = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/
+/** A timestamp the service keeps (created, updated, last activity): OpenAPI `readOnly`. */
+const ServiceTimestamp = Timestamp.annotate({ identifier: "ServiceTimestamp", readOnly: true })
 
+// Deliberately practical (not RFC 5322 complete): what mail providers accept. Patterns carry the `u`
+// flag throughout: JSON Schema patterns are Unicode regular expressions, so only those are published.
+const emailPattern = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/u
+
+// No `format: email`: validators read it as RFC 5321, which is not this pattern; the pattern is the contract.
 export const Email = Schema.String.check(
   Schema.isMaxLength(254),
   Schema.isPattern(emailPattern, { expected: "an email address such as 'ada@example.com'" })
-).annotate({ identifier: "Email", format: "email" })
+).annotate({ identifier: "Email", description: "An email address; unique among customers regardless of letter case" })
 
 /**
  * PostgreSQL cannot store a NUL character (text or jsonb) nor an unpaired
@@ -32,15 +37,18 @@ const storableJson = (value: unknown): boolean =>
     : typeof value === "object" && value !== null
     ? Object.entries(value).every(([key, item]) => storable(key) && storableJson(item))
     : true
-export const isStorableText = Schema.makeFilter((text: string) =>
-  storable(text) || "text without NUL characters or unpaired surrogates"
+export const isStorableText = Schema.makeFilter(
+  (text: string) => storable(text) || "text without NUL characters or unpaired surrogates",
+  // The same rule as a Unicode pattern: an unpaired surrogate is a code point of its own there.
+  { toJsonSchema: () => ({ pattern: "^[^\\u0000\\uD800-\\uDFFF]*$" }) }
 )
 
 export const CustomerName = Schema.String.check(
   isStorableText,
   Schema.isTrimmed({ expected: "a name without leading or trailing spaces" }),
   Schema.isNonEmpty(),
-  Schema.isMaxLength(255)
+  // Lengths of text count characters (code points), as JSON Schema and PostgreSQL do.
+  Schema.isMaxCodePoints(255)
 ).annotate({ identifier: "CustomerName" })
 
 export const Age = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 150 })).annotate({
@@ -56,13 +64,13 @@ export const CustomerStatus = Schema.Literals(["ACTIVE", "INACTIVE", "SUSPENDED"
 })
 export type CustomerStatus = typeof CustomerStatus.Type
 
-const ShortText = Schema.String.check(isStorableText, Schema.isMaxLength(120))
+const ShortText = Schema.String.check(isStorableText, Schema.isMaxCodePoints(120))
 
 export const Location = Schema.Struct({
   country: CountryCode,
   region: Schema.optionalKey(ShortText),
   city: Schema.optionalKey(ShortText),
-  postalCode: Schema.optionalKey(Schema.String.check(isStorableText, Schema.isMaxLength(20))),
+  postalCode: Schema.optionalKey(Schema.String.check(isStorableText, Schema.isMaxCodePoints(20))),
   timezone: Schema.optionalKey(TimeZone)
 }).annotate({ identifier: "Location" })
 export type Location = typeof Location.Type
@@ -89,7 +97,7 @@ export const Preferences = Schema.Struct({
 export type Preferences = typeof Preferences.Type
 
 export const Tag = Schema.String.check(
-  Schema.isPattern(/^[a-z0-9][a-z0-9_:-]{0,63}$/, {
+  Schema.isPattern(/^[a-z0-9][a-z0-9_:-]{0,63}$/u, {
     expected: "a lower-case tag of 1-64 characters: letters, digits, '_', ':' or '-'"
   })
 ).annotate({ identifier: "Tag" })
@@ -100,7 +108,7 @@ export const Tags = Schema.Array(Tag).check(
 )
 
 const MetadataKey = Schema.String.check(
-  Schema.isPattern(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, { expected: "a key of 1-64 letters, digits, '_', '.' or '-'" })
+  Schema.isPattern(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/u, { expected: "a key of 1-64 letters, digits, '_', '.' or '-'" })
 )
 
 /** How deep metadata values may nest: `{"device": {"os": {"name": "iOS"}}}` is 2 levels below the key. */
@@ -114,11 +122,43 @@ const nestingDepth = (value: unknown): number => {
   return deepest + 1
 }
 
+/**
+ * A metadata value as JSON Schema states it: storable text, a number, a
+ * boolean, null, or a list or object of such values, nested at most
+ * `maxMetadataDepth` levels (the OpenAPI document's view of the checks below).
+ */
+const StorableText = Schema.String.check(isStorableText)
+const MetadataScalar = Schema.Union([StorableText, Schema.Finite, Schema.Boolean, Schema.Null]).annotate({
+  identifier: "MetadataScalar"
+})
+const MetadataValue = Array.from({ length: maxMetadataDepth }).reduce<Schema.Top>(
+  (inner, _, level) =>
+    Schema.Union([
+      MetadataScalar,
+      Schema.Array(inner),
+      Schema.Record(Schema.String, inner).check(Schema.isPropertyNames(StorableText))
+    ]).annotate({
+      identifier: `MetadataValueDepth${level + 1}`,
+      description: `A metadata value nested at most ${level + 1} levels deep`
+    }),
+  MetadataScalar
+)
+
 /** Free-form data about a customer (purchases, devices, ...); bounded so one profile cannot grow without limit. */
-export const Metadata = Schema.Record(Schema.String, Schema.Json).check(
-  Schema.makeFilter((value: { readonly [key: string]: Schema.Json }) =>
-    Object.values(value).every((item) => nestingDepth(item) <= maxMetadataDepth) ||
-    `metadata values nested at most ${maxMetadataDepth} levels deep`
+export const Metadata = Schema.Record(Schema.String, Schema.Json).annotate({
+  // On the record itself: the last check (a size limit JSON Schema cannot state) would not carry it.
+  description: `Free-form data: at most 100 keys, values nested at most ${maxMetadataDepth} levels deep, ` +
+    "at most 16 KiB as JSON"
+}).check(
+  Schema.makeFilter(
+    (value: { readonly [key: string]: Schema.Json }) =>
+      Object.values(value).every((item) => nestingDepth(item) <= maxMetadataDepth) ||
+      `metadata values nested at most ${maxMetadataDepth} levels deep`,
+    {
+      representation: { id: "cms/metadataValues", payload: { maxMetadataDepth }, schemas: [MetadataValue.ast] },
+      // Depth, value types and storable text, as the checks of this schema enforce them together.
+      toJsonSchema: ({ schemas: [value] }) => ({ additionalProperties: value })
+    }
   ).abort(),
   Schema.isPropertyNames(MetadataKey),
   Schema.isMaxProperties(100),
@@ -134,11 +174,32 @@ export const Consent = Schema.Struct({
 }).annotate({ identifier: "Consent" })
 export type Consent = typeof Consent.Type
 
+/**
+ * What the service sets and no update changes, marked OpenAPI `readOnly`
+ * (each schema annotated once, so the document has one component for each).
+ */
+const serviceSet = {
+  id: CustomerId.annotate({ readOnly: true }),
+  emailVerified: Schema.Boolean.annotate({ readOnly: true }),
+  pendingEmail: Schema.NullOr(Email).annotate({
+    readOnly: true,
+    description: "A new address waiting for verification; it replaces `email` once verified"
+  }),
+  consent: Consent.annotate({
+    identifier: "RecordedConsent",
+    readOnly: true,
+    description: "Consent as given at creation; updates do not change it"
+  }),
+  createdAt: ServiceTimestamp,
+  updatedAt: ServiceTimestamp,
+  lastActivity: ServiceTimestamp
+}
+
 export const Customer = Schema.Struct({
-  id: CustomerId,
+  id: serviceSet.id,
   email: Email,
-  emailVerified: Schema.Boolean,
-  pendingEmail: Schema.NullOr(Email),
+  emailVerified: serviceSet.emailVerified,
+  pendingEmail: serviceSet.pendingEmail,
   name: CustomerName,
   age: Schema.NullOr(Age),
   gender: Schema.NullOr(Gender),
@@ -146,13 +207,34 @@ export const Customer = Schema.Struct({
   preferences: Preferences,
   tags: Tags,
   metadata: Metadata,
-  consent: Consent,
+  consent: serviceSet.consent,
   status: CustomerStatus,
-  version: Schema.Int,
-  createdAt: Timestamp,
-  updatedAt: Timestamp,
-  lastActivity: Timestamp
-}).annotate({ identifier: "Customer" })
+  version: Schema.Int.annotate({ readOnly: true, description: "Counts the changes; the ETag is `\"v<version>\"`" }),
+  createdAt: serviceSet.createdAt,
+  updatedAt: serviceSet.updatedAt,
+  lastActivity: serviceSet.lastActivity
+}).annotate({
+  identifier: "Customer",
+  examples: [{
+    id: CustomerId.make("0190a5e4-7c1a-7b3e-9f2d-4c8b1e6a0d35"),
+    email: "ada@example.com",
+    emailVerified: true,
+    pendingEmail: null,
+    name: "Ada Lovelace",
+    age: 36,
+    gender: "FEMALE",
+    location: { country: "GB", city: "London", timezone: "Europe/London" },
+    preferences: { language: "en-GB", currency: "GBP" },
+    tags: ["vip"],
+    metadata: { source: "signup-form" },
+    consent: { marketing: false, dataProcessing: true },
+    status: "ACTIVE",
+    version: 1,
+    createdAt: "2026-01-31T09:30:00.000Z",
+    updatedAt: "2026-01-31T09:30:00.000Z",
+    lastActivity: "2026-01-31T09:30:00.000Z"
+  }]
+})
 export type Customer = typeof Customer.Type
 
 /** Statuses a client may set directly; DELETED is reached only through deletion. */
@@ -170,7 +252,19 @@ export const CreateCustomer = Schema.Struct({
   metadata: Schema.optionalKey(Metadata),
   consent: Consent,
   status: Schema.optionalKey(Schema.Literals(["ACTIVE", "INACTIVE"]))
-}).annotate({ identifier: "CreateCustomer" })
+}).annotate({
+  identifier: "CreateCustomer",
+  examples: [{
+    email: "ada@example.com",
+    name: "Ada Lovelace",
+    age: 36,
+    location: { country: "GB", city: "London", timezone: "Europe/London" },
+    preferences: { language: "en-GB", currency: "GBP" },
+    tags: ["vip", "newsletter:weekly"],
+    metadata: { source: "signup-form" },
+    consent: { marketing: false, dataProcessing: true }
+  }]
+})
 export type CreateCustomer = typeof CreateCustomer.Type
 
 /** The fields an update may change besides email and name; null clears one. */
@@ -190,16 +284,7 @@ const updatableFields = {
  * they read, so these may come along: equal to the stored values they are
  * ignored, different they are refused (mass assignment stays impossible).
  */
-const readOnly = <S extends Schema.Top>(schema: S) => Schema.optionalKey(schema.annotate({ readOnly: true }))
-export const ReadOnlyEcho = Schema.Struct({
-  id: readOnly(CustomerId),
-  emailVerified: readOnly(Schema.Boolean),
-  pendingEmail: readOnly(Schema.NullOr(Email)),
-  consent: readOnly(Consent),
-  createdAt: readOnly(Timestamp),
-  updatedAt: readOnly(Timestamp),
-  lastActivity: readOnly(Timestamp)
-})
+export const ReadOnlyEcho = Schema.Struct(Struct.map(serviceSet, Schema.optionalKey))
 export type ReadOnlyEcho = typeof ReadOnlyEcho.Type
 
 /** PUT: the whole mutable representation (an omitted optional field is cleared), read-only fields allowed unchanged. */
@@ -208,7 +293,17 @@ export const ReplaceCustomer = Schema.Struct({
   name: CustomerName,
   ...updatableFields,
   ...ReadOnlyEcho.fields
-}).annotate({ identifier: "ReplaceCustomer" })
+}).annotate({
+  identifier: "ReplaceCustomer",
+  examples: [{
+    email: "ada@example.com",
+    name: "Ada King",
+    age: 37,
+    tags: ["vip"],
+    status: "ACTIVE",
+    version: 1
+  }]
+})
 export type ReplaceCustomer = typeof ReplaceCustomer.Type
 
 /** The read-only fields a replacement carries. */
@@ -220,7 +315,10 @@ export const PatchCustomer = Schema.Struct({
   email: Schema.optionalKey(Email),
   name: Schema.optionalKey(CustomerName),
   ...updatableFields
-}).annotate({ identifier: "PatchCustomer" })
+}).annotate({
+  identifier: "PatchCustomer",
+  examples: [{ name: "Ada King", location: null, tags: ["vip", "churn-risk"] }]
+})
 export type PatchCustomer = typeof PatchCustomer.Type
 
 export const toPatch = (replacement: ReplaceCustomer): PatchCustomer => ({
@@ -237,9 +335,14 @@ export const toPatch = (replacement: ReplaceCustomer): PatchCustomer => ({
 })
 
 /** The single-use token of an email change, as mailed to the new address. */
-export const VerificationToken = Schema.String.check(Schema.isMinLength(16), Schema.isMaxLength(128))
+export const VerificationToken = Schema.String.check(Schema.isMinCodePoints(16), Schema.isMaxCodePoints(128)).annotate({
+  description: "The token from the customers.<id>.email-verification-requested event"
+})
 
-export const VerifyEmail = Schema.Struct({ token: VerificationToken }).annotate({ identifier: "VerifyEmail" })
+export const VerifyEmail = Schema.Struct({ token: VerificationToken }).annotate({
+  identifier: "VerifyEmail",
+  examples: [{ token: "q3HlVdJ0yqD1m2Xk5f7a9Z2bC4eG6iK8" }]
+})
 
 /**
  * A client's name for one create, so a retry is answered with the first
@@ -250,9 +353,14 @@ export const IdempotencyKey = Schema.String.check(
   Schema.isMinLength(1),
   Schema.isMaxLength(255),
   // Empty is the length check's to report.
-  Schema.isPattern(/^(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?$/, {
+  Schema.isPattern(/^(?:[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?)?$/u, {
     expected: "1-255 visible ASCII characters (inner spaces allowed)"
   })
-).annotate({ identifier: "IdempotencyKey" })
+).annotate({
+  identifier: "IdempotencyKey",
+  description: "Makes a retry safe: the first answer is replayed to the same caller for a day; the same key " +
+    "with another body is refused with 422",
+  examples: ["signup-42"]
+})
 
 export const sameEmail = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()

@@ -46,15 +46,21 @@ export const ListCustomersQuery = Schema.Struct({
   lastActivityAfter: Schema.optionalKey(InstantText),
   lastActivityBefore: Schema.optionalKey(InstantText),
   q: Schema.optionalKey(Schema.String.check(
-    Schema.isMinLength(2),
-    Schema.isMaxLength(100),
+    Schema.isMinCodePoints(2),
+    Schema.isMaxCodePoints(100),
     isStorableText
-  )),
+  ).annotate({ description: "Name or email contains this text, ignoring letter case" })),
   sort: Schema.optionalKey(Sort),
   limit: Schema.optionalKey(
-    Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 500 }))))
+    Schema.NumberFromString.pipe(Schema.decodeTo(
+      Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 500 })).annotate({
+        description: `Customers per page, ${defaultPageSize} when not given`
+      })
+    ))
   ),
-  cursor: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(512))),
+  cursor: Schema.optionalKey(Schema.String.check(Schema.isMaxCodePoints(512)).annotate({
+    description: "The previous page's `nextCursor`, with the same sort"
+  })),
   fields: Schema.optionalKey(FieldList)
 }).annotate({ identifier: "ListCustomersQuery" })
 export type ListCustomersQuery = typeof ListCustomersQuery.Type

@@ -96,8 +96,9 @@ export class Unavailable extends HttpApiError.Problem<Unavailable>()("Unavailabl
 }) {}
 
 /** What each customer operation can fail with: one list for the REST endpoints, the RPCs and the service. */
-export const GetCustomerErrors = [CustomerNotFound, Forbidden] as const
-export const ListCustomersErrors = [InvalidCursor, Forbidden] as const
+/** Reads have no Forbidden: every role reads (see Access.ts). */
+export const GetCustomerErrors = [CustomerNotFound] as const
+export const ListCustomersErrors = [InvalidCursor] as const
 export const CreateCustomerErrors = [
   EmailAlreadyExists,
   ConsentRequired,

@@ -22,7 +22,14 @@ export const isRfc3339Instant = (text: string): boolean => {
 /** A timestamp in a query, e.g. `createdAfter=2026-01-31T00:00:00Z`, kept as text so PostgreSQL reads every digit. */
 export const InstantText = Schema.String.check(
   Schema.isMaxLength(40),
-  Schema.makeFilter((text: string) =>
-    isRfc3339Instant(text) || "an RFC 3339 date-time such as '2026-01-31T09:30:00Z', years 0001 to 9999"
+  Schema.makeFilter(
+    (text: string) =>
+      isRfc3339Instant(text) || "an RFC 3339 date-time such as '2026-01-31T09:30:00Z', years 0001 to 9999",
+    // With `format: date-time` (which checks the calendar), the same rule for JSON Schema validators.
+    {
+      toJsonSchema: () => ({
+        pattern: "^(?!0000)\\d{4}-\\d{2}-\\d{2}[Tt]\\d{2}:\\d{2}:\\d{2}(?:\\.\\d{1,9})?(?:[Zz]|[+-](?:0\\d|1[0-5]):[0-5]\\d)$"
+      })
+    }
   )
 ).annotate({ identifier: "InstantText", format: "date-time" })

@@ -69,7 +69,7 @@ export const CurrencyCode = Schema.Literals(Intl.supportedValuesOf("currency")).
 })
 
 export const LanguageTag = Schema.String.check(
-  Schema.isPattern(/^[a-z]{2,3}(-[A-Z][a-z]{3})?(-[A-Z]{2})?$/, {
+  Schema.isPattern(/^[a-z]{2,3}(-[A-Z][a-z]{3})?(-[A-Z]{2})?$/u, {
     expected: "a BCP 47 language tag such as 'en', 'pt-BR' or 'zh-Hant-TW'"
   })
 ).annotate({ identifier: "LanguageTag" })

@@ -1,8 +1,8 @@
 /** REST handlers for /api/v1/customers: decode (done by the schema), call Customers, add HTTP headers. */
 import { Effect } from "effect"
-import { HttpEffect, HttpServerResponse } from "effect/http"
-import { HttpApiBuilder } from "effect/http-api"
+import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
 import { Api } from "../api/Api.ts"
+import { customersPath } from "../api/CustomersApi.ts"
 import { CurrentActor } from "../api/Security.ts"
 import type { Customer } from "../domain/Customer.ts"
 import { etagFor, versionFromEtag } from "../domain/CustomerRules.ts"
@@ -10,18 +10,12 @@ import { PreconditionRequired, VersionConflict } from "../domain/Errors.ts"
 import { Customers } from "../customers/Customers.ts"
 import { CurrentRequestId } from "../platform/RequestContext.ts"
 
-const withHeaders = (headers: Record<string, string>) =>
-  HttpEffect.appendPreResponseHandler((_request, response) =>
-    Effect.succeed(HttpServerResponse.setHeaders(response, headers))
-  )
+/** A customer with its version as ETag, as every read and write answers. */
+const withEtag = (customer: Customer) =>
+  HttpApiSchema.withHeaders({ body: customer, headers: { etag: etagFor(customer.version) } })
 
-const withEtag = (customer: Customer) => Effect.as(withHeaders({ etag: etagFor(customer.version) }), customer)
-
-/**
- * The version a write expects: If-Match or the body's `version`; when both are
- * sent they must agree. `required` makes a missing version a 428.
- */
-const expectedVersionOf = (ifMatch: string | undefined, bodyVersion: number | undefined, required: boolean) =>
+/** The version a write expects: If-Match or the body's `version`; when both are sent they must agree. */
+const expectedVersionOf = (ifMatch: string | undefined, bodyVersion: number | undefined) =>
   Effect.gen(function*() {
     const fromHeader = ifMatch === undefined || ifMatch.trim() === "*" ? undefined : versionFromEtag(ifMatch)
     if (ifMatch !== undefined && ifMatch.trim() !== "*" && fromHeader === undefined) {
@@ -34,12 +28,18 @@ const expectedVersionOf = (ifMatch: string | undefined, bodyVersion: number | un
         detail: "If-Match and the body's version disagree"
       })
     }
-    const expected = fromHeader ?? bodyVersion
-    if (expected === undefined && required && ifMatch === undefined) {
-      return yield* new PreconditionRequired({ field: "version" })
-    }
-    return expected ?? null
+    return fromHeader ?? bodyVersion ?? null
   })
+
+/** PUT: a missing version (no If-Match, not even `*`, and no `version`) is a 428. */
+const requiredVersionOf = (ifMatch: string | undefined, bodyVersion: number | undefined) =>
+  Effect.flatMap(
+    expectedVersionOf(ifMatch, bodyVersion),
+    (expected) =>
+      expected === null && ifMatch === undefined
+        ? Effect.fail(new PreconditionRequired({ field: "version" }))
+        : Effect.succeed(expected)
+  )
 
 export const CustomersHttpLive = HttpApiBuilder.group(
   Api,
@@ -53,7 +53,7 @@ export const CustomersHttpLive = HttpApiBuilder.group(
       list: ({ query }) => Effect.flatMap(CurrentActor, (actor) => customers.list(actor, query)),
 
       get: ({ params }) =>
-        CurrentActor.pipe(Effect.flatMap((actor) => customers.get(actor, params.id)), Effect.flatMap(withEtag)),
+        CurrentActor.pipe(Effect.flatMap((actor) => customers.get(actor, params.id)), Effect.map(withEtag)),
 
       create: Effect.fn(function*({ payload, headers }) {
         const context = yield* commandContext
@@ -62,38 +62,40 @@ export const CustomersHttpLive = HttpApiBuilder.group(
           input: payload,
           idempotencyKey: headers["idempotency-key"]
         })
-        yield* withHeaders({
-          etag: etagFor(customer.version),
-          location: `/api/v1/customers/${customer.id}`,
-          ...(replayed ? { "idempotent-replayed": "true" } : {})
+        return HttpApiSchema.withHeaders({
+          body: customer,
+          headers: {
+            etag: etagFor(customer.version),
+            location: `${customersPath}/${customer.id}`,
+            ...(replayed ? { "idempotent-replayed": "true" as const } : {})
+          }
         })
-        return customer
       }),
 
       replace: Effect.fn(function*({ params, payload, headers }) {
-        const expectedVersion = yield* expectedVersionOf(headers["if-match"], payload.version, true)
+        const expectedVersion = yield* requiredVersionOf(headers["if-match"], payload.version)
         const customer = yield* customers.replace({
           ...(yield* commandContext),
           id: params.id,
           replacement: payload,
           expectedVersion
         })
-        return yield* withEtag(customer)
+        return withEtag(customer)
       }),
 
       patch: Effect.fn(function*({ params, payload, headers }) {
-        const expectedVersion = yield* expectedVersionOf(headers["if-match"], payload.version, false)
+        const expectedVersion = yield* expectedVersionOf(headers["if-match"], payload.version)
         const customer = yield* customers.update({
           ...(yield* commandContext),
           id: params.id,
           patch: payload,
           expectedVersion
         })
-        return yield* withEtag(customer)
+        return withEtag(customer)
       }),
 
       delete: Effect.fn(function*({ params, headers }) {
-        const expectedVersion = yield* expectedVersionOf(headers["if-match"], undefined, false)
+        const expectedVersion = yield* expectedVersionOf(headers["if-match"], undefined)
         yield* customers.delete({ ...(yield* commandContext), id: params.id, expectedVersion })
       }),
 
@@ -103,7 +105,7 @@ export const CustomersHttpLive = HttpApiBuilder.group(
           id: params.id,
           token: payload.token
         })
-        return yield* withEtag(customer)
+        return withEtag(customer)
       })
     })
   })

@@ -1,8 +1,9 @@
 /**
  * What every request goes through before and after its handler: a correlation
- * id (X-Request-Id in and out), the body size limit, one JSON access-log line
- * without query strings (they can carry PII), and problem+json for requests
- * that cannot even be read.
+ * id (X-Request-Id in and out), the body size limit, the headers declared in
+ * api/Transport.ts (no-store, nosniff, the 401 challenge), one JSON
+ * access-log line without query strings (they can carry PII), and
+ * problem+json for requests that cannot even be read or routed.
  */
 import { ByteSize, Cause, Config, Effect, ErrorReporter, Layer } from "effect"
 import {
@@ -11,19 +12,52 @@ import {
   HttpServerError,
   HttpServerRequest,
   HttpServerRespondable,
-  HttpServerResponse,
-  ProblemDetails
+  HttpServerResponse
 } from "effect/http"
 import { randomUUID } from "node:crypto"
+import { docsPath, openApiDocument, openApiPath } from "../api/Documentation.ts"
+import {
+  InternalError,
+  MalformedBody,
+  MethodNotAllowed,
+  PayloadTooLarge,
+  pipelineHeaders,
+  RouteNotFound
+} from "../api/Transport.ts"
 import { RequestInvalid } from "../api/Validation.ts"
 import { CurrentRequestId, offeredRequestId } from "../platform/RequestContext.ts"
 
-/** RFC 9110: a 401 names the schemes that would work. */
-const challenge = `Bearer realm="customer-service", ApiKey realm="customer-service" header="X-API-Key"`
+/** The public documentation may be cached; everything else can carry personal data. */
+const documentation = new Set([openApiPath, docsPath])
 
-const problem = (status: number, type: string, title: string, detail: string, requestId: string) =>
-  ProblemDetails.toResponse({ type, status, title, detail }).pipe(
-    HttpServerResponse.setHeader("x-request-id", requestId)
+/** Each documented path with the methods it answers: what a 405 names in Allow. */
+const routes = [
+  ...Object.entries(openApiDocument().paths).map(([path, item]) => ({
+    segments: path.split("/"),
+    methods: Object.keys(item).map((method) => method.toUpperCase())
+  })),
+  ...[...documentation].map((path) => ({ segments: path.split("/"), methods: ["GET"] }))
+]
+
+/** `{id}` in a documented path stands for any one non-empty segment. */
+const matches = (template: ReadonlyArray<string>, segments: ReadonlyArray<string>) =>
+  template.length === segments.length &&
+  template.every((part, i) => part === segments[i] || (part.startsWith("{") && segments[i] !== ""))
+
+const allowedMethods = (path: string) => {
+  const segments = path.split("/")
+  return routes.filter((route) => matches(route.segments, segments)).flatMap((route) => route.methods)
+}
+
+/** The fixed-value headers of api/Transport.ts that apply to this answer. */
+const declaredHeaders = (status: number, method: string, path: string) =>
+  Object.fromEntries(
+    pipelineHeaders.flatMap((header) =>
+      header.value !== undefined && header.appliesTo(status, method) &&
+        !(header.name === "cache-control" && documentation.has(path))
+        ? [[header.name, header.value]]
+        : []
+    )
   )
 
 /**
@@ -69,52 +103,57 @@ export const RequestPipelineLive = Layer.unwrap(Effect.gen(function*() {
   const maxBodyBytes = yield* Config.Int("MAX_BODY_BYTES").pipe(Config.withDefault(1_048_576))
   const accessLog = yield* Config.Boolean("ACCESS_LOG").pipe(Config.withDefault(true))
   const bodyLimit = ByteSize.bytes(maxBodyBytes)
-  const tooLarge = (requestId: string) =>
-    problem(413, "/problems/body-too-large", "Request body too large", `The limit is ${maxBodyBytes} bytes`, requestId)
+  const tooLarge = new PayloadTooLarge({ maxBytes: maxBodyBytes, detail: `The limit is ${maxBodyBytes} bytes` })
 
-  /** What the handler could not turn into a response itself, as a problem with the request id. */
-  const problemFor = (error: unknown, requestId: string) => {
+  /** What the handler could not turn into a response itself, as a problem. */
+  const problemFor = (error: unknown, request: HttpServerRequest.HttpServerRequest, requestId: string) => {
     const reason = HttpServerError.isHttpServerError(error) ? error.reason : error
     if (reason instanceof HttpServerError.RequestParseError) {
       return reason.reason === "BodyTooLarge"
-        ? tooLarge(requestId)
-        : problem(400, "/problems/malformed-body", "Malformed request body", "The body could not be read", requestId)
+        ? tooLarge
+        : new MalformedBody({ detail: "The body could not be read" })
     }
     if (reason instanceof HttpServerError.RouteNotFound) {
-      return problem(404, "/problems/route-not-found", "No such route", "See /api/v1/openapi.json", requestId)
+      const allowed = allowedMethods(request.url.split("?")[0])
+      return allowed.length > 0
+        ? new MethodNotAllowed({ allowed, detail: `${request.method} is not one of ${allowed.join(", ")}` })
+        : new RouteNotFound({ detail: `See ${openApiPath}` })
     }
-    return problem(500, "/problems/internal", "Internal error", `Quote request id ${requestId} to support`, requestId)
+    return InternalError.forRequest(requestId)
   }
 
   return HttpRouter.middleware((httpEffect) =>
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const requestId = offeredRequestId(request.headers["x-request-id"]) ?? randomUUID()
+      const path = request.url.split("?")[0]
       const declaredLength = Number(request.headers["content-length"] ?? 0)
       const startedAt = performance.now()
-      const response = declaredLength > maxBodyBytes ? tooLarge(requestId) : yield* refusingDeepJson(httpEffect).pipe(
+      const handled = refusingDeepJson(httpEffect).pipe(
         Effect.provideService(CurrentRequestId, requestId),
         Effect.provideService(HttpIncomingMessage.MaxBodySize, bodyLimit),
         Effect.annotateLogs({ requestId }),
-        Effect.map((response) =>
-          response.status === 401
-            ? HttpServerResponse.setHeaders(response, { "x-request-id": requestId, "www-authenticate": challenge })
-            : HttpServerResponse.setHeader(response, "x-request-id", requestId)
-        ),
         // Whatever escaped the handler (a defect: the API reads JSON bodies with orDie, so even a
         // streamed body over the limit arrives as one) still gets a problem and an access-log line.
         Effect.catchCause((cause) => {
           if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
-          const error = Cause.squash(cause)
-          const response = problemFor(error, requestId)
-          return response.status >= 500 ? Effect.as(ErrorReporter.report(cause), response) : Effect.succeed(response)
+          const problem = problemFor(Cause.squash(cause), request, requestId)
+          const response = HttpServerRespondable.toResponse(problem)
+          return problem.status >= 500 ? Effect.andThen(ErrorReporter.report(cause), response) : response
         })
       )
+      const answer = declaredLength > maxBodyBytes ? HttpServerRespondable.toResponse(tooLarge) : handled
+      const response = yield* Effect.map(answer, (response) =>
+        HttpServerResponse.setHeaders(response, {
+          ...declaredHeaders(response.status, request.method, path),
+          ...(response.status === 405 ? { allow: allowedMethods(path).join(", ") } : {}),
+          "x-request-id": requestId
+        }))
       if (accessLog) {
         yield* Effect.logInfo("request").pipe(Effect.annotateLogs({
           requestId,
           method: request.method,
-          path: request.url.split("?")[0],
+          path,
           status: response.status,
           durationMs: Math.round((performance.now() - startedAt) * 10) / 10
         }))

@@ -1,24 +1,43 @@
-/** Every HTTP route: the REST API with its OpenAPI document, and the RPC endpoint. */
-import { Layer } from "effect"
-import { HttpRouter } from "effect/http"
-import { HttpApiBuilder } from "effect/http-api"
+/** Every HTTP route: the REST API, the RPC endpoint, the OpenAPI document and its reference at /docs. */
+import { Effect, Layer } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
+import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
 import { Api } from "../api/Api.ts"
+import { docsPath, DocumentedApi, openApiDocument, openApiPath } from "../api/Documentation.ts"
 import { RpcRoutesLive } from "../rpc/RpcDoor.ts"
 import { ApiKeysHttpLive } from "./ApiKeysHttp.ts"
 import { AuthenticationLive } from "./Authentication.ts"
 import { CustomersHttpLive } from "./CustomersHttp.ts"
 import { RequestPipelineLive } from "./RequestPipeline.ts"
 import { SystemHttpLive } from "./SystemHttp.ts"
-import { RequestValidationLive } from "./Validation.ts"
+import { InternalErrorsLive, JsonBodyLive, RequestValidationLive } from "./Validation.ts"
 
-export const openApiPath = "/api/v1/openapi.json"
+export { openApiPath }
 
-const ApiRoutes = HttpApiBuilder.layer(Api, { openapiPath: openApiPath }).pipe(
+const ApiRoutes = HttpApiBuilder.layer(Api).pipe(
   Layer.provide([CustomersHttpLive, SystemHttpLive, ApiKeysHttpLive]),
   // The pipeline resolves middlewares when the routes are built, as well as the handlers when they run.
-  Layer.provideMerge(Layer.mergeAll(AuthenticationLive, RequestValidationLive))
+  Layer.provideMerge(Layer.mergeAll(AuthenticationLive, RequestValidationLive, JsonBodyLive, InternalErrorsLive))
 )
 
-export const RoutesLive = Layer.mergeAll(ApiRoutes, RpcRoutesLive, RequestPipelineLive)
+/** The document covers the RPC endpoint too, so it is served from DocumentedApi rather than by HttpApiBuilder. */
+const OpenApiRoute = HttpRouter.add("GET", openApiPath, Effect.sync(() => HttpServerResponse.jsonUnsafe(openApiDocument())))
+
+/**
+ * Scalar's API reference, bundled inside effect and inlined in the page: nothing is fetched from another
+ * origin (no CDN, no web fonts), so it works offline and in closed clusters.
+ */
+// Scalar options effect's ScalarConfig type does not list yet pass through to the page as they are.
+const scalarConfig = {
+  withDefaultFonts: false,
+  telemetry: false,
+  showDeveloperTools: "never",
+  defaultOpenAllTags: true,
+  authentication: { preferredSecurityScheme: "bearer" }
+}
+
+const DocsRoute = HttpApiScalar.layer(DocumentedApi, { path: docsPath, scalar: scalarConfig })
+
+export const RoutesLive = Layer.mergeAll(ApiRoutes, RpcRoutesLive, OpenApiRoute, DocsRoute, RequestPipelineLive)
 
 export const serve = <E, R>(routes: Layer.Layer<never, E, R>) => HttpRouter.serve(routes, { disableLogger: true })

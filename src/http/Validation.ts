@@ -1,12 +1,15 @@
 /**
- * Turns request decoding failures into a 400 problem that names the
- * offending fields. The answer is small whatever the input: a body with
- * 260,000 bad tags has as many issues, so only the first few are formatted.
+ * Request-side middlewares: decoding failures become a 400 problem that names
+ * the offending fields, and a body that is not JSON a 415. The 400 is small
+ * whatever the input: a body with 260,000 bad tags has as many issues, so
+ * only the first few are formatted.
  */
-import { Cause, Effect, ErrorReporter, SchemaIssue } from "effect"
-import { HttpServerRespondable } from "effect/http"
-import { HttpApiError, HttpApiMiddleware } from "effect/http-api"
+import { Cause, Effect, ErrorReporter, Layer, SchemaIssue } from "effect"
+import { HttpServerRequest, HttpServerRespondable } from "effect/http"
+import { HttpApiMiddleware } from "effect/http-api"
+import { InternalError, InternalErrors, JsonBody, jsonMediaType, UnsupportedMediaType } from "../api/Transport.ts"
 import { RequestInvalid, RequestValidation } from "../api/Validation.ts"
+import { CurrentRequestId } from "../platform/RequestContext.ts"
 
 /** At most this many entries in `errors`; a client fixes those and learns of the next ones. */
 export const maxReportedIssues = 20
@@ -74,10 +77,30 @@ export const requestInvalid = (issue: SchemaIssue.Issue, slot: ReadonlyArray<Seg
 export const RequestValidationLive = HttpApiMiddleware.layerSchemaErrorTransform(RequestValidation, (error) => {
   if (error.kind === "Body" || error.kind === "ResponseHeaders") {
     // Our response failed its own schema: a bug on our side, reported and answered with a bare 500.
-    return Effect.andThen(
-      ErrorReporter.report(Cause.fail(error)),
-      HttpServerRespondable.toResponse(new HttpApiError.InternalServerErrorProblem())
+    return ErrorReporter.report(Cause.fail(error)).pipe(
+      Effect.andThen(CurrentRequestId),
+      Effect.flatMap((requestId) => HttpServerRespondable.toResponse(InternalError.forRequest(requestId ?? "unknown")))
     )
   }
   return Effect.fail(requestInvalid(error.cause.issue, [error.kind.toLowerCase()]))
 })
+
+/** A body that is not JSON is refused before it is read (RFC 9110: 415 names what would be accepted). */
+export const JsonBodyLive = Layer.succeed(JsonBody, (httpEffect) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    // As HttpApi reads it: no Content-Type means JSON, parameters (charset) do not matter.
+    const mediaType = (request.headers["content-type"] ?? jsonMediaType).split(";")[0].trim().toLowerCase()
+    if (mediaType !== jsonMediaType) {
+      return yield* new UnsupportedMediaType({
+        accepted: [jsonMediaType],
+        detail: `Send the body as ${jsonMediaType}${
+          request.method === "PATCH" ? " (this PATCH is not JSON Merge Patch: objects are replaced whole)" : ""
+        }`
+      })
+    }
+    return yield* httpEffect
+  }))
+
+/** The 500 itself is rendered by the request pipeline, which sees every route; this only declares it. */
+export const InternalErrorsLive = Layer.succeed(InternalErrors, (httpEffect) => httpEffect)

@@ -15,6 +15,7 @@ import {
   maxCustomersPerRequest
 } from "../api/CustomersRpc.ts"
 import { CurrentActor, RpcAuthentication } from "../api/Security.ts"
+import { rpcCallFields, rpcPath } from "../api/RpcApi.ts"
 import { RequestInvalid } from "../api/Validation.ts"
 import type { Actor } from "../domain/Access.ts"
 import { Unauthenticated } from "../domain/Errors.ts"
@@ -24,7 +25,6 @@ import { Authenticator } from "../platform/Authenticator.ts"
 import { CurrentRequestId } from "../platform/RequestContext.ts"
 import { CustomersRpcLive } from "./CustomersRpcLive.ts"
 
-export const rpcPath = "/api/v1/rpc"
 
 /** Calls of one batch running at once: enough to overlap round trips, too few to flood the pool. */
 const callsAtOnce = 4
@@ -73,19 +73,7 @@ const RpcAuthenticationLive = Layer.succeed(
 
 const tags = [...CustomersRpc.requests.keys()]
 
-const Call = Schema.Struct({
-  _tag: Schema.Literal("Request"),
-  id: Schema.Union([
-    Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(64)),
-    Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
-  ]),
-  tag: Schema.Literals(tags),
-  payload: Schema.Unknown,
-  headers: Schema.Array(Schema.Tuple([Schema.String, Schema.String])).check(Schema.isMaxLength(50)),
-  traceId: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(64))),
-  spanId: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(64))),
-  sampled: Schema.optionalKey(Schema.Boolean)
-})
+const Call = Schema.Struct({ ...rpcCallFields, tag: Schema.Literals(tags), payload: Schema.Unknown })
 const Batch = Schema.Union([Call, Schema.Array(Call).check(Schema.isMinLength(1))])
 const parseOptions = { errors: "all", onExcessProperty: "error" } as const
 const decodeBatch = Schema.decodeUnknownExit(Schema.fromJsonString(Batch), parseOptions)

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
-import type { Actor, Role } from "../../src/domain/Access.ts"
+import { type Actor, Role } from "../../src/domain/Access.ts"
 import { can, requirePermission, requireRoleWithin } from "../../src/domain/Access.ts"
 import type { CustomerStatus } from "../../src/domain/Customer.ts"
 import { toPatch } from "../../src/domain/Customer.ts"
@@ -56,6 +56,10 @@ describe("permissions", () => {
   it("admin holds every permission", () => {
     assert.isTrue(can("admin", "customers:suspend"))
     assert.isTrue(can("admin", "api-keys:manage"))
+  })
+
+  it("every role reads customers, so no read can answer 403", () => {
+    for (const role of Role.literals) assert.isTrue(can(role, "customers:read"), role)
   })
 
   it("analyst only reads", () => {

@@ -1,0 +1,15 @@
+/**
+ * The published contract: the HttpApi the server runs plus the RPC endpoint,
+ * which RpcServer serves beside it. The OpenAPI document and the /docs
+ * reference are generated from this, never written by hand.
+ */
+import { OpenApi } from "effect/http-api"
+import { Api } from "./Api.ts"
+import { RpcApi } from "./RpcApi.ts"
+
+export const DocumentedApi = Api.add(RpcApi)
+
+export const openApiPath = "/api/v1/openapi.json"
+export const docsPath = "/docs"
+
+export const openApiDocument = () => OpenApi.fromApi(DocumentedApi)

@@ -1,0 +1,163 @@
+/**
+ * The OpenAPI document says what the server answers: for every operation in
+ * the served document, a success and (where it declares any) an error answer
+ * captured from the running service validate against the document (status,
+ * media type, headers, body). An operation added without an entry below fails
+ * the coverage test, so no endpoint slips by undocumented or untested.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { assert, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { openApiDocument } from "../../src/api/Documentation.ts"
+import { customersPath, newCustomer, uniqueEmail } from "../support/Customers.ts"
+import { outboxRows, testServiceWithDatabase } from "../support/Database.ts"
+import { call, type CallOptions, createCustomer } from "../support/Http.ts"
+import { expectDocumented, makeValidator, operationsOf } from "../support/OpenApi.ts"
+import { json, TestService } from "../support/TestService.ts"
+
+const apiKeysPath = "/api/v1/api-keys"
+const rpcPath = "/api/v1/rpc"
+const unknownId = "0190a5e4-7c1a-7b3e-9f2d-4c8b1e6a0d35"
+
+/** A request in the service's own terms; `text` goes out as it is, with the content type `headers` give. */
+const send = (method: string, path: string, { text, ...options }: CallOptions & { readonly text?: string } = {}) =>
+  text === undefined
+    ? call(method, path, options)
+    : Effect.flatMap(TestService, ({ request }) =>
+      request(path, {
+        method,
+        body: text,
+        headers: options.headers ?? {},
+        ...(options.auth === false ? { auth: false } : {}),
+        ...(options.role === undefined ? {} : { role: options.role })
+      }))
+
+const customerPath = (id: string) => `${customersPath}/${id}`
+
+const issueKey = Effect.flatMap(
+  call("POST", apiKeysPath, { body: { name: "contract test", role: "service" } }),
+  (response) => json<{ readonly id: string }>(response)
+)
+
+const rpcCall = (tag: string, payload: unknown) => ({ _tag: "Request", id: "1", tag, payload, headers: [] })
+
+/** For each operationId: how to provoke a success and, when the operation declares errors, an error. */
+const answers: Record<string, {
+  readonly success: Effect.Effect<Response, never, TestService | PgClient.PgClient>
+  readonly error?: Effect.Effect<Response, never, TestService | PgClient.PgClient>
+}> = {
+  health: { success: send("GET", "/health", { auth: false }) },
+  ready: {
+    success: send("GET", "/ready", { auth: false }),
+    // The database check fails while the outbox cannot be read.
+    error: Effect.flatMap(PgClient.PgClient, (sql) =>
+      Effect.acquireUseRelease(
+        Effect.orDie(sql`ALTER TABLE outbox RENAME TO outbox_hidden`),
+        () => send("GET", "/ready", { auth: false }),
+        () => Effect.orDie(sql`ALTER TABLE outbox_hidden RENAME TO outbox`)
+      ))
+  },
+  "customers.list": {
+    success: Effect.andThen(createCustomer(), send("GET", `${customersPath}?limit=2&fields=id,email,name&sort=-createdAt`)),
+    error: send("GET", `${customersPath}?limit=0`)
+  },
+  "customers.create": {
+    success: send("POST", customersPath, { body: newCustomer(), headers: { "idempotency-key": "contract-create" } }),
+    error: send("POST", customersPath, { text: "name=Ada", headers: { "content-type": "text/plain" } })
+  },
+  "customers.get": {
+    success: Effect.flatMap(createCustomer(), ({ id }) => send("GET", customerPath(id))),
+    error: send("GET", customerPath(unknownId))
+  },
+  "customers.replace": {
+    success: Effect.flatMap(createCustomer(), (customer) =>
+      send("PUT", customerPath(customer.id), {
+        body: { email: customer.email, name: "Ada King" },
+        headers: { "if-match": "\"v1\"" }
+      })),
+    error: Effect.flatMap(createCustomer(), (customer) =>
+      send("PUT", customerPath(customer.id), { body: { email: customer.email, name: "Ada King" } }))
+  },
+  "customers.patch": {
+    success: Effect.flatMap(createCustomer(), ({ id }) => send("PATCH", customerPath(id), { body: { tags: ["vip"] } })),
+    // Not JSON Merge Patch: this PATCH replaces objects whole.
+    error: Effect.flatMap(createCustomer(), ({ id }) =>
+      send("PATCH", customerPath(id), {
+        text: JSON.stringify({ tags: ["vip"] }),
+        headers: { "content-type": "application/merge-patch+json" }
+      }))
+  },
+  "customers.delete": {
+    success: Effect.flatMap(createCustomer(), ({ id }) => send("DELETE", customerPath(id))),
+    error: send("DELETE", customerPath(unknownId))
+  },
+  "customers.verifyEmail": {
+    success: Effect.gen(function*() {
+      const { id } = yield* createCustomer()
+      yield* call("PATCH", customerPath(id), { body: { email: uniqueEmail("moved") } })
+      const [requested] = yield* outboxRows(`customers.${id}.email-verification-requested`)
+      return yield* send("POST", `${customerPath(id)}/email/verify`, { body: { token: requested.payload.token } })
+    }),
+    error: Effect.flatMap(createCustomer(), ({ id }) =>
+      send("POST", `${customerPath(id)}/email/verify`, { body: { token: "not-the-token-that-was-sent" } }))
+  },
+  "apiKeys.list": {
+    success: Effect.andThen(issueKey, send("GET", `${apiKeysPath}?limit=10`)),
+    error: send("GET", apiKeysPath, { role: "analyst" })
+  },
+  "apiKeys.issue": {
+    success: send("POST", apiKeysPath, { body: { name: "contract test", role: "service", expiresInDays: 30 } }),
+    error: send("POST", apiKeysPath, { body: { name: "contract test", role: "service" }, auth: false })
+  },
+  "apiKeys.revoke": {
+    success: Effect.flatMap(issueKey, ({ id }) => send("DELETE", `${apiKeysPath}/${id}`)),
+    error: send("DELETE", `${apiKeysPath}/${unknownId}`)
+  },
+  rpc: {
+    success: Effect.flatMap(createCustomer(), ({ id }) => send("POST", rpcPath, { body: [rpcCall("GetCustomer", { id })] })),
+    error: send("POST", rpcPath, { body: [rpcCall("ListCustomers", {})], auth: false })
+  }
+}
+
+const document = openApiDocument()
+const validate = makeValidator(document)
+
+layer(testServiceWithDatabase(), { excludeTestServices: true })("the served OpenAPI document", (it) => {
+  it.effect("is the document the service was built from", () =>
+    Effect.gen(function*() {
+      const served = yield* send("GET", "/api/v1/openapi.json", { auth: false }).pipe(Effect.flatMap(json))
+      assert.deepStrictEqual(served, JSON.parse(JSON.stringify(document)))
+    }))
+
+  it("has a captured success and error for every operation it describes", () => {
+    const missing = operationsOf(document).flatMap(({ id, operation }) => {
+      const declaresErrors = Object.keys(operation.responses).some((status) => Number(status) >= 400)
+      return answers[id] === undefined
+        ? [`${id} (success and error)`]
+        : declaresErrors && answers[id].error === undefined
+        ? [`${id} (error)`]
+        : []
+    })
+    assert.deepStrictEqual(missing, [])
+  })
+
+  for (const { id, method, path } of operationsOf(document)) {
+    const entry = answers[id]
+    if (entry === undefined) continue
+    it.effect(`${method} ${path} (${id}): a success answer is one the document declares`, () =>
+      Effect.gen(function*() {
+        const response = yield* entry.success
+        assert.isBelow(response.status, 300, `${id} did not succeed`)
+        yield* expectDocumented(document, validate, id, response)
+      }))
+    if (entry.error !== undefined) {
+      const error = entry.error
+      it.effect(`${method} ${path} (${id}): an error answer is one the document declares`, () =>
+        Effect.gen(function*() {
+          const response = yield* error
+          assert.isAtLeast(response.status, 400, `${id} did not fail`)
+          yield* expectDocumented(document, validate, id, response)
+        }))
+    }
+  }
+})

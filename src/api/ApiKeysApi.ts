@@ -11,7 +11,7 @@ import {
   RevokeApiKeyErrors
 } from "../domain/ApiKey.ts"
 import { documentQueryParameters } from "./QueryParameters.ts"
-import { Authentication } from "./Security.ts"
+import { Authentication, Authorization, RequiredPermission } from "./Security.ts"
 import { JsonBody } from "./Transport.ts"
 
 export class ApiKeysApi extends HttpApiGroup.make("apiKeys")
@@ -20,7 +20,7 @@ export class ApiKeysApi extends HttpApiGroup.make("apiKeys")
       query: ListApiKeysQuery,
       success: ApiKeyPage,
       error: ListApiKeysErrors
-    }).annotateMerge(OpenApi.annotations({
+    }).middleware(Authorization).annotate(RequiredPermission, "api-keys:manage").annotateMerge(OpenApi.annotations({
       summary: "List API keys",
       description: "Newest first, revoked and expired keys included; never the secret. Pass `nextCursor` back as " +
         "`cursor` for the next page. Admins only, with a user token."
@@ -29,7 +29,7 @@ export class ApiKeysApi extends HttpApiGroup.make("apiKeys")
       payload: IssueApiKey,
       success: IssuedApiKey.pipe(HttpApiSchema.status(201)),
       error: IssueApiKeyErrors
-    }).middleware(JsonBody).annotateMerge(OpenApi.annotations({
+    }).middleware(JsonBody).middleware(Authorization).annotate(RequiredPermission, "api-keys:manage").annotateMerge(OpenApi.annotations({
       summary: "Issue an API key",
       description: "The key is in this answer only (it is stored hashed): send it as `X-API-Key`. Its role is " +
         "never more than the issuer's. Admins only, with a user token."
@@ -38,7 +38,7 @@ export class ApiKeysApi extends HttpApiGroup.make("apiKeys")
       params: { id: ApiKeyId },
       success: HttpApiSchema.NoContent,
       error: RevokeApiKeyErrors
-    }).annotateMerge(OpenApi.annotations({
+    }).middleware(Authorization).annotate(RequiredPermission, "api-keys:manage").annotateMerge(OpenApi.annotations({
       summary: "Revoke an API key",
       description: "The key stops working at once. Admins only, with a user token."
     }))

@@ -22,7 +22,7 @@ import {
   VerifyEmailErrors
 } from "../domain/Errors.ts"
 import { documentQueryParameters } from "./QueryParameters.ts"
-import { Authentication } from "./Security.ts"
+import { Authentication, Authorization, RequiredPermission } from "./Security.ts"
 import { JsonBody } from "./Transport.ts"
 
 export const customersPath = "/api/v1/customers"
@@ -81,7 +81,7 @@ export class CustomersApi extends HttpApiGroup.make("customers")
       headers: { "idempotency-key": Schema.optionalKey(IdempotencyKey) },
       success: Created,
       error: CreateCustomerErrors
-    }).middleware(JsonBody).annotateMerge(documented(
+    }).middleware(JsonBody).middleware(Authorization).annotate(RequiredPermission, "customers:write").annotateMerge(documented(
       "Create a customer",
       "`consent.marketing` and `consent.dataProcessing` must be stated, and data processing must be granted. " +
         "Emails are unique regardless of letter case. The customer starts with version 1."
@@ -92,7 +92,7 @@ export class CustomersApi extends HttpApiGroup.make("customers")
       error: GetCustomerErrors
     }).annotateMerge(documented(
       "Read a customer",
-      "A deleted customer is still found, with status DELETED and its personal data erased."
+      "A deleted customer is not found (404): its personal data is erased."
     )),
     HttpApiEndpoint.put("replace", "/:id", {
       params: idParam,
@@ -100,7 +100,7 @@ export class CustomersApi extends HttpApiGroup.make("customers")
       payload: ReplaceCustomer,
       success: CustomerWithETag,
       error: [...ReplaceCustomerErrors, PreconditionRequired]
-    }).middleware(JsonBody).annotateMerge(documented(
+    }).middleware(JsonBody).middleware(Authorization).annotate(RequiredPermission, "customers:write").annotateMerge(documented(
       "Replace a customer",
       "Replaces every mutable field: an optional field left out is cleared. The body may be the representation " +
         "GET answered: read-only fields equal to the stored ones are ignored, different ones are a 422 naming " +
@@ -113,7 +113,7 @@ export class CustomersApi extends HttpApiGroup.make("customers")
       payload: PatchCustomer,
       success: CustomerWithETag,
       error: UpdateCustomerErrors
-    }).middleware(JsonBody).annotateMerge(documented(
+    }).middleware(JsonBody).middleware(Authorization).annotate(RequiredPermission, "customers:write").annotateMerge(documented(
       "Change some fields of a customer",
       "Only the fields sent change, `null` clears one, and an object (location, preferences, metadata) is " +
         "replaced whole: this is not JSON Merge Patch, so the body is `application/json`. If-Match or `version` " +
@@ -124,7 +124,7 @@ export class CustomersApi extends HttpApiGroup.make("customers")
       headers: IfMatch,
       success: HttpApiSchema.NoContent,
       error: DeleteCustomerErrors
-    }).annotateMerge(documented(
+    }).middleware(Authorization).annotate(RequiredPermission, "customers:delete").annotateMerge(documented(
       "Erase a customer",
       "Erases the person's data and marks the profile DELETED; the email address becomes free again."
     )),
@@ -133,7 +133,7 @@ export class CustomersApi extends HttpApiGroup.make("customers")
       payload: VerifyEmail,
       success: CustomerWithETag,
       error: VerifyEmailErrors
-    }).middleware(JsonBody).annotateMerge(documented(
+    }).middleware(JsonBody).middleware(Authorization).annotate(RequiredPermission, "customers:write").annotateMerge(documented(
       "Confirm an email change",
       "With the token from the `customers.<id>.email-verification-requested` event, the pending email " +
         "becomes the customer's email."

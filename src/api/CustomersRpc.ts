@@ -21,7 +21,7 @@ import {
   UpdateCustomerErrors,
   VerifyEmailErrors
 } from "../domain/Errors.ts"
-import { RpcAuthentication } from "./Security.ts"
+import { RequiredPermission, RpcAuthentication } from "./Security.ts"
 
 export const maxCallsPerRequest = 20
 export const maxCustomersPerRequest = 500
@@ -47,19 +47,19 @@ export class CustomersRpc extends RpcGroup.make(
     payload: { input: CreateCustomer, idempotencyKey: Schema.optionalKey(IdempotencyKey) },
     success: Customer,
     error: Schema.Union(CreateCustomerErrors)
-  }),
+  }).annotate(RequiredPermission, "customers:write"),
   Rpc.make("UpdateCustomer", {
     payload: { id: CustomerId, patch: PatchCustomer, expectedVersion: ExpectedVersion },
     success: Customer,
     error: Schema.Union(UpdateCustomerErrors)
-  }),
+  }).annotate(RequiredPermission, "customers:write"),
   Rpc.make("DeleteCustomer", {
     payload: { id: CustomerId, expectedVersion: ExpectedVersion },
     error: Schema.Union(DeleteCustomerErrors)
-  }),
+  }).annotate(RequiredPermission, "customers:delete"),
   Rpc.make("VerifyCustomerEmail", {
     payload: { id: CustomerId, token: VerificationToken },
     success: Customer,
     error: Schema.Union(VerifyEmailErrors)
-  })
+  }).annotate(RequiredPermission, "customers:write")
 ).middleware(RpcAuthentication) {}

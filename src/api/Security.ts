@@ -5,8 +5,8 @@
 import { Context } from "effect"
 import { HttpApiMiddleware, HttpApiSecurity, OpenApi } from "effect/http-api"
 import { RpcMiddleware } from "effect/rpc"
-import type { Actor } from "../domain/Access.ts"
-import { Unauthenticated } from "../domain/Errors.ts"
+import type { Actor, Permission } from "../domain/Access.ts"
+import { Forbidden, Unauthenticated } from "../domain/Errors.ts"
 
 export class CurrentActor extends Context.Service<CurrentActor, Actor>()("cms/api/CurrentActor") {}
 
@@ -32,6 +32,19 @@ export const credentials = {
 export class Authentication extends HttpApiMiddleware.Service<Authentication, { provides: CurrentActor }>()(
   "cms/api/Authentication",
   { security: credentials, error: Unauthenticated }
+) {}
+
+/**
+ * The permission an operation needs, as an annotation on its endpoint or RPC:
+ * checked as soon as the caller is known, before its input is read (credentials,
+ * then permission, then payload), so a caller who may not act learns nothing
+ * from validation and costs no decoding.
+ */
+export class RequiredPermission extends Context.Service<RequiredPermission, Permission>()("cms/api/RequiredPermission") {}
+
+export class Authorization extends HttpApiMiddleware.Service<Authorization, { requires: CurrentActor }>()(
+  "cms/api/Authorization",
+  { error: Forbidden }
 ) {}
 
 export class RpcAuthentication extends RpcMiddleware.Service<RpcAuthentication, { provides: CurrentActor }>()(

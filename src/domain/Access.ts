@@ -54,6 +54,10 @@ export type Actor = typeof Actor.Type
  */
 const notForApiKeys: ReadonlySet<Permission> = new Set(["api-keys:manage"])
 
+/** Whether the actor holds the permission: its role grants it, and its kind of credential may use it. */
+export const holds = (actor: Actor, permission: Permission): boolean =>
+  can(actor.role, permission) && !(actor.kind === "api-key" && notForApiKeys.has(permission))
+
 export const requirePermission = (actor: Actor, permission: Permission): Effect.Effect<void, Forbidden> =>
   !can(actor.role, permission)
     ? Effect.fail(new Forbidden({ permission }))

@@ -1,8 +1,8 @@
 /** Server side of the Authentication middlewares: credentials in, CurrentActor out. */
-import { Effect, Layer, Redacted } from "effect"
+import { Context, Effect, Layer, Option, Redacted } from "effect"
 import type { Headers } from "effect/http"
-import { apiKeyHeader, Authentication, CurrentActor } from "../api/Security.ts"
-import type { Actor } from "../domain/Access.ts"
+import { apiKeyHeader, Authentication, Authorization, CurrentActor, RequiredPermission } from "../api/Security.ts"
+import { type Actor, requirePermission } from "../domain/Access.ts"
 import { Unauthenticated } from "../domain/Errors.ts"
 import { Authenticator } from "../platform/Authenticator.ts"
 
@@ -23,6 +23,18 @@ export const AuthenticationLive = Layer.effect(
         )
     })
   })
+)
+
+/** An endpoint's RequiredPermission, checked before its input is decoded. */
+export const AuthorizationLive = Layer.succeed(
+  Authorization,
+  Authorization.of((httpEffect, { endpoint }) =>
+    Option.match(Context.getOption(endpoint.annotations, RequiredPermission), {
+      onNone: () => Effect.die(new Error(`${endpoint.name} uses Authorization without a RequiredPermission`)),
+      onSome: (permission) =>
+        Effect.flatMap(CurrentActor, (actor) => Effect.andThen(requirePermission(actor, permission), httpEffect))
+    })
+  )
 )
 
 /**

@@ -6,7 +6,7 @@ import { Api } from "../api/Api.ts"
 import { docsPath, DocumentedApi, openApiDocument, openApiPath } from "../api/Documentation.ts"
 import { RpcRoutesLive } from "../rpc/RpcDoor.ts"
 import { ApiKeysHttpLive } from "./ApiKeysHttp.ts"
-import { AuthenticationLive } from "./Authentication.ts"
+import { AuthenticationLive, AuthorizationLive } from "./Authentication.ts"
 import { CustomersHttpLive } from "./CustomersHttp.ts"
 import { RequestPipelineLive } from "./RequestPipeline.ts"
 import { SystemHttpLive } from "./SystemHttp.ts"
@@ -17,7 +17,9 @@ export { openApiPath }
 const ApiRoutes = HttpApiBuilder.layer(Api).pipe(
   Layer.provide([CustomersHttpLive, SystemHttpLive, ApiKeysHttpLive]),
   // The pipeline resolves middlewares when the routes are built, as well as the handlers when they run.
-  Layer.provideMerge(Layer.mergeAll(AuthenticationLive, RequestValidationLive, JsonBodyLive, InternalErrorsLive))
+  Layer.provideMerge(
+    Layer.mergeAll(AuthenticationLive, AuthorizationLive, RequestValidationLive, JsonBodyLive, InternalErrorsLive)
+  )
 )
 
 /** The document covers the RPC endpoint too, so it is served from DocumentedApi rather than by HttpApiBuilder. */

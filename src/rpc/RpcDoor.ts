@@ -14,11 +14,11 @@ import {
   maxCallsPerRequest,
   maxCustomersPerRequest
 } from "../api/CustomersRpc.ts"
-import { CurrentActor, RpcAuthentication } from "../api/Security.ts"
+import { CurrentActor, RequiredPermission, RpcAuthentication } from "../api/Security.ts"
 import { rpcCallFields, rpcPath } from "../api/RpcApi.ts"
 import { RequestInvalid } from "../api/Validation.ts"
-import type { Actor } from "../domain/Access.ts"
-import { Unauthenticated } from "../domain/Errors.ts"
+import { type Actor, holds, type Permission } from "../domain/Access.ts"
+import { Forbidden, Unauthenticated } from "../domain/Errors.ts"
 import { actorFromHeaders } from "../http/Authentication.ts"
 import { requestInvalid } from "../http/Validation.ts"
 import { Authenticator } from "../platform/Authenticator.ts"
@@ -78,6 +78,16 @@ const Batch = Schema.Union([Call, Schema.Array(Call).check(Schema.isMinLength(1)
 const parseOptions = { errors: "all", onExcessProperty: "error" } as const
 const decodeBatch = Schema.decodeUnknownExit(Schema.fromJsonString(Batch), parseOptions)
 
+type RpcHttpEffect = Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  Scope.Scope | HttpServerRequest.HttpServerRequest
+>
+
+const requiredPermissions = new Map(
+  [...CustomersRpc.requests].map(([tag, rpc]) => [tag, Context.getOption(rpc.annotations, RequiredPermission)])
+)
+
 const payloadDecoders = new Map(
   [...CustomersRpc.requests].map(([tag, rpc]) => [tag, Schema.decodeUnknownExit(rpc.payloadSchema, parseOptions)])
 )
@@ -85,8 +95,17 @@ const payloadDecoders = new Map(
 const malformed = (detail: string, path: ReadonlyArray<string | number>, message: string) =>
   new RequestInvalid({ detail, errors: [{ path, message }] })
 
-/** The batch's calls when its shape, limits and every payload are valid; the first reason why not otherwise. */
-const validateBatch = (text: string): Exit.Exit<void, RequestInvalid> => {
+/**
+ * What a valid batch asks: the calls to run, and those the caller may not make
+ * (answered Forbidden without their payload being read).
+ */
+interface BatchPlan {
+  readonly run: ReadonlyArray<typeof Call.Type>
+  readonly forbidden: ReadonlyArray<{ readonly id: string | number; readonly permission: Permission }>
+}
+
+/** The plan when the batch's shape, limits and the payloads of the calls it may make are valid; the first reason why not otherwise. */
+const planBatch = (text: string, actor: Actor): Exit.Exit<BatchPlan, RequestInvalid> => {
   const decoded = decodeBatch(text)
   if (Exit.isFailure(decoded)) {
     const error = Cause.findErrorOption(decoded.cause)
@@ -105,11 +124,18 @@ const validateBatch = (text: string): Exit.Exit<void, RequestInvalid> => {
     ))
   }
   const ids = new Set<string>()
+  const run: Array<typeof Call.Type> = []
+  const forbidden: Array<BatchPlan["forbidden"][number]> = []
   let customers = 0
   for (const [index, call] of calls.entries()) {
     const id = String(call.id)
     if (ids.has(id)) return Exit.fail(malformed("Two calls share an id", ["body", index, "id"], "Expected an id no other call uses"))
     ids.add(id)
+    const permission = Option.getOrUndefined(requiredPermissions.get(call.tag)!)
+    if (permission !== undefined && !holds(actor, permission)) {
+      forbidden.push({ id: call.id, permission })
+      continue
+    }
     const payload = payloadDecoders.get(call.tag)!(call.payload)
     if (Exit.isFailure(payload)) {
       const error = Cause.findErrorOption(payload.cause)
@@ -120,6 +146,7 @@ const validateBatch = (text: string): Exit.Exit<void, RequestInvalid> => {
       )
     }
     customers += customersRequested(call.tag, payload.value)
+    run.push(call)
   }
   if (customers > maxCustomersPerRequest) {
     return Exit.fail(malformed(
@@ -128,8 +155,48 @@ const validateBatch = (text: string): Exit.Exit<void, RequestInvalid> => {
       `Expected lists whose limits add up to at most ${maxCustomersPerRequest}, got ${customers}`
     ))
   }
-  return Exit.void
+  return Exit.succeed({ run, forbidden })
 }
+
+const encodeForbidden = Schema.encodeSync(
+  RpcSerialization.json.codecFor(Schema.Exit(Schema.Void, Forbidden, Schema.Defect()))
+)
+
+const forbiddenResults = (forbidden: BatchPlan["forbidden"]) =>
+  forbidden.map(({ id, permission }) => ({
+    _tag: "Exit",
+    requestId: id,
+    exit: encodeForbidden(Exit.fail(new Forbidden({ permission })))
+  }))
+
+/**
+ * Runs the calls the caller may make and answers the others Forbidden, in one
+ * RPC answer. When some calls are forbidden the server sees a request carrying
+ * only the rest (rare: typed clients send one call per request).
+ */
+const runPlan = (
+  rpcServer: RpcHttpEffect,
+  request: HttpServerRequest.HttpServerRequest,
+  { run, forbidden }: BatchPlan
+) =>
+  Effect.gen(function*() {
+    if (forbidden.length === 0) return yield* rpcServer
+    if (run.length === 0) return HttpServerResponse.jsonUnsafe(forbiddenResults(forbidden))
+    const rest = HttpServerRequest.fromWeb(
+      new Request(new URL(rpcPath, "http://localhost"), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(run)
+      })
+    )
+    const response = yield* rpcServer.pipe(Effect.provideService(HttpServerRequest.HttpServerRequest, rest))
+    // The JSON serialisation answers with one text body holding every call's result.
+    if (response.body._tag !== "Uint8Array") {
+      return yield* Effect.die(new Error(`The RPC server answered with a ${response.body._tag} body`))
+    }
+    const answered = response.body.text ?? new TextDecoder().decode(response.body.body)
+    return HttpServerResponse.jsonUnsafe([...JSON.parse(answered) as ReadonlyArray<unknown>, ...forbiddenResults(forbidden)])
+  }).pipe(Effect.provideService(HttpServerRequest.HttpServerRequest, request))
 
 const encodeUnauthenticated = Schema.encodeSync(
   RpcSerialization.json.codecFor(Schema.Exit(Schema.Void, Unauthenticated, Schema.Defect()))
@@ -158,9 +225,7 @@ const refuseUnauthenticated = (text: string) =>
     }
   })
 
-const door = (
-  rpcServer: Effect.Effect<HttpServerResponse.HttpServerResponse, never, Scope.Scope | HttpServerRequest.HttpServerRequest>
-) =>
+const door = (rpcServer: RpcHttpEffect) =>
   Effect.gen(function*() {
     const authenticator = yield* Authenticator
     return Effect.gen(function*() {
@@ -168,10 +233,12 @@ const door = (
       const actor = yield* Effect.option(actorFromHeaders(authenticator, request.headers))
       const text = yield* request.text
       if (Option.isNone(actor)) return yield* refuseUnauthenticated(text)
-      const invalid = validateBatch(text)
-      if (Exit.isFailure(invalid)) return yield* HttpServerRespondable.toResponse(Cause.squash(invalid.cause) as RequestInvalid)
+      const plan = planBatch(text, actor.value)
+      if (Exit.isFailure(plan)) return yield* HttpServerRespondable.toResponse(Cause.squash(plan.cause) as RequestInvalid)
       const permits = yield* Semaphore.make(callsAtOnce)
-      return yield* rpcServer.pipe(Effect.provideService(RpcBatch, { actor: actor.value, permits }))
+      return yield* runPlan(rpcServer, request, plan.value).pipe(
+        Effect.provideService(RpcBatch, { actor: actor.value, permits })
+      )
     })
   })
 

@@ -83,6 +83,19 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("authentication 
       yield* expectUnauthenticated(yield* callWith({}, "GET", "/api/v1/customers/not-a-uuid"))
     }))
 
+  it.effect("permission is checked before the request is validated: a caller who may not write learns nothing from validation", () =>
+    Effect.gen(function*() {
+      const customer = yield* createCustomer()
+      const path = `/api/v1/customers/${customer.id}`
+      const asAnalyst = { role: "analyst" } as const
+      const invalid = { tags: Array(5_000).fill("X"), unexpected: true }
+      yield* expectForbidden(yield* call("POST", "/api/v1/customers", { body: invalid, ...asAnalyst }))
+      yield* expectForbidden(yield* call("PUT", path, { body: invalid, ...asAnalyst }))
+      yield* expectForbidden(yield* call("PATCH", path, { body: invalid, ...asAnalyst }))
+      yield* expectForbidden(yield* call("POST", `${path}/email/verify`, { body: invalid, ...asAnalyst }))
+      yield* expectForbidden(yield* call("POST", "/api/v1/api-keys", { body: invalid, role: "agent" }))
+    }))
+
   it.effect("a 401 names the accepted schemes in WWW-Authenticate", () =>
     Effect.gen(function*() {
       const response = yield* callWith({}, "GET", "/api/v1/customers")

@@ -198,4 +198,29 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("the RPC door", 
       )
       assert.strictEqual(response.status, 401)
     }))
+
+  it.effect("a call the caller may not make fails with Forbidden before its payload is read", () =>
+    Effect.gen(function*() {
+      const response = yield* postRpc([message({ tag: "CreateCustomer", payload: { input: { tags: Array(5_000).fill("X") } } })], {
+        as: "analyst"
+      })
+      assert.strictEqual(response.status, 200)
+      const [exit] = yield* exitsOf(response)
+      assert.strictEqual(failureType(exit), "/problems/forbidden")
+    }))
+
+  it.effect("a batch mixing allowed and forbidden calls runs the allowed ones and answers the others Forbidden", () =>
+    Effect.gen(function*() {
+      const created = yield* createCustomer()
+      const before = yield* writeCounts
+      const response = yield* postRpc([
+        message({ id: "read", tag: "GetCustomer", payload: { id: created.id } }),
+        message({ id: "write", tag: "DeleteCustomer", payload: { id: created.id } })
+      ], { as: "analyst" })
+      assert.strictEqual(response.status, 200)
+      const exits = new Map((yield* exitsOf(response)).map((exit) => [exit.requestId, exit]))
+      assert.strictEqual(exits.get("read")?.exit._tag, "Success")
+      assert.strictEqual(failureType(exits.get("write")!), "/problems/forbidden")
+      assert.deepStrictEqual(yield* writeCounts, before)
+    }))
 })

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
+import * as sourceClient from "../../src/client/index.ts"
 import { testService, TestService } from "../support/TestService.ts"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
@@ -98,6 +99,14 @@ layer(testService(), { excludeTestServices: true })("the packed client", (it) =>
       yield* run("npm", ["install", "--offline", "--no-audit", "--no-fund", "--ignore-scripts"], project)
       yield* Effect.promise(() => copyFile(join(packageDir, "test/consumer.ts"), join(project, "consumer.ts")))
       yield* Effect.promise(() => writeFile(join(project, "tsconfig.json"), JSON.stringify(consumerTsconfig)))
+
+      // Whatever src/client/index.ts exports (schemas, errors, events), the package exports.
+      const exported = yield* run(bin("node"), [
+        "--input-type=module",
+        "--eval",
+        "console.log(JSON.stringify(Object.keys(await import('@customer-service/client'))))"
+      ], project)
+      assert.deepStrictEqual(JSON.parse(exported), Object.keys(sourceClient).sort())
 
       yield* run(bin("tsc"), ["-p", project], project)
       const output = yield* run(bin("node"), ["consumer.ts"], project, {

@@ -142,25 +142,28 @@ const start = (what: string, args: Array<string>, extraEnv: Record<string, strin
   return child
 }
 
-/** utime + stime of a process in seconds, from /proc (Linux). */
-const cpuSecondsOf = (pid: number | undefined) => {
+/** utime + stime of a process in seconds, from /proc (Linux); with `reaped`, plus that of its exited children. */
+const cpuSecondsOf = (pid: number | undefined, reaped = false) => {
   if (pid === undefined) return 0
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    return (Number(fields[11]) + Number(fields[12])) / 100
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number)
+    return (fields[11] + fields[12] + (reaped ? fields[13] + fields[14] : 0)) / 100
   } catch {
     return 0
   }
 }
 
-/** CPU seconds of every `postgres` process, plus the pids of those (the child of a pinned taskset is the node). */
+/**
+ * CPU seconds of every `postgres` process. A backend that exits during a run (a pool closing a connection, the
+ * ACCESS_LOG service stopping) moves its time to the postmaster's reaped-children counters, so those count too.
+ */
 const postgresCpuSeconds = () => {
   let total = 0
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue
     try {
-      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "postgres") total += cpuSecondsOf(Number(entry))
+      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "postgres") total += cpuSecondsOf(Number(entry), true)
     } catch {
       // gone
     }

@@ -386,7 +386,8 @@ const main = async () => {
   log("run                         target     rps      p50     p95     p99     max  non-2xx  err   CPU cores: server  pg  loadgen")
   log("(target logged: a second service, ACCESS_LOG=true)")
   for (const scenario of scenarios) {
-    const withAccessLog = accessLogScenarios.includes(scenario)
+    // On against off: only beside the service's own run.
+    const withAccessLog = accessLogScenarios.includes(scenario) && targets.includes("service")
     if (withAccessLog && logged === undefined) logged = await startService(true)
     if (!withAccessLog && logged !== undefined) {
       await stop(logged.child)

@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: seeds a fresh database, starts the service and a raw
  * baseline (node:http + postgres, same SQL) side by side, and drives both with
- * the same request streams from a load generator in a worker thread.
+ * the same request streams from autocannon (load/run-load.ts), run in this
+ * process. The get scenario also runs against a second service with
+ * ACCESS_LOG=true, to show what the access log costs.
  *
  * Environment (defaults in brackets):
  *   BENCH_CUSTOMERS   rows to seed [1000000]
@@ -9,13 +11,14 @@
  *   BENCH_CONCURRENCY comma list of connection counts [50,500]
  *   BENCH_SCENARIOS   comma list of hello,get,list,list-deep,create,update [all]
  *   BENCH_TARGETS     service,baseline [both]
+ *   BENCH_ACCESS_LOG  comma list of scenarios also run against a service with ACCESS_LOG=true [get]; "" for none
  *   BENCH_POOL        database pool size of both servers [20]
  *   BENCH_DB          database name, dropped and recreated [cms_bench]
  *   BENCH_ADMIN_URL   a URL to the server's admin database [postgres://postgres@127.0.0.1:5432/test]
  *   BENCH_NATS_URL    NATS to use; unset: a private nats-server if installed, else nats://127.0.0.1:4222
  *   BENCH_REUSE=1     keep an existing, already seeded BENCH_DB (skip drop + seed) for quick iterations
  *   BENCH_KEEP_DB=1   do not drop BENCH_DB at the end
- *   BENCH_PIN=1       pin the servers to CPU 0 and the load generator to CPU 1 (PostgreSQL stays unpinned)
+ *   BENCH_PIN=1       pin the servers to CPU 0 and this process (the load generator) to CPU 1 (PostgreSQL stays unpinned)
  *   BENCH_PROFILE=dir run the service with --cpu-prof into dir
  *   BENCH_JSON=file   also write every result as JSON
  *   BENCH_SERVICE_DIR another checkout whose src/main.ts to run as the service (for before/after comparisons)
@@ -26,12 +29,12 @@ import { createServer } from "node:net"
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Worker } from "node:worker_threads"
 import * as Jose from "jose"
 import postgres from "postgres"
-import type { LoadOptions, LoadResult } from "./loadgen.ts"
+import { type LoadResult, runLoad } from "./run-load.ts"
 import {
   describe,
+  accessLogTarget,
   p95TargetMs,
   ratioTarget,
   requestsFor,
@@ -49,7 +52,8 @@ const durationMs = Number(env.BENCH_DURATION ?? 10) * 1000
 const warmupMs = Number(env.BENCH_WARMUP ?? 2) * 1000
 const concurrencies = (env.BENCH_CONCURRENCY ?? "50,500").split(",").map(Number)
 const scenarios = (env.BENCH_SCENARIOS?.split(",") ?? scenarioNames) as Array<ScenarioName>
-const targets = (env.BENCH_TARGETS ?? "service,baseline").split(",") as Array<Target["kind"]>
+const targets = (env.BENCH_TARGETS ?? "service,baseline").split(",") as Array<"service" | "baseline">
+const accessLogScenarios = (env.BENCH_ACCESS_LOG ?? "get").split(",").filter((name) => name !== "") as Array<ScenarioName>
 const pool = Number(env.BENCH_POOL ?? 20)
 const dbName = env.BENCH_DB ?? "cms_bench"
 const adminUrl = env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/test"
@@ -58,7 +62,7 @@ const pin = env.BENCH_PIN === "1"
 const jwtSecret = env.BENCH_JWT_SECRET ?? "bench-secret-not-for-production-0123456789"
 const listFilter = "status=ACTIVE&country=NL"
 
-for (const name of scenarios) {
+for (const name of [...scenarios, ...accessLogScenarios]) {
   if (!scenarioNames.includes(name)) throw new Error(`unknown scenario ${name}; use ${scenarioNames.join(",")}`)
 }
 
@@ -74,25 +78,27 @@ const fmt = (n: number, digits = 1) => Number.isFinite(n) ? n.toFixed(digits) : 
 const int = (n: number) => Math.round(n).toLocaleString("en")
 
 const children: Array<ChildProcess> = []
-let stopping = false
+/** Children stopped on purpose: their exit is not reported as a crash. */
+const stopped = new Set<ChildProcess>()
 const cleanups: Array<() => void> = []
-/** SIGTERM every child, give them up to 15 s (a profiled service writes its profile on exit), then clean up. */
-const stopAll = async () => {
-  stopping = true
-  const exits = children.filter((child) => child.exitCode === null && child.signalCode === null).map((child) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        child.kill("SIGKILL")
-        resolve()
-      }, 15_000)
-      child.once("exit", () => {
-        clearTimeout(timer)
-        resolve()
-      })
-      child.kill("SIGTERM")
+/** SIGTERM, then SIGKILL after 15 s (a profiled service writes its profile on exit). */
+const stop = (child: ChildProcess) => {
+  stopped.add(child)
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      resolve()
+    }, 15_000)
+    child.once("exit", () => {
+      clearTimeout(timer)
+      resolve()
     })
-  )
-  await Promise.all(exits)
+    child.kill("SIGTERM")
+  })
+}
+const stopAll = async () => {
+  await Promise.all(children.map(stop))
   for (const cleanup of cleanups) cleanup()
 }
 process.on("SIGINT", () => {
@@ -131,30 +137,33 @@ const start = (what: string, args: Array<string>, extraEnv: Record<string, strin
   const child = spawn(command, argv, { cwd, env: { ...env, ...extraEnv }, stdio: ["ignore", out, out] })
   children.push(child)
   child.on("exit", (code, signal) => {
-    if (!stopping) log(`!! ${what} exited (code ${code}, signal ${signal}); log: ${logFile}`)
+    if (!stopped.has(child)) log(`!! ${what} exited (code ${code}, signal ${signal}); log: ${logFile}`)
   })
   return child
 }
 
-/** utime + stime of a process in seconds, from /proc (Linux). */
-const cpuSecondsOf = (pid: number | undefined) => {
+/** utime + stime of a process in seconds, from /proc (Linux); with `reaped`, plus that of its exited children. */
+const cpuSecondsOf = (pid: number | undefined, reaped = false) => {
   if (pid === undefined) return 0
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    return (Number(fields[11]) + Number(fields[12])) / 100
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number)
+    return (fields[11] + fields[12] + (reaped ? fields[13] + fields[14] : 0)) / 100
   } catch {
     return 0
   }
 }
 
-/** CPU seconds of every `postgres` process, plus the pids of those (the child of a pinned taskset is the node). */
+/**
+ * CPU seconds of every `postgres` process. A backend that exits during a run (a pool closing a connection, the
+ * ACCESS_LOG service stopping) moves its time to the postmaster's reaped-children counters, so those count too.
+ */
 const postgresCpuSeconds = () => {
   let total = 0
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue
     try {
-      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "postgres") total += cpuSecondsOf(Number(entry))
+      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "postgres") total += cpuSecondsOf(Number(entry), true)
     } catch {
       // gone
     }
@@ -166,17 +175,6 @@ interface RunRecord extends LoadResult {
   readonly cpu: { readonly server: number; readonly postgres: number; readonly loadgen: number }
   readonly outboxBacklog?: number
 }
-
-const runLoad = (options: LoadOptions) =>
-  new Promise<LoadResult>((resolve, reject) => {
-    const worker = new Worker(new URL("./loadgen.ts", import.meta.url), { workerData: { loadOptions: options } })
-    worker.once("message", (message: { result?: LoadResult; error?: string }) => {
-      if (message.result !== undefined) resolve(message.result)
-      else reject(new Error(message.error))
-      void worker.terminate()
-    })
-    worker.once("error", reject)
-  })
 
 const main = async () => {
   const startedAt = new Date()
@@ -195,8 +193,8 @@ const main = async () => {
   }; DB pool ${pool} in both servers`)
   log(
     pin
-      ? "CPU split: servers pinned to CPU 0, load generator (worker thread of this process) to CPU 1, PostgreSQL unpinned"
-      : "CPU split: none pinned; servers are child processes, the load generator a worker thread here, PostgreSQL shares both CPUs"
+      ? "CPU split: servers pinned to CPU 0, load generator (autocannon, in this process) to CPU 1, PostgreSQL unpinned"
+      : "CPU split: none pinned; servers are child processes, the load generator (autocannon) runs in this process, PostgreSQL shares both CPUs"
   )
   if (pin) execFileSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)], { stdio: "ignore" })
 
@@ -248,23 +246,29 @@ const main = async () => {
     }
   }
   cleanups.push(() => rmSync(workDir, { recursive: true, force: true }))
+  const servicesNatsUrl = natsUrl
 
   // 3. the service (runs the migrations)
-  const servicePort = await freePort()
-  const profileArgs = env.BENCH_PROFILE === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_PROFILE}`]
-  const serviceLog = join(tmpdir(), "cms-bench-service.log")
-  const service = start("service", [...profileArgs, "src/main.ts"], {
-    PORT: String(servicePort),
-    DATABASE_URL: dbUrl,
-    NATS_URL: natsUrl,
-    JWT_SECRET: jwtSecret,
-    ACCESS_LOG: "false",
-    DB_POOL_MAX: String(pool)
-  }, serviceLog, env.BENCH_SERVICE_DIR ?? root)
-  await waitFor(`http://127.0.0.1:${servicePort}/health`, service, "service")
-  log(`service: pid ${service.pid}, http://127.0.0.1:${servicePort}${
-    env.BENCH_SERVICE_DIR === undefined ? "" : ` from ${env.BENCH_SERVICE_DIR}`
-  }, log ${serviceLog}`)
+  const startService = async (accessLog: boolean) => {
+    const what = accessLog ? "service with ACCESS_LOG=true" : "service"
+    const port = await freePort()
+    const profileArgs = env.BENCH_PROFILE === undefined || accessLog ? [] : ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_PROFILE}`]
+    const logFile = join(tmpdir(), accessLog ? "cms-bench-service-access-log.log" : "cms-bench-service.log")
+    const child = start(what, [...profileArgs, "src/main.ts"], {
+      PORT: String(port),
+      DATABASE_URL: dbUrl,
+      NATS_URL: servicesNatsUrl,
+      JWT_SECRET: jwtSecret,
+      ACCESS_LOG: String(accessLog),
+      DB_POOL_MAX: String(pool)
+    }, logFile, env.BENCH_SERVICE_DIR ?? root)
+    await waitFor(`http://127.0.0.1:${port}/health`, child, what)
+    log(`${what}: pid ${child.pid}, http://127.0.0.1:${port}${
+      env.BENCH_SERVICE_DIR === undefined ? "" : ` from ${env.BENCH_SERVICE_DIR}`
+    }, log ${logFile}`)
+    return { child, port }
+  }
+  const { child: service, port: servicePort } = await startService(false)
 
   const sql = postgres(dbUrl, { max: 4, onnotice: () => {} })
 
@@ -317,11 +321,21 @@ const main = async () => {
     .setExpirationTime("6h")
     .sign(new TextEncoder().encode(jwtSecret))
 
-  const targetOf = (kind: Target["kind"]): Target =>
-    kind === "service"
-      ? { kind, baseUrl: `http://127.0.0.1:${servicePort}`, token }
-      : { kind, baseUrl: `http://127.0.0.1:${baselinePort}` }
-  const pidOf = (kind: Target["kind"]) => kind === "service" ? service.pid : baseline.pid
+  // The service with ACCESS_LOG=true, up only while a scenario in BENCH_ACCESS_LOG runs (its outbox relay would
+  // otherwise compete with the service's during the write scenarios).
+  let logged: { readonly child: ChildProcess; readonly port: number } | undefined
+  const targetOf = (kind: Target["kind"]): Target => {
+    switch (kind) {
+      case "service":
+        return { kind, baseUrl: `http://127.0.0.1:${servicePort}`, token }
+      case "logged":
+        return { kind, baseUrl: `http://127.0.0.1:${logged?.port}`, token }
+      case "baseline":
+        return { kind, baseUrl: `http://127.0.0.1:${baselinePort}` }
+    }
+  }
+  const pidOf = (kind: Target["kind"]) =>
+    kind === "service" ? service.pid : kind === "logged" ? logged?.child.pid : baseline.pid
   // With taskset in front, the node process is the child of the spawned one.
   const serverPid = (kind: Target["kind"]) => {
     const pid = pidOf(kind)
@@ -370,9 +384,21 @@ const main = async () => {
   const runId = Date.now().toString(36)
   log()
   log("run                         target     rps      p50     p95     p99     max  non-2xx  err   CPU cores: server  pg  loadgen")
+  log("(target logged: a second service, ACCESS_LOG=true)")
   for (const scenario of scenarios) {
+    // On against off: only beside the service's own run.
+    const withAccessLog = accessLogScenarios.includes(scenario) && targets.includes("service")
+    if (withAccessLog && logged === undefined) logged = await startService(true)
+    if (!withAccessLog && logged !== undefined) {
+      await stop(logged.child)
+      logged = undefined
+    }
+    // The logged runs right after the service's, so both see the same machine state.
+    const runTargets: Array<Target["kind"]> = targets.flatMap((kind) =>
+      kind === "service" && withAccessLog ? ["service", "logged"] : [kind]
+    )
     for (const concurrency of concurrencies) {
-      for (const kind of targets) {
+      for (const kind of runTargets) {
         await drainOutbox()
         if (scenario === "create" || scenario === "update") await sql`CHECKPOINT`
         const pid = serverPid(kind)
@@ -404,6 +430,7 @@ const main = async () => {
       }
     }
   }
+  if (logged !== undefined) await stop(logged.child)
 
   // 9. the table
   const find = (scenario: ScenarioName, concurrency: number, kind: Target["kind"]) =>
@@ -451,6 +478,25 @@ const main = async () => {
       : (ratios[ratios.length / 2 - 1] + ratios[ratios.length / 2]) / 2
     log()
     log(`median service/baseline throughput ratio over ${ratios.length} pairs: ${fmt(median * 100)}%`)
+  }
+  const accessLogLines = scenarios.filter((scenario) => accessLogScenarios.includes(scenario)).flatMap((scenario) =>
+    concurrencies.flatMap((concurrency) => {
+      const on = find(scenario, concurrency, "logged")
+      const off = find(scenario, concurrency, "service")
+      if (on === undefined || off === undefined || off.rps <= 0) return []
+      const ratio = on.rps / off.rps
+      const pass = ratio >= accessLogTarget
+      if (!pass) {
+        verdicts.push(`${scenario} c=${concurrency}: ACCESS_LOG on at ${fmt(ratio * 100)}% of off (target >= ${accessLogTarget * 100}%)`)
+      }
+      return [`access log: ${scenario} c=${concurrency}: on ${int(on.rps)} rps (p95 ${fmt(on.p95)} ms) / off ${int(off.rps)} rps (p95 ${
+        fmt(off.p95)
+      } ms) = ${fmt(ratio * 100)}% (target >= ${accessLogTarget * 100}%: ${pass ? "pass" : "FAIL"})`]
+    })
+  )
+  if (accessLogLines.length > 0) {
+    log()
+    for (const line of accessLogLines) log(line)
   }
   log()
   log(verdicts.length === 0 ? "all targets met" : `targets missed:\n${verdicts.map((v) => `  - ${v}`).join("\n")}`)

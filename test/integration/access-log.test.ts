@@ -7,22 +7,11 @@ import { assert, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { createServer, type AddressInfo } from "node:net"
 import { fileURLToPath } from "node:url"
+import { freePort } from "../support/Nats.ts"
 import { scopedDatabase, testJwtSecret } from "../support/TestService.ts"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
-
-const freePort = Effect.promise(() =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-)
 
 interface LogLine {
   readonly message: string

@@ -9,7 +9,8 @@
  * Order: the events of one customer are published one after the other, in id
  * order, and a customer's chain stops at its first failed publish; only the
  * acknowledged prefix is marked, so the failed event and everything after it
- * are retried together, in order. Different customers publish concurrently.
+ * are retried together, in order. Different customers publish concurrently,
+ * and only one relay (of all the service's instances) publishes at a time.
  */
 import { PgClient } from "@effect/sql-pg"
 import { Clock, Config, Data, Duration, Effect, Layer, Option, PubSub, Result } from "effect"
@@ -32,6 +33,12 @@ class PublishFailed extends Data.TaggedError("PublishFailed")<{ readonly reason:
 }
 
 const batchSize = 256
+/**
+ * One relay at a time across every instance of the service on this database:
+ * with two, one could publish a customer's later event while the other still
+ * holds its earlier one. (An arbitrary constant, the key of a transaction-level advisory lock.)
+ */
+const relayLockKey = 7_301_001
 const idlePoll = Duration.millis(500)
 const encoder = new TextEncoder()
 
@@ -90,6 +97,8 @@ export const OutboxRelayLive = Layer.effectDiscard(Effect.gen(function*() {
   const relayBatch = sql.withTransaction(Effect.gen(function*() {
     const js = yield* nats.jetstream
     if (Option.isNone(js)) return { fetched: 0, failure: Option.none<PublishFailed>() }
+    const [{ locked }] = yield* sql<{ readonly locked: boolean }>`SELECT pg_try_advisory_xact_lock(${relayLockKey}) AS locked`
+    if (!locked) return { fetched: 0, failure: Option.none<PublishFailed>() }
     const rows = yield* sql<OutboxRow>`SELECT id::text AS id, event_id, subject, payload FROM outbox
       WHERE published_at IS NULL ORDER BY outbox.id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED`
     if (rows.length === 0) return { fetched: 0, failure: Option.none<PublishFailed>() }

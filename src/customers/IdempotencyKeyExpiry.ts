@@ -3,11 +3,17 @@
  * go: without this the table would grow with every keyed create forever.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Config, Effect, Layer, Schedule } from "effect"
+import { Config, Duration, Effect, Layer } from "effect"
+import { cutoffBefore, repeatLoggingFailures } from "../platform/BackgroundWork.ts"
+
+/** Deletes the keys created more than `ttl` ago, by Effect's Clock. */
+export const expireIdempotencyKeys = Effect.fn("IdempotencyKeyExpiry.expire")(function*(ttl: Duration.Duration) {
+  const sql = yield* PgClient.PgClient
+  yield* sql`DELETE FROM idempotency_keys WHERE created_at < ${yield* cutoffBefore(ttl)}`
+})
 
 export const IdempotencyKeyExpiryLive = Layer.effectDiscard(Effect.gen(function*() {
-  const sql = yield* PgClient.PgClient
   const ttlHours = yield* Config.Int("IDEMPOTENCY_KEY_TTL_HOURS").pipe(Config.withDefault(24))
-  const expire = sql`DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(hours => ${ttlHours})`
-  yield* Effect.forkScoped(expire.pipe(Effect.ignore, Effect.repeat(Schedule.spaced("10 minutes"))))
+  const expire = expireIdempotencyKeys(Duration.hours(ttlHours))
+  yield* Effect.forkScoped(repeatLoggingFailures("idempotency keys: expiry failed", "10 minutes", expire))
 }))

@@ -5,7 +5,8 @@
  */
 import { jetstream, type JetStreamClient, jetstreamManager } from "@nats-io/jetstream"
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node"
-import { Config, Context, Effect, Layer, MutableRef, Option, Ref, Schedule, Stream } from "effect"
+import { Config, Context, Data, Effect, Layer, MutableRef, Option, Ref, Schedule, Stream } from "effect"
+import { describeFailure, logFailure, loggingFailures } from "./BackgroundWork.ts"
 
 export type NatsStatus = "up" | "down" | "disabled"
 
@@ -16,6 +17,13 @@ export interface StreamSpec {
 }
 
 export const streams: ReadonlyArray<StreamSpec> = [{ name: "CUSTOMERS", subjects: ["customers.>"] }]
+
+/** The streams could not be created or updated; `reason` names the driver's error class. */
+class StreamSetupFailed extends Data.TaggedError("StreamSetupFailed")<{ readonly reason: string }> {
+  override get message() {
+    return this.reason
+  }
+}
 
 /** Republishing an outbox row within this window is dropped by JetStream (Nats-Msg-Id). */
 const duplicateWindowMillis = 10 * 60_000
@@ -38,19 +46,22 @@ export class Nats extends Context.Service<Nats, {
       const connected = MutableRef.make(false)
 
       const ensureStreams = (nc: NatsConnection) =>
-        Effect.tryPromise(async () => {
-          const manager = await jetstreamManager(nc)
-          for (const stream of streams) {
-            const config = {
-              name: stream.name,
-              subjects: [...stream.subjects],
-              duplicate_window: nanos(duplicateWindowMillis)
+        Effect.tryPromise({
+          try: async () => {
+            const manager = await jetstreamManager(nc)
+            for (const stream of streams) {
+              const config = {
+                name: stream.name,
+                subjects: [...stream.subjects],
+                duplicate_window: nanos(duplicateWindowMillis)
+              }
+              await manager.streams.info(stream.name).then(
+                () => manager.streams.update(stream.name, config),
+                () => manager.streams.add(config)
+              )
             }
-            await manager.streams.info(stream.name).then(
-              () => manager.streams.update(stream.name, config),
-              () => manager.streams.add(config)
-            )
-          }
+          },
+          catch: (cause) => new StreamSetupFailed({ reason: describeFailure(cause) })
         })
 
       const markUp = Effect.sync(() => MutableRef.set(connected, true))
@@ -69,11 +80,13 @@ export class Nats extends Context.Service<Nats, {
               ? ensureStreams(nc).pipe(
                 Effect.retry({ schedule: Schedule.spaced("1 second"), while: () => !nc.isClosed() }),
                 Effect.andThen(markUp),
-                Effect.ignore
+                // Only once the connection is closed for good: nothing to mark up any more.
+                loggingFailures("nats: streams not restored after reconnecting")
               )
               : Effect.void
           ),
-          Effect.ignore
+          // The status iterator ended in an error: status changes are no longer seen.
+          loggingFailures("nats: status watcher stopped")
         )
 
       const establish = Effect.tryPromise({
@@ -88,9 +101,7 @@ export class Nats extends Context.Service<Nats, {
         catch: (cause) => cause
       }).pipe(
         Effect.tap(ensureStreams),
-        Effect.tapError((error) =>
-          Effect.logWarning("nats: not reachable, retrying").pipe(Effect.annotateLogs({ error: String(error) }))
-        ),
+        Effect.tapError((error) => logFailure("nats: not reachable, retrying", error)),
         Effect.retry(Schedule.spaced("2 seconds")),
         Effect.tap((nc) => Ref.set(connection, Option.some({ nc, js: jetstream(nc) }))),
         Effect.tap(() => markUp),

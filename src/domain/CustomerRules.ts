@@ -66,21 +66,11 @@ export const applyPatch = (current: CustomerState, patch: PatchCustomer): PatchO
   return { state: next as unknown as CustomerState, emailChange, changedFields }
 }
 
-/** What a deleted profile keeps: nothing that identifies the person. */
-export const erasedState = (id: string, current: CustomerState): CustomerState => ({
-  ...current,
-  email: `deleted-${id}@erased.invalid`,
-  emailVerified: false,
-  pendingEmail: null,
-  name: "Deleted customer",
-  age: null,
-  gender: null,
-  location: null,
-  preferences: {},
-  tags: [],
-  metadata: {},
-  status: "DELETED"
-})
+/** How long a pending email change waits for its verification. */
+export const verificationTtlMillis = 24 * 3_600_000
+
+/** A verification token is good until its expiry instant, not after. */
+export const verificationExpired = (expiresAt: Date, nowMillis: number): boolean => expiresAt.getTime() < nowMillis
 
 const sameInstant = (a: string, b: string) => Date.parse(a) === Date.parse(b)
 

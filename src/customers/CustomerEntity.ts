@@ -4,7 +4,7 @@
  * event and an audit entry.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Clock, Effect, Option, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { Entity } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { Actor } from "../domain/Access.ts"
@@ -13,9 +13,9 @@ import {
   applyPatch,
   changedReadOnlyField,
   consentSufficient,
+  isVerificationExpired,
   statusTransition,
-  verificationExpired,
-  verificationTtlMillis
+  verificationExpiry
 } from "../domain/CustomerRules.ts"
 import { erasedState, initialState, stateOf } from "../domain/CustomerState.ts"
 import {
@@ -199,7 +199,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           if (before.pendingEmail !== null && after.pendingEmail === null) yield* verifications.remove(id)
           if (outcome.emailChange !== undefined) {
             const token = randomToken()
-            const expiresAt = new Date((yield* Clock.currentTimeMillis) + verificationTtlMillis)
+            const expiresAt = yield* verificationExpiry
             yield* verifications.save(id, { email: outcome.emailChange, tokenHash: sha256(token), expiresAt })
             // The notification service mails this token; it is single-use and short-lived.
             yield* outbox.append({
@@ -231,10 +231,9 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
         transact(Effect.gen(function*() {
           const before = yield* current
           const pending = yield* verifications.find(id)
-          const now = yield* Clock.currentTimeMillis
           if (
             Option.isNone(pending) || pending.value.tokenHash !== sha256(token) ||
-            verificationExpired(pending.value.expiresAt, now)
+            (yield* isVerificationExpired(pending.value.expiresAt))
           ) {
             return yield* new InvalidVerificationToken({ field: "token" })
           }

@@ -24,10 +24,11 @@ export const emptyValueOf = (ast: SchemaAST.AST): { readonly value: unknown } | 
     case "Union":
       return ast.types.some(SchemaAST.isNull) ? { value: null } : undefined
     case "Arrays":
-      return ast.elements.length === 0 ? { value: [] } : undefined
+      // Frozen: one empty value is shared by every customer that has it.
+      return ast.elements.length === 0 ? { value: Object.freeze([]) } : undefined
     case "Objects":
       return ast.propertySignatures.every((property) => property.type.context?.isOptional === true)
-        ? { value: {} }
+        ? { value: Object.freeze({}) }
         : undefined
     case "Boolean":
       return { value: false }

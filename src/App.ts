@@ -9,6 +9,8 @@ import { SingleRunner } from "effect/cluster"
 import { createServer } from "node:http"
 import { CustomerEntityLayer } from "./customers/CustomerEntity.ts"
 import { CustomerRepo } from "./customers/CustomerRepo.ts"
+import { EmailVerificationRepo } from "./customers/EmailVerificationRepo.ts"
+import { IdempotencyKeyRepo } from "./customers/IdempotencyKeyRepo.ts"
 import { Customers } from "./customers/Customers.ts"
 import { IdempotencyKeyExpiryLive } from "./customers/IdempotencyKeyExpiry.ts"
 import { RoutesLive, serve } from "./http/Server.ts"
@@ -30,7 +32,7 @@ const Platform = Layer.mergeAll(Outbox.layer, Nats.layer, Authenticator.layer).p
 
 const CustomersFeature = CustomerEntityLayer.pipe(
   Layer.provideMerge(Customers.layer),
-  Layer.provideMerge(CustomerRepo.layer),
+  Layer.provideMerge(Layer.mergeAll(CustomerRepo.layer, IdempotencyKeyRepo.layer, EmailVerificationRepo.layer)),
   Layer.provideMerge(ClusterLive)
 )
 

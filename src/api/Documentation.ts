@@ -5,6 +5,7 @@
  */
 import { OpenApi } from "effect/http-api"
 import { Api } from "./Api.ts"
+import { asyncApiDocument, asyncApiPath } from "./AsyncApi.ts"
 import { RpcApi } from "./RpcApi.ts"
 
 export const DocumentedApi = Api.add(RpcApi)
@@ -13,3 +14,8 @@ export const openApiPath = "/api/v1/openapi.json"
 export const docsPath = "/docs"
 
 export const openApiDocument = () => OpenApi.fromApi(DocumentedApi)
+
+export { asyncApiPath }
+
+/** The events' document carries the API's version. */
+export const eventsDocument = () => asyncApiDocument(openApiDocument().info.version)

@@ -13,11 +13,11 @@ import {
   applyPatch,
   changedReadOnlyField,
   consentSufficient,
-  erasedState,
-  statusTransition
+  isVerificationExpired,
+  statusTransition,
+  verificationExpiry
 } from "../domain/CustomerRules.ts"
-import type { CustomerState } from "../domain/CustomerState.ts"
-import { stateOf } from "../domain/CustomerState.ts"
+import { erasedState, initialState, stateOf } from "../domain/CustomerState.ts"
 import {
   ConsentRequired,
   CustomerDeleted,
@@ -34,6 +34,8 @@ import { randomToken, sha256 } from "../platform/Ids.ts"
 import { Outbox } from "../platform/Outbox.ts"
 import { AuditLog } from "../privacy/AuditLog.ts"
 import { CustomerRepo } from "./CustomerRepo.ts"
+import { EmailVerificationRepo } from "./EmailVerificationRepo.ts"
+import { IdempotencyKeyRepo } from "./IdempotencyKeyRepo.ts"
 
 const CommandContext = {
   actor: Actor,
@@ -74,13 +76,12 @@ export const ConfirmEmail = Rpc.make("ConfirmEmail", {
 
 export const CustomerEntity = Entity.make("Customer", [Create, Update, Delete, ConfirmEmail])
 
-/** How long a pending email change waits for its verification. */
-const verificationTtlHours = 24
-
 export const CustomerEntityLayer = CustomerEntity.toLayer(
   Effect.gen(function*() {
     const sql = yield* PgClient.PgClient
     const repo = yield* CustomerRepo
+    const idempotencyKeys = yield* IdempotencyKeyRepo
+    const verifications = yield* EmailVerificationRepo
     const outbox = yield* Outbox
     const audit = yield* AuditLog
     const { entityId } = yield* Entity.CurrentAddress
@@ -93,21 +94,15 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
         Effect.tap(() => outbox.committed)
       )
 
-    const publish = (event: string, customer: Customer, context: typeof Actor.Type, requestId: string | null,
-      extra: Record<string, unknown> = {}) =>
-      outbox.append({
-        subject: `customers.${id}.${event}`,
-        payload: {
-          type: `customer.${event}`,
-          customerId: id,
-          version: customer.version,
-          occurredAt: customer.updatedAt,
-          actor: { kind: context.kind, subject: context.subject, role: context.role },
-          requestId,
-          customer,
-          ...extra
-        }
-      })
+    /** The change event every command publishes: who changed the customer into what. */
+    const changeOf = (customer: Customer, actor: Actor, requestId: string | null) => ({
+      customerId: id,
+      version: customer.version,
+      occurredAt: customer.updatedAt,
+      actor: { kind: actor.kind, subject: actor.subject, role: actor.role },
+      requestId,
+      customer
+    })
 
     const current = repo.findById(id).pipe(
       Effect.flatMap(Option.match({
@@ -121,42 +116,41 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
         ? Effect.void
         : Effect.fail(new VersionConflict({ expectedVersion: expected, currentVersion: customer.version }))
 
+    /**
+     * The row changed under the command (its version guard matched nothing): report the version it has now,
+     * or none when it is gone; the entity serialises its commands, so this is another writer's doing.
+     */
+    const lostRace = (expectedVersion: number) =>
+      repo.currentVersion(id).pipe(
+        Effect.flatMap((version) =>
+          Effect.fail(
+            new VersionConflict(
+              Option.isSome(version) ? { expectedVersion, currentVersion: version.value } : { expectedVersion }
+            )
+          )
+        )
+      )
+
     const emailTaken = () => new EmailAlreadyExists({ field: "email" })
 
     return CustomerEntity.of({
       Create: ({ payload: { actor, requestId, input, idempotency } }) =>
         transact(Effect.gen(function*() {
           if (idempotency !== null) {
-            const [previous] = yield* sql<{ readonly request_hash: string | null; readonly response: Customer | null }>`
-              SELECT request_hash, response FROM idempotency_keys
-              WHERE principal = ${idempotency.principal} AND key = ${idempotency.key}`
-            if (previous !== undefined) {
+            const previous = yield* idempotencyKeys.find(idempotency.principal, idempotency.key)
+            if (Option.isSome(previous)) {
               // Erased since: the retry learns that, never the erased profile.
-              if (previous.response === null) return yield* new CustomerDeleted({ field: "Idempotency-Key" })
-              if (previous.request_hash !== idempotency.requestHash) {
+              if (previous.value.response === null) return yield* new CustomerDeleted({ field: "Idempotency-Key" })
+              if (previous.value.requestHash !== idempotency.requestHash) {
                 return yield* new IdempotencyKeyReused({ field: "Idempotency-Key" })
               }
-              return { customer: previous.response, replayed: true }
+              return { customer: previous.value.response, replayed: true }
             }
           }
           if (!consentSufficient(input.consent)) {
             return yield* new ConsentRequired({ field: "consent.dataProcessing" })
           }
-          const state: CustomerState = {
-            email: input.email,
-            emailVerified: false,
-            pendingEmail: null,
-            name: input.name,
-            age: input.age ?? null,
-            gender: input.gender ?? null,
-            location: input.location ?? null,
-            preferences: input.preferences ?? {},
-            tags: input.tags ?? [],
-            metadata: input.metadata ?? {},
-            consent: input.consent,
-            status: input.status ?? "ACTIVE"
-          }
-          const customer = yield* repo.insert(id, state).pipe(
+          const customer = yield* repo.insert(id, initialState(input)).pipe(
             Effect.catchTag("UniqueViolation", (violation) =>
               Effect.fail<EmailAlreadyExists | IdempotencyKeyReused>(
                 violation.constraint.includes("email")
@@ -165,11 +159,9 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
               ))
           )
           if (idempotency !== null) {
-            yield* sql`INSERT INTO idempotency_keys (principal, key, request_hash, response, customer_id)
-              VALUES (${idempotency.principal}, ${idempotency.key}, ${idempotency.requestHash},
-                ${sql.json(Schema.encodeSync(Customer)(customer))}, ${id})`
+            yield* idempotencyKeys.record(idempotency.principal, idempotency.key, idempotency.requestHash, customer)
           }
-          yield* publish("created", customer, actor, requestId)
+          yield* outbox.append({ type: "customer.created", ...changeOf(customer, actor, requestId) })
           yield* audit.record({ actor, action: "customer.create", customerId: id, requestId, fields: Object.keys(input) })
           return { customer, replayed: false }
         })),
@@ -191,40 +183,31 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           }
           const outcome = applyPatch(stateOf(before), patch)
           if (outcome.changedFields.length === 0) return before
-          if (outcome.emailChange !== undefined) {
-            const [taken] = yield* sql`SELECT 1 FROM customers
-              WHERE lower(email) = lower(${outcome.emailChange}) AND status <> 'DELETED' AND id <> ${id}`
-            if (taken !== undefined) return yield* emailTaken()
+          if (outcome.emailChange !== undefined && (yield* repo.emailTakenByAnother(id, outcome.emailChange))) {
+            return yield* emailTaken()
           }
-          const after = yield* repo.update(id, before.version, outcome.state).pipe(
-            Effect.catchTag("UniqueViolation", () => Effect.fail(emailTaken())),
-            Effect.flatMap(Option.match({
-              onNone: () =>
-                Effect.fail(new VersionConflict({ expectedVersion: before.version, currentVersion: before.version + 1 })),
-              onSome: Effect.succeed
-            }))
+          const updated = yield* repo.update(id, before.version, outcome.state).pipe(
+            Effect.catchTag("UniqueViolation", () => Effect.fail(emailTaken()))
           )
-          yield* publish("updated", after, actor, requestId, { changes: outcome.changedFields })
-          if (before.pendingEmail !== null && after.pendingEmail === null) {
-            yield* sql`DELETE FROM email_verifications WHERE customer_id = ${id}`
-          }
+          if (Option.isNone(updated)) return yield* lostRace(before.version)
+          const after = updated.value
+          yield* outbox.append({
+            type: "customer.updated",
+            ...changeOf(after, actor, requestId),
+            changes: outcome.changedFields
+          })
+          if (before.pendingEmail !== null && after.pendingEmail === null) yield* verifications.remove(id)
           if (outcome.emailChange !== undefined) {
             const token = randomToken()
-            const expiresAt = new Date(Date.now() + verificationTtlHours * 3_600_000)
-            yield* sql`INSERT INTO email_verifications (customer_id, email, token_hash, expires_at)
-              VALUES (${id}, ${outcome.emailChange}, ${sha256(token)}, ${expiresAt})
-              ON CONFLICT (customer_id) DO UPDATE SET email = EXCLUDED.email, token_hash = EXCLUDED.token_hash,
-                expires_at = EXCLUDED.expires_at`
+            const expiresAt = yield* verificationExpiry
+            yield* verifications.save(id, { email: outcome.emailChange, tokenHash: sha256(token), expiresAt })
             // The notification service mails this token; it is single-use and short-lived.
             yield* outbox.append({
-              subject: `customers.${id}.email-verification-requested`,
-              payload: {
-                type: "customer.email-verification-requested",
-                customerId: id,
-                email: outcome.emailChange,
-                token,
-                expiresAt: expiresAt.toISOString()
-              }
+              type: "customer.email-verification-requested",
+              customerId: id,
+              email: outcome.emailChange,
+              token,
+              expiresAt: expiresAt.toISOString()
             })
           }
           yield* audit.record({ actor, action: "customer.update", customerId: id, requestId, fields: outcome.changedFields })
@@ -236,33 +219,27 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           const before = yield* current
           yield* checkVersion(before, expectedVersion)
           const after = yield* repo.markDeleted(id, before.version, erasedState(id, stateOf(before)))
-          if (Option.isNone(after)) {
-            return yield* new VersionConflict({ expectedVersion: before.version, currentVersion: before.version + 1 })
-          }
-          yield* sql`DELETE FROM email_verifications WHERE customer_id = ${id}`
-          yield* sql`UPDATE idempotency_keys SET response = NULL, request_hash = NULL WHERE customer_id = ${id}`
-          // Earlier events hold the person's data: published ones go, those still waiting
-          // go out without it (the event stays: consumers still learn that something changed).
-          yield* sql`DELETE FROM outbox WHERE subject LIKE ${`customers.${id}.%`} AND published_at IS NOT NULL`
-          yield* sql`UPDATE outbox SET payload = payload - 'customer' - 'email' - 'token'
-            WHERE subject LIKE ${`customers.${id}.%`} AND published_at IS NULL`
-          yield* publish("deleted", after.value, actor, requestId)
+          if (Option.isNone(after)) return yield* lostRace(before.version)
+          yield* verifications.remove(id)
+          yield* idempotencyKeys.forgetResponses(id)
+          yield* outbox.eraseCustomer(id)
+          yield* outbox.append({ type: "customer.deleted", ...changeOf(after.value, actor, requestId) })
           yield* audit.record({ actor, action: "customer.delete", customerId: id, requestId, fields: [] })
         })),
 
       ConfirmEmail: ({ payload: { actor, requestId, token } }) =>
         transact(Effect.gen(function*() {
           const before = yield* current
-          const [pending] = yield* sql<{ readonly email: string; readonly token_hash: string; readonly expires_at: Date }>`
-            SELECT email, token_hash, expires_at FROM email_verifications WHERE customer_id = ${id}`
+          const pending = yield* verifications.find(id)
           if (
-            pending === undefined || pending.token_hash !== sha256(token) || pending.expires_at.getTime() < Date.now()
+            Option.isNone(pending) || pending.value.tokenHash !== sha256(token) ||
+            (yield* isVerificationExpired(pending.value.expiresAt))
           ) {
             return yield* new InvalidVerificationToken({ field: "token" })
           }
           const after = yield* repo.update(id, before.version, {
             ...stateOf(before),
-            email: pending.email,
+            email: pending.value.email,
             emailVerified: true,
             pendingEmail: null
           }).pipe(
@@ -272,8 +249,8 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
               onSome: Effect.succeed
             }))
           )
-          yield* sql`DELETE FROM email_verifications WHERE customer_id = ${id}`
-          yield* publish("email-verified", after, actor, requestId)
+          yield* verifications.remove(id)
+          yield* outbox.append({ type: "customer.email-verified", ...changeOf(after, actor, requestId) })
           yield* audit.record({ actor, action: "customer.verify-email", customerId: id, requestId, fields: ["email"] })
           return after
         }))

@@ -10,7 +10,7 @@ import type { CustomerState } from "../domain/CustomerState.ts"
 import { type CustomerPage, type CustomerView, defaultPageSize, type ListCustomersQuery, type SortField } from "../domain/CustomerQuery.ts"
 import { InvalidCursor } from "../domain/Errors.ts"
 import { decodeCursor, encodeCursor } from "./Cursor.ts"
-import { type CustomerRow, customerColumns, sortColumns, toCustomer } from "./CustomerRow.ts"
+import { type CustomerRow, customerColumns, sortColumns, stateColumns, toCustomer } from "./CustomerRow.ts"
 
 const isTimeSort = (field: SortField) => field === "createdAt" || field === "updatedAt" || field === "lastActivity"
 
@@ -28,6 +28,8 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
   insert(id: CustomerId, state: CustomerState): Effect.Effect<Customer, UniqueViolation>
   update(id: CustomerId, expectedVersion: number, state: CustomerState): Effect.Effect<Option.Option<Customer>, UniqueViolation>
   markDeleted(id: CustomerId, expectedVersion: number, erased: CustomerState): Effect.Effect<Option.Option<Customer>>
+  currentVersion(id: CustomerId): Effect.Effect<Option.Option<number>>
+  emailTakenByAnother(id: CustomerId, email: string): Effect.Effect<boolean>
 }>()("cms/customers/CustomerRepo") {
   static readonly layer = Layer.effect(
     CustomerRepo,
@@ -141,23 +143,25 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
         return { data, nextCursor, ...count }
       })
 
+      /** A state value as a statement parameter: objects go to jsonb, lists of text to text[]. */
+      const valueOf = (state: CustomerState, column: (typeof stateColumns)[number]) => {
+        const value = state[column.field as keyof CustomerState]
+        return column.kind === "json" ? sql`${sql.json(value)}` : sql`${value as string | number | boolean | null}`
+      }
+      const insertColumns = sql.literal(stateColumns.map((column) => column.column).join(", "))
+      const assignments = (state: CustomerState) =>
+        sql.csv(stateColumns.map((column) => sql`${sql(column.column)} = ${valueOf(state, column)}`))
+
       const insert = Effect.fn("CustomerRepo.insert")(function*(id: CustomerId, state: CustomerState) {
-        const rows = yield* sql<CustomerRow>`INSERT INTO customers (id, email, email_verified, pending_email, name, age,
-            gender, location, preferences, tags, metadata, consent, status)
-          VALUES (${id}, ${state.email}, ${state.emailVerified}, ${state.pendingEmail}, ${state.name}, ${state.age},
-            ${state.gender}, ${sql.json(state.location)}, ${sql.json(state.preferences)}, ${state.tags},
-            ${sql.json(state.metadata)}, ${sql.json(state.consent)}, ${state.status})
+        const rows = yield* sql<CustomerRow>`INSERT INTO customers (id, ${insertColumns})
+          VALUES (${id}, ${sql.csv(stateColumns.map((column) => valueOf(state, column)))})
           RETURNING ${selectColumns}`.pipe(uniqueViolationOrDie)
         return toCustomer(rows[0])
       })
 
       const update = Effect.fn("CustomerRepo.update")(
         function*(id: CustomerId, expectedVersion: number, state: CustomerState) {
-          const rows = yield* sql<CustomerRow>`UPDATE customers SET email = ${state.email},
-              email_verified = ${state.emailVerified}, pending_email = ${state.pendingEmail}, name = ${state.name},
-              age = ${state.age}, gender = ${state.gender}, location = ${sql.json(state.location)},
-              preferences = ${sql.json(state.preferences)}, tags = ${state.tags},
-              metadata = ${sql.json(state.metadata)}, consent = ${sql.json(state.consent)}, status = ${state.status},
+          const rows = yield* sql<CustomerRow>`UPDATE customers SET ${assignments(state)},
               updated_at = now(), version = version + 1
             WHERE id = ${id} AND version = ${expectedVersion} AND status <> 'DELETED'
             RETURNING ${selectColumns}`.pipe(uniqueViolationOrDie)
@@ -165,19 +169,43 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
         }
       )
 
+      /** Writes the erased state it is given, whole: what erasure keeps is CustomerState.erasedState's to say. */
       const markDeleted = Effect.fn("CustomerRepo.markDeleted")(
         function*(id: CustomerId, expectedVersion: number, erased: CustomerState) {
-          const rows = yield* sql<CustomerRow>`UPDATE customers SET email = ${erased.email}, email_verified = false,
-              pending_email = NULL, name = ${erased.name}, age = NULL, gender = NULL, location = NULL,
-              preferences = '{}', tags = '{}', metadata = '{}', status = 'DELETED', deleted_at = now(),
-              updated_at = now(), version = version + 1
+          const rows = yield* sql<CustomerRow>`UPDATE customers SET ${assignments(erased)},
+              deleted_at = now(), updated_at = now(), version = version + 1
             WHERE id = ${id} AND version = ${expectedVersion} AND status <> 'DELETED'
             RETURNING ${selectColumns}`.pipe(Effect.orDie)
           return Option.map(Option.fromNullishOr(rows[0]), toCustomer)
         }
       )
 
-      return CustomerRepo.of({ findById, lookup, list, insert, update, markDeleted })
+      /** The current version, when the customer exists and is not deleted: what a lost race reports. */
+      const currentVersion = Effect.fn("CustomerRepo.currentVersion")(function*(id: CustomerId) {
+        const rows = yield* sql<{ readonly version: number }>`SELECT version FROM customers
+          WHERE id = ${id} AND status <> 'DELETED'`.pipe(Effect.orDie)
+        return Option.map(Option.fromNullishOr(rows[0]), (row) => row.version)
+      })
+
+      /** Whether another live customer holds the address, in any letter case. */
+      const emailTakenByAnother = Effect.fn("CustomerRepo.emailTakenByAnother")(
+        function*(id: CustomerId, email: string) {
+          const rows = yield* sql`SELECT 1 FROM customers
+            WHERE lower(email) = lower(${email}) AND status <> 'DELETED' AND id <> ${id}`.pipe(Effect.orDie)
+          return rows.length > 0
+        }
+      )
+
+      return CustomerRepo.of({
+        findById,
+        lookup,
+        list,
+        insert,
+        update,
+        markDeleted,
+        currentVersion,
+        emailTakenByAnother
+      })
     })
   )
 }

@@ -1,58 +1,78 @@
 /**
- * How a customer is stored: the columns read back, and the mapping from a row
- * to the API's representation. Pure, so the raw benchmark baseline does the
- * very same work.
+ * How a customer is stored, derived from its schema: a column per field
+ * (camelCase -> snake_case), jsonb for objects and lists of objects, text[] for
+ * lists of text, timestamptz for date-times, plain columns for the rest. The
+ * mapping is computed once at load; a row is mapped by one loop over it. Pure,
+ * so the raw benchmark baseline does the very same work.
  */
-import type { Consent, Customer, CustomerId, CustomerStatus, Location, Metadata, Preferences } from "../domain/Customer.ts"
-import type { SortField } from "../domain/CustomerQuery.ts"
+import { SchemaAST } from "effect"
+import type { Customer } from "../domain/Customer.ts"
+import { SortField } from "../domain/CustomerQuery.ts"
+import { Customer as CustomerSchema } from "../domain/Customer.ts"
+import { CustomerState } from "../domain/CustomerState.ts"
 
-export interface CustomerRow {
-  readonly id: string
-  readonly email: string
-  readonly email_verified: boolean
-  readonly pending_email: string | null
-  readonly name: string
-  readonly age: number | null
-  readonly gender: Customer["gender"]
-  readonly location: Location | null
-  readonly preferences: Preferences
-  readonly tags: ReadonlyArray<string>
-  readonly metadata: Metadata
-  readonly consent: Consent
-  readonly status: CustomerStatus
-  readonly version: number
-  readonly created_at: Date
-  readonly updated_at: Date
-  readonly last_activity: Date
+type SnakeCase<S extends string> = S extends `${infer Head}${infer Tail}`
+  ? `${Head extends Lowercase<Head> ? Head : `_${Lowercase<Head>}`}${SnakeCase<Tail>}`
+  : S
+
+export const columnOf = <Field extends string>(field: Field): SnakeCase<Field> =>
+  field.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`) as SnakeCase<Field>
+
+/** A row as the driver returns it: jsonb parsed, text[] as an array, timestamptz as a Date. */
+export type CustomerRow = {
+  readonly [Field in keyof Customer as SnakeCase<Field>]: Field extends "id" ? string : unknown
 }
 
-export const customerColumns = `id, email, email_verified, pending_email, name, age, gender, location, preferences,
-  tags, metadata, consent, status, version, created_at, updated_at, last_activity`
+export type ColumnKind = "scalar" | "json" | "text-array" | "timestamp"
 
-export const toCustomer = (row: CustomerRow): Customer => ({
-  id: row.id as CustomerId,
-  email: row.email,
-  emailVerified: row.email_verified,
-  pendingEmail: row.pending_email,
-  name: row.name,
-  age: row.age,
-  gender: row.gender,
-  location: row.location,
-  preferences: row.preferences,
-  tags: row.tags,
-  metadata: row.metadata,
-  consent: row.consent,
-  status: row.status,
-  version: row.version,
-  createdAt: row.created_at.toISOString(),
-  updatedAt: row.updated_at.toISOString(),
-  lastActivity: row.last_activity.toISOString()
-})
+const isScalar = (ast: SchemaAST.AST): boolean =>
+  SchemaAST.isString(ast) || SchemaAST.isNumber(ast) || SchemaAST.isBoolean(ast) || SchemaAST.isLiteral(ast) ||
+  (SchemaAST.isUnion(ast) && ast.types.every(isScalar))
 
-export const sortColumns: Record<SortField, string> = {
-  createdAt: "created_at",
-  updatedAt: "updated_at",
-  lastActivity: "last_activity",
-  name: "name",
-  email: "email"
+export const columnKindOf = (ast: SchemaAST.AST): ColumnKind => {
+  const present = SchemaAST.isUnion(ast) ? ast.types.filter((member) => !SchemaAST.isNull(member)) : [ast]
+  if (present.length === 1) {
+    const [type] = present
+    if (SchemaAST.isString(type) && SchemaAST.resolve(type)?.format === "date-time") return "timestamp"
+    if (SchemaAST.isArrays(type) && type.elements.length === 0 && type.rest.every(SchemaAST.isString)) {
+      return "text-array"
+    }
+  }
+  return present.every(isScalar) ? "scalar" : "json"
+}
+
+export interface Column {
+  readonly field: keyof Customer
+  readonly column: string
+  readonly kind: ColumnKind
+}
+
+export const columns: ReadonlyArray<Column> = Object.entries(CustomerSchema.fields).map(([field, schema]) => ({
+  field: field as keyof Customer,
+  column: columnOf(field),
+  kind: columnKindOf(schema.ast)
+}))
+
+/** What commands write: the state's columns (the store sets id, version and timestamps). */
+export const stateColumns: ReadonlyArray<Column> = columns.filter((column) => column.field in CustomerState.fields)
+
+export const customerColumns = columns.map((column) => column.column).join(", ")
+
+// Parallel arrays and an index loop: as fast as a hand-written mapping (measured), with no per-row reflection.
+const fields = columns.map((column) => column.field)
+const names = columns.map((column) => column.column)
+const timestamps = columns.map((column) => column.kind === "timestamp")
+
+export const toCustomer = (row: CustomerRow): Customer => {
+  const source = row as Record<string, unknown>
+  const customer: Record<string, unknown> = {}
+  for (let i = 0; i < fields.length; i++) {
+    const value = source[names[i]]
+    customer[fields[i]] = timestamps[i] ? (value as Date).toISOString() : value
+  }
+  return customer as Customer
+}
+
+export const sortColumns = Object.fromEntries(SortField.literals.map((field) => [field, columnOf(field)])) as {
+  readonly [Field in SortField]: SnakeCase<Field>
 }

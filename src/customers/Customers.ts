@@ -7,7 +7,8 @@ import type { ClusterError, Sharding } from "effect/cluster"
 import type { Actor } from "../domain/Access.ts"
 import { requirePermission } from "../domain/Access.ts"
 import type { CreateCustomer, Customer, CustomerId, PatchCustomer, ReplaceCustomer } from "../domain/Customer.ts"
-import { echoOf, toPatch } from "../domain/Customer.ts"
+import { echoOf } from "../domain/Customer.ts"
+import { toPatch } from "../domain/CustomerState.ts"
 import type { CustomerPage, ListCustomersQuery } from "../domain/CustomerQuery.ts"
 import {
   type CreateCustomerErrors,

@@ -237,6 +237,34 @@ export const Customer = Schema.Struct({
 })
 export type Customer = typeof Customer.Type
 
+/**
+ * What the schema cannot say about a customer, stated once beside it; the
+ * state, the create defaults, the replacement's clearing, the row mapping and
+ * erasure are derived from `Customer` and this (see CustomerState.ts).
+ */
+export const customerModel = {
+  /** Written by the store (id at insert, version and timestamps on every write), never by a command. */
+  storeOwned: ["id", "version", "createdAt", "updatedAt", "lastActivity"],
+  /** A new customer's value when the input omits it and the field has no empty value (null, [], {}, false). */
+  createdAs: { status: "ACTIVE" },
+  /**
+   * What erasure writes where the empty value is not allowed (the email stays unique and NOT NULL).
+   * Every other state field is emptied, so a new field is erased unless it is listed in `keptOnErasure`.
+   */
+  erasedAs: {
+    email: (id: string) => `deleted-${id}@erased.invalid`,
+    name: () => "Deleted customer",
+    status: () => "DELETED"
+  },
+  /** The consent once given is the record of a lawful basis, not data about the person. */
+  keptOnErasure: ["consent"]
+} as const satisfies {
+  readonly storeOwned: ReadonlyArray<keyof Customer>
+  readonly createdAs: { readonly [K in keyof Customer]?: Customer[K] }
+  readonly erasedAs: { readonly [K in keyof Customer]?: (id: string) => Customer[K] }
+  readonly keptOnErasure: ReadonlyArray<keyof Customer>
+}
+
 /** Statuses a client may set directly; DELETED is reached only through deletion. */
 export const SettableStatus = Schema.Literals(["ACTIVE", "INACTIVE", "SUSPENDED"])
 export type SettableStatus = typeof SettableStatus.Type
@@ -320,19 +348,6 @@ export const PatchCustomer = Schema.Struct({
   examples: [{ name: "Ada King", location: null, tags: ["vip", "churn-risk"] }]
 })
 export type PatchCustomer = typeof PatchCustomer.Type
-
-export const toPatch = (replacement: ReplaceCustomer): PatchCustomer => ({
-  email: replacement.email,
-  name: replacement.name,
-  age: replacement.age ?? null,
-  gender: replacement.gender ?? null,
-  location: replacement.location ?? null,
-  preferences: replacement.preferences ?? {},
-  tags: replacement.tags ?? [],
-  metadata: replacement.metadata ?? {},
-  ...(replacement.status === undefined ? {} : { status: replacement.status }),
-  ...(replacement.version === undefined ? {} : { version: replacement.version })
-})
 
 /** The single-use token of an email change, as mailed to the new address. */
 export const VerificationToken = Schema.String.check(Schema.isMinCodePoints(16), Schema.isMaxCodePoints(128)).annotate({

@@ -1,4 +1,5 @@
-/** The customer's business rules as pure functions: no I/O, fully unit-tested. */
+/** The customer's business rules as pure functions (time read from Effect's Clock): no I/O, fully unit-tested. */
+import { Clock, Effect } from "effect"
 import type { Actor } from "./Access.ts"
 import { can } from "./Access.ts"
 import type { Consent, Customer, CustomerStatus, PatchCustomer, ReadOnlyEcho } from "./Customer.ts"
@@ -66,21 +67,21 @@ export const applyPatch = (current: CustomerState, patch: PatchCustomer): PatchO
   return { state: next as unknown as CustomerState, emailChange, changedFields }
 }
 
-/** What a deleted profile keeps: nothing that identifies the person. */
-export const erasedState = (id: string, current: CustomerState): CustomerState => ({
-  ...current,
-  email: `deleted-${id}@erased.invalid`,
-  emailVerified: false,
-  pendingEmail: null,
-  name: "Deleted customer",
-  age: null,
-  gender: null,
-  location: null,
-  preferences: {},
-  tags: [],
-  metadata: {},
-  status: "DELETED"
-})
+/** How long a pending email change waits for its verification. */
+export const verificationTtlMillis = 24 * 3_600_000
+
+/** A verification token is good until its expiry instant, not after. */
+export const verificationExpired = (expiresAt: Date, nowMillis: number): boolean => expiresAt.getTime() < nowMillis
+
+/** When a token issued now expires, by Effect's Clock (so TestClock can move it). */
+export const verificationExpiry: Effect.Effect<Date> = Effect.map(
+  Clock.currentTimeMillis,
+  (now) => new Date(now + verificationTtlMillis)
+)
+
+/** Whether a token with this expiry is past it now, by Effect's Clock. */
+export const isVerificationExpired = (expiresAt: Date): Effect.Effect<boolean> =>
+  Effect.map(Clock.currentTimeMillis, (now) => verificationExpired(expiresAt, now))
 
 const sameInstant = (a: string, b: string) => Date.parse(a) === Date.parse(b)
 

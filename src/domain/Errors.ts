@@ -23,7 +23,11 @@ export class VersionConflict extends HttpApiError.Problem<VersionConflict>()("Ve
   type: problemType("version-conflict"),
   status: 412,
   title: "The customer was changed by someone else"
-}, { expectedVersion: Schema.Int, currentVersion: Schema.Int }) {}
+}, {
+  expectedVersion: Schema.Int,
+  // Absent when the service cannot know it (the customer was deleted meanwhile): never a guess.
+  currentVersion: Schema.optionalKey(Schema.Int)
+}) {}
 
 export class InvalidStatusTransition
   extends HttpApiError.Problem<InvalidStatusTransition>()("InvalidStatusTransition", {

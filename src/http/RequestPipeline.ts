@@ -15,7 +15,7 @@ import {
   HttpServerResponse
 } from "effect/http"
 import { randomUUID } from "node:crypto"
-import { docsPath, openApiDocument, openApiPath } from "../api/Documentation.ts"
+import { asyncApiPath, docsPath, openApiDocument, openApiPath } from "../api/Documentation.ts"
 import {
   InternalError,
   MalformedBody,
@@ -28,7 +28,7 @@ import { RequestInvalid } from "../api/Validation.ts"
 import { CurrentRequestId, offeredRequestId } from "../platform/RequestContext.ts"
 
 /** The public documentation may be cached; everything else can carry personal data. */
-const documentation = new Set([openApiPath, docsPath])
+const documentation = new Set([openApiPath, asyncApiPath, docsPath])
 
 /** Each documented path with the methods it answers: what a 405 names in Allow. */
 const routes = [

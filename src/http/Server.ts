@@ -3,7 +3,14 @@ import { Effect, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiScalar } from "effect/http-api"
 import { Api } from "../api/Api.ts"
-import { docsPath, DocumentedApi, openApiDocument, openApiPath } from "../api/Documentation.ts"
+import {
+  asyncApiPath,
+  docsPath,
+  DocumentedApi,
+  eventsDocument,
+  openApiDocument,
+  openApiPath
+} from "../api/Documentation.ts"
 import { RpcRoutesLive } from "../rpc/RpcDoor.ts"
 import { ApiKeysHttpLive } from "./ApiKeysHttp.ts"
 import { AuthenticationLive, AuthorizationLive } from "./Authentication.ts"
@@ -25,6 +32,9 @@ const ApiRoutes = HttpApiBuilder.layer(Api).pipe(
 /** The document covers the RPC endpoint too, so it is served from DocumentedApi rather than by HttpApiBuilder. */
 const OpenApiRoute = HttpRouter.add("GET", openApiPath, Effect.sync(() => HttpServerResponse.jsonUnsafe(openApiDocument())))
 
+/** The events published to JetStream, generated from their schemas beside the OpenAPI document. */
+const AsyncApiRoute = HttpRouter.add("GET", asyncApiPath, Effect.sync(() => HttpServerResponse.jsonUnsafe(eventsDocument())))
+
 /**
  * Scalar's API reference, bundled inside effect and inlined in the page: nothing is fetched from another
  * origin (no CDN, no web fonts), so it works offline and in closed clusters.
@@ -40,6 +50,13 @@ const scalarConfig = {
 
 const DocsRoute = HttpApiScalar.layer(DocumentedApi, { path: docsPath, scalar: scalarConfig })
 
-export const RoutesLive = Layer.mergeAll(ApiRoutes, RpcRoutesLive, OpenApiRoute, DocsRoute, RequestPipelineLive)
+export const RoutesLive = Layer.mergeAll(
+  ApiRoutes,
+  RpcRoutesLive,
+  OpenApiRoute,
+  AsyncApiRoute,
+  DocsRoute,
+  RequestPipelineLive
+)
 
 export const serve = <E, R>(routes: Layer.Layer<never, E, R>) => HttpRouter.serve(routes, { disableLogger: true })

@@ -3,16 +3,14 @@ import { Effect, Exit } from "effect"
 import { type Actor, Role } from "../../src/domain/Access.ts"
 import { can, requirePermission, requireRoleWithin } from "../../src/domain/Access.ts"
 import type { CustomerStatus } from "../../src/domain/Customer.ts"
-import { toPatch } from "../../src/domain/Customer.ts"
 import {
   applyPatch,
   consentSufficient,
-  erasedState,
   etagFor,
   statusTransition,
   versionFromEtag
 } from "../../src/domain/CustomerRules.ts"
-import type { CustomerState } from "../../src/domain/CustomerState.ts"
+import { type CustomerState, erasedState, toPatch } from "../../src/domain/CustomerState.ts"
 import { emptyOptionalFields } from "../support/Customers.ts"
 
 const actor = (role: Role): Actor => ({ subject: "someone", role, kind: "user" })

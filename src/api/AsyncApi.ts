@@ -1,0 +1,85 @@
+/**
+ * The AsyncAPI 3.0 document of the events the service publishes, generated
+ * from their schemas (src/domain/CustomerEvents.ts) through effect's JSON
+ * Schema generation, never written by hand: a channel per subject pattern of
+ * the JetStream stream, a message per event with its payload schema.
+ */
+import { JsonSchema, Schema, SchemaAST } from "effect"
+import { CustomerEvent, customerEvents, streamName } from "../domain/CustomerEvents.ts"
+
+export const asyncApiPath = "/api/v1/asyncapi.json"
+
+type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
+
+/** Draft-07 (AsyncAPI's own schema dialect) with its references moved under components/schemas. */
+const relocate = (value: unknown): Json =>
+  Array.isArray(value)
+    ? value.map(relocate)
+    : typeof value === "object" && value !== null
+    ? Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [
+        key,
+        key === "$ref" && typeof item === "string" ? item.replace("#/definitions/", "#/components/schemas/") : relocate(item)
+      ])
+    )
+    : value as Json
+
+const build = (version: string) => {
+  const document = JsonSchema.toDocumentDraft07(Schema.toJsonSchemaDocument(CustomerEvent))
+  const events = customerEvents.map((event) => ({
+    ...event,
+    message: SchemaAST.resolveIdentifier(event.schema.ast) ?? event.type,
+    description: SchemaAST.resolveDescription(event.schema.ast) ?? event.type
+  }))
+  return {
+    asyncapi: "3.0.0",
+    info: {
+      title: "Customer Management Service events",
+      version,
+      description: `Every change to a customer, published from the transactional outbox to the NATS JetStream ` +
+        `stream \`${streamName}\` on \`customers.<customerId>.<event>\`, each with \`Nats-Msg-Id\` = its ` +
+        "`eventId` (a republished event is deduplicated). Events of one customer are published in order."
+    },
+    defaultContentType: "application/json",
+    servers: {
+      nats: {
+        host: "localhost:4222",
+        protocol: "nats",
+        description: `NATS with JetStream; the stream \`${streamName}\` holds subjects \`customers.>\``
+      }
+    },
+    channels: Object.fromEntries(events.map((event) => [event.name, {
+      address: `customers.{customerId}.${event.name}`,
+      title: event.type,
+      description: event.description,
+      parameters: { customerId: { description: "The customer's id (a UUID)" } },
+      messages: { [event.message]: { $ref: `#/components/messages/${event.message}` } },
+      "x-jetstream-stream": streamName
+    }])),
+    operations: Object.fromEntries(events.map((event) => [event.message, {
+      action: "send",
+      title: `Publish ${event.type}`,
+      channel: { $ref: `#/channels/${event.name}` },
+      messages: [{ $ref: `#/channels/${event.name}/messages/${event.message}` }]
+    }])),
+    components: {
+      messages: Object.fromEntries(events.map((event) => [event.message, {
+        name: event.type,
+        title: event.message,
+        summary: event.description,
+        contentType: "application/json",
+        headers: {
+          type: "object",
+          properties: { "Nats-Msg-Id": { type: "string", description: "The event's eventId" } }
+        },
+        payload: { $ref: `#/components/schemas/${event.message}` }
+      }])),
+      schemas: relocate(document.definitions)
+    }
+  }
+}
+
+let cached: ReturnType<typeof build> | undefined
+
+/** Built once: the schemas do not change while the service runs. */
+export const asyncApiDocument = (version: string) => (cached ??= build(version))

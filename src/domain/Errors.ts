@@ -24,7 +24,8 @@ export class VersionConflict extends HttpApiError.Problem<VersionConflict>()("Ve
   status: 412,
   title: "The customer was changed by someone else"
 }, {
-  expectedVersion: Schema.Int,
+  // Absent when the request names no readable version (an If-Match that is no version tag).
+  expectedVersion: Schema.optionalKey(Schema.Int),
   // Absent when the service cannot know it (the customer was deleted meanwhile): never a guess.
   currentVersion: Schema.optionalKey(Schema.Int)
 }) {}

@@ -19,13 +19,13 @@ const expectedVersionOf = (ifMatch: string | undefined, bodyVersion: number | un
   Effect.gen(function*() {
     const fromHeader = ifMatch === undefined || ifMatch.trim() === "*" ? undefined : versionFromEtag(ifMatch)
     if (ifMatch !== undefined && ifMatch.trim() !== "*" && fromHeader === undefined) {
-      return yield* new VersionConflict({ expectedVersion: 0, currentVersion: 0, detail: "If-Match names no version" })
+      // No version can match a tag that names none; no version is invented for the answer either.
+      return yield* new VersionConflict({ detail: "If-Match names no version" })
     }
     if (fromHeader !== undefined && bodyVersion !== undefined && fromHeader !== bodyVersion) {
       return yield* new VersionConflict({
         expectedVersion: fromHeader,
-        currentVersion: bodyVersion,
-        detail: "If-Match and the body's version disagree"
+        detail: `If-Match names version ${fromHeader} and the body's version is ${bodyVersion}`
       })
     }
     return fromHeader ?? bodyVersion ?? null

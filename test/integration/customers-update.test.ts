@@ -184,6 +184,19 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("updating and de
       assert.deepStrictEqual(yield* getCustomer(created.id), read)
     }))
 
+  it.effect("an If-Match that names no version answers 412 without inventing a version, and changes nothing", () =>
+    Effect.gen(function*() {
+      const created = yield* createCustomer()
+      const response = yield* call("PATCH", customerPath(created.id), {
+        body: { name: "Tagless" },
+        headers: { "if-match": "\"some-other-tag\"" }
+      })
+      const problem = yield* expectProblem(response, 412, "/problems/version-conflict")
+      assert.notProperty(problem, "expectedVersion")
+      assert.notProperty(problem, "currentVersion")
+      assert.strictEqual((yield* getCustomer(created.id)).name, created.name)
+    }))
+
   it.effect("PATCH changes only the fields it names", () =>
     Effect.gen(function*() {
       const created = yield* createCustomer(fullCustomer())

@@ -113,7 +113,8 @@ export const runLoad = async (options: LoadOptions): Promise<LoadResult> => {
     concurrency: options.concurrency,
     seconds: result.duration,
     requests: count,
-    rps: count / result.duration,
+    // Throughput counts answers that did the work: a quick 503 is not a served request.
+    rps: Math.max(0, count - result.non2xx) / result.duration,
     ...summary,
     statuses,
     non2xx: result.non2xx,

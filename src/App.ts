@@ -7,7 +7,7 @@ import { NodeCrypto, NodeHttpServer, NodeServices } from "@effect/platform-node"
 import { Config, Layer } from "effect"
 import { SingleRunner } from "effect/cluster"
 import { createServer } from "node:http"
-import { CustomerEntityLayer } from "./customers/CustomerEntity.ts"
+import { CustomerCreation, CustomerEntityLayer } from "./customers/CustomerEntity.ts"
 import { CustomerRepo } from "./customers/CustomerRepo.ts"
 import { EmailVerificationRepo } from "./customers/EmailVerificationRepo.ts"
 import { IdempotencyKeyRepo } from "./customers/IdempotencyKeyRepo.ts"
@@ -32,6 +32,7 @@ const Platform = Layer.mergeAll(Outbox.layer, Nats.layer, Authenticator.layer).p
 
 const CustomersFeature = CustomerEntityLayer.pipe(
   Layer.provideMerge(Customers.layer),
+  Layer.provideMerge(CustomerCreation.layer),
   Layer.provideMerge(Layer.mergeAll(CustomerRepo.layer, IdempotencyKeyRepo.layer, EmailVerificationRepo.layer)),
   Layer.provideMerge(ClusterLive)
 )

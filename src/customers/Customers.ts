@@ -6,7 +6,7 @@ import { Context, Effect, Layer, Option, Predicate } from "effect"
 import type { ClusterError, Sharding } from "effect/cluster"
 import type { Actor } from "../domain/Access.ts"
 import { requirePermission } from "../domain/Access.ts"
-import type { CreateCustomer, Customer, CustomerId, PatchCustomer, ReplaceCustomer } from "../domain/Customer.ts"
+import { type CreateCustomer, type Customer, CustomerId, type PatchCustomer, type ReplaceCustomer } from "../domain/Customer.ts"
 import { echoOf } from "../domain/Customer.ts"
 import { toPatch } from "../domain/CustomerState.ts"
 import type { CustomerPage, ListCustomersQuery } from "../domain/CustomerQuery.ts"
@@ -23,7 +23,7 @@ import {
   type VerifyEmailErrors
 } from "../domain/Errors.ts"
 import { sha256, uuidFromParts, uuidv7 } from "../platform/Ids.ts"
-import { CustomerEntity } from "./CustomerEntity.ts"
+import { CustomerCreation, CustomerEntity } from "./CustomerEntity.ts"
 import { CustomerRepo } from "./CustomerRepo.ts"
 
 type ClusterFailure =
@@ -69,11 +69,12 @@ export class Customers extends Context.Service<Customers, {
     options: CommandOptions & { readonly id: CustomerId; readonly token: string }
   ): Effect.Effect<Customer, ErrorOf<typeof VerifyEmailErrors>>
 }>()("cms/customers/Customers") {
-  static readonly layer: Layer.Layer<Customers, never, CustomerRepo | Sharding.Sharding> = Layer.effect(
+  static readonly layer: Layer.Layer<Customers, never, CustomerRepo | CustomerCreation | Sharding.Sharding> = Layer.effect(
     Customers,
     Effect.gen(function*() {
       const repo = yield* CustomerRepo
       const entityFor = yield* CustomerEntity.client
+      const creation = yield* CustomerCreation
 
       /** The cluster's own failures (full mailbox, runner moving) are the caller's cue to retry later. */
       const clusterFailuresUnavailable = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -106,12 +107,14 @@ export class Customers extends Context.Service<Customers, {
         }
       ) {
         yield* requirePermission(actor, "customers:write")
+        // A fresh id no one else knows yet: nothing can race this first command (see CustomerCreation).
+        if (idempotencyKey === undefined) {
+          return yield* creation.create(CustomerId.make(uuidv7()), { actor, requestId, input, idempotency: null })
+        }
         const principal = `${actor.kind}:${actor.subject}`
         // A retried request maps to the same customer id, so its entity serialises the original and the retry.
-        const id = idempotencyKey === undefined ? uuidv7() : uuidFromParts("create-customer", principal, idempotencyKey)
-        const idempotency = idempotencyKey === undefined
-          ? null
-          : { principal, key: idempotencyKey, requestHash: sha256(JSON.stringify(input)) }
+        const id = CustomerId.make(uuidFromParts("create-customer", principal, idempotencyKey))
+        const idempotency = { principal, key: idempotencyKey, requestHash: sha256(JSON.stringify(input)) }
         return yield* entityFor(id).Create({ actor, requestId, input, idempotency }).pipe(clusterFailuresUnavailable)
       })
 

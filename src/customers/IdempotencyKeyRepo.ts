@@ -1,6 +1,7 @@
-/** The first answer to each Idempotency-Key, per principal: written and read in the create's transaction. */
+/** The first answer to each Idempotency-Key, per principal: read before a keyed create, written with it. */
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Option, Schema } from "effect"
+import type { Statement } from "effect/sql"
 import { Customer, type CustomerId } from "../domain/Customer.ts"
 
 export interface IdempotencyRecord {
@@ -13,7 +14,8 @@ const encodeCustomer = Schema.encodeSync(Customer)
 
 export class IdempotencyKeyRepo extends Context.Service<IdempotencyKeyRepo, {
   find(principal: string, key: string): Effect.Effect<Option.Option<IdempotencyRecord>>
-  record(principal: string, key: string, requestHash: string, customer: Customer): Effect.Effect<void>
+  /** The first answer to a key, as a statement run with the create's other writes. */
+  recordStatement(principal: string, key: string, requestHash: string, customer: Customer): Statement.Statement<unknown>
   /** Erasure: the stored answers carry the person's data. */
   forgetResponses(customerId: CustomerId): Effect.Effect<void>
 }>()("cms/customers/IdempotencyKeyRepo") {
@@ -31,13 +33,9 @@ export class IdempotencyKeyRepo extends Context.Service<IdempotencyKeyRepo, {
             (row): IdempotencyRecord => ({ requestHash: row.request_hash, response: row.response })
           )
         }),
-        record: Effect.fn("IdempotencyKeyRepo.record")(
-          function*(principal: string, key: string, requestHash: string, customer: Customer) {
-            yield* sql`INSERT INTO idempotency_keys (principal, key, request_hash, response, customer_id)
-              VALUES (${principal}, ${key}, ${requestHash}, ${sql.json(encodeCustomer(customer))}, ${customer.id})`
-              .pipe(Effect.orDie)
-          }
-        ),
+        recordStatement: (principal: string, key: string, requestHash: string, customer: Customer) =>
+          sql`INSERT INTO idempotency_keys (principal, key, request_hash, response, customer_id)
+            VALUES (${principal}, ${key}, ${requestHash}, ${sql.json(encodeCustomer(customer))}, ${customer.id})`,
         forgetResponses: Effect.fn("IdempotencyKeyRepo.forgetResponses")(function*(customerId: CustomerId) {
           yield* sql`UPDATE idempotency_keys SET response = NULL, request_hash = NULL WHERE customer_id = ${customerId}`
             .pipe(Effect.orDie)

@@ -5,7 +5,7 @@
  * Adding a field to `Customer` changes all of these without touching this file.
  */
 import { Schema, SchemaAST, Struct } from "effect"
-import type { CreateCustomer, ReplaceCustomer } from "./Customer.ts"
+import type { CreateCustomer, CustomerId, ReplaceCustomer } from "./Customer.ts"
 import { Customer, customerModel, PatchCustomer } from "./Customer.ts"
 
 /** The mutable part of a customer: what commands read and write; id, timestamps and version are the store's. */
@@ -49,6 +49,16 @@ export const stateOf = (customer: Customer): CustomerState => {
   for (const field of stateFields) state[field] = customer[field]
   return state as CustomerState
 }
+
+/** The customer a create stores: its state, version 1, every timestamp the instant of the create. */
+export const createdCustomer = (id: CustomerId, state: CustomerState, at: string): Customer => ({
+  id,
+  ...state,
+  version: 1,
+  createdAt: at,
+  updatedAt: at,
+  lastActivity: at
+})
 
 /** A new customer: what the input gives, else the model's default, else the field's empty value. */
 export const initialState = (input: CreateCustomer): CustomerState => {

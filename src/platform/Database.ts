@@ -10,7 +10,7 @@ import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
 import { NodeServices } from "@effect/platform-node"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
 import { Config, Effect, Layer, Option, Redacted } from "effect"
-import { SqlClient } from "effect/sql"
+import { SqlClient, type Statement } from "effect/sql"
 import { mkdir, readdir, readFile } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
 
@@ -20,6 +20,14 @@ const migrationsDirectory = fileURLToPath(new URL("../../migrations/", import.me
  * The driver speaks only the extended protocol (one statement per query), so a
  * file is split at top-level semicolons that end a line; `$$` bodies are kept whole.
  */
+/**
+ * Writes that belong together, sent as one statement (each a data-modifying
+ * `WITH` query): atomic without a transaction, and one round trip. For writes
+ * whose values are all known beforehand; they cannot see one another's rows.
+ */
+export const inOneStatement = (sql: SqlClient.SqlClient, writes: ReadonlyArray<Statement.Statement<unknown>>) =>
+  sql`WITH ${sql.csv(writes.map((write, index) => sql`${sql.literal(`write_${index}`)} AS (${write})`))} SELECT 1`
+
 export const splitStatements = (text: string): Array<string> => {
   const statements: Array<string> = []
   let current: Array<string> = []

@@ -4,6 +4,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, PubSub, Schema } from "effect"
+import type { Statement } from "effect/sql"
 import type { CustomerId } from "../domain/Customer.ts"
 import { CustomerEvent, personalEventFields, subjectOf } from "../domain/CustomerEvents.ts"
 import { uuidv7 } from "./Ids.ts"
@@ -19,6 +20,8 @@ const encodeEvent = Schema.encodeSync(CustomerEvent, { disableChecks: true })
 export class Outbox extends Context.Service<Outbox, {
   /** Must run inside the transaction that makes the change. */
   append(event: NewEvent): Effect.Effect<void>
+  /** The same write as a statement, to run with the change as one statement. */
+  appendStatement(event: NewEvent): Statement.Statement<unknown>
   /**
    * Erasure, inside its transaction: the customer's published events go, those still waiting lose the
    * person's data (they stay: consumers still learn that something changed).
@@ -34,12 +37,16 @@ export class Outbox extends Context.Service<Outbox, {
       const sql = yield* PgClient.PgClient
       const wakeUps = yield* PubSub.sliding<void>(1)
       const removePersonal = sql.literal(personalEventFields.map((field) => `- '${field}'`).join(" "))
+      const appendStatement = (event: NewEvent) => {
+        const eventId = uuidv7()
+        const typed = { eventId, ...event } as CustomerEvent
+        return sql`INSERT INTO outbox (event_id, subject, payload)
+          VALUES (${eventId}, ${subjectOf(typed)}, ${sql.json(encodeEvent(typed))})`
+      }
       return Outbox.of({
+        appendStatement,
         append: Effect.fn("Outbox.append")(function*(event: NewEvent) {
-          const eventId = uuidv7()
-          const typed = { eventId, ...event } as CustomerEvent
-          yield* sql`INSERT INTO outbox (event_id, subject, payload)
-            VALUES (${eventId}, ${subjectOf(typed)}, ${sql.json(encodeEvent(typed))})`.pipe(Effect.orDie)
+          yield* appendStatement(event).pipe(Effect.orDie)
         }),
         eraseCustomer: Effect.fn("Outbox.eraseCustomer")(function*(customerId: CustomerId) {
           const subjects = `customers.${customerId}.%`

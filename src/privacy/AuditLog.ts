@@ -5,6 +5,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer } from "effect"
+import type { Statement } from "effect/sql"
 import type { Actor } from "../domain/Access.ts"
 
 export interface AuditEntry {
@@ -19,18 +20,21 @@ export interface AuditEntry {
 
 export class AuditLog extends Context.Service<AuditLog, {
   record(entry: AuditEntry): Effect.Effect<void>
+  /** The same write as a statement, to run with the change as one statement. */
+  recordStatement(entry: AuditEntry): Statement.Statement<unknown>
 }>()("cms/privacy/AuditLog") {
   static readonly layer = Layer.effect(
     AuditLog,
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
+      const recordStatement = (entry: AuditEntry) =>
+        sql`INSERT INTO audit_log (actor, actor_role, action, customer_id, api_key_id, request_id, fields)
+          VALUES (${`${entry.actor.kind}:${entry.actor.subject}`}, ${entry.actor.role}, ${entry.action},
+            ${entry.customerId ?? null}, ${entry.apiKeyId ?? null}, ${entry.requestId}, ${entry.fields})`
       return AuditLog.of({
+        recordStatement,
         record: Effect.fn("AuditLog.record")(function*(entry: AuditEntry) {
-          yield* sql`INSERT INTO audit_log (actor, actor_role, action, customer_id, api_key_id, request_id, fields)
-            VALUES (${`${entry.actor.kind}:${entry.actor.subject}`}, ${entry.actor.role}, ${entry.action},
-              ${entry.customerId ?? null}, ${entry.apiKeyId ?? null}, ${entry.requestId}, ${entry.fields})`.pipe(
-            Effect.orDie
-          )
+          yield* recordStatement(entry).pipe(Effect.orDie)
         })
       })
     })

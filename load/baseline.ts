@@ -247,7 +247,11 @@ const update = async (req: IncomingMessage, res: ServerResponse, id: string) => 
         RETURNING ${columns}`
       if (updated === undefined) return { status: 409 as const }
       const after: Customer = toCustomer(updated)
-      await outboxInsert(tx, `customers.${id}.updated`, {
+      if (before.pendingEmail !== null && after.pendingEmail === null) {
+        await tx`DELETE FROM email_verifications WHERE customer_id = ${id}`
+      }
+      // As the service: the event and the audit entry in one statement.
+      await tx`WITH write_0 AS (${outboxInsert(tx, `customers.${id}.updated`, {
         type: "customer.updated",
         customerId: id,
         version: after.version,
@@ -256,11 +260,7 @@ const update = async (req: IncomingMessage, res: ServerResponse, id: string) => 
         requestId,
         customer: after,
         changes
-      })
-      if (before.pendingEmail !== null && after.pendingEmail === null) {
-        await tx`DELETE FROM email_verifications WHERE customer_id = ${id}`
-      }
-      await auditInsert(tx, "customer.update", id, requestId, changes)
+      })}), write_1 AS (${auditInsert(tx, "customer.update", id, requestId, changes)}) SELECT 1`
       return { status: 200 as const, customer: after }
     })
     if (outcome.status === 404) return send(res, 404, { title: "Customer not found" })

@@ -232,26 +232,28 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           )
           if (Option.isNone(updated)) return yield* lostRace(before.version)
           const after = updated.value
-          yield* outbox.append({
-            type: "customer.updated",
-            ...changeOf(after, actor, requestId),
-            changes: outcome.changedFields
-          })
+          const changed = { type: "customer.updated", ...changeOf(after, actor, requestId), changes: outcome.changedFields } as const
+          const audited = { actor, action: "customer.update", customerId: id, requestId, fields: outcome.changedFields }
           if (before.pendingEmail !== null && after.pendingEmail === null) yield* verifications.remove(id)
-          if (outcome.emailChange !== undefined) {
-            const token = randomToken()
-            const expiresAt = yield* verificationExpiry
-            yield* verifications.save(id, { email: outcome.emailChange, tokenHash: sha256(token), expiresAt })
-            // The notification service mails this token; it is single-use and short-lived.
-            yield* outbox.append({
-              type: "customer.email-verification-requested",
-              customerId: id,
-              email: outcome.emailChange,
-              token,
-              expiresAt: expiresAt.toISOString()
-            })
+          if (outcome.emailChange === undefined) {
+            // The usual update: its event and audit entry in one statement. (Two events of one statement
+            // could take their outbox order either way, so an email change writes them one by one.)
+            yield* inOneStatement(sql, [outbox.appendStatement(changed), audit.recordStatement(audited)])
+            return after
           }
-          yield* audit.record({ actor, action: "customer.update", customerId: id, requestId, fields: outcome.changedFields })
+          yield* outbox.append(changed)
+          const token = randomToken()
+          const expiresAt = yield* verificationExpiry
+          yield* verifications.save(id, { email: outcome.emailChange, tokenHash: sha256(token), expiresAt })
+          // The notification service mails this token; it is single-use and short-lived.
+          yield* outbox.append({
+            type: "customer.email-verification-requested",
+            customerId: id,
+            email: outcome.emailChange,
+            token,
+            expiresAt: expiresAt.toISOString()
+          })
+          yield* audit.record(audited)
           return after
         })),
 

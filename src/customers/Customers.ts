@@ -6,7 +6,14 @@ import { Context, Effect, Layer, Option, Predicate } from "effect"
 import type { ClusterError, Sharding } from "effect/cluster"
 import type { Actor } from "../domain/Access.ts"
 import { requirePermission } from "../domain/Access.ts"
-import { type CreateCustomer, type Customer, CustomerId, type PatchCustomer, type ReplaceCustomer } from "../domain/Customer.ts"
+import {
+  type CreateCustomer,
+  type Customer,
+  CustomerId,
+  type PatchCustomer,
+  type ReadOnlyEcho,
+  type ReplaceCustomer
+} from "../domain/Customer.ts"
 import { echoOf } from "../domain/Customer.ts"
 import { toPatch } from "../domain/CustomerState.ts"
 import type { CustomerPage, ListCustomersQuery } from "../domain/CustomerQuery.ts"
@@ -118,36 +125,39 @@ export class Customers extends Context.Service<Customers, {
         return yield* entityFor(id).Create({ actor, requestId, input, idempotency }).pipe(clusterFailuresUnavailable)
       })
 
+      /** An update through the customer's entity; `echo` holds the read-only fields a replacement sent back. */
+      const sendUpdate = (
+        { actor, requestId, id, expectedVersion }: CommandOptions & {
+          readonly id: CustomerId
+          readonly expectedVersion: number | null
+        },
+        patch: PatchCustomer,
+        echo: ReadOnlyEcho
+      ) =>
+        Effect.andThen(
+          requirePermission(actor, "customers:write"),
+          entityFor(id).Update({ actor, requestId, patch, echo, expectedVersion }).pipe(clusterFailuresUnavailable)
+        )
+
       const replace = Effect.fn("Customers.replace")(function*(
-        { actor, requestId, id, replacement, expectedVersion }: CommandOptions & {
+        options: CommandOptions & {
           readonly id: CustomerId
           readonly replacement: ReplaceCustomer
           readonly expectedVersion: number | null
         }
       ) {
-        yield* requirePermission(actor, "customers:write")
-        return yield* entityFor(id).Update({
-          actor,
-          requestId,
-          patch: toPatch(replacement),
-          echo: echoOf(replacement),
-          expectedVersion
-        }).pipe(clusterFailuresUnavailable)
+        return yield* sendUpdate(options, toPatch(options.replacement), echoOf(options.replacement))
       })
 
       const update = Effect.fn("Customers.update")(function*(
-        { actor, requestId, id, patch, expectedVersion }: CommandOptions & {
+        options: CommandOptions & {
           readonly id: CustomerId
           readonly patch: PatchCustomer
           readonly expectedVersion: number | null
         }
       ) {
-        yield* requirePermission(actor, "customers:write")
-        return yield* entityFor(id).Update({ actor, requestId, patch, echo: {}, expectedVersion }).pipe(
-          clusterFailuresUnavailable,
-          // Only a replacement echoes read-only fields; with none sent, none can differ.
-          Effect.catchTag("ReadOnlyFieldChanged", Effect.die)
-        )
+        // Only a replacement echoes read-only fields; with none sent, none can differ.
+        return yield* sendUpdate(options, options.patch, {}).pipe(Effect.catchTag("ReadOnlyFieldChanged", Effect.die))
       })
 
       const remove = Effect.fn("Customers.delete")(function*(

@@ -25,7 +25,6 @@ import { Authenticator } from "../platform/Authenticator.ts"
 import { CurrentRequestId } from "../platform/RequestContext.ts"
 import { CustomersRpcLive } from "./CustomersRpcLive.ts"
 
-
 /** Calls of one batch running at once: enough to overlap round trips, too few to flood the pool. */
 const callsAtOnce = 4
 
@@ -202,17 +201,17 @@ const encodeUnauthenticated = Schema.encodeSync(
   RpcSerialization.json.codecFor(Schema.Exit(Schema.Void, Unauthenticated, Schema.Defect()))
 )
 
-/**
- * Without valid credentials nothing is decoded. A typed client still learns
- * why: a body that names its calls is answered in RPC form, each call failing
- * with Unauthenticated (status 401 all the same); anything else gets the problem.
- */
 const CallIds = Schema.Union([
   Schema.Struct({ id: Call.fields.id }),
   Schema.Array(Schema.Struct({ id: Call.fields.id })).check(Schema.isMinLength(1), Schema.isMaxLength(maxCallsPerRequest))
 ])
 const decodeCallIds = Schema.decodeUnknownOption(Schema.fromJsonString(CallIds))
 
+/**
+ * Without valid credentials nothing is decoded. A typed client still learns
+ * why: a body that names its calls is answered in RPC form, each call failing
+ * with Unauthenticated (status 401 all the same); anything else gets the problem.
+ */
 const refuseUnauthenticated = (text: string) =>
   Option.match(decodeCallIds(text), {
     onNone: () => HttpServerRespondable.toResponse(new Unauthenticated({})),

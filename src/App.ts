@@ -13,6 +13,8 @@ import { EmailVerificationRepo } from "./customers/EmailVerificationRepo.ts"
 import { IdempotencyKeyRepo } from "./customers/IdempotencyKeyRepo.ts"
 import { Customers } from "./customers/Customers.ts"
 import { IdempotencyKeyExpiryLive } from "./customers/IdempotencyKeyExpiry.ts"
+import { EventIngest } from "./events/EventIngest.ts"
+import { EventStore } from "./events/EventStore.ts"
 import { RoutesLive, serve } from "./http/Server.ts"
 import { Authenticator } from "./platform/Authenticator.ts"
 import { DatabaseLive } from "./platform/Database.ts"
@@ -37,8 +39,10 @@ const CustomersFeature = CustomerEntityLayer.pipe(
   Layer.provideMerge(ClusterLive)
 )
 
+const EventsFeature = EventIngest.layer.pipe(Layer.provideMerge(EventStore.layer))
+
 /** Every service the routes need, the database built first. */
-export const ServicesLive = Layer.mergeAll(CustomersFeature, Health.layer).pipe(
+export const ServicesLive = Layer.mergeAll(CustomersFeature, EventsFeature, Health.layer).pipe(
   Layer.provideMerge(Platform),
   Layer.provideMerge(DatabaseLive)
 )

@@ -2,6 +2,7 @@
 import { HttpApi, OpenApi } from "effect/http-api"
 import { ApiKeysApi } from "./ApiKeysApi.ts"
 import { CustomersApi } from "./CustomersApi.ts"
+import { EventsApi } from "./EventsApi.ts"
 import { SystemApi } from "./SystemApi.ts"
 import { documentPipelineHeaders, InternalErrors } from "./Transport.ts"
 import { RequestValidation } from "./Validation.ts"
@@ -11,6 +12,7 @@ export class Api extends HttpApi.make("customer-service")
   // and reach the database and the cluster (500).
   .add(SystemApi)
   .add(CustomersApi.middleware(RequestValidation).middleware(InternalErrors))
+  .add(EventsApi.middleware(RequestValidation).middleware(InternalErrors))
   .add(ApiKeysApi.middleware(RequestValidation).middleware(InternalErrors))
   // Unknown fields in a body or query are a client bug worth naming, not something to drop silently.
   .annotate(HttpApi.ParseOptions, { onExcessProperty: "error", errors: "all" })

@@ -113,6 +113,12 @@ export const pipelineHeaders: ReadonlyArray<{
     appliesTo: (status) => status === 401
   },
   {
+    name: "retry-after",
+    value: "1",
+    description: "The service is over capacity for the moment: retry after this many seconds.",
+    appliesTo: (status) => status === 503 || status === 429
+  },
+  {
     name: "accept-patch",
     value: jsonMediaType,
     description: "RFC 5789: the patch format this PATCH accepts (not JSON Merge Patch).",

@@ -13,6 +13,7 @@ export const Permission = Schema.Literals([
   "customers:write",
   "customers:delete",
   "customers:suspend",
+  "events:write",
   "api-keys:manage"
 ])
 export type Permission = typeof Permission.Type
@@ -26,9 +27,9 @@ type Grants = readonly ["customers:read", ...ReadonlyArray<Permission>]
 
 const grants: Record<Role, Grants> = {
   admin: Permission.literals,
-  agent: ["customers:read", "customers:write", "customers:delete"],
+  agent: ["customers:read", "customers:write", "customers:delete", "events:write"],
   analyst: ["customers:read"],
-  service: ["customers:read", "customers:write"]
+  service: ["customers:read", "customers:write", "events:write"]
 }
 
 const permissions: Record<Role, ReadonlySet<Permission>> = {

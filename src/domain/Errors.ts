@@ -100,6 +100,18 @@ export class Unavailable extends HttpApiError.Problem<Unavailable>()("Unavailabl
   title: "The service is temporarily unable to handle the request"
 }) {}
 
+export class OccurredInFuture extends HttpApiError.Problem<OccurredInFuture>()("OccurredInFuture", {
+  type: problemType("occurred-in-future"),
+  status: 422,
+  title: "The event's time is ahead of the service's clock by more than five minutes"
+}, { field: Schema.String }) {}
+
+export class Overloaded extends HttpApiError.Problem<Overloaded>()("Overloaded", {
+  type: problemType("overloaded"),
+  status: 503,
+  title: "Too much is waiting to be stored: retry shortly"
+}) {}
+
 /** What each customer operation can fail with: one list for the REST endpoints, the RPCs and the service. */
 /** Reads have no Forbidden: every role reads (see Access.ts). */
 export const GetCustomerErrors = [CustomerNotFound] as const
@@ -132,3 +144,7 @@ export const VerifyEmailErrors = [
 ] as const
 
 export type ErrorOf<Errors extends ReadonlyArray<Schema.Top>> = Errors[number]["Type"]
+
+/** Tracking events: structural problems are the request's (400); per-event ones are in the results. */
+export const TrackEventErrors = [CustomerNotFound, OccurredInFuture, Forbidden, Overloaded] as const
+export const TrackBatchErrors = [Forbidden, Overloaded] as const

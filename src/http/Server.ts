@@ -15,6 +15,7 @@ import { RpcRoutesLive } from "../rpc/RpcDoor.ts"
 import { ApiKeysHttpLive } from "./ApiKeysHttp.ts"
 import { AuthenticationLive, AuthorizationLive } from "./Authentication.ts"
 import { CustomersHttpLive } from "./CustomersHttp.ts"
+import { EventsHttpLive } from "./EventsHttp.ts"
 import { RequestPipelineLive } from "./RequestPipeline.ts"
 import { SystemHttpLive } from "./SystemHttp.ts"
 import { InternalErrorsLive, JsonBodyLive, RequestValidationLive } from "./Validation.ts"
@@ -22,7 +23,7 @@ import { InternalErrorsLive, JsonBodyLive, RequestValidationLive } from "./Valid
 export { openApiPath }
 
 const ApiRoutes = HttpApiBuilder.layer(Api).pipe(
-  Layer.provide([CustomersHttpLive, SystemHttpLive, ApiKeysHttpLive]),
+  Layer.provide([CustomersHttpLive, EventsHttpLive, SystemHttpLive, ApiKeysHttpLive]),
   // The pipeline resolves middlewares when the routes are built, as well as the handlers when they run.
   Layer.provideMerge(
     Layer.mergeAll(AuthenticationLive, AuthorizationLive, RequestValidationLive, JsonBodyLive, InternalErrorsLive)

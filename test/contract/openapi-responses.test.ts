@@ -113,6 +113,16 @@ const answers: Record<string, {
     success: Effect.flatMap(issueKey, ({ id }) => send("DELETE", `${apiKeysPath}/${id}`)),
     error: send("DELETE", `${apiKeysPath}/${unknownId}`)
   },
+  "events.track": {
+    success: Effect.flatMap(createCustomer(), ({ id }) =>
+      send("POST", `${customerPath(id)}/track`, { body: { type: "page_view", properties: { path: "/" } } })),
+    error: send("POST", `${customerPath(unknownId)}/track`, { body: { type: "page_view" } })
+  },
+  "events.trackBatch": {
+    success: Effect.flatMap(createCustomer(), ({ id }) =>
+      send("POST", "/api/v1/events/batch", { body: { events: [{ customerId: id, type: "sign_in" }] } })),
+    error: send("POST", "/api/v1/events/batch", { body: { events: [] }, role: "analyst" })
+  },
   rpc: {
     success: Effect.flatMap(createCustomer(), ({ id }) => send("POST", rpcPath, { body: [rpcCall("GetCustomer", { id })] })),
     error: send("POST", rpcPath, { body: [rpcCall("ListCustomers", {})], auth: false })

@@ -1,0 +1,160 @@
+/**
+ * Tracked behaviour: what a client sends (one event, or a batch across
+ * customers), what the service keeps, and what each event's tracking came to.
+ */
+import { Schema } from "effect"
+import { CustomerId, isStorableText, Metadata, Timestamp } from "./Customer.ts"
+import { InstantText } from "./Instant.ts"
+import { CurrencyCode } from "./Reference.ts"
+
+export const EventId = Schema.String.check(Schema.isUUID()).pipe(Schema.brand("EventId")).annotate({
+  description: "The event's id (a UUID). Send your own so that a retried event is stored once; one is made otherwise."
+})
+export type EventId = typeof EventId.Type
+
+/** The types the analytics understand; any other snake_case name is a custom type. */
+export const standardEventTypes = [
+  "page_view",
+  "screen_view",
+  "sign_up",
+  "sign_in",
+  "sign_out",
+  "search",
+  "product_view",
+  "add_to_cart",
+  "remove_from_cart",
+  "checkout_started",
+  "purchase",
+  "refund",
+  "subscription_started",
+  "subscription_cancelled",
+  "email_open",
+  "email_click",
+  "push_open",
+  "support_ticket",
+  "feature_used"
+] as const
+
+/** snake_case, so that a type is one token of a NATS subject (`events.<type>`). */
+export const EventType = Schema.String.check(
+  Schema.isPattern(/^[a-z][a-z0-9_]{0,49}$/u, { expected: "a snake_case event type of 1-50 characters, e.g. 'page_view'" })
+).annotate({
+  identifier: "EventType",
+  description: `One of ${standardEventTypes.map((type) => `\`${type}\``).join(", ")}, or a custom type in snake_case`,
+  examples: ["purchase"]
+})
+
+const ShortText = (maximum: number) => Schema.String.check(isStorableText, Schema.isNonEmpty(), Schema.isMaxCodePoints(maximum))
+
+export const Device = Schema.Struct({
+  type: Schema.optionalKey(Schema.Literals(["desktop", "mobile", "tablet", "tv", "wearable", "server", "other"])),
+  os: Schema.optionalKey(ShortText(64)),
+  osVersion: Schema.optionalKey(ShortText(32)),
+  browser: Schema.optionalKey(ShortText(64)),
+  browserVersion: Schema.optionalKey(ShortText(32)),
+  model: Schema.optionalKey(ShortText(64)),
+  appVersion: Schema.optionalKey(ShortText(32)),
+  userAgent: Schema.optionalKey(ShortText(512))
+}).annotate({ identifier: "Device", description: "The device the event came from; every field optional" })
+export type Device = typeof Device.Type
+
+/** Revenue up to a trillion either way (refunds are negative). */
+export const Revenue = Schema.Finite.check(Schema.isBetween({ minimum: -1e12, maximum: 1e12 })).annotate({
+  identifier: "Revenue",
+  description: "The event's monetary value, negative for a refund; kept to four decimal places"
+})
+
+const revenueWithCurrency = Schema.makeFilter((event: { readonly revenue?: number; readonly currency?: string }) =>
+  (event.revenue === undefined) === (event.currency === undefined) ||
+  { path: [event.revenue === undefined ? "revenue" : "currency"], issue: "revenue and currency go together" }
+)
+
+const trackedFields = {
+  id: Schema.optionalKey(EventId),
+  type: EventType,
+  occurredAt: Schema.optionalKey(InstantText.annotate({
+    description: "When it happened (RFC 3339); defaults to when the service received it. Past years are welcome " +
+      "(backfills); more than five minutes ahead of the service's clock is refused."
+  })),
+  sessionId: Schema.optionalKey(ShortText(128)),
+  channel: Schema.optionalKey(
+    Schema.String.check(Schema.isPattern(/^[a-z][a-z0-9_]{0,31}$/u, { expected: "a snake_case channel, e.g. 'web'" }))
+      .annotate({ description: "Where it happened: web, ios, android, email, store, call_center, ... (snake_case)" })
+  ),
+  device: Schema.optionalKey(Device),
+  properties: Schema.optionalKey(Metadata),
+  revenue: Schema.optionalKey(Revenue),
+  currency: Schema.optionalKey(CurrencyCode)
+}
+
+/** An event as a client tracks it for a known customer. */
+export const TrackEvent = Schema.Struct(trackedFields).check(revenueWithCurrency).annotate({
+  identifier: "TrackEvent",
+  examples: [{
+    id: EventId.make("0190a5e4-7c1a-7b3e-9f2d-4c8b1e6a0d36"),
+    type: "purchase",
+    occurredAt: "2026-01-31T09:30:00Z",
+    sessionId: "s-81f2",
+    channel: "web",
+    device: { type: "desktop", os: "macOS", browser: "Firefox" },
+    properties: { orderId: "A-1001", items: 2 },
+    revenue: 59.9,
+    currency: "EUR"
+  }]
+})
+export type TrackEvent = typeof TrackEvent.Type
+
+/** An event of a batch: the same, naming its customer. */
+export const BatchEvent = Schema.Struct({ customerId: CustomerId, ...trackedFields }).check(revenueWithCurrency)
+  .annotate({ identifier: "BatchEvent" })
+export type BatchEvent = typeof BatchEvent.Type
+
+export const maxBatchEvents = 1_000
+
+export const TrackBatch = Schema.Struct({
+  events: Schema.Array(BatchEvent).check(Schema.isBetweenLength(1, maxBatchEvents))
+}).annotate({ identifier: "TrackBatch", description: `1 to ${maxBatchEvents} events, for any customers` })
+export type TrackBatch = typeof TrackBatch.Type
+
+/** Why one event of a batch was not stored: a stable problem type and the field it is about, as for errors. */
+export const EventRejection = Schema.Struct({
+  type: Schema.Literals(["/problems/customer-not-found", "/problems/occurred-in-future"]),
+  title: Schema.String,
+  field: Schema.String
+}).annotate({ identifier: "EventRejection" })
+export type EventRejection = typeof EventRejection.Type
+
+/**
+ * What tracking one event came to: `stored` (committed before this answer), `duplicate` (an event with this id
+ * and time was stored before: nothing changed) or `rejected` (nothing stored; `problem` says why).
+ */
+export const EventResult = Schema.Struct({
+  id: EventId,
+  status: Schema.Literals(["stored", "duplicate", "rejected"]),
+  problem: Schema.optionalKey(EventRejection)
+}).annotate({ identifier: "EventResult" })
+export type EventResult = typeof EventResult.Type
+
+export const BatchResult = Schema.Struct({
+  stored: Schema.Int,
+  duplicates: Schema.Int,
+  rejected: Schema.Int,
+  results: Schema.Array(EventResult).annotate({ description: "One per event, in the order sent" })
+}).annotate({ identifier: "BatchResult" })
+export type BatchResult = typeof BatchResult.Type
+
+/** An event as the service keeps and serves it. */
+export const CustomerEvent = Schema.Struct({
+  id: EventId,
+  customerId: CustomerId,
+  type: EventType,
+  occurredAt: Timestamp,
+  receivedAt: Timestamp,
+  sessionId: Schema.NullOr(Schema.String),
+  channel: Schema.NullOr(Schema.String),
+  device: Schema.NullOr(Device),
+  properties: Metadata,
+  revenue: Schema.NullOr(Schema.Finite),
+  currency: Schema.NullOr(CurrencyCode)
+}).annotate({ identifier: "CustomerEvent" })
+export type CustomerEvent = typeof CustomerEvent.Type

@@ -1,0 +1,163 @@
+/**
+ * Group commit for tracked events. Requests hand their events to a queue;
+ * a few flusher fibers each take whatever has gathered (up to a row limit)
+ * and store it as one statement, then answer every request in it. So a
+ * request's answer means its events are committed, without one transaction
+ * per event. The queue is bounded in events: beyond the bound a request is
+ * refused at once (503, Retry-After) instead of waiting without limit.
+ */
+import { type Cause, Clock, Config, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Queue } from "effect"
+import type { BatchEvent, EventId, EventResult } from "../domain/Event.ts"
+import { EventId as EventIdSchema } from "../domain/Event.ts"
+import { Overloaded } from "../domain/Errors.ts"
+import { uuidv7 } from "../platform/Ids.ts"
+import { EventStore, type EventToStore, type StoreOutcome } from "./EventStore.ts"
+
+/** How far ahead of the service's clock an event may claim to have happened (clients' clocks drift). */
+export const allowedClockSkewMillis = 5 * 60_000
+
+/** One request's events, waiting to be stored together with others. */
+interface Submission {
+  readonly events: ReadonlyArray<EventToStore>
+  readonly done: Deferred.Deferred<ReadonlyArray<StoreOutcome>>
+}
+
+const notFound = {
+  type: "/problems/customer-not-found",
+  title: "No customer with this id (or it was erased)",
+  field: "customerId"
+} as const
+
+const inFuture = {
+  type: "/problems/occurred-in-future",
+  title: "The event's time is ahead of the service's clock by more than five minutes",
+  field: "occurredAt"
+} as const
+
+export class EventIngest extends Context.Service<EventIngest, {
+  /** Stores the events (any customers); one result per event, in order. Fails only when over capacity. */
+  track(events: ReadonlyArray<BatchEvent>): Effect.Effect<ReadonlyArray<EventResult>, Overloaded>
+}>()("cms/events/EventIngest") {
+  static readonly layer = Layer.effect(
+    EventIngest,
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const maxQueuedEvents = yield* Config.Int("EVENTS_MAX_QUEUED").pipe(Config.withDefault(20_000))
+      const maxEventsPerFlush = yield* Config.Int("EVENTS_MAX_PER_FLUSH").pipe(Config.withDefault(5_000))
+      const flushers = yield* Config.Int("EVENTS_FLUSHERS").pipe(Config.withDefault(2))
+      // Waiting a moment after the first request lets more join its statement; 0 relies on the flushers
+      // being busy (requests gather while a statement runs), which is enough under load.
+      const gatherWindow = yield* Config.Duration("EVENTS_GATHER_WINDOW").pipe(Config.withDefault(Duration.zero))
+
+      const queue = yield* Queue.unbounded<Submission, Cause.Done>()
+      // Events accepted and not yet answered: queued or in a statement. Bounds memory under overload.
+      let inFlight = 0
+
+      const takeFlush = Effect.gen(function*() {
+        const first = yield* Queue.take(queue)
+        if (Duration.isGreaterThan(gatherWindow, Duration.zero)) yield* Effect.sleep(gatherWindow)
+        const taken = [first]
+        let events = first.events.length
+        while (events < maxEventsPerFlush) {
+          const next = yield* Queue.poll(queue)
+          if (Option.isNone(next)) break
+          taken.push(next.value)
+          events += next.value.events.length
+        }
+        return taken
+      })
+
+      const flush = (submissions: ReadonlyArray<Submission>) =>
+        Effect.gen(function*() {
+          // One statement cannot insert the same key twice; a repeat within the flush is a duplicate.
+          const unique: Array<EventToStore> = []
+          const position = new Map<string, number>()
+          const places = submissions.map((submission) =>
+            submission.events.map((event) => {
+              const key = `${event.id}@${event.occurredAt}`
+              const seen = position.get(key)
+              if (seen !== undefined) return { index: seen, repeat: true }
+              position.set(key, unique.length)
+              unique.push(event)
+              return { index: unique.length - 1, repeat: false }
+            })
+          )
+          const committedAt = new Date(yield* Clock.currentTimeMillis)
+          const outcomes = yield* Effect.exit(store.store(unique, committedAt))
+          for (const [i, submission] of submissions.entries()) {
+            yield* Deferred.done(
+              submission.done,
+              Exit.map(outcomes, (stored) =>
+                places[i].map(({ index, repeat }) =>
+                  repeat && stored[index] === "stored" ? "duplicate" as const : stored[index]
+                ))
+            )
+          }
+        }).pipe(Effect.ensuring(Effect.sync(() => {
+          for (const submission of submissions) inFlight -= submission.events.length
+        })))
+
+      const flusher = Effect.forever(Effect.flatMap(takeFlush, flush))
+      const fibers = yield* Effect.forEach(
+        Array.from({ length: flushers }),
+        () => Effect.forkScoped(Effect.catchTag(flusher, "Done", () => Effect.void)),
+        { concurrency: "unbounded" }
+      )
+      // On shutdown: take no more, store what was accepted, then stop.
+      yield* Effect.addFinalizer(() =>
+        Queue.end(queue).pipe(Effect.andThen(Fiber.joinAll(fibers)), Effect.exit, Effect.asVoid)
+      )
+
+      const track = Effect.fn("EventIngest.track")(function*(events: ReadonlyArray<BatchEvent>) {
+        const now = yield* Clock.currentTimeMillis
+        const results: Array<EventResult> = new Array(events.length)
+        const toStore: Array<EventToStore> = []
+        const storedAt: Array<number> = []
+        for (const [index, event] of events.entries()) {
+          const id: EventId = event.id ?? EventIdSchema.make(uuidv7(now))
+          // Kept to the millisecond in UTC, so that a retry's time compares equal to the stored one.
+          const occurredAt = event.occurredAt === undefined ? now : Date.parse(event.occurredAt)
+          if (occurredAt > now + allowedClockSkewMillis) {
+            results[index] = { id, status: "rejected", problem: inFuture }
+            continue
+          }
+          storedAt.push(index)
+          toStore.push({
+            id,
+            customerId: event.customerId,
+            type: event.type,
+            occurredAt: new Date(occurredAt).toISOString(),
+            sessionId: event.sessionId ?? null,
+            channel: event.channel ?? null,
+            device: event.device ?? null,
+            properties: event.properties ?? null,
+            revenue: event.revenue ?? null,
+            currency: event.currency ?? null
+          })
+        }
+        if (toStore.length > 0) {
+          if (inFlight + toStore.length > maxQueuedEvents) {
+            return yield* new Overloaded({ detail: `More than ${maxQueuedEvents} events are waiting to be stored` })
+          }
+          inFlight += toStore.length
+          const done = yield* Deferred.make<ReadonlyArray<StoreOutcome>>()
+          const offered = yield* Queue.offer(queue, { events: toStore, done })
+          if (!offered) {
+            inFlight -= toStore.length
+            return yield* new Overloaded({ detail: "The service is shutting down" })
+          }
+          const outcomes = yield* Deferred.await(done)
+          for (const [n, outcome] of outcomes.entries()) {
+            const id = toStore[n].id
+            results[storedAt[n]] = outcome === "customer-not-found"
+              ? { id, status: "rejected", problem: notFound }
+              : { id, status: outcome }
+          }
+        }
+        return results
+      })
+
+      return EventIngest.of({ track })
+    })
+  )
+}

@@ -1,0 +1,148 @@
+/**
+ * Tracked events in PostgreSQL: a batch of events goes in as one statement
+ * (checked against its customers, deduplicated by id and time, and recorded
+ * as a committed batch for the rollups and JetStream), into monthly partitions
+ * made as the events' times need them.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Context, Effect, Layer } from "effect"
+import type { CustomerId } from "../domain/Customer.ts"
+import type { Device, EventId } from "../domain/Event.ts"
+import type { Metadata } from "../domain/Customer.ts"
+
+/** An event ready to store: its id and time settled (the client's or the service's). */
+export interface EventToStore {
+  readonly id: EventId
+  readonly customerId: CustomerId
+  readonly type: string
+  readonly occurredAt: string
+  readonly sessionId: string | null
+  readonly channel: string | null
+  readonly device: Device | null
+  readonly properties: Metadata | null
+  readonly revenue: number | null
+  readonly currency: string | null
+}
+
+/** What became of each event of a batch, in the batch's order. */
+export type StoreOutcome = "stored" | "duplicate" | "customer-not-found"
+
+/** The first instant of the month `instant` falls in, and of the next, in UTC. */
+const monthOf = (instant: number) => {
+  const date = new Date(instant)
+  const start = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1)
+  const end = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1)
+  return { start, end }
+}
+
+/** `customer_events_p202612`: the partition holding December 2026. */
+export const partitionName = (monthStart: number) => {
+  const date = new Date(monthStart)
+  return `customer_events_p${String(date.getUTCFullYear()).padStart(4, "0")}${
+    String(date.getUTCMonth() + 1).padStart(2, "0")
+  }`
+}
+
+interface OutcomeRow {
+  readonly n: number
+  readonly status: string | null
+  readonly stored: boolean
+}
+
+export class EventStore extends Context.Service<EventStore, {
+  /** Stores what is new, in one statement (committed when it returns); the outcomes follow the input's order. */
+  store(events: ReadonlyArray<EventToStore>, committedAt: Date): Effect.Effect<ReadonlyArray<StoreOutcome>>
+  /** Makes the monthly partitions covering these instants (epoch milliseconds), where missing. */
+  ensurePartitions(instants: Iterable<number>): Effect.Effect<void>
+}>()("cms/events/EventStore") {
+  static readonly layer = Layer.effect(
+    EventStore,
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      // Partitions known to exist. Another process may have made more: creating one is idempotent.
+      const known = new Set(
+        (yield* sql<{ readonly name: string }>`SELECT c.relname AS name FROM pg_inherits i
+          JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'customer_events'::regclass`.pipe(Effect.orDie))
+          .map((row) => row.name)
+      )
+
+      const createPartition = (start: number, end: number) => {
+        const name = partitionName(start)
+        // Two processes (or two batches) may want the same month at once: the lock makes the check-then-create whole.
+        return sql.withTransaction(Effect.gen(function*() {
+          yield* sql`SELECT pg_advisory_xact_lock(hashtext('customer_events partitions'))`
+          yield* sql.unsafe(
+            `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF customer_events ` +
+              `FOR VALUES FROM ('${new Date(start).toISOString()}') TO ('${new Date(end).toISOString()}')`
+          )
+        })).pipe(Effect.orDie, Effect.tap(() => Effect.sync(() => known.add(name))))
+      }
+
+      const ensurePartitions = Effect.fn("EventStore.ensurePartitions")(function*(instants: Iterable<number>) {
+        const missing = new Map<string, { readonly start: number; readonly end: number }>()
+        for (const instant of instants) {
+          const month = monthOf(instant)
+          const name = partitionName(month.start)
+          if (!known.has(name)) missing.set(name, month)
+        }
+        for (const { start, end } of missing.values()) yield* createPartition(start, end)
+      })
+
+      const store = Effect.fn("EventStore.store")(function*(events: ReadonlyArray<EventToStore>, committedAt: Date) {
+        yield* ensurePartitions(events.map((event) => Date.parse(event.occurredAt)))
+        const input = JSON.stringify(events.map((event, n) => ({
+          n,
+          id: event.id,
+          customer_id: event.customerId,
+          type: event.type,
+          occurred_at: event.occurredAt,
+          session_id: event.sessionId,
+          channel: event.channel,
+          device: event.device,
+          properties: event.properties ?? {},
+          revenue: event.revenue,
+          currency: event.currency
+        })))
+        // One statement: atomic, and one round trip for the whole batch. Events of unknown or erased
+        // customers are left out and reported; `ON CONFLICT` leaves an event already stored as it was.
+        const rows = yield* sql<OutcomeRow>`WITH input AS (
+            SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS t(
+              n int, id uuid, customer_id uuid, type text, occurred_at timestamptz, session_id text,
+              channel text, device jsonb, properties jsonb, revenue numeric, currency text)
+          ),
+          checked AS (
+            SELECT input.*, customers.status FROM input LEFT JOIN customers ON customers.id = input.customer_id
+          ),
+          stored AS (
+            INSERT INTO customer_events (id, occurred_at, customer_id, type, received_at, session_id, channel, device,
+              properties, revenue, currency)
+            SELECT id, occurred_at, customer_id, type, ${committedAt.toISOString()}::timestamptz, session_id, channel, device, properties,
+              revenue, currency
+            FROM checked WHERE status IS NOT NULL AND status <> 'DELETED'
+            ON CONFLICT DO NOTHING
+            RETURNING id, occurred_at
+          ),
+          batch AS (
+            INSERT INTO event_batches (committed_at, event_ids, occurred)
+            SELECT ${committedAt.toISOString()}::timestamptz, array_agg(id), array_agg(occurred_at) FROM stored HAVING count(*) > 0
+          )
+          SELECT checked.n, checked.status, stored.id IS NOT NULL AS stored
+          FROM checked LEFT JOIN stored ON stored.id = checked.id AND stored.occurred_at = checked.occurred_at`.pipe(
+          Effect.orDie
+        )
+        const outcomes = new Array<StoreOutcome>(events.length)
+        for (const row of rows) {
+          // An erased customer is not found, as for every read.
+          outcomes[row.n] = row.status === null || row.status === "DELETED"
+            ? "customer-not-found"
+            : row.stored
+            ? "stored"
+            : "duplicate"
+        }
+        return outcomes
+      })
+
+      return EventStore.of({ store, ensurePartitions })
+    })
+  )
+}

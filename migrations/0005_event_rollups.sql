@@ -1,0 +1,99 @@
+-- Rollups of tracked events, kept up to date per committed batch (src/events/RollupFolder.ts) so that analytics,
+-- insights, fleet reports, the CLV fit and segment criteria read a few rows per customer, never all their events.
+-- Days, hours and months are UTC. Revenue is summed in the reporting currency (REPORTING_CURRENCY; an event
+-- without a currency is taken to be in it); other currencies are totalled apart in customer_revenue.
+
+-- One row per customer with events: totals since the first event, and the purchase summary the BG/NBD and
+-- Gamma-Gamma models read (purchase occasions are calendar days with at least one purchase, as in the literature).
+CREATE TABLE customer_activity (
+  customer_id           uuid PRIMARY KEY,
+  first_seen_at         timestamptz NOT NULL,
+  last_seen_at          timestamptz NOT NULL,
+  events                bigint NOT NULL,
+  revenue               numeric(20, 4) NOT NULL DEFAULT 0,
+  purchase_days         int NOT NULL DEFAULT 0,
+  first_purchase_on     date,
+  last_purchase_on      date,
+  -- Revenue of every purchase day but the first: the repeat purchases Gamma-Gamma averages over.
+  repeat_revenue        numeric(20, 4) NOT NULL DEFAULT 0,
+  folded_at             timestamptz NOT NULL
+);
+-- Set-wise criteria such as "no activity for 90 days" or "P(alive) below 0.3" scan these.
+CREATE INDEX customer_activity_last_seen_idx ON customer_activity (last_seen_at);
+CREATE INDEX customer_activity_purchases_idx ON customer_activity (last_purchase_on) WHERE purchase_days > 0;
+
+-- Events and revenue per customer, day and type: counts over any window ("purchased at least 3 times in the last
+-- 30 days"), per-type totals, purchase occasions.
+CREATE TABLE customer_daily_activity (
+  customer_id uuid NOT NULL,
+  day         date NOT NULL,
+  type        text NOT NULL,
+  events      int NOT NULL,
+  revenue     numeric(20, 4) NOT NULL DEFAULT 0,
+  PRIMARY KEY (customer_id, day, type)
+);
+CREATE INDEX customer_daily_activity_type_day_idx ON customer_daily_activity (type, day, customer_id);
+
+-- Revenue per customer and currency, every currency as sent.
+CREATE TABLE customer_revenue (
+  customer_id uuid NOT NULL,
+  currency    text NOT NULL,
+  revenue     numeric(20, 4) NOT NULL,
+  events      bigint NOT NULL,
+  PRIMARY KEY (customer_id, currency)
+);
+
+-- Sessions per customer (events carrying a session id).
+CREATE TABLE customer_sessions (
+  customer_id uuid NOT NULL,
+  session_id  text NOT NULL,
+  started_at  timestamptz NOT NULL,
+  ended_at    timestamptz NOT NULL,
+  events      int NOT NULL,
+  PRIMARY KEY (customer_id, session_id)
+);
+
+-- When in the week a customer is active: hour_of_week = ISO day of week (Monday 0) * 24 + hour, UTC.
+CREATE TABLE customer_hourly_activity (
+  customer_id  uuid NOT NULL,
+  hour_of_week smallint NOT NULL CHECK (hour_of_week BETWEEN 0 AND 167),
+  events       int NOT NULL,
+  PRIMARY KEY (customer_id, hour_of_week)
+);
+
+-- Events per customer and channel.
+CREATE TABLE customer_channel_activity (
+  customer_id  uuid NOT NULL,
+  channel      text NOT NULL,
+  events       int NOT NULL,
+  last_seen_at timestamptz NOT NULL,
+  PRIMARY KEY (customer_id, channel)
+);
+
+-- Which customers were active in which day, ISO week and month: a row's first insert is what moves the fleet
+-- counters below, so distinct active customers per period are counted once without rescanning.
+CREATE TABLE customer_active_periods (
+  customer_id  uuid NOT NULL,
+  period       text NOT NULL CHECK (period IN ('day', 'week', 'month')),
+  period_start date NOT NULL,
+  PRIMARY KEY (customer_id, period, period_start)
+);
+
+-- Fleet totals per period: distinct active customers, events and revenue (reporting currency).
+CREATE TABLE fleet_activity (
+  period           text NOT NULL CHECK (period IN ('day', 'week', 'month')),
+  period_start     date NOT NULL,
+  active_customers bigint NOT NULL DEFAULT 0,
+  events           bigint NOT NULL DEFAULT 0,
+  revenue          numeric(20, 4) NOT NULL DEFAULT 0,
+  PRIMARY KEY (period, period_start)
+);
+
+-- Retention by monthly signup cohort (the month customers.created_at falls in): distinct customers of the
+-- cohort active in each month.
+CREATE TABLE cohort_activity (
+  cohort_month     date NOT NULL,
+  activity_month   date NOT NULL,
+  active_customers bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (cohort_month, activity_month)
+);

@@ -15,6 +15,8 @@ import { Customers } from "./customers/Customers.ts"
 import { IdempotencyKeyExpiryLive } from "./customers/IdempotencyKeyExpiry.ts"
 import { EventIngest } from "./events/EventIngest.ts"
 import { EventStore } from "./events/EventStore.ts"
+import { TrackingPlan } from "./events/TrackingPlan.ts"
+import { TrackingPlanRepo } from "./events/TrackingPlanRepo.ts"
 import { RoutesLive, serve } from "./http/Server.ts"
 import { Authenticator } from "./platform/Authenticator.ts"
 import { DatabaseLive } from "./platform/Database.ts"
@@ -39,7 +41,10 @@ const CustomersFeature = CustomerEntityLayer.pipe(
   Layer.provideMerge(ClusterLive)
 )
 
-const EventsFeature = EventIngest.layer.pipe(Layer.provideMerge(EventStore.layer))
+const EventsFeature = EventIngest.layer.pipe(
+  Layer.provideMerge(Layer.mergeAll(EventStore.layer, TrackingPlan.layer)),
+  Layer.provideMerge(TrackingPlanRepo.layer)
+)
 
 /** Every service the routes need, the database built first. */
 export const ServicesLive = Layer.mergeAll(CustomersFeature, EventsFeature, Health.layer).pipe(

@@ -4,6 +4,7 @@ import { ApiKeysApi } from "./ApiKeysApi.ts"
 import { CustomersApi } from "./CustomersApi.ts"
 import { EventsApi } from "./EventsApi.ts"
 import { SystemApi } from "./SystemApi.ts"
+import { TrackingPlanApi } from "./TrackingPlanApi.ts"
 import { documentPipelineHeaders, InternalErrors } from "./Transport.ts"
 import { RequestValidation } from "./Validation.ts"
 
@@ -13,6 +14,7 @@ export class Api extends HttpApi.make("customer-service")
   .add(SystemApi)
   .add(CustomersApi.middleware(RequestValidation).middleware(InternalErrors))
   .add(EventsApi.middleware(RequestValidation).middleware(InternalErrors))
+  .add(TrackingPlanApi.middleware(RequestValidation).middleware(InternalErrors))
   .add(ApiKeysApi.middleware(RequestValidation).middleware(InternalErrors))
   // Unknown fields in a body or query are a client bug worth naming, not something to drop silently.
   .annotate(HttpApi.ParseOptions, { onExcessProperty: "error", errors: "all" })

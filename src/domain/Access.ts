@@ -14,6 +14,7 @@ export const Permission = Schema.Literals([
   "customers:delete",
   "customers:suspend",
   "events:write",
+  "tracking-plan:manage",
   "api-keys:manage"
 ])
 export type Permission = typeof Permission.Type

@@ -4,6 +4,7 @@
  */
 import { Schema } from "effect"
 import { HttpApiError } from "effect/http-api"
+import { PlanViolation } from "./Event.ts"
 
 const problemType = (slug: string) => `/problems/${slug}` as const
 
@@ -112,6 +113,30 @@ export class Overloaded extends HttpApiError.Problem<Overloaded>()("Overloaded",
   title: "Too much is waiting to be stored: retry shortly"
 }) {}
 
+export class TrackingPlanViolation extends HttpApiError.Problem<TrackingPlanViolation>()("TrackingPlanViolation", {
+  type: problemType("tracking-plan-violation"),
+  status: 422,
+  title: "The event's properties do not match its type's schema in the tracking plan"
+}, { field: Schema.String, violations: Schema.Array(PlanViolation) }) {}
+
+export class UnregisteredEventType extends HttpApiError.Problem<UnregisteredEventType>()("UnregisteredEventType", {
+  type: problemType("unregistered-event-type"),
+  status: 422,
+  title: "The tracking plan accepts only registered event types, and this one is not"
+}, { field: Schema.Literal("type") }) {}
+
+export class InvalidPropertiesSchema extends HttpApiError.Problem<InvalidPropertiesSchema>()("InvalidPropertiesSchema", {
+  type: problemType("invalid-properties-schema"),
+  status: 422,
+  title: "The properties schema is not a usable JSON Schema"
+}, { field: Schema.String }) {}
+
+export class EventTypeNotRegistered extends HttpApiError.Problem<EventTypeNotRegistered>()("EventTypeNotRegistered", {
+  type: problemType("event-type-not-registered"),
+  status: 404,
+  title: "The tracking plan has no such event type"
+}, { field: Schema.Literal("type") }) {}
+
 /** What each customer operation can fail with: one list for the REST endpoints, the RPCs and the service. */
 /** Reads have no Forbidden: every role reads (see Access.ts). */
 export const GetCustomerErrors = [CustomerNotFound] as const
@@ -146,5 +171,17 @@ export const VerifyEmailErrors = [
 export type ErrorOf<Errors extends ReadonlyArray<Schema.Top>> = Errors[number]["Type"]
 
 /** Tracking events: structural problems are the request's (400); per-event ones are in the results. */
-export const TrackEventErrors = [CustomerNotFound, OccurredInFuture, Forbidden, Overloaded] as const
+export const TrackEventErrors = [
+  CustomerNotFound,
+  OccurredInFuture,
+  TrackingPlanViolation,
+  UnregisteredEventType,
+  Forbidden,
+  Overloaded
+] as const
 export const TrackBatchErrors = [Forbidden, Overloaded] as const
+
+/** The tracking plan: reads need no permission; changes need `tracking-plan:manage`. */
+export const GetEventTypeErrors = [EventTypeNotRegistered] as const
+export const RegisterEventTypeErrors = [InvalidPropertiesSchema, Forbidden] as const
+export const RemoveEventTypeErrors = [EventTypeNotRegistered, Forbidden] as const

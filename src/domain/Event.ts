@@ -118,20 +118,35 @@ export type TrackBatch = typeof TrackBatch.Type
 
 /** Why one event of a batch was not stored: a stable problem type and the field it is about, as for errors. */
 export const EventRejection = Schema.Struct({
-  type: Schema.Literals(["/problems/customer-not-found", "/problems/occurred-in-future"]),
+  type: Schema.Literals([
+    "/problems/customer-not-found",
+    "/problems/occurred-in-future",
+    "/problems/tracking-plan-violation",
+    "/problems/unregistered-event-type"
+  ]),
   title: Schema.String,
-  field: Schema.String
+  field: Schema.String,
+  detail: Schema.optionalKey(Schema.String)
 }).annotate({ identifier: "EventRejection" })
 export type EventRejection = typeof EventRejection.Type
 
+/** One way an event's properties break its type's schema in the tracking plan: where (`properties...`) and what. */
+export const PlanViolation = Schema.Struct({
+  field: Schema.String,
+  message: Schema.String
+}).annotate({ identifier: "PlanViolation" })
+export type PlanViolation = typeof PlanViolation.Type
+
 /**
  * What tracking one event came to: `stored` (committed before this answer), `duplicate` (an event with this id
- * and time was stored before: nothing changed) or `rejected` (nothing stored; `problem` says why).
+ * and time was stored before: nothing changed) or `rejected` (nothing stored; `problem` says why). `violations`
+ * lists how its properties break the tracking plan: stored flagged, or the reason it was refused.
  */
 export const EventResult = Schema.Struct({
   id: EventId,
   status: Schema.Literals(["stored", "duplicate", "rejected"]),
-  problem: Schema.optionalKey(EventRejection)
+  problem: Schema.optionalKey(EventRejection),
+  violations: Schema.optionalKey(Schema.Array(PlanViolation))
 }).annotate({ identifier: "EventResult" })
 export type EventResult = typeof EventResult.Type
 

@@ -12,6 +12,7 @@ import { EventId as EventIdSchema } from "../domain/Event.ts"
 import { Overloaded } from "../domain/Errors.ts"
 import { uuidv7 } from "../platform/Ids.ts"
 import { EventStore, type EventToStore, type StoreOutcome } from "./EventStore.ts"
+import { TrackingPlan } from "./TrackingPlan.ts"
 
 /** How far ahead of the service's clock an event may claim to have happened (clients' clocks drift). */
 export const allowedClockSkewMillis = 5 * 60_000
@@ -34,6 +35,17 @@ const inFuture = {
   field: "occurredAt"
 } as const
 
+const violatesPlan = {
+  type: "/problems/tracking-plan-violation",
+  title: "The event's properties do not match its type's schema in the tracking plan"
+} as const
+
+const unregisteredType = {
+  type: "/problems/unregistered-event-type",
+  title: "The tracking plan accepts only registered event types, and this one is not",
+  field: "type"
+} as const
+
 export class EventIngest extends Context.Service<EventIngest, {
   /** Stores the events (any customers); one result per event, in order. Fails only when over capacity. */
   track(events: ReadonlyArray<BatchEvent>): Effect.Effect<ReadonlyArray<EventResult>, Overloaded>
@@ -42,6 +54,7 @@ export class EventIngest extends Context.Service<EventIngest, {
     EventIngest,
     Effect.gen(function*() {
       const store = yield* EventStore
+      const plan = yield* TrackingPlan
       const maxQueuedEvents = yield* Config.Int("EVENTS_MAX_QUEUED").pipe(Config.withDefault(20_000))
       const maxEventsPerFlush = yield* Config.Int("EVENTS_MAX_PER_FLUSH").pipe(Config.withDefault(5_000))
       const flushers = yield* Config.Int("EVENTS_FLUSHERS").pipe(Config.withDefault(2))
@@ -121,6 +134,21 @@ export class EventIngest extends Context.Service<EventIngest, {
             results[index] = { id, status: "rejected", problem: inFuture }
             continue
           }
+          const verdict = plan.check(event.type, event.properties)
+          if (verdict.kind === "unregistered") {
+            results[index] = { id, status: "rejected", problem: unregisteredType }
+            continue
+          }
+          if (verdict.kind === "violates" && verdict.mode === "refuse") {
+            const [first] = verdict.violations
+            results[index] = {
+              id,
+              status: "rejected",
+              problem: { ...violatesPlan, field: first.field, detail: first.message },
+              violations: verdict.violations
+            }
+            continue
+          }
           storedAt.push(index)
           toStore.push({
             id,
@@ -132,7 +160,8 @@ export class EventIngest extends Context.Service<EventIngest, {
             device: event.device ?? null,
             properties: event.properties ?? null,
             revenue: event.revenue ?? null,
-            currency: event.currency ?? null
+            currency: event.currency ?? null,
+            planViolations: verdict.kind === "violates" ? verdict.violations : null
           })
         }
         if (toStore.length > 0) {
@@ -148,10 +177,12 @@ export class EventIngest extends Context.Service<EventIngest, {
           }
           const outcomes = yield* Deferred.await(done)
           for (const [n, outcome] of outcomes.entries()) {
-            const id = toStore[n].id
+            const { id, planViolations } = toStore[n]
             results[storedAt[n]] = outcome === "customer-not-found"
               ? { id, status: "rejected", problem: notFound }
-              : { id, status: outcome }
+              : planViolations === null
+              ? { id, status: outcome }
+              : { id, status: outcome, violations: planViolations }
           }
         }
         return results

@@ -7,7 +7,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer } from "effect"
 import type { CustomerId } from "../domain/Customer.ts"
-import type { Device, EventId } from "../domain/Event.ts"
+import type { Device, EventId, PlanViolation } from "../domain/Event.ts"
 import type { Metadata } from "../domain/Customer.ts"
 
 /** An event ready to store: its id and time settled (the client's or the service's). */
@@ -22,6 +22,8 @@ export interface EventToStore {
   readonly properties: Metadata | null
   readonly revenue: number | null
   readonly currency: string | null
+  /** How its properties break the tracking plan, when its type's mode is to flag and not refuse. */
+  readonly planViolations: ReadonlyArray<PlanViolation> | null
 }
 
 /** What became of each event of a batch, in the batch's order. */
@@ -101,23 +103,24 @@ export class EventStore extends Context.Service<EventStore, {
           device: event.device,
           properties: event.properties ?? {},
           revenue: event.revenue,
-          currency: event.currency
+          currency: event.currency,
+          plan_violations: event.planViolations
         })))
         // One statement: atomic, and one round trip for the whole batch. Events of unknown or erased
         // customers are left out and reported; `ON CONFLICT` leaves an event already stored as it was.
         const rows = yield* sql<OutcomeRow>`WITH input AS (
             SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS t(
               n int, id uuid, customer_id uuid, type text, occurred_at timestamptz, session_id text,
-              channel text, device jsonb, properties jsonb, revenue numeric, currency text)
+              channel text, device jsonb, properties jsonb, revenue numeric, currency text, plan_violations jsonb)
           ),
           checked AS (
             SELECT input.*, customers.status FROM input LEFT JOIN customers ON customers.id = input.customer_id
           ),
           stored AS (
             INSERT INTO customer_events (id, occurred_at, customer_id, type, received_at, session_id, channel, device,
-              properties, revenue, currency)
+              properties, revenue, currency, plan_violations)
             SELECT id, occurred_at, customer_id, type, ${committedAt.toISOString()}::timestamptz, session_id, channel, device, properties,
-              revenue, currency
+              revenue, currency, plan_violations
             FROM checked WHERE status IS NOT NULL AND status <> 'DELETED'
             ON CONFLICT DO NOTHING
             RETURNING id, occurred_at

@@ -2,7 +2,12 @@
 import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { Api } from "../api/Api.ts"
-import { CustomerNotFound, OccurredInFuture } from "../domain/Errors.ts"
+import {
+  CustomerNotFound,
+  OccurredInFuture,
+  TrackingPlanViolation,
+  UnregisteredEventType
+} from "../domain/Errors.ts"
 import { EventIngest } from "../events/EventIngest.ts"
 
 export const EventsHttpLive = HttpApiBuilder.group(
@@ -18,6 +23,16 @@ export const EventsHttpLive = HttpApiBuilder.group(
         }
         if (result.problem?.type === "/problems/occurred-in-future") {
           return yield* new OccurredInFuture({ field: "occurredAt" })
+        }
+        if (result.problem?.type === "/problems/tracking-plan-violation") {
+          return yield* new TrackingPlanViolation({
+            field: result.problem.field,
+            violations: result.violations ?? [],
+            ...(result.problem.detail === undefined ? {} : { detail: result.problem.detail })
+          })
+        }
+        if (result.problem?.type === "/problems/unregistered-event-type") {
+          return yield* new UnregisteredEventType({ field: "type", detail: `'${payload.type}' is not registered` })
         }
         return result
       }),

@@ -18,12 +18,13 @@ import { CustomersHttpLive } from "./CustomersHttp.ts"
 import { EventsHttpLive } from "./EventsHttp.ts"
 import { RequestPipelineLive } from "./RequestPipeline.ts"
 import { SystemHttpLive } from "./SystemHttp.ts"
+import { TrackingPlanHttpLive } from "./TrackingPlanHttp.ts"
 import { InternalErrorsLive, JsonBodyLive, RequestValidationLive } from "./Validation.ts"
 
 export { openApiPath }
 
 const ApiRoutes = HttpApiBuilder.layer(Api).pipe(
-  Layer.provide([CustomersHttpLive, EventsHttpLive, SystemHttpLive, ApiKeysHttpLive]),
+  Layer.provide([CustomersHttpLive, EventsHttpLive, TrackingPlanHttpLive, SystemHttpLive, ApiKeysHttpLive]),
   // The pipeline resolves middlewares when the routes are built, as well as the handlers when they run.
   Layer.provideMerge(
     Layer.mergeAll(AuthenticationLive, AuthorizationLive, RequestValidationLive, JsonBodyLive, InternalErrorsLive)

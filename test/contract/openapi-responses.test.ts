@@ -39,6 +39,10 @@ const issueKey = Effect.flatMap(
   (response) => json<{ readonly id: string }>(response)
 )
 
+const planPath = "/api/v1/tracking-plan/event-types"
+const registerEventType = (type: string) =>
+  send("PUT", `${planPath}/${type}`, { body: { propertiesSchema: { type: "object" }, mode: "refuse" } })
+
 const rpcCall = (tag: string, payload: unknown) => ({ _tag: "Request", id: "1", tag, payload, headers: [] })
 
 /** For each operationId: how to provoke a success and, when the operation declares errors, an error. */
@@ -122,6 +126,22 @@ const answers: Record<string, {
     success: Effect.flatMap(createCustomer(), ({ id }) =>
       send("POST", "/api/v1/events/batch", { body: { events: [{ customerId: id, type: "sign_in" }] } })),
     error: send("POST", "/api/v1/events/batch", { body: { events: [] }, role: "analyst" })
+  },
+  "trackingPlan.list": {
+    success: Effect.andThen(registerEventType("contract_listed"), send("GET", planPath)),
+    error: send("GET", planPath, { auth: false })
+  },
+  "trackingPlan.get": {
+    success: Effect.andThen(registerEventType("contract_read"), send("GET", `${planPath}/contract_read`)),
+    error: send("GET", `${planPath}/never_registered`)
+  },
+  "trackingPlan.register": {
+    success: registerEventType("contract_registered"),
+    error: send("PUT", `${planPath}/contract_invalid`, { body: { propertiesSchema: { type: "objekt" }, mode: "flag" } })
+  },
+  "trackingPlan.remove": {
+    success: Effect.andThen(registerEventType("contract_removed"), send("DELETE", `${planPath}/contract_removed`)),
+    error: send("DELETE", `${planPath}/never_registered`)
   },
   rpc: {
     success: Effect.flatMap(createCustomer(), ({ id }) => send("POST", rpcPath, { body: [rpcCall("GetCustomer", { id })] })),

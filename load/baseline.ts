@@ -2,7 +2,7 @@
  * The raw baseline: plain node:http and the `postgres` driver running the
  * same SQL as the service (src/customers/CustomerRepo.ts, CustomerEntity.ts,
  * platform/Outbox.ts, privacy/AuditLog.ts) for get-by-id, list, create and
- * update, plus GET /hello. No framework, no schema decoding, no auth: what is
+ * update, tracking one event or a batch, plus GET /hello. No framework, no schema decoding, no auth: what is
  * left is the floor the service's overhead is measured against.
  *
  * Differences, on purpose:
@@ -271,6 +271,88 @@ const update = async (req: IncomingMessage, res: ServerResponse, id: string) => 
   send(res, 409, { title: "Version conflict" })
 }
 
+interface TrackedEvent {
+  readonly customerId: string
+  readonly id?: string
+  readonly type: string
+  readonly occurredAt?: string
+  readonly sessionId?: string
+  readonly channel?: string
+  readonly device?: postgres.JSONValue
+  readonly properties?: postgres.JSONValue
+  readonly revenue?: number
+  readonly currency?: string
+}
+
+/**
+ * The service's statement for a batch of events (src/events/EventStore.ts): checked against the customers,
+ * deduplicated by (id, occurred_at), recorded as a committed batch. One statement per request: the plainest
+ * way, without the service's group commit.
+ */
+const storeEvents = async (events: ReadonlyArray<TrackedEvent>) => {
+  const now = Date.now()
+  const committedAt = new Date(now).toISOString()
+  const input = sql.json(events.map((event, n) => ({
+    n,
+    id: event.id ?? uuidv7(now),
+    customer_id: event.customerId,
+    type: event.type,
+    occurred_at: event.occurredAt ?? committedAt,
+    session_id: event.sessionId ?? null,
+    channel: event.channel ?? null,
+    device: event.device ?? null,
+    properties: event.properties ?? {},
+    revenue: event.revenue ?? null,
+    currency: event.currency ?? null,
+    plan_violations: null
+  })))
+  const rows = await sql<Array<{ n: number; status: string | null; stored: boolean; id: string }>>`WITH input AS (
+      SELECT * FROM jsonb_to_recordset(${input}::jsonb) AS t(
+        n int, id uuid, customer_id uuid, type text, occurred_at timestamptz, session_id text,
+        channel text, device jsonb, properties jsonb, revenue numeric, currency text, plan_violations jsonb)
+    ),
+    checked AS (
+      SELECT input.*, customers.status FROM input LEFT JOIN customers ON customers.id = input.customer_id
+    ),
+    stored AS (
+      INSERT INTO baseline_customer_events (id, occurred_at, customer_id, type, received_at, session_id, channel, device,
+        properties, revenue, currency, plan_violations)
+      SELECT id, occurred_at, customer_id, type, ${committedAt}::timestamptz, session_id, channel, device, properties,
+        revenue, currency, plan_violations
+      FROM checked WHERE status IS NOT NULL AND status <> 'DELETED'
+      ON CONFLICT DO NOTHING
+      RETURNING id, occurred_at
+    ),
+    batch AS (
+      INSERT INTO baseline_event_batches (committed_at, event_ids, occurred)
+      SELECT ${committedAt}::timestamptz, array_agg(id), array_agg(occurred_at) FROM stored HAVING count(*) > 0
+    )
+    SELECT checked.n, checked.id, checked.status, stored.id IS NOT NULL AS stored
+    FROM checked LEFT JOIN stored ON stored.id = checked.id AND stored.occurred_at = checked.occurred_at`
+  const results = new Array<{ id: string; status: string }>(events.length)
+  for (const row of rows) {
+    results[row.n] = {
+      id: row.id,
+      status: row.status === null || row.status === "DELETED" ? "rejected" : row.stored ? "stored" : "duplicate"
+    }
+  }
+  return results
+}
+
+const trackBatch = async (req: IncomingMessage, res: ServerResponse) => {
+  const { events } = (await readJson(req)) as unknown as { readonly events: ReadonlyArray<TrackedEvent> }
+  const results = await storeEvents(events)
+  const count = (status: string) => results.reduce((n, result) => result.status === status ? n + 1 : n, 0)
+  send(res, 200, { stored: count("stored"), duplicates: count("duplicate"), rejected: count("rejected"), results })
+}
+
+const track = async (req: IncomingMessage, res: ServerResponse, customerId: string) => {
+  const event = (await readJson(req)) as unknown as Omit<TrackedEvent, "customerId">
+  const [result] = await storeEvents([{ ...event, customerId }])
+  if (result.status === "rejected") return send(res, 404, { title: "Customer not found" })
+  send(res, 200, result)
+}
+
 const prefix = "/api/v1/customers"
 
 const server = createServer((req, res) => {
@@ -279,6 +361,10 @@ const server = createServer((req, res) => {
   const path = q === -1 ? url : url.slice(0, q)
   const handle = async () => {
     if (path === "/hello") return send(res, 200, { status: "ok" })
+    if (path === "/api/v1/events/batch" && req.method === "POST") return trackBatch(req, res)
+    if (path.startsWith(prefix + "/") && path.endsWith("/track") && req.method === "POST") {
+      return track(req, res, path.slice(prefix.length + 1, -"/track".length))
+    }
     if (path === prefix || path === prefix + "/") {
       if (req.method === "GET") return list(res, new URLSearchParams(q === -1 ? "" : url.slice(q + 1)))
       if (req.method === "POST") return create(req, res)
@@ -301,6 +387,18 @@ server.keepAliveTimeout = 65_000
 /** The service's outbox and audit tables, duplicated so the service's relay never sees the baseline's events. */
 await sql`CREATE TABLE IF NOT EXISTS baseline_outbox (LIKE outbox INCLUDING ALL)`
 await sql`CREATE TABLE IF NOT EXISTS baseline_audit_log (LIKE audit_log INCLUDING ALL)`
+/** Likewise for events: the service's folder and publisher never see the baseline's. */
+await sql`CREATE TABLE IF NOT EXISTS baseline_customer_events (LIKE customer_events INCLUDING ALL)
+  PARTITION BY RANGE (occurred_at)`
+await sql`CREATE TABLE IF NOT EXISTS baseline_event_batches (LIKE event_batches INCLUDING ALL)`
+{
+  const month = new Date()
+  const start = new Date(Date.UTC(month.getUTCFullYear(), month.getUTCMonth(), 1))
+  const end = new Date(Date.UTC(month.getUTCFullYear(), month.getUTCMonth() + 1, 1))
+  const name = `baseline_customer_events_p${start.toISOString().slice(0, 7).replace("-", "")}`
+  await sql.unsafe(`CREATE TABLE IF NOT EXISTS ${name} PARTITION OF baseline_customer_events
+    FOR VALUES FROM ('${start.toISOString()}') TO ('${end.toISOString()}')`)
+}
 
 server.listen(port, "127.0.0.1", () => console.log(`baseline listening on http://127.0.0.1:${port} (pool ${poolMax})`))
 

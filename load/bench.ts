@@ -9,7 +9,10 @@
  *   BENCH_CUSTOMERS   rows to seed [1000000]
  *   BENCH_DURATION    measured seconds per run [10]      BENCH_WARMUP  warm-up seconds [2]
  *   BENCH_CONCURRENCY comma list of connection counts [50,500]
- *   BENCH_SCENARIOS   comma list of hello,get,list,list-deep,create,update [all]
+ *   BENCH_SCENARIOS   comma list of hello,get,list,list-deep,create,update [all]; "" for none
+ *   BENCH_INGEST=0    skip the ingest phase (load/ingest.ts: raw COPY, batch and single-event tracking)
+ *   BENCH_BATCH_SIZE  events per batch request [500]   BENCH_INGEST_CONCURRENCY  batch connections [8]
+ *   BENCH_INGEST_SUSTAIN  seconds at 1,000,000 events/min [60]   BENCH_INGEST_COPY_CONNECTIONS [4]
  *   BENCH_TARGETS     service,baseline [both]
  *   BENCH_ACCESS_LOG  comma list of scenarios also run against a service with ACCESS_LOG=true [get]; "" for none
  *   BENCH_POOL        database pool size of both servers [20]
@@ -31,6 +34,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Jose from "jose"
 import postgres from "postgres"
+import { runIngest } from "./ingest.ts"
 import { type LoadResult, runLoad } from "./run-load.ts"
 import {
   describe,
@@ -51,7 +55,8 @@ const customers = Number(env.BENCH_CUSTOMERS ?? 1_000_000)
 const durationMs = Number(env.BENCH_DURATION ?? 10) * 1000
 const warmupMs = Number(env.BENCH_WARMUP ?? 2) * 1000
 const concurrencies = (env.BENCH_CONCURRENCY ?? "50,500").split(",").map(Number)
-const scenarios = (env.BENCH_SCENARIOS?.split(",") ?? scenarioNames) as Array<ScenarioName>
+const scenarios = (env.BENCH_SCENARIOS?.split(",").filter((name) => name !== "") ?? scenarioNames) as Array<ScenarioName>
+const ingest = env.BENCH_INGEST !== "0"
 const targets = (env.BENCH_TARGETS ?? "service,baseline").split(",") as Array<"service" | "baseline">
 const accessLogScenarios = (env.BENCH_ACCESS_LOG ?? "get").split(",").filter((name) => name !== "") as Array<ScenarioName>
 const pool = Number(env.BENCH_POOL ?? 20)
@@ -432,7 +437,14 @@ const main = async () => {
   }
   if (logged !== undefined) await stop(logged.child)
 
-  // 9. the table
+  // 9. tracking events
+  const ingestResult = ingest
+    ? await runIngest({
+      sql, service: targetOf("service"), baseline: targetOf("baseline"), data, warmupMs, durationMs, log
+    })
+    : undefined
+
+  // 10. the table
   const find = (scenario: ScenarioName, concurrency: number, kind: Target["kind"]) =>
     records.find((r) => r.scenario === scenario && r.concurrency === concurrency && r.target === kind)
   log()
@@ -507,7 +519,8 @@ const main = async () => {
 
   if (env.BENCH_JSON !== undefined) {
     writeFileSync(env.BENCH_JSON, JSON.stringify({
-      startedAt, customers, durationMs, warmupMs, pool, pin, node: process.version, pgVersion, seed: seedSummary, records
+      startedAt, customers, durationMs, warmupMs, pool, pin, node: process.version, pgVersion, seed: seedSummary, records,
+      ingest: ingestResult
     }, null, 2))
     log(`results: ${env.BENCH_JSON}`)
   }

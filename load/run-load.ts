@@ -24,6 +24,8 @@ export interface LoadOptions {
   readonly durationMs: number
   /** Makes generated emails unique across runs. */
   readonly seed: string
+  /** Requests per second across all connections (autocannon's overallRate); unset: as fast as answered. */
+  readonly rate?: number
 }
 
 export interface LoadResult {
@@ -78,6 +80,7 @@ export const runLoad = async (options: LoadOptions): Promise<LoadResult> => {
         url: options.target.baseUrl,
         connections: options.concurrency,
         duration: seconds,
+        ...(options.rate === undefined ? {} : { overallRate: options.rate }),
         timeout: 30,
         headers: {
           accept: "application/json",

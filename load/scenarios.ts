@@ -3,7 +3,7 @@
  * to the baseline; only the base URL (and, for hello, the path) differs.
  */
 
-export type ScenarioName = "hello" | "get" | "list" | "list-deep" | "create" | "update"
+export type ScenarioName = "hello" | "get" | "list" | "list-deep" | "create" | "update" | "track" | "track-batch"
 
 export interface ScenarioData {
   /** Non-deleted customer ids sampled from the seed. */
@@ -30,13 +30,21 @@ export interface RequestSpec {
 
 export const scenarioNames: ReadonlyArray<ScenarioName> = ["hello", "get", "list", "list-deep", "create", "update"]
 
+/** Tracking scenarios: run by the ingest phase (load/ingest.ts) at their own rates, not in the scenario matrix. */
+export const trackingScenarios: ReadonlyArray<ScenarioName> = ["track", "track-batch"]
+
+/** Events per request of track-batch (BENCH_BATCH_SIZE). */
+export const batchSize = Number(process.env.BENCH_BATCH_SIZE ?? 500)
+
 export const describe: Record<ScenarioName, string> = {
   hello: "GET /health (service) vs GET /hello (baseline): HTTP stack only",
   get: "GET /api/v1/customers/:id, random seeded id",
   list: "GET /api/v1/customers?<filter>&limit=50 (first page + capped count)",
   "list-deep": "same filter, a page deep in the result via cursor",
   create: "POST /api/v1/customers (customer + outbox + audit in one tx)",
-  update: "PATCH /api/v1/customers/:id without If-Match, random id (select + update + outbox + audit)"
+  update: "PATCH /api/v1/customers/:id without If-Match, random id (select + update + outbox + audit)",
+  track: "POST /api/v1/customers/:id/track, one event for a random seeded customer",
+  "track-batch": `POST /api/v1/events/batch, ${batchSize} events for random seeded customers`
 }
 
 /** Spec p95 targets in ms (get, list, create, update); hello has none. */
@@ -53,6 +61,32 @@ export const ratioTarget: Partial<Record<ScenarioName, number>> = { get: 0.35, c
 
 /** Issue 13's target: with ACCESS_LOG on, at least this share of the throughput with it off. */
 export const accessLogTarget = 0.9
+
+const eventTypes = ["page_view", "page_view", "page_view", "product_view", "add_to_cart", "search", "purchase"]
+
+/**
+ * One tracked event as the k6 script sends it (load/track.js), without an id or time: the service makes them,
+ * so the same body can be sent again and again and every event is new.
+ */
+export const benchEvent = (customerId: string | undefined, n: number) => {
+  const type = eventTypes[n % eventTypes.length]
+  return {
+    ...(customerId === undefined ? {} : { customerId }),
+    type,
+    sessionId: `bench-${Math.floor(n / 20)}`,
+    channel: ["web", "ios", "android"][n % 3],
+    properties: { path: `/products/${n % 5000}` },
+    ...(type === "purchase" ? { revenue: (n % 20000) / 100, currency: "USD" } : {})
+  }
+}
+
+/** Bodies built once per run: JSON of hundreds of events is too slow to build per request at 17,000 events/s. */
+const batchBodies = (data: ScenarioData) =>
+  Array.from({ length: 64 }, (_, body) =>
+    JSON.stringify({
+      events: Array.from({ length: batchSize }, (_, n) =>
+        benchEvent(data.ids[(body * batchSize + n * 7919) % data.ids.length], body * batchSize + n))
+    }))
 
 /** No NL: created customers must not change how many rows the list filter (country=NL) matches. */
 const countries = ["US", "GB", "DE", "FR", "ES", "IT", "SE", "JP", "BR", "CA"]
@@ -107,5 +141,15 @@ export const requestsFor = (scenario: ScenarioName, target: Target, data: Scenar
         // The counter makes every patch a real change (an unchanged patch is answered without writing).
         body: JSON.stringify({ age: 18 + Math.floor(Math.random() * 60), metadata: { source: "bench", touch: `${seed}.${counter++}` } })
       })
+    case "track":
+      return (): RequestSpec => ({
+        method: "POST",
+        path: `/api/v1/customers/${randomId()}/track`,
+        body: JSON.stringify(benchEvent(undefined, counter++))
+      })
+    case "track-batch": {
+      const bodies = batchBodies(data)
+      return (): RequestSpec => ({ method: "POST", path: "/api/v1/events/batch", body: bodies[counter++ % bodies.length] })
+    }
   }
 }

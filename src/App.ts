@@ -13,6 +13,7 @@ import { EmailVerificationRepo } from "./customers/EmailVerificationRepo.ts"
 import { IdempotencyKeyRepo } from "./customers/IdempotencyKeyRepo.ts"
 import { Customers } from "./customers/Customers.ts"
 import { IdempotencyKeyExpiryLive } from "./customers/IdempotencyKeyExpiry.ts"
+import { EventErasure } from "./events/EventErasure.ts"
 import { EventIngest } from "./events/EventIngest.ts"
 import { EventStore } from "./events/EventStore.ts"
 import { TrackingPlan } from "./events/TrackingPlan.ts"
@@ -37,7 +38,9 @@ const Platform = Layer.mergeAll(Outbox.layer, Nats.layer, Authenticator.layer).p
 const CustomersFeature = CustomerEntityLayer.pipe(
   Layer.provideMerge(Customers.layer),
   Layer.provideMerge(CustomerCreation.layer),
-  Layer.provideMerge(Layer.mergeAll(CustomerRepo.layer, IdempotencyKeyRepo.layer, EmailVerificationRepo.layer)),
+  Layer.provideMerge(
+    Layer.mergeAll(CustomerRepo.layer, IdempotencyKeyRepo.layer, EmailVerificationRepo.layer, EventErasure.layer)
+  ),
   Layer.provideMerge(ClusterLive)
 )
 

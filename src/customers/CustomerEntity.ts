@@ -32,6 +32,7 @@ import {
   VersionConflict
 } from "../domain/Errors.ts"
 import { randomToken, sha256 } from "../platform/Ids.ts"
+import { EventErasure } from "../events/EventErasure.ts"
 import { Outbox } from "../platform/Outbox.ts"
 import { AuditLog } from "../privacy/AuditLog.ts"
 import { inOneStatement } from "../platform/Database.ts"
@@ -169,6 +170,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
     const idempotencyKeys = yield* IdempotencyKeyRepo
     const verifications = yield* EmailVerificationRepo
     const outbox = yield* Outbox
+    const eventErasure = yield* EventErasure
     const audit = yield* AuditLog
     const { entityId } = yield* Entity.CurrentAddress
     const id = CustomerId.make(entityId)
@@ -266,6 +268,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           yield* verifications.remove(id)
           yield* idempotencyKeys.forgetResponses(id)
           yield* outbox.eraseCustomer(id)
+          yield* eventErasure.eraseCustomer(id)
           yield* outbox.append({ type: "customer.deleted", ...changeOf(after.value, actor, requestId) })
           yield* audit.record({ actor, action: "customer.delete", customerId: id, requestId, fields: [] })
         })),

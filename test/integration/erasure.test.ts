@@ -2,6 +2,7 @@ import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { CustomerDeleted, CustomerRpcClient } from "../../src/client/index.ts"
+import { perCustomerEventTables } from "../../src/events/EventErasure.ts"
 import { customersPath, newCustomer, unique } from "../support/Customers.ts"
 import { outboxRows, testServiceWithDatabase } from "../support/Database.ts"
 import { call, createCustomer, expectProblem } from "../support/Http.ts"
@@ -69,5 +70,33 @@ layer(Env, { excludeTestServices: true })("erasure with events still waiting", (
         return yield* Effect.flip(client.CreateCustomer({ input, idempotencyKey }))
       }).pipe(Effect.provide(CustomerRpcClient.layer({ baseUrl, credentials: { bearer: yield* token("admin") } })))
       assert.instanceOf(failure, CustomerDeleted)
+    }))
+})
+
+layer(Env, { excludeTestServices: true })("erasure of behaviour", (it) => {
+  it.effect("deleting a customer deletes their tracked events and every per-customer rollup of them", () =>
+    Effect.gen(function*() {
+      const customer = yield* createCustomer()
+      const tracked = yield* call("POST", "/api/v1/events/batch", {
+        body: {
+          events: [
+            { customerId: customer.id, type: "page_view", sessionId: "s-1", channel: "web" },
+            { customerId: customer.id, type: "purchase", revenue: 12.5, currency: "USD", occurredAt: "2025-06-01T10:00:00Z" }
+          ]
+        }
+      })
+      assert.strictEqual(tracked.status, 200)
+      const sql = yield* PgClient.PgClient
+      // Rollup rows as the folder writes them, whether or not it has run yet.
+      yield* sql`INSERT INTO customer_activity (customer_id, first_seen_at, last_seen_at, events, folded_at)
+        VALUES (${customer.id}, now(), now(), 2, now()) ON CONFLICT DO NOTHING`.pipe(Effect.orDie)
+      yield* sql`INSERT INTO customer_daily_activity (customer_id, day, type, events)
+        VALUES (${customer.id}, '2025-06-01', 'purchase', 1) ON CONFLICT DO NOTHING`.pipe(Effect.orDie)
+      assert.strictEqual((yield* call("DELETE", `${customersPath}/${customer.id}`)).status, 204)
+      for (const table of perCustomerEventTables) {
+        const [{ n }] = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM ${sql(table)}
+          WHERE customer_id = ${customer.id}`.pipe(Effect.orDie)
+        assert.strictEqual(n, 0, `${table} still holds rows of the erased customer`)
+      }
     }))
 })

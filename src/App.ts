@@ -7,6 +7,10 @@ import { NodeCrypto, NodeHttpServer, NodeServices } from "@effect/platform-node"
 import { Config, Layer } from "effect"
 import { SingleRunner } from "effect/cluster"
 import { createServer } from "node:http"
+import { AnalyticsRepo } from "./analytics/AnalyticsRepo.ts"
+import { ClvScorer } from "./analytics/ClvScorer.ts"
+import { CustomerAnalytics } from "./analytics/CustomerAnalytics.ts"
+import { RfmBreakpointsLive } from "./analytics/RfmBreakpoints.ts"
 import { CustomerCreation, CustomerEntityLayer } from "./customers/CustomerEntity.ts"
 import { CustomerRepo } from "./customers/CustomerRepo.ts"
 import { EmailVerificationRepo } from "./customers/EmailVerificationRepo.ts"
@@ -49,14 +53,19 @@ const EventsFeature = EventIngest.layer.pipe(
   Layer.provideMerge(TrackingPlanRepo.layer)
 )
 
+// Until a CLV model is fitted and plugged in, predictions are absent with that reason.
+const AnalyticsFeature = CustomerAnalytics.layer.pipe(
+  Layer.provide(Layer.mergeAll(AnalyticsRepo.layer, ClvScorer.noModel))
+)
+
 /** Every service the routes need, the database built first. */
-export const ServicesLive = Layer.mergeAll(CustomersFeature, EventsFeature, Health.layer).pipe(
+export const ServicesLive = Layer.mergeAll(CustomersFeature, EventsFeature, AnalyticsFeature, Health.layer).pipe(
   Layer.provideMerge(Platform),
   Layer.provideMerge(DatabaseLive)
 )
 
 /** What runs on top of the services: the routes and the background work. */
-export const HttpAppLive = Layer.mergeAll(RoutesLive, OutboxRelayLive, IdempotencyKeyExpiryLive)
+export const HttpAppLive = Layer.mergeAll(RoutesLive, OutboxRelayLive, IdempotencyKeyExpiryLive, RfmBreakpointsLive)
 
 /** The port opens only once the services are up, so no request waits on a half-built service. */
 export const ServerLive = serve(HttpAppLive).pipe(

@@ -15,6 +15,7 @@ export const Permission = Schema.Literals([
   "customers:suspend",
   "events:write",
   "tracking-plan:manage",
+  "analytics:read",
   "api-keys:manage"
 ])
 export type Permission = typeof Permission.Type
@@ -26,11 +27,17 @@ export type Permission = typeof Permission.Type
  */
 type Grants = readonly ["customers:read", ...ReadonlyArray<Permission>]
 
+/**
+ * `analytics:read` (scores, predictions and recommendations derived from behaviour) is a grant of its own
+ * rather than part of reading a customer, so that a deployment can withhold profiling from a role. Every
+ * role holds it today: analysts report on it, agents act on insights in conversations, services (rules
+ * engine, messaging) personalise with it.
+ */
 const grants: Record<Role, Grants> = {
   admin: Permission.literals,
-  agent: ["customers:read", "customers:write", "customers:delete", "events:write"],
-  analyst: ["customers:read"],
-  service: ["customers:read", "customers:write", "events:write"]
+  agent: ["customers:read", "customers:write", "customers:delete", "events:write", "analytics:read"],
+  analyst: ["customers:read", "analytics:read"],
+  service: ["customers:read", "customers:write", "events:write", "analytics:read"]
 }
 
 const permissions: Record<Role, ReadonlySet<Permission>> = {

@@ -185,3 +185,6 @@ export const TrackBatchErrors = [Forbidden, Overloaded] as const
 export const GetEventTypeErrors = [EventTypeNotRegistered] as const
 export const RegisterEventTypeErrors = [InvalidPropertiesSchema, Forbidden] as const
 export const RemoveEventTypeErrors = [EventTypeNotRegistered, Forbidden] as const
+
+/** A customer's analytics and insights: an unknown or erased customer is not found. */
+export const CustomerAnalyticsErrors = [CustomerNotFound, Forbidden] as const

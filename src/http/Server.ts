@@ -14,6 +14,7 @@ import {
 import { RpcRoutesLive } from "../rpc/RpcDoor.ts"
 import { ApiKeysHttpLive } from "./ApiKeysHttp.ts"
 import { AuthenticationLive, AuthorizationLive } from "./Authentication.ts"
+import { CustomerAnalyticsHttpLive } from "./CustomerAnalyticsHttp.ts"
 import { CustomersHttpLive } from "./CustomersHttp.ts"
 import { EventsHttpLive } from "./EventsHttp.ts"
 import { RequestPipelineLive } from "./RequestPipeline.ts"
@@ -24,7 +25,14 @@ import { InternalErrorsLive, JsonBodyLive, RequestValidationLive } from "./Valid
 export { openApiPath }
 
 const ApiRoutes = HttpApiBuilder.layer(Api).pipe(
-  Layer.provide([CustomersHttpLive, EventsHttpLive, TrackingPlanHttpLive, SystemHttpLive, ApiKeysHttpLive]),
+  Layer.provide([
+    CustomersHttpLive,
+    EventsHttpLive,
+    TrackingPlanHttpLive,
+    CustomerAnalyticsHttpLive,
+    SystemHttpLive,
+    ApiKeysHttpLive
+  ]),
   // The pipeline resolves middlewares when the routes are built, as well as the handlers when they run.
   Layer.provideMerge(
     Layer.mergeAll(AuthenticationLive, AuthorizationLive, RequestValidationLive, JsonBodyLive, InternalErrorsLive)

@@ -143,6 +143,14 @@ const answers: Record<string, {
     success: Effect.andThen(registerEventType("contract_removed"), send("DELETE", `${planPath}/contract_removed`)),
     error: send("DELETE", `${planPath}/never_registered`)
   },
+  "customerAnalytics.analytics": {
+    success: Effect.flatMap(createCustomer(), ({ id }) => send("GET", `${customerPath(id)}/analytics`)),
+    error: send("GET", `${customerPath(unknownId)}/analytics`)
+  },
+  "customerAnalytics.insights": {
+    success: Effect.flatMap(createCustomer(), ({ id }) => send("GET", `${customerPath(id)}/insights`)),
+    error: send("GET", `${customerPath(unknownId)}/insights`)
+  },
   rpc: {
     success: Effect.flatMap(createCustomer(), ({ id }) => send("POST", rpcPath, { body: [rpcCall("GetCustomer", { id })] })),
     error: send("POST", rpcPath, { body: [rpcCall("ListCustomers", {})], auth: false })

@@ -1,0 +1,122 @@
+/**
+ * Rollup rows written straight into the tables of migrations/0005 (and the
+ * RFM breakpoints of 0008), so analytics can be checked against figures
+ * computed by hand without going through ingestion. Each row is given as
+ * the table holds it; columns with a default may be left out.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Effect } from "effect"
+
+export interface ActivityRow {
+  readonly firstSeenAt: string
+  readonly lastSeenAt: string
+  readonly events: number
+  readonly revenue?: number
+  readonly purchaseDays?: number
+  readonly firstPurchaseOn?: string
+  readonly lastPurchaseOn?: string
+  readonly repeatRevenue?: number
+}
+
+export interface DailyRow {
+  readonly day: string
+  readonly type: string
+  readonly events: number
+  readonly revenue?: number
+}
+
+export interface RevenueRow {
+  readonly currency: string
+  readonly revenue: number
+  readonly events: number
+}
+
+export interface SessionRow {
+  readonly sessionId: string
+  readonly startedAt: string
+  readonly endedAt: string
+  readonly events: number
+}
+
+export interface HourlyRow {
+  /** ISO day of week (Monday 0) * 24 + hour, UTC. */
+  readonly hourOfWeek: number
+  readonly events: number
+}
+
+export interface ChannelRow {
+  readonly channel: string
+  readonly events: number
+  readonly lastSeenAt: string
+}
+
+/** One customer's rows in every rollup table; tables left out get none. */
+export interface CustomerRollups {
+  readonly activity?: ActivityRow
+  readonly daily?: ReadonlyArray<DailyRow>
+  readonly revenue?: ReadonlyArray<RevenueRow>
+  readonly sessions?: ReadonlyArray<SessionRow>
+  readonly hourly?: ReadonlyArray<HourlyRow>
+  readonly channels?: ReadonlyArray<ChannelRow>
+}
+
+/** `Monday 20:00` and the like as hour_of_week. */
+export const hourOfWeek = (
+  day: "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday" | "sunday",
+  hour: number
+) => ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"].indexOf(day) * 24 + hour
+
+/** Writes the customer's rollup rows, as the folder would have left them. */
+export const seedRollups = (customerId: string, rollups: CustomerRollups) =>
+  Effect.gen(function*() {
+    const sql = yield* PgClient.PgClient
+    const { activity } = rollups
+    if (activity !== undefined) {
+      yield* sql`INSERT INTO customer_activity (customer_id, first_seen_at, last_seen_at, events, revenue,
+          purchase_days, first_purchase_on, last_purchase_on, repeat_revenue, folded_at)
+        VALUES (${customerId}, ${activity.firstSeenAt}::timestamptz, ${activity.lastSeenAt}::timestamptz,
+          ${activity.events}, ${activity.revenue ?? 0}, ${activity.purchaseDays ?? 0},
+          ${activity.firstPurchaseOn ?? null}::date, ${activity.lastPurchaseOn ?? null}::date,
+          ${activity.repeatRevenue ?? 0}, ${activity.lastSeenAt}::timestamptz)`
+    }
+    for (const row of rollups.daily ?? []) {
+      yield* sql`INSERT INTO customer_daily_activity (customer_id, day, type, events, revenue)
+        VALUES (${customerId}, ${row.day}::date, ${row.type}, ${row.events}, ${row.revenue ?? 0})`
+    }
+    for (const row of rollups.revenue ?? []) {
+      yield* sql`INSERT INTO customer_revenue (customer_id, currency, revenue, events)
+        VALUES (${customerId}, ${row.currency}, ${row.revenue}, ${row.events})`
+    }
+    for (const row of rollups.sessions ?? []) {
+      yield* sql`INSERT INTO customer_sessions (customer_id, session_id, started_at, ended_at, events)
+        VALUES (${customerId}, ${row.sessionId}, ${row.startedAt}::timestamptz, ${row.endedAt}::timestamptz,
+          ${row.events})`
+    }
+    for (const row of rollups.hourly ?? []) {
+      yield* sql`INSERT INTO customer_hourly_activity (customer_id, hour_of_week, events)
+        VALUES (${customerId}, ${row.hourOfWeek}, ${row.events})`
+    }
+    for (const row of rollups.channels ?? []) {
+      yield* sql`INSERT INTO customer_channel_activity (customer_id, channel, events, last_seen_at)
+        VALUES (${customerId}, ${row.channel}, ${row.events}, ${row.lastSeenAt}::timestamptz)`
+    }
+  }).pipe(Effect.orDie)
+
+export interface Breakpoints {
+  readonly customers: number
+  readonly recency: readonly [string, string, string, string]
+  readonly frequency: readonly [number, number, number, number]
+  readonly monetary: readonly [number, number, number, number]
+  readonly computedAt: string
+}
+
+/** Sets the RFM breakpoints row, as the job would have computed it. */
+export const seedRfmBreakpoints = (breakpoints: Breakpoints) =>
+  Effect.flatMap(PgClient.PgClient, (sql) =>
+    sql`INSERT INTO rfm_breakpoints (id, customers, recency, frequency, monetary, computed_at)
+      VALUES (true, ${breakpoints.customers}, ${breakpoints.recency}::date[], ${breakpoints.frequency}::int[],
+        ${breakpoints.monetary}::numeric[], ${breakpoints.computedAt}::timestamptz)
+      ON CONFLICT (id) DO UPDATE SET customers = excluded.customers, recency = excluded.recency,
+        frequency = excluded.frequency, monetary = excluded.monetary, computed_at = excluded.computed_at`.pipe(
+      Effect.orDie
+    ))

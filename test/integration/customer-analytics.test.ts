@@ -6,16 +6,13 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { TestClock } from "effect/testing"
-import { AnalyticsRepo } from "../../src/analytics/AnalyticsRepo.ts"
 import { ClvScorer, type RepeatPurchaseSummary } from "../../src/analytics/ClvScorer.ts"
-import { CustomerAnalytics } from "../../src/analytics/CustomerAnalytics.ts"
 import type { CustomerAnalytics as Analytics } from "../../src/domain/Analytics.ts"
 import type { CustomerId } from "../../src/domain/Customer.ts"
 import { customersPath } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
 import { call, createCustomer, expectProblem } from "../support/Http.ts"
-import { type CustomerRollups, seedRfmBreakpoints, seedRollups } from "../support/Rollups.ts"
+import { atTime, type CustomerRollups, seedRfmBreakpoints, seedRollups } from "../support/Rollups.ts"
 import { json } from "../support/TestService.ts"
 
 const now = Date.parse("2026-03-15T12:00:00Z")
@@ -86,19 +83,8 @@ const summaryEcho = Layer.succeed(
 
 const Env = testServiceWithDatabase({ env: { RFM_REFRESH_MINUTES: "0" } })
 
-/**
- * The service alone on the test's database, so that its "now" is a TestClock's. Fresh: the running service's
- * instance (memoised under the same layer) has the scorer the service was built with.
- */
-const analyticsWith = (scorer: Layer.Layer<ClvScorer>) =>
-  Layer.fresh(CustomerAnalytics.layer).pipe(Layer.provide(Layer.mergeAll(AnalyticsRepo.layer, scorer)))
-
 const analyticsAt = (id: string, scorer: Layer.Layer<ClvScorer> = ClvScorer.noModel) =>
-  Effect.gen(function*() {
-    yield* TestClock.setTime(now)
-    const service = yield* CustomerAnalytics
-    return yield* service.analytics(id as CustomerId)
-  }).pipe(Effect.provide(analyticsWith(scorer)), Effect.provide(TestClock.layer()))
+  atTime(now, (service) => service.analytics(id as CustomerId), scorer)
 
 const seededCustomer = Effect.gen(function*() {
   const { id } = yield* createCustomer()

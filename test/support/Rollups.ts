@@ -5,7 +5,11 @@
  * the table holds it; columns with a default may be left out.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
+import { TestClock } from "effect/testing"
+import { AnalyticsRepo } from "../../src/analytics/AnalyticsRepo.ts"
+import { ClvScorer } from "../../src/analytics/ClvScorer.ts"
+import { CustomerAnalytics } from "../../src/analytics/CustomerAnalytics.ts"
 
 export interface ActivityRow {
   readonly firstSeenAt: string
@@ -120,3 +124,21 @@ export const seedRfmBreakpoints = (breakpoints: Breakpoints) =>
         frequency = excluded.frequency, monetary = excluded.monetary, computed_at = excluded.computed_at`.pipe(
       Effect.orDie
     ))
+
+/**
+ * Runs `use` with the analytics service alone on the test's database, its "now" a TestClock's at `now`
+ * (epoch milliseconds). Fresh: the running service's instance, memoised under the same layer, has the
+ * scorer the service was built with.
+ */
+export const atTime = <A, E>(
+  now: number,
+  use: (service: CustomerAnalytics["Service"]) => Effect.Effect<A, E>,
+  scorer: Layer.Layer<ClvScorer> = ClvScorer.noModel
+) =>
+  Effect.gen(function*() {
+    yield* TestClock.setTime(now)
+    return yield* use(yield* CustomerAnalytics)
+  }).pipe(
+    Effect.provide(Layer.fresh(CustomerAnalytics.layer).pipe(Layer.provide(Layer.mergeAll(AnalyticsRepo.layer, scorer)))),
+    Effect.provide(TestClock.layer())
+  )

@@ -87,17 +87,19 @@ export class AnalyticsRepo extends Context.Service<AnalyticsRepo, {
 
       const analytics = Effect.fn("AnalyticsRepo.analytics")(function*(id: CustomerId, today: number) {
         const todayText = dayText(today)
-        const rows = yield* sql<AnalyticsRow>`SELECT ${common},
+        // The customer's daily rows are read once (one index range) and summed per type and per day.
+        const rows = yield* sql<AnalyticsRow>`WITH daily AS MATERIALIZED (
+            SELECT day, type, events, revenue FROM customer_daily_activity WHERE customer_id = ${id}
+          ),
+          per_day AS (SELECT day, sum(events) AS events, sum(revenue) AS revenue FROM daily GROUP BY day)
+          SELECT ${common},
           (SELECT coalesce(json_agg(t ORDER BY t.events DESC, t.type), '[]') FROM (
               SELECT type, sum(events)::float8 AS events, to_char(max(day), 'YYYY-MM-DD') AS "lastOn"
-              FROM customer_daily_activity WHERE customer_id = c.id GROUP BY type) t) AS "byType",
-          (SELECT count(DISTINCT day)::int FROM customer_daily_activity WHERE customer_id = c.id) AS "activeDays",
-          (SELECT coalesce(json_agg(d), '[]') FROM (
-              SELECT ${todayText}::date - day AS "ageDays", sum(events)::float8 AS events,
-                sum(revenue)::float8 AS revenue
-              FROM customer_daily_activity
-              WHERE customer_id = c.id AND day > ${todayText}::date - ${windowDays}::int
-              GROUP BY day) d) AS days,
+              FROM daily GROUP BY type) t) AS "byType",
+          (SELECT count(*)::int FROM per_day WHERE events > 0) AS "activeDays",
+          (SELECT coalesce(json_agg(json_build_object('ageDays', ${todayText}::date - day, 'events', events::float8,
+              'revenue', revenue::float8)), '[]')
+            FROM per_day WHERE day > ${todayText}::date - ${windowDays}::int) AS days,
           (SELECT json_build_object('count', count(*)::float8,
               'seconds', coalesce(sum(extract(epoch FROM ended_at - started_at)), 0)::float8,
               'events', coalesce(sum(events), 0)::float8)

@@ -6,15 +6,16 @@
  * the others skip, and none recomputes breakpoints younger than the interval.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Config, Duration, Effect, Layer } from "effect"
+import { Clock, Config, Duration, Effect, Layer } from "effect"
 import { cutoffBefore, repeatLoggingFailures } from "../platform/BackgroundWork.ts"
 
 /** Recomputes the breakpoints unless they were computed less than `maxAge` ago (by Effect's Clock). */
 export const refreshRfmBreakpoints = Effect.fn("RfmBreakpoints.refresh")(function*(maxAge: Duration.Duration) {
   const sql = yield* PgClient.PgClient
-  const now = yield* cutoffBefore(Duration.zero)
+  const now = new Date(yield* Clock.currentTimeMillis)
   const freshSince = yield* cutoffBefore(maxAge)
-  yield* sql.withTransaction(sql`WITH lock AS (SELECT pg_try_advisory_xact_lock(hashtext('rfm_breakpoints')) AS held),
+  // One statement, so its implicit transaction holds the lock for exactly the computation.
+  yield* sql`WITH lock AS (SELECT pg_try_advisory_xact_lock(hashtext('rfm_breakpoints')) AS held),
       base AS (
         SELECT count(*) AS customers,
           percentile_disc(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY last_purchase_on) AS recency,
@@ -27,7 +28,7 @@ export const refreshRfmBreakpoints = Effect.fn("RfmBreakpoints.refresh")(functio
     INSERT INTO rfm_breakpoints (id, customers, recency, frequency, monetary, computed_at)
     SELECT true, customers, recency, frequency, monetary, ${now} FROM base WHERE customers > 0
     ON CONFLICT (id) DO UPDATE SET customers = excluded.customers, recency = excluded.recency,
-      frequency = excluded.frequency, monetary = excluded.monetary, computed_at = excluded.computed_at`)
+      frequency = excluded.frequency, monetary = excluded.monetary, computed_at = excluded.computed_at`
 })
 
 export const RfmBreakpointsLive = Layer.effectDiscard(Effect.gen(function*() {

@@ -13,6 +13,7 @@ import { CustomersRpc } from "../api/CustomersRpc.ts"
 
 export { Api } from "../api/Api.ts"
 export { CustomersRpc } from "../api/CustomersRpc.ts"
+export * from "../domain/Analytics.ts"
 export * from "../domain/Customer.ts"
 export * from "../domain/CustomerEvents.ts"
 export * from "../domain/CustomerQuery.ts"

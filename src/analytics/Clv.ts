@@ -287,7 +287,7 @@ export const minimise = (
   if (!Number.isFinite(value)) return { point, value, iterations: 0, converged: false }
   let gradient = numericGradient(f, point)
   // The inverse Hessian estimate, the identity to begin with.
-  let inverse = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)))
+  let inverse: Array<Array<number>> = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)))
   for (let iteration = 0; iteration < maxIterations; iteration++) {
     if (Math.max(...gradient.map(Math.abs)) < gradientTolerance) {
       return { point, value, iterations: iteration, converged: true }

@@ -7,6 +7,7 @@ import { NodeCrypto, NodeHttpServer, NodeServices } from "@effect/platform-node"
 import { Config, Layer } from "effect"
 import { SingleRunner } from "effect/cluster"
 import { createServer } from "node:http"
+import { ClvFitJobLive, ClvModels } from "./analytics/ClvModels.ts"
 import { CustomerCreation, CustomerEntityLayer } from "./customers/CustomerEntity.ts"
 import { CustomerRepo } from "./customers/CustomerRepo.ts"
 import { EmailVerificationRepo } from "./customers/EmailVerificationRepo.ts"
@@ -50,13 +51,13 @@ const EventsFeature = EventIngest.layer.pipe(
 )
 
 /** Every service the routes need, the database built first. */
-export const ServicesLive = Layer.mergeAll(CustomersFeature, EventsFeature, Health.layer).pipe(
+export const ServicesLive = Layer.mergeAll(CustomersFeature, EventsFeature, ClvModels.layer, Health.layer).pipe(
   Layer.provideMerge(Platform),
   Layer.provideMerge(DatabaseLive)
 )
 
 /** What runs on top of the services: the routes and the background work. */
-export const HttpAppLive = Layer.mergeAll(RoutesLive, OutboxRelayLive, IdempotencyKeyExpiryLive)
+export const HttpAppLive = Layer.mergeAll(RoutesLive, OutboxRelayLive, IdempotencyKeyExpiryLive, ClvFitJobLive)
 
 /** The port opens only once the services are up, so no request waits on a half-built service. */
 export const ServerLive = serve(HttpAppLive).pipe(

@@ -15,6 +15,8 @@ export const Permission = Schema.Literals([
   "customers:suspend",
   "events:write",
   "tracking-plan:manage",
+  "analytics:read",
+  "analytics:write",
   "api-keys:manage"
 ])
 export type Permission = typeof Permission.Type
@@ -29,8 +31,10 @@ type Grants = readonly ["customers:read", ...ReadonlyArray<Permission>]
 const grants: Record<Role, Grants> = {
   admin: Permission.literals,
   agent: ["customers:read", "customers:write", "customers:delete", "events:write"],
-  analyst: ["customers:read"],
-  service: ["customers:read", "customers:write", "events:write"]
+  // Fleet models are the analysts' own: they read them and refit them (a fit changes no customer).
+  analyst: ["customers:read", "analytics:read", "analytics:write"],
+  // Services read the fitted parameters to score customers themselves (e.g. P(alive) in SQL).
+  service: ["customers:read", "customers:write", "events:write", "analytics:read"]
 }
 
 const permissions: Record<Role, ReadonlySet<Permission>> = {

@@ -33,8 +33,9 @@ const grants: Record<Role, Grants> = {
   agent: ["customers:read", "customers:write", "customers:delete", "events:write"],
   // Fleet models are the analysts' own: they read them and refit them (a fit changes no customer).
   analyst: ["customers:read", "analytics:read", "analytics:write"],
-  // Services read the fitted parameters to score customers themselves (e.g. P(alive) in SQL).
-  service: ["customers:read", "customers:write", "events:write", "analytics:read"]
+  // Services read the fitted parameters to score customers themselves (e.g. P(alive) in SQL), and a backfill
+  // may ask for a refit when it is done; what an analyst may, a service may too.
+  service: ["customers:read", "customers:write", "events:write", "analytics:read", "analytics:write"]
 }
 
 const permissions: Record<Role, ReadonlySet<Permission>> = {

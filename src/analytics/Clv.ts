@@ -43,6 +43,21 @@ export const logGamma = (x: number): number => {
 /** ln B(a, b) = ln Γ(a) + ln Γ(b) − ln Γ(a + b). */
 export const logBeta = (a: number, b: number): number => logGamma(a) + logGamma(b) - logGamma(a + b)
 
+/**
+ * ψ(x) = d/dx ln Γ(x) for x > 0: the recurrence ψ(x) = ψ(x+1) − 1/x up to x >= 10, then the asymptotic series
+ * ln x − 1/(2x) − Σ B_2k / (2k x^2k) to x^−10 (absolute error about 1e-14 there).
+ */
+export const digamma = (x: number): number => {
+  let shift = 0
+  while (x < 10) {
+    shift -= 1 / x
+    x += 1
+  }
+  const f = 1 / (x * x)
+  return shift + Math.log(x) - 0.5 / x -
+    f * (1 / 12 - f * (1 / 120 - f * (1 / 252 - f * (1 / 240 - f * (1 / 132)))))
+}
+
 /** ln(e^u + e^v) without overflow. */
 const logAddExp = (u: number, v: number): number => {
   const high = Math.max(u, v)
@@ -156,6 +171,44 @@ export const bgNbdTotalLogLikelihood = (parameters: BgNbdParameters, rows: Reado
 }
 
 /**
+ * The gradient of bgNbdTotalLogLikelihood in (r, α, a, b). With w the share of the "still alive" term in the
+ * last logarithm of the likelihood (1 when x = 0):
+ * ∂/∂r = ψ(r+x) − ψ(r) + ln α − w ln(α+T) − (1−w) ln(α+t_x)
+ * ∂/∂α = r/α − w (r+x)/(α+T) − (1−w) (r+x)/(α+t_x)
+ * ∂/∂a = ψ(a+b) − ψ(a+b+x) + (1−w)/a
+ * ∂/∂b = ψ(a+b) + ψ(b+x) − ψ(b) − ψ(a+b+x) − (1−w)/(b+x−1)
+ */
+export const bgNbdGradient = (
+  { a, alpha, b, r }: BgNbdParameters,
+  rows: ReadonlyArray<SummaryRow>
+): BgNbdParameters => {
+  const byX = new Map<number, { readonly r: number; readonly a: number; readonly b: number }>()
+  const psiR = digamma(r)
+  const psiAB = digamma(a + b)
+  const psiB = digamma(b)
+  let dr = 0
+  let dAlpha = 0
+  let da = 0
+  let db = 0
+  for (const { T, count = 1, tX, x } of rows) {
+    let terms = byX.get(x)
+    if (terms === undefined) {
+      const psiABX = digamma(a + b + x)
+      terms = { r: digamma(r + x) - psiR, a: psiAB - psiABX, b: psiAB + digamma(b + x) - psiB - psiABX }
+      byX.set(x, terms)
+    }
+    const stillAlive = -(r + x) * Math.log(alpha + T)
+    const droppedOut = x > 0 ? Math.log(a) - Math.log(b + x - 1) - (r + x) * Math.log(alpha + tX) : -Infinity
+    const w = x > 0 ? 1 / (1 + Math.exp(droppedOut - stillAlive)) : 1
+    dr += count * (terms.r + Math.log(alpha) - w * Math.log(alpha + T) - (1 - w) * Math.log(alpha + tX))
+    dAlpha += count * (r / alpha - w * (r + x) / (alpha + T) - (1 - w) * (r + x) / (alpha + tX))
+    da += count * (terms.a + (x > 0 ? (1 - w) / a : 0))
+    db += count * (terms.b - (x > 0 ? (1 - w) / (b + x - 1) : 0))
+  }
+  return { r: dr, alpha: dAlpha, a: da, b: db }
+}
+
+/**
  * P(alive | x, t_x, T) (Fader, Hardie & Lee 2008, "Computing P(alive) using the BG/NBD model"):
  * 1 / (1 + δ(x>0) · a/(b+x−1) · ((α+T)/(α+t_x))^(r+x)). A customer with no repeat purchase is alive for sure:
  * under BG/NBD a customer can only drop out right after a purchase.
@@ -209,6 +262,33 @@ export const gammaGammaTotalLogLikelihood = (parameters: GammaGammaParameters, r
   let total = 0
   for (const row of rows) total += (row.count ?? 1) * gammaGammaLogLikelihood(parameters, row)
   return total
+}
+
+/**
+ * The gradient of gammaGammaTotalLogLikelihood in (p, q, v):
+ * ∂/∂p = x [ψ(px+q) − ψ(px) + ln m + ln x − ln(v + x m)]
+ * ∂/∂q = ψ(px+q) − ψ(q) + ln v − ln(v + x m)
+ * ∂/∂v = q/v − (px+q)/(v + x m)
+ */
+export const gammaGammaGradient = ({ p, q, v }: GammaGammaParameters, rows: ReadonlyArray<SpendRow>): GammaGammaParameters => {
+  const psiQ = digamma(q)
+  const byX = new Map<number, { readonly p: number; readonly q: number }>()
+  let dp = 0
+  let dq = 0
+  let dv = 0
+  for (const { count = 1, meanSpend: m, x } of rows) {
+    let terms = byX.get(x)
+    if (terms === undefined) {
+      const psiPXQ = digamma(p * x + q)
+      terms = { p: psiPXQ - digamma(p * x), q: psiPXQ - psiQ }
+      byX.set(x, terms)
+    }
+    const logTotal = Math.log(v + x * m)
+    dp += count * x * (terms.p + Math.log(m) + Math.log(x) - logTotal)
+    dq += count * (terms.q + Math.log(v) - logTotal)
+    dv += count * (q / v - (p * x + q) / (v + x * m))
+  }
+  return { p: dp, q: dq, v: dv }
 }
 
 /**
@@ -268,6 +348,8 @@ export interface Minimum {
 }
 
 export interface MinimiseOptions {
+  /** f's gradient; central differences of f when not given. */
+  readonly gradient?: (point: ReadonlyArray<number>) => ReadonlyArray<number>
   readonly maxIterations?: number
   /** Stop once the gradient's largest component is below this. */
   readonly gradientTolerance?: number
@@ -287,7 +369,7 @@ export const numericGradient = (f: (point: ReadonlyArray<number>) => number, poi
 const dot = (u: ReadonlyArray<number>, v: ReadonlyArray<number>) => u.reduce((sum, ui, i) => sum + ui * v[i], 0)
 
 /**
- * BFGS (Nocedal & Wright, "Numerical Optimization", algorithm 6.1) with numeric gradients and a backtracking
+ * BFGS (Nocedal & Wright, "Numerical Optimization", algorithm 6.1) with the given (or numeric) gradient and a backtracking
  * (Armijo) line search, for smooth unconstrained problems of a few dimensions. A point where f is not finite
  * counts as too far and the step is shortened, so parameters mapped through exp() may overflow safely.
  * No randomness: the same input gives the same minimum.
@@ -295,13 +377,14 @@ const dot = (u: ReadonlyArray<number>, v: ReadonlyArray<number>) => u.reduce((su
 export const minimise = (
   f: (point: ReadonlyArray<number>) => number,
   start: ReadonlyArray<number>,
-  { gradientTolerance = 1e-6, maxIterations = 500 }: MinimiseOptions = {}
+  { gradient: analytic, gradientTolerance = 1e-6, maxIterations = 500 }: MinimiseOptions = {}
 ): Minimum => {
+  const gradientAt = analytic ?? ((point: ReadonlyArray<number>) => numericGradient(f, point))
   const n = start.length
   let point = [...start]
   let value = f(point)
   if (!Number.isFinite(value)) return { point, value, iterations: 0, converged: false }
-  let gradient = numericGradient(f, point)
+  let gradient = gradientAt(point)
   // The inverse Hessian estimate, the identity to begin with.
   let inverse: Array<Array<number>> = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)))
   for (let iteration = 0; iteration < maxIterations; iteration++) {
@@ -328,7 +411,7 @@ export const minimise = (
     if (!(Number.isFinite(nextValue) && nextValue <= value)) {
       return { point, value, iterations: iteration, converged: false }
     }
-    const nextGradient = numericGradient(f, next)
+    const nextGradient = gradientAt(next)
     const s = next.map((coordinate, i) => coordinate - point[i])
     const y = nextGradient.map((g, i) => g - gradient[i])
     const sy = dot(s, y)
@@ -364,7 +447,8 @@ export interface Fit<P> {
 }
 
 /**
- * The maximum-likelihood BG/NBD parameters for these rows: BFGS on (ln r, ln α, ln a, ln b) from (0, 0, 0, 0),
+ * The maximum-likelihood BG/NBD parameters for these rows: BFGS with the analytic gradient on
+ * (ln r, ln α, ln a, ln b) from (0, 0, 0, 0),
  * so every parameter stays positive. The negative log-likelihood is scaled by the number of customers so the
  * tolerances mean the same for ten customers and ten million.
  */
@@ -376,9 +460,15 @@ export const fitBgNbd = (rows: ReadonlyArray<SummaryRow>): Fit<BgNbdParameters> 
     a: Math.exp(a),
     b: Math.exp(b)
   })
-  const objective = (point: ReadonlyArray<number>) =>
-    -bgNbdTotalLogLikelihood(fromLog(point), rows) / Math.max(1, customers)
-  const minimum = minimise(objective, [0, 0, 0, 0], { gradientTolerance: 1e-7 })
+  const scale = 1 / Math.max(1, customers)
+  const objective = (point: ReadonlyArray<number>) => -bgNbdTotalLogLikelihood(fromLog(point), rows) * scale
+  // In log-parameters: ∂/∂ln θ = θ ∂/∂θ.
+  const gradient = (point: ReadonlyArray<number>) => {
+    const parameters = fromLog(point)
+    const d = bgNbdGradient(parameters, rows)
+    return [-d.r * parameters.r * scale, -d.alpha * parameters.alpha * scale, -d.a * parameters.a * scale, -d.b * parameters.b * scale]
+  }
+  const minimum = minimise(objective, [0, 0, 0, 0], { gradient, gradientTolerance: 1e-7 })
   const parameters = fromLog(minimum.point)
   return {
     parameters,
@@ -396,9 +486,14 @@ export const fitGammaGamma = (rows: ReadonlyArray<SpendRow>): Fit<GammaGammaPara
     q: Math.exp(q),
     v: Math.exp(v)
   })
-  const objective = (point: ReadonlyArray<number>) =>
-    -gammaGammaTotalLogLikelihood(fromLog(point), rows) / Math.max(1, customers)
-  const minimum = minimise(objective, [0, 0, 0], { gradientTolerance: 1e-7 })
+  const scale = 1 / Math.max(1, customers)
+  const objective = (point: ReadonlyArray<number>) => -gammaGammaTotalLogLikelihood(fromLog(point), rows) * scale
+  const gradient = (point: ReadonlyArray<number>) => {
+    const parameters = fromLog(point)
+    const d = gammaGammaGradient(parameters, rows)
+    return [-d.p * parameters.p * scale, -d.q * parameters.q * scale, -d.v * parameters.v * scale]
+  }
+  const minimum = minimise(objective, [0, 0, 0], { gradient, gradientTolerance: 1e-7 })
   const parameters = fromLog(minimum.point)
   return {
     parameters,

@@ -7,16 +7,21 @@ import { assert, describe, it } from "@effect/vitest"
 import fc from "fast-check"
 import {
   type BgNbdParameters,
+  bgNbdGradient,
   bgNbdTotalLogLikelihood,
   conditionalExpectedPurchases,
   conditionalExpectedSpend,
   customerLifetimeValue,
+  digamma,
   fitBgNbd,
   fitGammaGamma,
+  gammaGammaGradient,
   type GammaGammaParameters,
+  gammaGammaTotalLogLikelihood,
   hyp2f1,
   logGamma,
   minimise,
+  numericGradient,
   probabilityAlive,
   type SpendRow,
   type SummaryRow
@@ -246,6 +251,43 @@ describe("special functions", () => {
 
   it("2F1 answers NaN outside |z| < 1 rather than a wrong number", () => {
     assert.isNaN(hyp2f1(1, 1, 2, 1))
+  })
+})
+
+describe("analytic gradients", () => {
+  it("BG/NBD's equals the likelihood's numeric derivative, away from the optimum and at it", () => {
+    const names = ["r", "alpha", "a", "b"] as const
+    const at = (point: ReadonlyArray<number>): BgNbdParameters => ({ r: point[0], alpha: point[1], a: point[2], b: point[3] })
+    for (const parameters of [{ r: 0.5, alpha: 2, a: 1.5, b: 4 }, { r: 0.1, alpha: 10, a: 0.3, b: 0.9 }, published]) {
+      const analytic = bgNbdGradient(parameters, summary)
+      const byDifferences = numericGradient(
+        (point) => bgNbdTotalLogLikelihood(at(point), summary),
+        names.map((name) => parameters[name])
+      )
+      names.forEach((name, i) =>
+        assert.closeTo(analytic[name], byDifferences[i], 1e-5 * Math.max(1, Math.abs(byDifferences[i])), name))
+    }
+  })
+
+  it("Gamma-Gamma's equals the likelihood's numeric derivative", () => {
+    const names = ["p", "q", "v"] as const
+    const at = (point: ReadonlyArray<number>): GammaGammaParameters => ({ p: point[0], q: point[1], v: point[2] })
+    for (const parameters of [{ p: 2, q: 1.5, v: 40 }, publishedSpend]) {
+      const analytic = gammaGammaGradient(parameters, repeatBuyers)
+      const byDifferences = numericGradient(
+        (point) => gammaGammaTotalLogLikelihood(at(point), repeatBuyers),
+        names.map((name) => parameters[name])
+      )
+      names.forEach((name, i) =>
+        assert.closeTo(analytic[name], byDifferences[i], 1e-5 * Math.max(1, Math.abs(byDifferences[i])), name))
+    }
+  })
+
+  it("ψ matches known values (SciPy's digamma)", () => {
+    assert.closeTo(digamma(1), -0.5772156649015329, 1e-12)
+    assert.closeTo(digamma(0.243), -4.351093864423211, 1e-12)
+    assert.closeTo(digamma(7.5), 1.9467574842460866, 1e-12)
+    assert.closeTo(digamma(0.01), -100.56088545786867, 1e-9)
   })
 })
 

@@ -11,6 +11,7 @@ import { AnalyticsRepo } from "./analytics/AnalyticsRepo.ts"
 import { ClvScorer } from "./analytics/ClvScorer.ts"
 import { CustomerAnalytics } from "./analytics/CustomerAnalytics.ts"
 import { RfmBreakpointsLive } from "./analytics/RfmBreakpoints.ts"
+import { ClvFitJobLive, ClvModels } from "./analytics/ClvModels.ts"
 import { CustomerCreation, CustomerEntityLayer } from "./customers/CustomerEntity.ts"
 import { CustomerRepo } from "./customers/CustomerRepo.ts"
 import { EmailVerificationRepo } from "./customers/EmailVerificationRepo.ts"
@@ -59,13 +60,25 @@ const AnalyticsFeature = CustomerAnalytics.layer.pipe(
 )
 
 /** Every service the routes need, the database built first. */
-export const ServicesLive = Layer.mergeAll(CustomersFeature, EventsFeature, AnalyticsFeature, Health.layer).pipe(
+export const ServicesLive = Layer.mergeAll(
+  CustomersFeature,
+  EventsFeature,
+  AnalyticsFeature,
+  ClvModels.layer,
+  Health.layer
+).pipe(
   Layer.provideMerge(Platform),
   Layer.provideMerge(DatabaseLive)
 )
 
 /** What runs on top of the services: the routes and the background work. */
-export const HttpAppLive = Layer.mergeAll(RoutesLive, OutboxRelayLive, IdempotencyKeyExpiryLive, RfmBreakpointsLive)
+export const HttpAppLive = Layer.mergeAll(
+  RoutesLive,
+  OutboxRelayLive,
+  IdempotencyKeyExpiryLive,
+  RfmBreakpointsLive,
+  ClvFitJobLive
+)
 
 /** The port opens only once the services are up, so no request waits on a half-built service. */
 export const ServerLive = serve(HttpAppLive).pipe(

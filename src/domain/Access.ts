@@ -16,6 +16,7 @@ export const Permission = Schema.Literals([
   "events:write",
   "tracking-plan:manage",
   "analytics:read",
+  "analytics:write",
   "api-keys:manage"
 ])
 export type Permission = typeof Permission.Type
@@ -36,8 +37,11 @@ type Grants = readonly ["customers:read", ...ReadonlyArray<Permission>]
 const grants: Record<Role, Grants> = {
   admin: Permission.literals,
   agent: ["customers:read", "customers:write", "customers:delete", "events:write", "analytics:read"],
-  analyst: ["customers:read", "analytics:read"],
-  service: ["customers:read", "customers:write", "events:write", "analytics:read"]
+  // Fleet models are the analysts' own: they read them and refit them (a fit changes no customer).
+  analyst: ["customers:read", "analytics:read", "analytics:write"],
+  // Services read the fitted parameters to score customers themselves (e.g. P(alive) in SQL), and a backfill
+  // may ask for a refit when it is done; what an analyst may, a service may too.
+  service: ["customers:read", "customers:write", "events:write", "analytics:read", "analytics:write"]
 }
 
 const permissions: Record<Role, ReadonlySet<Permission>> = {

@@ -188,3 +188,19 @@ export const RemoveEventTypeErrors = [EventTypeNotRegistered, Forbidden] as cons
 
 /** A customer's analytics and insights: an unknown or erased customer is not found. */
 export const CustomerAnalyticsErrors = [CustomerNotFound, Forbidden] as const
+
+export class ClvModelNotFound extends HttpApiError.Problem<ClvModelNotFound>()("ClvModelNotFound", {
+  type: problemType("clv-model-not-found"),
+  status: 404,
+  title: "No CLV model has been fitted yet"
+}) {}
+
+export class InvalidPeriod extends HttpApiError.Problem<InvalidPeriod>()("InvalidPeriod", {
+  type: problemType("invalid-period"),
+  status: 422,
+  title: "The period is empty or lies in the future"
+}, { field: Schema.Literals(["from", "to"]) }) {}
+
+/** Fleet analytics: the CLV model. */
+export const GetClvModelErrors = [ClvModelNotFound, Forbidden] as const
+export const FitClvModelErrors = [InvalidPeriod, Forbidden] as const

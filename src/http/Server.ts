@@ -12,6 +12,7 @@ import {
   openApiPath
 } from "../api/Documentation.ts"
 import { RpcRoutesLive } from "../rpc/RpcDoor.ts"
+import { AnalyticsHttpLive } from "./AnalyticsHttp.ts"
 import { ApiKeysHttpLive } from "./ApiKeysHttp.ts"
 import { AuthenticationLive, AuthorizationLive } from "./Authentication.ts"
 import { CustomerAnalyticsHttpLive } from "./CustomerAnalyticsHttp.ts"
@@ -30,6 +31,7 @@ const ApiRoutes = HttpApiBuilder.layer(Api).pipe(
     EventsHttpLive,
     TrackingPlanHttpLive,
     CustomerAnalyticsHttpLive,
+    AnalyticsHttpLive,
     SystemHttpLive,
     ApiKeysHttpLive
   ]),

@@ -151,6 +151,29 @@ const answers: Record<string, {
     success: Effect.flatMap(createCustomer(), ({ id }) => send("GET", `${customerPath(id)}/insights`)),
     error: send("GET", `${customerPath(unknownId)}/insights`)
   },
+  "analytics.getClvModel": {
+    // A fit over no purchases fails, and the model in force is the latest successful fit: one is inserted.
+    success: Effect.andThen(
+      Effect.flatMap(PgClient.PgClient, (sql) =>
+        sql`INSERT INTO clv_models (id, status, trigger, period_from, period_to, customers, repeat_customers,
+          r, alpha, a, b, bg_nbd_log_likelihood, p, q, v, gamma_gamma_log_likelihood, requested_at, started_at,
+          finished_at, duration_ms, attempts)
+          VALUES (gen_random_uuid(), 'succeeded', 'requested', '1997-01-01T00:00:00Z', '1997-10-01T00:00:00Z', 2357,
+            946, 0.243, 4.414, 0.793, 2.426, -9582.4, 6.25, 3.74, 15.44, -4055.9, now(), now(), now(), 480, 1)`
+          .pipe(Effect.orDie)),
+      send("GET", "/api/v1/analytics/models/clv", { role: "analyst" })
+    ),
+    error: send("GET", "/api/v1/analytics/models/clv", { auth: false })
+  },
+  "analytics.fitClvModel": {
+    success: send("POST", "/api/v1/analytics/models/clv/fit", {
+      body: { from: "1997-01-01T00:00:00Z", to: "1997-10-01T00:00:00Z" },
+      role: "analyst"
+    }),
+    error: send("POST", "/api/v1/analytics/models/clv/fit", {
+      body: { from: "2026-01-01T00:00:00Z", to: "2025-01-01T00:00:00Z" }
+    })
+  },
   rpc: {
     success: Effect.flatMap(createCustomer(), ({ id }) => send("POST", rpcPath, { body: [rpcCall("GetCustomer", { id })] })),
     error: send("POST", rpcPath, { body: [rpcCall("ListCustomers", {})], auth: false })

@@ -54,9 +54,10 @@ const EventsFeature = EventIngest.layer.pipe(
   Layer.provideMerge(TrackingPlanRepo.layer)
 )
 
-// Until a CLV model is fitted and plugged in, predictions are absent with that reason.
+// Customers are scored with the latest CLV fit; until there is one, predictions are absent with that reason.
 const AnalyticsFeature = CustomerAnalytics.layer.pipe(
-  Layer.provide(Layer.mergeAll(AnalyticsRepo.layer, ClvScorer.noModel))
+  Layer.provide(Layer.mergeAll(AnalyticsRepo.layer, ClvScorer.fitted)),
+  Layer.provideMerge(ClvModels.layer)
 )
 
 /** Every service the routes need, the database built first. */
@@ -64,7 +65,6 @@ export const ServicesLive = Layer.mergeAll(
   CustomersFeature,
   EventsFeature,
   AnalyticsFeature,
-  ClvModels.layer,
   Health.layer
 ).pipe(
   Layer.provideMerge(Platform),

@@ -121,7 +121,7 @@ export const ClvScored = Schema.Struct({
 
 export const ClvUnavailable = Schema.Struct({
   status: Schema.Literal("unavailable"),
-  reason: Schema.Literals(["no-model-fitted", "no-purchases"]),
+  reason: Schema.Literals(["no-model-fitted", "no-purchases", "model-cannot-score"]),
   detail: Schema.String
 }).annotate({ identifier: "ClvUnavailable" })
 

@@ -15,9 +15,11 @@ import { Customers } from "./customers/Customers.ts"
 import { IdempotencyKeyExpiryLive } from "./customers/IdempotencyKeyExpiry.ts"
 import { EventErasure } from "./events/EventErasure.ts"
 import { EventIngest } from "./events/EventIngest.ts"
+import { PartitionUpkeepLive } from "./events/EventRetention.ts"
 import { EventStore } from "./events/EventStore.ts"
 import { TrackingPlan } from "./events/TrackingPlan.ts"
 import { TrackingPlanRepo } from "./events/TrackingPlanRepo.ts"
+import { EventTimeline } from "./events/EventTimeline.ts"
 import { RoutesLive, serve } from "./http/Server.ts"
 import { Authenticator } from "./platform/Authenticator.ts"
 import { DatabaseLive } from "./platform/Database.ts"
@@ -44,7 +46,7 @@ const CustomersFeature = CustomerEntityLayer.pipe(
   Layer.provideMerge(ClusterLive)
 )
 
-const EventsFeature = EventIngest.layer.pipe(
+const EventsFeature = Layer.mergeAll(EventIngest.layer, EventTimeline.layer).pipe(
   Layer.provideMerge(Layer.mergeAll(EventStore.layer, TrackingPlan.layer)),
   Layer.provideMerge(TrackingPlanRepo.layer)
 )
@@ -56,7 +58,7 @@ export const ServicesLive = Layer.mergeAll(CustomersFeature, EventsFeature, Heal
 )
 
 /** What runs on top of the services: the routes and the background work. */
-export const HttpAppLive = Layer.mergeAll(RoutesLive, OutboxRelayLive, IdempotencyKeyExpiryLive)
+export const HttpAppLive = Layer.mergeAll(RoutesLive, OutboxRelayLive, IdempotencyKeyExpiryLive, PartitionUpkeepLive)
 
 /** The port opens only once the services are up, so no request waits on a half-built service. */
 export const ServerLive = serve(HttpAppLive).pipe(

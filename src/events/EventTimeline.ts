@@ -20,8 +20,11 @@ import { CustomerNotFound, InvalidCursor } from "../domain/Errors.ts"
 /** The cursor's sort name: newest first is the only order. */
 const timelineSort = "-occurredAt"
 
-/** Microsecond UTC text: a JS Date would cut the stored time to milliseconds and the seek would repeat rows. */
-const microsecondsText = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+/** UTC text as JSON shows times (events are kept to the millisecond). */
+const millisecondsText = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+
+/** The cursor carries every digit stored: should a time ever hold microseconds, the seek still neither repeats nor skips. */
+const sortKey = `to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS sort_key`
 
 interface EventRow {
   readonly id: EventId
@@ -37,9 +40,9 @@ interface EventRow {
   readonly currency: string | null
 }
 
-/** The columns of a TrackedEvent, times as microsecond UTC text (as the cursor needs and JSON shows). */
-export const trackedEventColumns = `e.id, e.customer_id, e.type, ${microsecondsText("e.occurred_at")} AS occurred_at, ` +
-  `${microsecondsText("e.received_at")} AS received_at, e.session_id, e.channel, e.device, e.properties, ` +
+/** The columns of a TrackedEvent (of `customer_events e`). */
+export const trackedEventColumns = `e.id, e.customer_id, e.type, ${millisecondsText("e.occurred_at")} AS occurred_at, ` +
+  `${millisecondsText("e.received_at")} AS received_at, e.session_id, e.channel, e.device, e.properties, ` +
   "e.revenue::text AS revenue, e.currency"
 
 export const toTrackedEvent = (row: EventRow): TrackedEvent => ({
@@ -65,7 +68,7 @@ export class EventTimeline extends Context.Service<EventTimeline, {
     EventTimeline,
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
-      const columns = sql.literal(trackedEventColumns)
+      const columns = sql.literal(`${trackedEventColumns}, ${sortKey}`)
 
       const page = Effect.fn("EventTimeline.page")(function*(customerId: CustomerId, query: TimelineQuery) {
         const limit = query.limit ?? defaultTimelinePageSize
@@ -82,7 +85,7 @@ export class EventTimeline extends Context.Service<EventTimeline, {
         }
         const [customers, rows] = yield* Effect.all([
           sql<{ readonly status: string }>`SELECT status FROM customers WHERE id = ${customerId}`,
-          sql<EventRow>`SELECT ${columns} FROM customer_events e WHERE ${sql.and(where)}
+          sql<EventRow & { readonly sort_key: string }>`SELECT ${columns} FROM customer_events e WHERE ${sql.and(where)}
             ORDER BY e.occurred_at DESC, e.id DESC LIMIT ${limit + 1}`
         ], { concurrency: 2 }).pipe(Effect.orDie)
         // An erased customer's events are not served, as for every read of them.
@@ -92,7 +95,7 @@ export class EventTimeline extends Context.Service<EventTimeline, {
         const last = rows.at(limit - 1)
         return {
           data: rows.slice(0, limit).map(toTrackedEvent),
-          nextCursor: rows.length > limit && last !== undefined ? encodeCursor(timelineSort, last.occurred_at, last.id) : null
+          nextCursor: rows.length > limit && last !== undefined ? encodeCursor(timelineSort, last.sort_key, last.id) : null
         }
       })
 

@@ -143,6 +143,14 @@ const answers: Record<string, {
     success: Effect.andThen(registerEventType("contract_removed"), send("DELETE", `${planPath}/contract_removed`)),
     error: send("DELETE", `${planPath}/never_registered`)
   },
+  "events.timeline": {
+    success: Effect.flatMap(createCustomer(), ({ id }) =>
+      Effect.andThen(
+        send("POST", `${customerPath(id)}/track`, { body: { type: "purchase", revenue: 1.5, currency: "EUR" } }),
+        send("GET", `${customerPath(id)}/events?types=purchase&limit=10`)
+      )),
+    error: send("GET", `${customerPath(unknownId)}/events`)
+  },
   rpc: {
     success: Effect.flatMap(createCustomer(), ({ id }) => send("POST", rpcPath, { body: [rpcCall("GetCustomer", { id })] })),
     error: send("POST", rpcPath, { body: [rpcCall("ListCustomers", {})], auth: false })

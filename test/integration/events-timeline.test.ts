@@ -20,6 +20,8 @@ const page = (customerId: string, query = "") =>
     return yield* json<TimelinePage>(response)
   })
 
+const idsOf = (page: TimelinePage): Array<string> => page.data.map((event) => event.id)
+
 /** A customer with `count` events an hour apart from 2026-01-01, types alternating page_view / purchase. */
 const customerWithEvents = (count: number) =>
   Effect.gen(function*() {
@@ -66,7 +68,7 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("GET /api/v1/cus
       do {
         const next: TimelinePage = yield* page(customer.id, `limit=7${cursor === null ? "" : `&cursor=${cursor}`}`)
         assert.isAtMost(next.data.length, 7)
-        seen.push(...next.data.map((event) => event.id))
+        seen.push(...idsOf(next))
         cursor = next.nextCursor
       } while (cursor !== null)
       assert.deepStrictEqual(seen, events.map((event) => event.id).reverse())
@@ -76,11 +78,11 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("GET /api/v1/cus
     Effect.gen(function*() {
       const { customer, events } = yield* customerWithEvents(10)
       const purchases = yield* page(customer.id, "types=purchase")
-      assert.deepStrictEqual(purchases.data.map((event) => event.id), events.filter((_, n) => n % 2 === 1).map((e) => e.id).reverse())
+      assert.deepStrictEqual(idsOf(purchases), events.filter((_, n) => n % 2 === 1).map((e) => e.id).reverse())
       const window = yield* page(customer.id, `from=${events[2].occurredAt}&to=${events[5].occurredAt}`)
-      assert.deepStrictEqual(window.data.map((event) => event.id), [events[4].id, events[3].id, events[2].id])
+      assert.deepStrictEqual(idsOf(window), [events[4].id, events[3].id, events[2].id])
       const both = yield* page(customer.id, `types=page_view,sign_in&from=${events[2].occurredAt}&to=${events[5].occurredAt}`)
-      assert.deepStrictEqual(both.data.map((event) => event.id), [events[4].id, events[2].id])
+      assert.deepStrictEqual(idsOf(both), [events[4].id, events[2].id])
     }))
 
   it.effect("every role may read a timeline", () =>

@@ -15,6 +15,7 @@ import { Customers } from "./customers/Customers.ts"
 import { IdempotencyKeyExpiryLive } from "./customers/IdempotencyKeyExpiry.ts"
 import { EventErasure } from "./events/EventErasure.ts"
 import { EventIngest } from "./events/EventIngest.ts"
+import { EventPublisherLive } from "./events/EventPublisher.ts"
 import { PartitionUpkeepLive } from "./events/EventRetention.ts"
 import { EventsNatsDoorLive } from "./events/EventsNatsDoor.ts"
 import { EventStore } from "./events/EventStore.ts"
@@ -60,7 +61,7 @@ export const ServicesLive = Layer.mergeAll(CustomersFeature, EventsFeature, Heal
 
 /** What runs on top of the services: the routes and the background work. */
 export const HttpAppLive = Layer.mergeAll(RoutesLive, OutboxRelayLive, IdempotencyKeyExpiryLive, PartitionUpkeepLive,
-  EventsNatsDoorLive)
+  EventsNatsDoorLive, EventPublisherLive)
 
 /** The port opens only once the services are up, so no request waits on a half-built service. */
 export const ServerLive = serve(HttpAppLive).pipe(

@@ -14,6 +14,10 @@ export type NatsStatus = "up" | "down" | "disabled"
 export interface StreamSpec {
   readonly name: string
   readonly subjects: ReadonlyArray<string>
+  /** A republish within this window is dropped (Nats-Msg-Id); 10 minutes unless given. */
+  readonly duplicateWindowMillis?: number
+  /** Messages older than this are discarded; kept for ever unless given. */
+  readonly maxAgeMillis?: number
 }
 
 export const streams: ReadonlyArray<StreamSpec> = [{ name: "CUSTOMERS", subjects: ["customers.>"] }]
@@ -46,8 +50,8 @@ export class Nats extends Context.Service<Nats, {
   readonly status: Effect.Effect<NatsStatus>
   /** The JetStream client while connected. */
   readonly jetstream: Effect.Effect<Option.Option<JetStreamClient>>
-  /** Creates or updates a stream now (once connected) and again whenever the server comes back without it. */
-  readonly ensureStream: (stream: StreamSpec) => Effect.Effect<void>
+  /** Creates or updates a stream once connected, and again whenever the server comes back without it. */
+  readonly ensureStream: (stream: StreamSpec) => Effect.Effect<void, never, Scope.Scope>
   /**
    * Serves `spec.subject` until the scope closes, from the moment NATS is first reached (at once when it is
    * disabled: nothing is served). `handle` answers each request; it cannot fail, so it owns its error replies.
@@ -87,7 +91,8 @@ export class Nats extends Context.Service<Nats, {
               const config = {
                 name: stream.name,
                 subjects: [...stream.subjects],
-                duplicate_window: nanos(duplicateWindowMillis)
+                duplicate_window: nanos(stream.duplicateWindowMillis ?? duplicateWindowMillis),
+                ...(stream.maxAgeMillis === undefined ? {} : { max_age: nanos(stream.maxAgeMillis) })
               }
               await manager.streams.info(stream.name).then(
                 () => manager.streams.update(stream.name, config),
@@ -156,10 +161,13 @@ export class Nats extends Context.Service<Nats, {
       const ensureStream = (stream: StreamSpec) =>
         Effect.gen(function*() {
           if (!extraStreams.some((known) => known.name === stream.name)) extraStreams.push(stream)
-          const current = yield* Ref.get(connection)
-          // Not connected yet: the connection's own setup creates it.
-          if (Option.isSome(current)) yield* ensureStreams(current.value.nc).pipe(Effect.orDie)
-        })
+          // Once connected (again, should the first setup have run before this stream was known): idempotent.
+          const nc = yield* Deferred.await(firstConnection)
+          yield* ensureStreams(nc).pipe(
+            Effect.retry({ schedule: Schedule.spaced("1 second"), while: () => !nc.isClosed() }),
+            loggingFailures(`nats: stream ${stream.name} not created`)
+          )
+        }).pipe(Effect.forkScoped, Effect.asVoid)
 
       const serve = (spec: ServiceSpec, handle: (data: Uint8Array) => Effect.Effect<Reply>) =>
         Effect.gen(function*() {

@@ -6,7 +6,7 @@
  */
 import { JsonSchema, Schema, SchemaAST } from "effect"
 import { CustomerEvent, customerEvents, streamName } from "../domain/CustomerEvents.ts"
-import { eventsStreamName, TrackedEvent } from "../domain/Event.ts"
+import { eventsStreamName, TrackedEvents } from "../domain/Event.ts"
 
 export const asyncApiPath = "/api/v1/asyncapi.json"
 
@@ -51,8 +51,8 @@ interface Message {
 }
 
 const build = (version: string) => {
-  const document = JsonSchema.toDocumentDraft07(Schema.toJsonSchemaDocument(Schema.Union([CustomerEvent, TrackedEvent])))
-  const tracked = SchemaAST.resolveIdentifier(TrackedEvent.ast) ?? "TrackedEvent"
+  const document = JsonSchema.toDocumentDraft07(Schema.toJsonSchemaDocument(Schema.Union([CustomerEvent, TrackedEvents])))
+  const tracked = SchemaAST.resolveIdentifier(TrackedEvents.ast) ?? "TrackedEvents"
   const events = customerEvents.map((event) => ({
     ...event,
     message: SchemaAST.resolveIdentifier(event.schema.ast) ?? event.type,
@@ -66,9 +66,10 @@ const build = (version: string) => {
       description: `Every change to a customer, published from the transactional outbox to the NATS JetStream ` +
         `stream \`${streamName}\` on \`customers.<customerId>.<event>\`, each with \`Nats-Msg-Id\` = its ` +
         "`eventId` (a republished event is deduplicated). Events of one customer are published in order. " +
-        `Every tracked event, once committed, to the stream \`${eventsStreamName}\` on \`events.<type>\`, with ` +
-        "`Nats-Msg-Id` = `<id>@<occurredAt>`; a customer's events in the order they were committed (within one " +
-        "batch, the order they occurred)."
+        `Every tracked event, once committed, to the stream \`${eventsStreamName}\` on \`events.<type>\`, in ` +
+        "messages of one committed batch's events of that type (up to a few hundred each), with `Nats-Msg-Id` = " +
+        "the first event's `<id>@<occurredAt>`; batches in the order they were committed, the events of a " +
+        "message in the order they occurred."
     },
     defaultContentType: "application/json",
     servers: {
@@ -89,7 +90,8 @@ const build = (version: string) => {
     }]).concat([["tracked", {
       address: "events.{type}",
       title: "Tracked events",
-      description: "An event tracked for a customer (page view, purchase, ...), once committed",
+      description: "Events tracked for customers (page views, purchases, ...), once committed: one committed " +
+        "batch's events of this type per message",
       parameters: { type: { description: "The event's type, e.g. `purchase`" } },
       messages: { [tracked]: { $ref: `#/components/messages/${tracked}` } },
       "x-jetstream-stream": eventsStreamName
@@ -119,11 +121,13 @@ const build = (version: string) => {
       }]).concat([[tracked, {
         name: "tracked",
         title: tracked,
-        summary: "An event tracked for a customer",
+        summary: "Tracked events of one type from one committed batch",
         contentType: "application/json",
         headers: {
           type: "object",
-          properties: { "Nats-Msg-Id": { type: "string", description: "`<id>@<occurredAt>`: the event's identity" } }
+          properties: {
+            "Nats-Msg-Id": { type: "string", description: "The first event's `<id>@<occurredAt>`: a republished message is deduplicated" }
+          }
         },
         payload: { $ref: `#/components/schemas/${tracked}` }
       }]])),

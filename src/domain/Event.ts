@@ -168,8 +168,8 @@ export const BatchResult = Schema.Struct({
 export type BatchResult = typeof BatchResult.Type
 
 /**
- * An event as the service keeps and serves it: in a customer's timeline, and as the message published to the
- * JetStream stream `EVENTS` on `events.<type>` (Nats-Msg-Id = its id).
+ * An event as the service keeps and serves it: in a customer's timeline, and in the messages published to
+ * the JetStream stream `EVENTS` (TrackedEvents).
  */
 export const TrackedEvent = Schema.Struct({
   id: EventId,
@@ -185,6 +185,17 @@ export const TrackedEvent = Schema.Struct({
   currency: Schema.NullOr(CurrencyCode)
 }).annotate({ identifier: "TrackedEvent", description: "An event tracked for a customer" })
 export type TrackedEvent = typeof TrackedEvent.Type
+
+/**
+ * The message published to the JetStream stream `EVENTS` on `events.<type>`: the events of one type from one
+ * committed batch (at most a few hundred per message), in the order they occurred. Nats-Msg-Id is the first
+ * event's `<id>@<occurredAt>`, so a message published again is deduplicated by the stream.
+ */
+export const TrackedEvents = Schema.Struct({
+  type: EventType,
+  events: Schema.Array(TrackedEvent).annotate({ description: "Events of this type, oldest first" })
+}).annotate({ identifier: "TrackedEvents", description: "Tracked events of one type, from one committed batch" })
+export type TrackedEvents = typeof TrackedEvents.Type
 
 /** The JetStream stream tracked events are published to, one subject per type. */
 export const eventsStreamName = "EVENTS"

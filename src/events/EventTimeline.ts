@@ -21,7 +21,7 @@ import { CustomerNotFound, InvalidCursor } from "../domain/Errors.ts"
 const timelineSort = "-occurredAt"
 
 /** UTC text as JSON shows times (events are kept to the millisecond). */
-const millisecondsText = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+export const millisecondsText = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 
 /** The cursor carries every digit stored: should a time ever hold microseconds, the seek still neither repeats nor skips. */
 const sortKey = `to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS sort_key`

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { asyncApiPath, eventsDocument } from "../../src/api/Documentation.ts"
 import { customerEvents, streamName } from "../../src/domain/CustomerEvents.ts"
-import { eventsStreamName, TrackedEvent } from "../../src/domain/Event.ts"
+import { eventsStreamName, TrackedEvents } from "../../src/domain/Event.ts"
 import { json, TestService, testService } from "../support/TestService.ts"
 
 interface LintReport {
@@ -80,12 +80,12 @@ describe("the AsyncAPI document's content", () => {
     )
   })
 
-  it("describes a tracked event's message with the TrackedEvent schema", () => {
-    const message = document.components.messages.TrackedEvent
+  it("describes the tracked events' message with the TrackedEvents schema", () => {
+    const message = document.components.messages.TrackedEvents
     const schema = (document.components.schemas as Record<string, { readonly properties: Record<string, unknown> }>)[
       message.payload.$ref.slice("#/components/schemas/".length)
     ]
-    assert.deepStrictEqual(Object.keys(schema.properties).sort(), Object.keys(TrackedEvent.fields).sort())
+    assert.deepStrictEqual(Object.keys(schema.properties).sort(), Object.keys(TrackedEvents.fields).sort())
   })
 
   it("describes each message's payload with its event schema", () => {

@@ -11,12 +11,15 @@ import type { CustomerId } from "../../src/domain/Customer.ts"
 import { EventIngest } from "../../src/events/EventIngest.ts"
 import { retentionHorizon, upkeepPartitions } from "../../src/events/EventRetention.ts"
 import { EventStore } from "../../src/events/EventStore.ts"
+import { TrackingPlan } from "../../src/events/TrackingPlan.ts"
+import { TrackingPlanRepo } from "../../src/events/TrackingPlanRepo.ts"
 import { DatabaseLive } from "../../src/platform/Database.ts"
 import { scopedDatabase } from "../support/TestService.ts"
 
 const Env = Layer.unwrap(Effect.map(scopedDatabase, (database) =>
   EventIngest.layer.pipe(
-    Layer.provideMerge(EventStore.layer),
+    Layer.provideMerge(Layer.mergeAll(EventStore.layer, TrackingPlan.layer)),
+    Layer.provideMerge(TrackingPlanRepo.layer),
     Layer.provideMerge(DatabaseLive),
     Layer.provide(Logger.layer([])),
     Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({

@@ -79,10 +79,8 @@ export const EventPublisherLive = Layer.effectDiscard(Effect.gen(function*() {
     maxAgeMillis: Duration.toMillis(maxAge)
   })
 
-  /** One pass: the oldest unpublished batches, in one transaction holding the publisher's lock. */
-  const pass = sql.withTransaction(Effect.gen(function*() {
-    const js = yield* nats.jetstream
-    if (Option.isNone(js)) return { batches: 0, failure: Option.none<PublishFailed>() }
+  /** The oldest unpublished batches, in one transaction holding the publisher's lock. */
+  const publishBatches = (js: JetStreamClient) => sql.withTransaction(Effect.gen(function*() {
     const [{ locked }] = yield* sql<{ readonly locked: boolean }>`SELECT pg_try_advisory_xact_lock(${publisherLockKey}) AS locked`
     if (!locked) return { batches: 0, failure: Option.none<PublishFailed>() }
     const batches = yield* sql<{ readonly id: string }>`SELECT id::text AS id FROM event_batches
@@ -114,7 +112,7 @@ export const EventPublisherLive = Layer.effectDiscard(Effect.gen(function*() {
     let failure = Option.none<PublishFailed>()
     let failedBatch: string | undefined
     for (const message of messages) {
-      const published = yield* Effect.result(publish(js.value, message))
+      const published = yield* Effect.result(publish(js, message))
       if (Result.isFailure(published)) {
         failure = Option.some(published.failure)
         failedBatch = message.batch
@@ -129,6 +127,17 @@ export const EventPublisherLive = Layer.effectDiscard(Effect.gen(function*() {
     }
     return { batches: batches.length, failure }
   }))
+
+  const nothing = { batches: 0, failure: Option.none<PublishFailed>() }
+
+  // Neither a transaction nor a lock while NATS is away or nothing waits: the publisher polls often.
+  const pass = Effect.gen(function*() {
+    const js = yield* nats.jetstream
+    if (Option.isNone(js)) return nothing
+    const [{ waiting }] = yield* sql<{ readonly waiting: boolean }>`SELECT EXISTS (
+      SELECT 1 FROM event_batches WHERE published_at IS NULL) AS waiting`
+    return waiting ? yield* publishBatches(js.value) : nothing
+  })
 
   const publisher = pass.pipe(
     Effect.flatMap(({ batches, failure }) =>

@@ -76,16 +76,23 @@ export class EventStore extends Context.Service<EventStore, {
           .map((row) => row.name)
       )
 
+      /**
+       * DDL on the partitions under one advisory lock, as one statement (its own transaction): no BEGIN and
+       * COMMIT round trips, and nothing for an embedded PGlite, which runs every connection in one session, to
+       * interleave with. `ddl` is built from our own month names and instants, never from input.
+       */
+      const partitionDdl = (ddl: string) =>
+        sql.unsafe(
+          `DO $$ BEGIN PERFORM pg_advisory_xact_lock(hashtext('customer_events partitions')); EXECUTE '${ddl}'; END $$`
+        ).pipe(Effect.orDie, Effect.asVoid)
+
       const createPartition = (start: number, end: number) => {
         const name = partitionName(start)
         // Two processes (or two batches) may want the same month at once: the lock makes the check-then-create whole.
-        return sql.withTransaction(Effect.gen(function*() {
-          yield* sql`SELECT pg_advisory_xact_lock(hashtext('customer_events partitions'))`
-          yield* sql.unsafe(
-            `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF customer_events ` +
-              `FOR VALUES FROM ('${new Date(start).toISOString()}') TO ('${new Date(end).toISOString()}')`
-          )
-        })).pipe(Effect.orDie, Effect.tap(() => Effect.sync(() => known.add(name))))
+        return partitionDdl(
+          `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF customer_events ` +
+            `FOR VALUES FROM (''${new Date(start).toISOString()}'') TO (''${new Date(end).toISOString()}'')`
+        ).pipe(Effect.tap(() => Effect.sync(() => known.add(name))))
       }
 
       const ensurePartitions = Effect.fn("EventStore.ensurePartitions")(function*(instants: Iterable<number>) {
@@ -161,11 +168,8 @@ export class EventStore extends Context.Service<EventStore, {
           return start !== undefined && monthOf(start).end <= horizon ? [name] : []
         }).sort()
         for (const name of expired) {
-          yield* sql.withTransaction(Effect.gen(function*() {
-            yield* sql`SELECT pg_advisory_xact_lock(hashtext('customer_events partitions'))`
-            // Brief: the drop locks the parent while it runs, a catalogue change and unlinking files.
-            yield* sql.unsafe(`DROP TABLE IF EXISTS ${name}`)
-          })).pipe(Effect.orDie, Effect.tap(() => Effect.sync(() => known.delete(name))))
+          // Brief: the drop locks the parent while it runs, a catalogue change and unlinking files.
+          yield* partitionDdl(`DROP TABLE IF EXISTS ${name}`).pipe(Effect.tap(() => Effect.sync(() => known.delete(name))))
         }
         return expired
       })

@@ -60,8 +60,14 @@ export const ServicesLive = Layer.mergeAll(CustomersFeature, EventsFeature, Heal
 )
 
 /** What runs on top of the services: the routes and the background work. */
-export const HttpAppLive = Layer.mergeAll(RoutesLive, OutboxRelayLive, IdempotencyKeyExpiryLive, PartitionUpkeepLive,
-  EventsNatsDoorLive, EventPublisherLive)
+export const HttpAppLive = Layer.mergeAll(
+  RoutesLive,
+  OutboxRelayLive,
+  IdempotencyKeyExpiryLive,
+  PartitionUpkeepLive,
+  EventsNatsDoorLive,
+  EventPublisherLive
+)
 
 /** The port opens only once the services are up, so no request waits on a half-built service. */
 export const ServerLive = serve(HttpAppLive).pipe(

@@ -20,9 +20,13 @@ import { Customers } from "./customers/Customers.ts"
 import { IdempotencyKeyExpiryLive } from "./customers/IdempotencyKeyExpiry.ts"
 import { EventErasure } from "./events/EventErasure.ts"
 import { EventIngest } from "./events/EventIngest.ts"
+import { EventPublisherLive } from "./events/EventPublisher.ts"
+import { PartitionUpkeepLive } from "./events/EventRetention.ts"
+import { EventsNatsDoorLive } from "./events/EventsNatsDoor.ts"
 import { EventStore } from "./events/EventStore.ts"
 import { TrackingPlan } from "./events/TrackingPlan.ts"
 import { TrackingPlanRepo } from "./events/TrackingPlanRepo.ts"
+import { EventTimeline } from "./events/EventTimeline.ts"
 import { RoutesLive, serve } from "./http/Server.ts"
 import { Authenticator } from "./platform/Authenticator.ts"
 import { DatabaseLive } from "./platform/Database.ts"
@@ -49,7 +53,7 @@ const CustomersFeature = CustomerEntityLayer.pipe(
   Layer.provideMerge(ClusterLive)
 )
 
-const EventsFeature = EventIngest.layer.pipe(
+const EventsFeature = Layer.mergeAll(EventIngest.layer, EventTimeline.layer).pipe(
   Layer.provideMerge(Layer.mergeAll(EventStore.layer, TrackingPlan.layer)),
   Layer.provideMerge(TrackingPlanRepo.layer)
 )
@@ -77,7 +81,10 @@ export const HttpAppLive = Layer.mergeAll(
   OutboxRelayLive,
   IdempotencyKeyExpiryLive,
   RfmBreakpointsLive,
-  ClvFitJobLive
+  ClvFitJobLive,
+  PartitionUpkeepLive,
+  EventsNatsDoorLive,
+  EventPublisherLive
 )
 
 /** The port opens only once the services are up, so no request waits on a half-built service. */

@@ -6,6 +6,7 @@
  */
 import { JsonSchema, Schema, SchemaAST } from "effect"
 import { CustomerEvent, customerEvents, streamName } from "../domain/CustomerEvents.ts"
+import { eventsStreamName, TrackedEvents } from "../domain/Event.ts"
 
 export const asyncApiPath = "/api/v1/asyncapi.json"
 
@@ -24,8 +25,34 @@ const relocate = (value: unknown): Json =>
     )
     : value as Json
 
+interface Channel {
+  readonly address: string
+  readonly title: string
+  readonly description: string
+  readonly parameters: Readonly<Record<string, { readonly description: string }>>
+  readonly messages: Readonly<Record<string, { readonly $ref: string }>>
+  readonly "x-jetstream-stream": string
+}
+
+interface Operation {
+  readonly action: "send"
+  readonly title: string
+  readonly channel: { readonly $ref: string }
+  readonly messages: ReadonlyArray<{ readonly $ref: string }>
+}
+
+interface Message {
+  readonly name: string
+  readonly title: string
+  readonly summary: string
+  readonly contentType: string
+  readonly headers: Json
+  readonly payload: { readonly $ref: string }
+}
+
 const build = (version: string) => {
-  const document = JsonSchema.toDocumentDraft07(Schema.toJsonSchemaDocument(CustomerEvent))
+  const document = JsonSchema.toDocumentDraft07(Schema.toJsonSchemaDocument(Schema.Union([CustomerEvent, TrackedEvents])))
+  const tracked = SchemaAST.resolveIdentifier(TrackedEvents.ast) ?? "TrackedEvents"
   const events = customerEvents.map((event) => ({
     ...event,
     message: SchemaAST.resolveIdentifier(event.schema.ast) ?? event.type,
@@ -38,32 +65,50 @@ const build = (version: string) => {
       version,
       description: `Every change to a customer, published from the transactional outbox to the NATS JetStream ` +
         `stream \`${streamName}\` on \`customers.<customerId>.<event>\`, each with \`Nats-Msg-Id\` = its ` +
-        "`eventId` (a republished event is deduplicated). Events of one customer are published in order."
+        "`eventId` (a republished event is deduplicated). Events of one customer are published in order. " +
+        `Every tracked event, once committed, to the stream \`${eventsStreamName}\` on \`events.<type>\`, in ` +
+        "messages of one committed batch's events of that type (up to a few hundred each), with `Nats-Msg-Id` = " +
+        "the first event's `<id>@<occurredAt>`; batches in the order they were committed, the events of a " +
+        "message in the order they occurred."
     },
     defaultContentType: "application/json",
     servers: {
       nats: {
         host: "localhost:4222",
         protocol: "nats",
-        description: `NATS with JetStream; the stream \`${streamName}\` holds subjects \`customers.>\``
+        description: `NATS with JetStream; the stream \`${streamName}\` holds subjects \`customers.>\`, ` +
+          `the stream \`${eventsStreamName}\` subjects \`events.*\``
       }
     },
-    channels: Object.fromEntries(events.map((event) => [event.name, {
+    channels: Object.fromEntries(events.map((event): [string, Channel] => [event.name, {
       address: `customers.{customerId}.${event.name}`,
       title: event.type,
       description: event.description,
       parameters: { customerId: { description: "The customer's id (a UUID)" } },
       messages: { [event.message]: { $ref: `#/components/messages/${event.message}` } },
       "x-jetstream-stream": streamName
-    }])),
-    operations: Object.fromEntries(events.map((event) => [event.message, {
+    }]).concat([["tracked", {
+      address: "events.{type}",
+      title: "Tracked events",
+      description: "Events tracked for customers (page views, purchases, ...), once committed: one committed " +
+        "batch's events of this type per message",
+      parameters: { type: { description: "The event's type, e.g. `purchase`" } },
+      messages: { [tracked]: { $ref: `#/components/messages/${tracked}` } },
+      "x-jetstream-stream": eventsStreamName
+    }]])),
+    operations: Object.fromEntries(events.map((event): [string, Operation] => [event.message, {
       action: "send",
       title: `Publish ${event.type}`,
       channel: { $ref: `#/channels/${event.name}` },
       messages: [{ $ref: `#/channels/${event.name}/messages/${event.message}` }]
-    }])),
+    }]).concat([[tracked, {
+      action: "send",
+      title: "Publish a tracked event",
+      channel: { $ref: "#/channels/tracked" },
+      messages: [{ $ref: `#/channels/tracked/messages/${tracked}` }]
+    }]])),
     components: {
-      messages: Object.fromEntries(events.map((event) => [event.message, {
+      messages: Object.fromEntries(events.map((event): [string, Message] => [event.message, {
         name: event.type,
         title: event.message,
         summary: event.description,
@@ -73,7 +118,19 @@ const build = (version: string) => {
           properties: { "Nats-Msg-Id": { type: "string", description: "The event's eventId" } }
         },
         payload: { $ref: `#/components/schemas/${event.message}` }
-      }])),
+      }]).concat([[tracked, {
+        name: "tracked",
+        title: tracked,
+        summary: "Tracked events of one type from one committed batch",
+        contentType: "application/json",
+        headers: {
+          type: "object",
+          properties: {
+            "Nats-Msg-Id": { type: "string", description: "The first event's `<id>@<occurredAt>`: a republished message is deduplicated" }
+          }
+        },
+        payload: { $ref: `#/components/schemas/${tracked}` }
+      }]])),
       schemas: relocate(document.definitions)
     }
   }

@@ -5,7 +5,9 @@
  * Over HTTP (POST /api/v1/rpc, Effect RPC's JSON serialization) one request
  * may carry a batch of calls: at most `maxCallsPerRequest`, asking for at most
  * `maxCustomersPerRequest` customers in all (a list counts its `limit`, 50 by
- * default), so one answer is never larger than one REST page of 500. Calls of
+ * default), so one answer is never larger than one REST page of 500; and
+ * at most `maxEventsPerRequest` events in all, tracked or read (a timeline
+ * counts its `limit`), one REST batch's worth. Calls of
  * a batch run a few at a time. Credentials and X-Request-Id travel as HTTP
  * headers only; a call's own `headers` are ignored.
  */
@@ -14,10 +16,23 @@ import { Rpc, RpcGroup } from "effect/rpc"
 import { CreateCustomer, Customer, CustomerId, IdempotencyKey, PatchCustomer, VerificationToken } from "../domain/Customer.ts"
 import { CustomerPage, defaultPageSize, ListCustomersQuery } from "../domain/CustomerQuery.ts"
 import {
+  BatchResult,
+  defaultTimelinePageSize,
+  EventResult,
+  maxBatchEvents,
+  TimelinePage,
+  TimelineQuery,
+  TrackBatch,
+  TrackEvent as TrackEventPayload
+} from "../domain/Event.ts"
+import {
   CreateCustomerErrors,
   DeleteCustomerErrors,
   GetCustomerErrors,
   ListCustomersErrors,
+  TimelineErrors,
+  TrackBatchErrors,
+  TrackEventErrors,
   UpdateCustomerErrors,
   VerifyEmailErrors
 } from "../domain/Errors.ts"
@@ -28,7 +43,23 @@ export const maxCustomersPerRequest = 500
 
 /** How many customers a call can answer with, counted against `maxCustomersPerRequest`. */
 export const customersRequested = (tag: string, payload: unknown): number =>
-  tag === "ListCustomers" ? (payload as ListCustomersQuery).limit ?? defaultPageSize : 1
+  tag === "ListCustomers"
+    ? (payload as ListCustomersQuery).limit ?? defaultPageSize
+    : tag === "TrackEvents" || tag === "ListCustomerEvents"
+    ? 0
+    : 1
+
+export const maxEventsPerRequest = maxBatchEvents
+
+/** How many events a call tracks or reads, counted against `maxEventsPerRequest`. */
+export const eventsRequested = (tag: string, payload: unknown): number =>
+  tag === "TrackEvents"
+    ? (payload as TrackBatch).events.length
+    : tag === "TrackEvent"
+    ? 1
+    : tag === "ListCustomerEvents"
+    ? (payload as TimelineQuery).limit ?? defaultTimelinePageSize
+    : 0
 
 const ExpectedVersion = Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
 
@@ -61,5 +92,20 @@ export class CustomersRpc extends RpcGroup.make(
     payload: { id: CustomerId, token: VerificationToken },
     success: Customer,
     error: Schema.Union(VerifyEmailErrors)
-  }).annotate(RequiredPermission, "customers:write")
+  }).annotate(RequiredPermission, "customers:write"),
+  Rpc.make("TrackEvent", {
+    payload: { id: CustomerId, event: TrackEventPayload },
+    success: EventResult,
+    error: Schema.Union(TrackEventErrors)
+  }).annotate(RequiredPermission, "events:write"),
+  Rpc.make("TrackEvents", {
+    payload: TrackBatch,
+    success: BatchResult,
+    error: Schema.Union(TrackBatchErrors)
+  }).annotate(RequiredPermission, "events:write"),
+  Rpc.make("ListCustomerEvents", {
+    payload: { id: CustomerId, ...TimelineQuery.fields },
+    success: TimelinePage,
+    error: Schema.Union(TimelineErrors)
+  })
 ).middleware(RpcAuthentication) {}

@@ -1,8 +1,9 @@
 /** Tracking: one event for a customer, or a batch across customers. Built only from domain schemas. */
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "effect/http-api"
 import { CustomerId } from "../domain/Customer.ts"
-import { BatchResult, EventResult, TrackBatch, TrackEvent } from "../domain/Event.ts"
-import { TrackBatchErrors, TrackEventErrors } from "../domain/Errors.ts"
+import { BatchResult, EventResult, TimelinePage, TimelineQuery, TrackBatch, TrackEvent } from "../domain/Event.ts"
+import { TimelineErrors, TrackBatchErrors, TrackEventErrors } from "../domain/Errors.ts"
+import { documentQueryParameters } from "./QueryParameters.ts"
 import { customersPath } from "./CustomersApi.ts"
 import { Authentication, Authorization, RequiredPermission } from "./Security.ts"
 import { JsonBody } from "./Transport.ts"
@@ -23,9 +24,20 @@ export class EventsApi extends HttpApiGroup.make("events")
     }).middleware(JsonBody).middleware(Authorization).annotate(RequiredPermission, "events:write").annotateMerge(
       OpenApi.annotations({
         summary: "Track an event for a customer",
-        description: `${durability} An unknown or erased customer is a 404.`
+        description: `${durability} An unknown or erased customer is a 404; a time before the retention ` +
+          "period (EVENTS_RETENTION_MONTHS) is a 422."
       })
     ),
+    HttpApiEndpoint.get("timeline", `${customersPath}/:id/events`, {
+      params: { id: CustomerId.annotate({ description: "The customer whose events to read" }) },
+      query: TimelineQuery,
+      success: TimelinePage,
+      error: TimelineErrors
+    }).annotateMerge(OpenApi.annotations({
+      summary: "A customer's events, newest first",
+      description: "Filtered by type and time (`from` inclusive, `to` exclusive). Keyset-paginated: pass " +
+        "`nextCursor` back as `cursor`, with the same filters, until it is null; a page costs the same at any depth."
+    })).annotateMerge(documentQueryParameters(TimelineQuery)),
     HttpApiEndpoint.post("trackBatch", `${eventsPath}/batch`, {
       payload: TrackBatch,
       success: BatchResult,

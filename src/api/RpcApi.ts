@@ -14,7 +14,7 @@ import {
 } from "effect/http-api"
 import { Rpc } from "effect/rpc"
 import { Unauthenticated } from "../domain/Errors.ts"
-import { CustomersRpc, maxCallsPerRequest, maxCustomersPerRequest } from "./CustomersRpc.ts"
+import { CustomersRpc, maxCallsPerRequest, maxCustomersPerRequest, maxEventsPerRequest } from "./CustomersRpc.ts"
 import { credentials } from "./Security.ts"
 import { InternalError, PayloadTooLarge } from "./Transport.ts"
 import { RequestInvalid } from "./Validation.ts"
@@ -78,10 +78,11 @@ export class RpcApi extends HttpApiGroup.make("rpc", { topLevel: true })
     })
       .middleware(RpcCredentials)
       .annotateMerge(OpenApi.annotations({
-        summary: "Call the customer operations as Effect RPC",
+        summary: "Call the customer and event operations as Effect RPC",
         description: "The customer operations as typed RPC for other services, in Effect RPC's JSON " +
           "serialisation. The body is one call or a batch of up to " + maxCallsPerRequest + " calls with " +
           "distinct ids, asking for at most " + maxCustomersPerRequest + " customers in all (a list counts its " +
+          "`limit`) and at most " + maxEventsPerRequest + " events in all, tracked or read (a timeline counts its " +
           "`limit`); the calls run a few at a time. The answer is one result per call: its `exit` is " +
           "`Success` with the value, or `Failure` with a cause whose `Fail` entries are the same problems the " +
           "REST endpoints answer (`/problems/...`). A batch that is malformed or over a limit is refused whole " +

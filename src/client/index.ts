@@ -19,6 +19,7 @@ export * from "../domain/Customer.ts"
 export * from "../domain/CustomerEvents.ts"
 export * from "../domain/CustomerQuery.ts"
 export * from "../domain/Errors.ts"
+export * from "../domain/Event.ts"
 
 export type Credentials = { readonly bearer: string } | { readonly apiKey: string }
 

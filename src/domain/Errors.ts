@@ -107,6 +107,12 @@ export class OccurredInFuture extends HttpApiError.Problem<OccurredInFuture>()("
   title: "The event's time is ahead of the service's clock by more than five minutes"
 }, { field: Schema.String }) {}
 
+export class OccurredBeforeRetention extends HttpApiError.Problem<OccurredBeforeRetention>()("OccurredBeforeRetention", {
+  type: problemType("occurred-before-retention"),
+  status: 422,
+  title: "The event's time is older than the events the service keeps (EVENTS_RETENTION_MONTHS)"
+}, { field: Schema.String }) {}
+
 export class Overloaded extends HttpApiError.Problem<Overloaded>()("Overloaded", {
   type: problemType("overloaded"),
   status: 503,
@@ -174,11 +180,14 @@ export type ErrorOf<Errors extends ReadonlyArray<Schema.Top>> = Errors[number]["
 export const TrackEventErrors = [
   CustomerNotFound,
   OccurredInFuture,
+  OccurredBeforeRetention,
   TrackingPlanViolation,
   UnregisteredEventType,
   Forbidden,
   Overloaded
 ] as const
+/** A timeline is a read: every role may; an unknown or erased customer is not found. */
+export const TimelineErrors = [CustomerNotFound, InvalidCursor] as const
 export const TrackBatchErrors = [Forbidden, Overloaded] as const
 
 /** The tracking plan: reads need no permission; changes need `tracking-plan:manage`. */

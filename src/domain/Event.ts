@@ -2,7 +2,7 @@
  * Tracked behaviour: what a client sends (one event, or a batch across
  * customers), what the service keeps, and what each event's tracking came to.
  */
-import { Schema } from "effect"
+import { Schema, SchemaTransformation } from "effect"
 import { CustomerId, isStorableText, Metadata, Timestamp } from "./Customer.ts"
 import { InstantText } from "./Instant.ts"
 import { CurrencyCode } from "./Reference.ts"
@@ -69,13 +69,21 @@ const revenueWithCurrency = Schema.makeFilter((event: { readonly revenue?: numbe
   { path: [event.revenue === undefined ? "revenue" : "currency"], issue: "revenue and currency go together" }
 )
 
+/** The earliest time an event may claim: each month since makes a partition, so the past is bounded too. */
+export const earliestOccurredAt = "1970-01-01T00:00:00Z"
+
+const OccurredAt = InstantText.check(
+  Schema.makeFilter((text: string) => Date.parse(text) >= Date.parse(earliestOccurredAt) || `not before ${earliestOccurredAt}`)
+).annotate({
+  description: "When it happened (RFC 3339); defaults to when the service received it. Past years are welcome " +
+    `(backfills) from ${earliestOccurredAt} on, within the retention period when one is set; more than five ` +
+    "minutes ahead of the service's clock is refused."
+})
+
 const trackedFields = {
   id: Schema.optionalKey(EventId),
   type: EventType,
-  occurredAt: Schema.optionalKey(InstantText.annotate({
-    description: "When it happened (RFC 3339); defaults to when the service received it. Past years are welcome " +
-      "(backfills); more than five minutes ahead of the service's clock is refused."
-  })),
+  occurredAt: Schema.optionalKey(OccurredAt),
   sessionId: Schema.optionalKey(ShortText(128)),
   channel: Schema.optionalKey(
     Schema.String.check(Schema.isPattern(/^[a-z][a-z0-9_]{0,31}$/u, { expected: "a snake_case channel, e.g. 'web'" }))
@@ -121,6 +129,7 @@ export const EventRejection = Schema.Struct({
   type: Schema.Literals([
     "/problems/customer-not-found",
     "/problems/occurred-in-future",
+    "/problems/occurred-before-retention",
     "/problems/tracking-plan-violation",
     "/problems/unregistered-event-type"
   ]),
@@ -158,18 +167,75 @@ export const BatchResult = Schema.Struct({
 }).annotate({ identifier: "BatchResult" })
 export type BatchResult = typeof BatchResult.Type
 
-/** An event as the service keeps and serves it. */
-export const CustomerEvent = Schema.Struct({
+/**
+ * An event as the service keeps and serves it: in a customer's timeline, and in the messages published to
+ * the JetStream stream `EVENTS` (TrackedEvents).
+ */
+export const TrackedEvent = Schema.Struct({
   id: EventId,
   customerId: CustomerId,
   type: EventType,
   occurredAt: Timestamp,
-  receivedAt: Timestamp,
+  receivedAt: Timestamp.annotate({ description: "When the service committed it" }),
   sessionId: Schema.NullOr(Schema.String),
   channel: Schema.NullOr(Schema.String),
   device: Schema.NullOr(Device),
   properties: Metadata,
   revenue: Schema.NullOr(Schema.Finite),
   currency: Schema.NullOr(CurrencyCode)
-}).annotate({ identifier: "CustomerEvent" })
-export type CustomerEvent = typeof CustomerEvent.Type
+}).annotate({ identifier: "TrackedEvent", description: "An event tracked for a customer" })
+export type TrackedEvent = typeof TrackedEvent.Type
+
+/**
+ * The message published to the JetStream stream `EVENTS` on `events.<type>`: the events of one type from one
+ * committed batch (at most a few hundred per message), in the order they occurred. Nats-Msg-Id is the first
+ * event's `<id>@<occurredAt>`, so a message published again is deduplicated by the stream.
+ */
+export const TrackedEvents = Schema.Struct({
+  type: EventType,
+  events: Schema.Array(TrackedEvent).annotate({ description: "Events of this type, oldest first" })
+}).annotate({ identifier: "TrackedEvents", description: "Tracked events of one type, from one committed batch" })
+export type TrackedEvents = typeof TrackedEvents.Type
+
+/** The JetStream stream tracked events are published to, one subject per type. */
+export const eventsStreamName = "EVENTS"
+export const trackedEventSubject = (type: string) => `events.${type}`
+
+/** Events per timeline page when a request names no `limit`, and at most. */
+export const defaultTimelinePageSize = 50
+export const maxTimelinePageSize = 500
+
+/** `types=purchase,refund` */
+const TypeList = Schema.String.pipe(
+  Schema.decodeTo(
+    Schema.Array(Schema.String),
+    SchemaTransformation.transform<ReadonlyArray<string>, string>({
+      decode: (text) => text.split(",").map((type) => type.trim()),
+      encode: (types) => types.join(",")
+    })
+  ),
+  Schema.decodeTo(Schema.Array(EventType).check(Schema.isBetweenLength(1, 20)))
+)
+
+export const TimelineQuery = Schema.Struct({
+  types: Schema.optionalKey(TypeList.annotate({ description: "Only these types (comma-separated, up to 20)" })),
+  from: Schema.optionalKey(InstantText.annotate({ description: "Only events that occurred at or after this time" })),
+  to: Schema.optionalKey(InstantText.annotate({ description: "Only events that occurred before this time" })),
+  limit: Schema.optionalKey(
+    Schema.NumberFromString.pipe(Schema.decodeTo(
+      Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: maxTimelinePageSize })).annotate({
+        description: `Events per page, ${defaultTimelinePageSize} when not given`
+      })
+    ))
+  ),
+  cursor: Schema.optionalKey(Schema.String.check(Schema.isMaxCodePoints(512)).annotate({
+    description: "The previous page's `nextCursor`"
+  }))
+}).annotate({ identifier: "TimelineQuery" })
+export type TimelineQuery = typeof TimelineQuery.Type
+
+export const TimelinePage = Schema.Struct({
+  data: Schema.Array(TrackedEvent).annotate({ description: "Newest first (by time occurred, then id)" }),
+  nextCursor: Schema.NullOr(Schema.String)
+}).annotate({ identifier: "TimelinePage" })
+export type TimelinePage = typeof TimelinePage.Type

@@ -7,11 +7,20 @@
  * refused at once (503, Retry-After) instead of waiting without limit.
  */
 import { type Cause, Clock, Config, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Queue } from "effect"
-import type { BatchEvent, EventId, EventResult } from "../domain/Event.ts"
+import type { CustomerId } from "../domain/Customer.ts"
+import type { BatchEvent, BatchResult, EventId, EventResult, TrackEvent } from "../domain/Event.ts"
 import { EventId as EventIdSchema } from "../domain/Event.ts"
-import { Overloaded } from "../domain/Errors.ts"
+import {
+  CustomerNotFound,
+  OccurredBeforeRetention,
+  OccurredInFuture,
+  Overloaded,
+  TrackingPlanViolation,
+  UnregisteredEventType
+} from "../domain/Errors.ts"
 import { uuidv7 } from "../platform/Ids.ts"
 import { EventStore, type EventToStore, type StoreOutcome } from "./EventStore.ts"
+import { retentionHorizon, RetentionMonths } from "./EventRetention.ts"
 import { TrackingPlan } from "./TrackingPlan.ts"
 
 /** How far ahead of the service's clock an event may claim to have happened (clients' clocks drift). */
@@ -46,15 +55,37 @@ const unregisteredType = {
   field: "type"
 } as const
 
+const beforeRetention = {
+  type: "/problems/occurred-before-retention",
+  title: "The event's time is older than the events the service keeps",
+  field: "occurredAt"
+} as const
+
 export class EventIngest extends Context.Service<EventIngest, {
   /** Stores the events (any customers); one result per event, in order. Fails only when over capacity. */
   track(events: ReadonlyArray<BatchEvent>): Effect.Effect<ReadonlyArray<EventResult>, Overloaded>
+  /** One event for one customer: its rejection, if any, as the operation's error (REST, RPC). */
+  trackOne(
+    customerId: CustomerId,
+    event: TrackEvent
+  ): Effect.Effect<
+    EventResult,
+    | CustomerNotFound
+    | OccurredInFuture
+    | OccurredBeforeRetention
+    | TrackingPlanViolation
+    | UnregisteredEventType
+    | Overloaded
+  >
+  /** A batch across customers, with its totals (REST, RPC, NATS). */
+  trackBatch(events: ReadonlyArray<BatchEvent>): Effect.Effect<BatchResult, Overloaded>
 }>()("cms/events/EventIngest") {
   static readonly layer = Layer.effect(
     EventIngest,
     Effect.gen(function*() {
       const store = yield* EventStore
       const plan = yield* TrackingPlan
+      const retentionMonths = yield* RetentionMonths
       const maxQueuedEvents = yield* Config.Int("EVENTS_MAX_QUEUED").pipe(Config.withDefault(20_000))
       const maxEventsPerFlush = yield* Config.Int("EVENTS_MAX_PER_FLUSH").pipe(Config.withDefault(5_000))
       const flushers = yield* Config.Int("EVENTS_FLUSHERS").pipe(Config.withDefault(2))
@@ -123,6 +154,8 @@ export class EventIngest extends Context.Service<EventIngest, {
 
       const track = Effect.fn("EventIngest.track")(function*(events: ReadonlyArray<BatchEvent>) {
         const now = yield* Clock.currentTimeMillis
+        // Older events would land in a partition that is (or is about to be) dropped.
+        const horizon = Option.match(retentionMonths, { onNone: () => -Infinity, onSome: (months) => retentionHorizon(now, months) })
         const results: Array<EventResult> = new Array(events.length)
         const toStore: Array<EventToStore> = []
         const storedAt: Array<number> = []
@@ -132,6 +165,10 @@ export class EventIngest extends Context.Service<EventIngest, {
           const occurredAt = event.occurredAt === undefined ? now : Date.parse(event.occurredAt)
           if (occurredAt > now + allowedClockSkewMillis) {
             results[index] = { id, status: "rejected", problem: inFuture }
+            continue
+          }
+          if (occurredAt < horizon) {
+            results[index] = { id, status: "rejected", problem: beforeRetention }
             continue
           }
           const verdict = plan.check(event.type, event.properties)
@@ -188,7 +225,40 @@ export class EventIngest extends Context.Service<EventIngest, {
         return results
       })
 
-      return EventIngest.of({ track })
+      const trackOne = Effect.fn("EventIngest.trackOne")(function*(customerId: CustomerId, event: TrackEvent) {
+        const [result] = yield* track([{ customerId, ...event }])
+        switch (result.problem?.type) {
+          case "/problems/customer-not-found":
+            return yield* new CustomerNotFound({ customerId })
+          case "/problems/occurred-in-future":
+            return yield* new OccurredInFuture({ field: "occurredAt" })
+          case "/problems/occurred-before-retention":
+            return yield* new OccurredBeforeRetention({ field: "occurredAt" })
+          case "/problems/tracking-plan-violation":
+            return yield* new TrackingPlanViolation({
+              field: result.problem.field,
+              violations: result.violations ?? [],
+              ...(result.problem.detail === undefined ? {} : { detail: result.problem.detail })
+            })
+          case "/problems/unregistered-event-type":
+            return yield* new UnregisteredEventType({ field: "type", detail: `'${event.type}' is not registered` })
+        }
+        return result
+      })
+
+      const trackBatch = Effect.fn("EventIngest.trackBatch")(function*(events: ReadonlyArray<BatchEvent>) {
+        const results = yield* track(events)
+        let stored = 0
+        let duplicates = 0
+        for (const result of results) {
+          if (result.status === "stored") stored++
+          else if (result.status === "duplicate") duplicates++
+        }
+        return { stored, duplicates, rejected: results.length - stored - duplicates, results }
+      })
+
+      return EventIngest.of({ track, trackOne, trackBatch })
     })
   )
 }
+

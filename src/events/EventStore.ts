@@ -45,6 +45,12 @@ export const partitionName = (monthStart: number) => {
   }`
 }
 
+/** The month a partition holds, from its name; undefined for a name not of ours. */
+const monthStartOf = (name: string): number | undefined => {
+  const match = /^customer_events_p(\d{4})(\d{2})$/.exec(name)
+  return match === null ? undefined : Date.UTC(Number(match[1]), Number(match[2]) - 1, 1)
+}
+
 interface OutcomeRow {
   readonly n: number
   readonly status: string | null
@@ -56,6 +62,8 @@ export class EventStore extends Context.Service<EventStore, {
   store(events: ReadonlyArray<EventToStore>, committedAt: Date): Effect.Effect<ReadonlyArray<StoreOutcome>>
   /** Makes the monthly partitions covering these instants (epoch milliseconds), where missing. */
   ensurePartitions(instants: Iterable<number>): Effect.Effect<void>
+  /** Drops the monthly partitions that end at or before `horizon` (epoch milliseconds); their names. */
+  dropPartitionsBefore(horizon: number): Effect.Effect<ReadonlyArray<string>>
 }>()("cms/events/EventStore") {
   static readonly layer = Layer.effect(
     EventStore,
@@ -68,16 +76,23 @@ export class EventStore extends Context.Service<EventStore, {
           .map((row) => row.name)
       )
 
+      /**
+       * DDL on the partitions under one advisory lock, as one statement (its own transaction): no BEGIN and
+       * COMMIT round trips, and nothing for an embedded PGlite, which runs every connection in one session, to
+       * interleave with. `ddl` is built from our own month names and instants, never from input.
+       */
+      const partitionDdl = (ddl: string) =>
+        sql.unsafe(
+          `DO $$ BEGIN PERFORM pg_advisory_xact_lock(hashtext('customer_events partitions')); EXECUTE '${ddl}'; END $$`
+        ).pipe(Effect.orDie, Effect.asVoid)
+
       const createPartition = (start: number, end: number) => {
         const name = partitionName(start)
         // Two processes (or two batches) may want the same month at once: the lock makes the check-then-create whole.
-        return sql.withTransaction(Effect.gen(function*() {
-          yield* sql`SELECT pg_advisory_xact_lock(hashtext('customer_events partitions'))`
-          yield* sql.unsafe(
-            `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF customer_events ` +
-              `FOR VALUES FROM ('${new Date(start).toISOString()}') TO ('${new Date(end).toISOString()}')`
-          )
-        })).pipe(Effect.orDie, Effect.tap(() => Effect.sync(() => known.add(name))))
+        return partitionDdl(
+          `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF customer_events ` +
+            `FOR VALUES FROM (''${new Date(start).toISOString()}'') TO (''${new Date(end).toISOString()}'')`
+        ).pipe(Effect.tap(() => Effect.sync(() => known.add(name))))
       }
 
       const ensurePartitions = Effect.fn("EventStore.ensurePartitions")(function*(instants: Iterable<number>) {
@@ -145,7 +160,21 @@ export class EventStore extends Context.Service<EventStore, {
         return outcomes
       })
 
-      return EventStore.of({ store, ensurePartitions })
+      const dropPartitionsBefore = Effect.fn("EventStore.dropPartitionsBefore")(function*(horizon: number) {
+        const partitions = yield* sql<{ readonly name: string }>`SELECT c.relname AS name FROM pg_inherits i
+          JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'customer_events'::regclass`.pipe(Effect.orDie)
+        const expired = partitions.flatMap(({ name }) => {
+          const start = monthStartOf(name)
+          return start !== undefined && monthOf(start).end <= horizon ? [name] : []
+        }).sort()
+        for (const name of expired) {
+          // Brief: the drop locks the parent while it runs, a catalogue change and unlinking files.
+          yield* partitionDdl(`DROP TABLE IF EXISTS ${name}`).pipe(Effect.tap(() => Effect.sync(() => known.delete(name))))
+        }
+        return expired
+      })
+
+      return EventStore.of({ store, ensurePartitions, dropPartitionsBefore })
     })
   )
 }

@@ -4,8 +4,8 @@
  * reconnects on its own.
  */
 import { jetstream, type JetStreamClient, jetstreamManager } from "@nats-io/jetstream"
-import { connect, nanos, type NatsConnection } from "@nats-io/transport-node"
-import { Config, Context, Data, Effect, Layer, MutableRef, Option, Ref, Schedule, Stream } from "effect"
+import { connect, headers as natsHeaders, nanos, type NatsConnection } from "@nats-io/transport-node"
+import { Config, Context, Data, Deferred, Effect, Layer, MutableRef, Option, Ref, Schedule, type Scope, Stream } from "effect"
 import { describeFailure, logFailure, loggingFailures } from "./BackgroundWork.ts"
 
 export type NatsStatus = "up" | "down" | "disabled"
@@ -14,9 +14,27 @@ export type NatsStatus = "up" | "down" | "disabled"
 export interface StreamSpec {
   readonly name: string
   readonly subjects: ReadonlyArray<string>
+  /** A republish within this window is dropped (Nats-Msg-Id); 10 minutes unless given. */
+  readonly duplicateWindowMillis?: number
+  /** Messages older than this are discarded; kept for ever unless given. */
+  readonly maxAgeMillis?: number
 }
 
 export const streams: ReadonlyArray<StreamSpec> = [{ name: "CUSTOMERS", subjects: ["customers.>"] }]
+
+/** A request/reply endpoint on a subject, shared by every process in the same queue group. */
+export interface ServiceSpec {
+  readonly subject: string
+  readonly queue: string
+  /** Requests handled at once by this process; more wait in the client's buffer (NATS' slow-consumer limits apply). */
+  readonly concurrency: number
+}
+
+/** What a request is answered with: a body and optional headers. */
+export interface Reply {
+  readonly data: Uint8Array
+  readonly headers?: Readonly<Record<string, string>>
+}
 
 /** The streams could not be created or updated; `reason` names the driver's error class. */
 class StreamSetupFailed extends Data.TaggedError("StreamSetupFailed")<{ readonly reason: string }> {
@@ -32,6 +50,17 @@ export class Nats extends Context.Service<Nats, {
   readonly status: Effect.Effect<NatsStatus>
   /** The JetStream client while connected. */
   readonly jetstream: Effect.Effect<Option.Option<JetStreamClient>>
+  /** Creates or updates a stream once connected, and again whenever the server comes back without it. */
+  readonly ensureStream: (stream: StreamSpec) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * Serves `spec.subject` until the scope closes, from the moment NATS is first reached (at once when it is
+   * disabled: nothing is served). `handle` answers each request; it cannot fail, so it owns its error replies.
+   * A request without a reply subject is handled all the same and its answer dropped.
+   */
+  readonly serve: (
+    spec: ServiceSpec,
+    handle: (data: Uint8Array) => Effect.Effect<Reply>
+  ) => Effect.Effect<void, never, Scope.Scope>
 }>()("cms/platform/Nats") {
   static readonly layer = Layer.effect(
     Nats,
@@ -39,21 +68,31 @@ export class Nats extends Context.Service<Nats, {
       const url = yield* Config.String("NATS_URL").pipe(Config.option)
       if (Option.isNone(url)) {
         yield* Effect.logWarning("nats: NATS_URL not set; changes stay in the outbox until it is")
-        return Nats.of({ status: Effect.succeed("disabled"), jetstream: Effect.succeedNone })
+        return Nats.of({
+          status: Effect.succeed("disabled"),
+          jetstream: Effect.succeedNone,
+          ensureStream: () => Effect.void,
+          serve: () => Effect.void
+        })
       }
       const connection = yield* Ref.make(Option.none<{ readonly nc: NatsConnection; readonly js: JetStreamClient }>())
       // Read synchronously on every relay pass; set as the connection's status changes.
       const connected = MutableRef.make(false)
+      // Completed at the first connection: services subscribe then (the client resubscribes after reconnects).
+      const firstConnection = yield* Deferred.make<NatsConnection>()
+      // Streams features asked for, besides `streams`: restored with them after a reconnect.
+      const extraStreams: Array<StreamSpec> = []
 
       const ensureStreams = (nc: NatsConnection) =>
         Effect.tryPromise({
           try: async () => {
             const manager = await jetstreamManager(nc)
-            for (const stream of streams) {
+            for (const stream of [...streams, ...extraStreams]) {
               const config = {
                 name: stream.name,
                 subjects: [...stream.subjects],
-                duplicate_window: nanos(duplicateWindowMillis)
+                duplicate_window: nanos(stream.duplicateWindowMillis ?? duplicateWindowMillis),
+                ...(stream.maxAgeMillis === undefined ? {} : { max_age: nanos(stream.maxAgeMillis) })
               }
               await manager.streams.info(stream.name).then(
                 () => manager.streams.update(stream.name, config),
@@ -104,6 +143,7 @@ export class Nats extends Context.Service<Nats, {
         Effect.tapError((error) => logFailure("nats: not reachable, retrying", error)),
         Effect.retry(Schedule.spaced("2 seconds")),
         Effect.tap((nc) => Ref.set(connection, Option.some({ nc, js: jetstream(nc) }))),
+        Effect.tap((nc) => Deferred.succeed(firstConnection, nc)),
         Effect.tap(() => markUp),
         Effect.tap(() => Effect.logInfo("nats: connected")),
         Effect.flatMap(watchStatus)
@@ -118,7 +158,47 @@ export class Nats extends Context.Service<Nats, {
         )
       )
 
+      const ensureStream = (stream: StreamSpec) =>
+        Effect.gen(function*() {
+          if (!extraStreams.some((known) => known.name === stream.name)) extraStreams.push(stream)
+          // Once connected (again, should the first setup have run before this stream was known): idempotent.
+          const nc = yield* Deferred.await(firstConnection)
+          yield* ensureStreams(nc).pipe(
+            Effect.retry({ schedule: Schedule.spaced("1 second"), while: () => !nc.isClosed() }),
+            loggingFailures(`nats: stream ${stream.name} not created`)
+          )
+        }).pipe(Effect.forkScoped, Effect.asVoid)
+
+      const serve = (spec: ServiceSpec, handle: (data: Uint8Array) => Effect.Effect<Reply>) =>
+        Effect.gen(function*() {
+          const nc = yield* Deferred.await(firstConnection)
+          const subscription = yield* Effect.acquireRelease(
+            Effect.sync(() => nc.subscribe(spec.subject, { queue: spec.queue })),
+            (subscription) => Effect.sync(() => subscription.unsubscribe())
+          )
+          yield* Effect.logInfo("nats: serving").pipe(Effect.annotateLogs({ subject: spec.subject, queue: spec.queue }))
+          yield* Stream.fromAsyncIterable(subscription, (cause) => cause).pipe(
+            Stream.mapEffect((message) =>
+              handle(message.data).pipe(
+                Effect.tap((reply) =>
+                  Effect.sync(() => {
+                    if (reply.headers === undefined) return message.respond(reply.data)
+                    const headers = natsHeaders()
+                    for (const [name, value] of Object.entries(reply.headers)) headers.set(name, value)
+                    return message.respond(reply.data, { headers })
+                  })
+                ),
+                // A defect answers nothing (the requester times out) and ends neither the others nor the service.
+                loggingFailures(`nats: a request on ${spec.subject} failed`)
+              ), { concurrency: spec.concurrency, unordered: true }),
+            Stream.runDrain,
+            loggingFailures(`nats: serving ${spec.subject} stopped`)
+          )
+        }).pipe(Effect.forkScoped, Effect.asVoid)
+
       return Nats.of({
+        ensureStream,
+        serve,
         status: Effect.sync((): NatsStatus => MutableRef.get(connected) ? "up" : "down"),
         jetstream: Effect.map(
           Ref.get(connection),

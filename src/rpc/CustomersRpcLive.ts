@@ -3,10 +3,14 @@ import { Effect } from "effect"
 import { CustomersRpc } from "../api/CustomersRpc.ts"
 import { CurrentActor } from "../api/Security.ts"
 import { Customers } from "../customers/Customers.ts"
+import { EventIngest } from "../events/EventIngest.ts"
+import { EventTimeline } from "../events/EventTimeline.ts"
 import { CurrentRequestId } from "../platform/RequestContext.ts"
 
 export const CustomersRpcLive = CustomersRpc.toLayer(Effect.gen(function*() {
   const customers = yield* Customers
+  const ingest = yield* EventIngest
+  const timeline = yield* EventTimeline
   const context = Effect.all({ actor: CurrentActor, requestId: CurrentRequestId })
   return CustomersRpc.of({
     GetCustomer: ({ id }) => Effect.flatMap(CurrentActor, (actor) => customers.get(actor, id)),
@@ -21,6 +25,9 @@ export const CustomersRpcLive = CustomersRpc.toLayer(Effect.gen(function*() {
     DeleteCustomer: ({ id, expectedVersion }) =>
       Effect.flatMap(context, (context) => customers.delete({ ...context, id, expectedVersion: expectedVersion ?? null })),
     VerifyCustomerEmail: ({ id, token }) =>
-      Effect.flatMap(context, (context) => customers.verifyEmail({ ...context, id, token }))
+      Effect.flatMap(context, (context) => customers.verifyEmail({ ...context, id, token })),
+    TrackEvent: ({ id, event }) => ingest.trackOne(id, event),
+    TrackEvents: ({ events }) => ingest.trackBatch(events),
+    ListCustomerEvents: ({ id, ...query }) => timeline.page(id, query)
   })
 }))

@@ -11,8 +11,10 @@ import { RpcSerialization, RpcServer } from "effect/rpc"
 import {
   customersRequested,
   CustomersRpc,
+  eventsRequested,
   maxCallsPerRequest,
-  maxCustomersPerRequest
+  maxCustomersPerRequest,
+  maxEventsPerRequest
 } from "../api/CustomersRpc.ts"
 import { CurrentActor, RequiredPermission, RpcAuthentication } from "../api/Security.ts"
 import { rpcCallFields, rpcPath } from "../api/RpcApi.ts"
@@ -126,6 +128,7 @@ const planBatch = (text: string, actor: Actor): Exit.Exit<BatchPlan, RequestInva
   const run: Array<typeof Call.Type> = []
   const forbidden: Array<BatchPlan["forbidden"][number]> = []
   let customers = 0
+  let events = 0
   for (const [index, call] of calls.entries()) {
     const id = String(call.id)
     if (ids.has(id)) return Exit.fail(malformed("Two calls share an id", ["body", index, "id"], "Expected an id no other call uses"))
@@ -145,6 +148,7 @@ const planBatch = (text: string, actor: Actor): Exit.Exit<BatchPlan, RequestInva
       )
     }
     customers += customersRequested(call.tag, payload.value)
+    events += eventsRequested(call.tag, payload.value)
     run.push(call)
   }
   if (customers > maxCustomersPerRequest) {
@@ -152,6 +156,13 @@ const planBatch = (text: string, actor: Actor): Exit.Exit<BatchPlan, RequestInva
       `A request asks for at most ${maxCustomersPerRequest} customers in all`,
       ["body"],
       `Expected lists whose limits add up to at most ${maxCustomersPerRequest}, got ${customers}`
+    ))
+  }
+  if (events > maxEventsPerRequest) {
+    return Exit.fail(malformed(
+      `A request tracks or reads at most ${maxEventsPerRequest} events in all`,
+      ["body"],
+      `Expected event batches and timeline limits adding up to at most ${maxEventsPerRequest}, got ${events}`
     ))
   }
   return Exit.succeed({ run, forbidden })

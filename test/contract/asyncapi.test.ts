@@ -13,6 +13,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { asyncApiPath, eventsDocument } from "../../src/api/Documentation.ts"
 import { customerEvents, streamName } from "../../src/domain/CustomerEvents.ts"
+import { eventsStreamName, TrackedEvents } from "../../src/domain/Event.ts"
 import { json, TestService, testService } from "../support/TestService.ts"
 
 interface LintReport {
@@ -68,12 +69,23 @@ describe("the AsyncAPI document under Redocly's recommended rules", () => {
 describe("the AsyncAPI document's content", () => {
   const document = eventsDocument()
 
-  it("has a channel per event on its subject pattern of the CUSTOMERS stream", () => {
+  it("has a channel per customer event on its subject pattern of the CUSTOMERS stream, and tracked events' on EVENTS", () => {
     assert.strictEqual(document.asyncapi, "3.0.0")
     assert.deepStrictEqual(
       Object.values(document.channels).map((channel) => [channel.address, channel["x-jetstream-stream"]]),
-      customerEvents.map((event) => [`customers.{customerId}.${event.name}`, streamName])
+      [
+        ...customerEvents.map((event) => [`customers.{customerId}.${event.name}`, streamName]),
+        ["events.{type}", eventsStreamName]
+      ]
     )
+  })
+
+  it("describes the tracked events' message with the TrackedEvents schema", () => {
+    const message = document.components.messages.TrackedEvents
+    const schema = (document.components.schemas as Record<string, { readonly properties: Record<string, unknown> }>)[
+      message.payload.$ref.slice("#/components/schemas/".length)
+    ]
+    assert.deepStrictEqual(Object.keys(schema.properties).sort(), Object.keys(TrackedEvents.fields).sort())
   })
 
   it("describes each message's payload with its event schema", () => {

@@ -174,6 +174,14 @@ const answers: Record<string, {
       body: { from: "2026-01-01T00:00:00Z", to: "2025-01-01T00:00:00Z" }
     })
   },
+  "events.timeline": {
+    success: Effect.flatMap(createCustomer(), ({ id }) =>
+      Effect.andThen(
+        send("POST", `${customerPath(id)}/track`, { body: { type: "purchase", revenue: 1.5, currency: "EUR" } }),
+        send("GET", `${customerPath(id)}/events?types=purchase&limit=10`)
+      )),
+    error: send("GET", `${customerPath(unknownId)}/events`)
+  },
   rpc: {
     success: Effect.flatMap(createCustomer(), ({ id }) => send("POST", rpcPath, { body: [rpcCall("GetCustomer", { id })] })),
     error: send("POST", rpcPath, { body: [rpcCall("ListCustomers", {})], auth: false })

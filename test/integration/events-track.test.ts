@@ -110,6 +110,18 @@ layer(Env, { excludeTestServices: true })("POST /api/v1/customers/:id/track", (i
       assert.strictEqual(row.partition, "customer_events_p199701")
     }))
 
+  it.effect("a time before 1970 is a 400 naming occurredAt: a bad client cannot make a partition per month of history", () =>
+    Effect.gen(function*() {
+      const customer = yield* createCustomer()
+      const problem = yield* expectProblem(
+        yield* track(customer.id, { type: "page_view", occurredAt: "0001-01-01T00:00:00Z" }),
+        400,
+        "/problems/invalid-request"
+      )
+      assert.deepStrictEqual(invalidPaths(problem), ["payload.occurredAt"])
+      assert.lengthOf(yield* storedEvents(customer.id), 0)
+    }))
+
   it.effect("malformed events are a 400 naming each field, and nothing is stored", () =>
     Effect.gen(function*() {
       const customer = yield* createCustomer()

@@ -5,6 +5,8 @@
 
 -- One row per customer with events: totals since the first event, and the purchase summary the BG/NBD and
 -- Gamma-Gamma models read (purchase occasions are calendar days with at least one purchase, as in the literature).
+-- The purchase fields are recomputed from customer_daily_activity's `purchase` rows whenever a customer's purchases
+-- change, so history backfilled out of order gives the same figures as history tracked in order.
 CREATE TABLE customer_activity (
   customer_id           uuid PRIMARY KEY,
   first_seen_at         timestamptz NOT NULL,
@@ -97,3 +99,7 @@ CREATE TABLE cohort_activity (
   active_customers bigint NOT NULL DEFAULT 0,
   PRIMARY KEY (cohort_month, activity_month)
 );
+
+-- Batches both folded and published, which the folder prunes. Without a publisher (NATS_URL unset) the folder
+-- deletes a batch as it folds it instead: nothing would ever publish it.
+CREATE INDEX event_batches_done_idx ON event_batches (id) WHERE folded_at IS NOT NULL AND published_at IS NOT NULL;

@@ -5,7 +5,7 @@
  * made as the events' times need them.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, PubSub } from "effect"
 import type { CustomerId } from "../domain/Customer.ts"
 import type { Device, EventId, PlanViolation } from "../domain/Event.ts"
 import type { Metadata } from "../domain/Customer.ts"
@@ -56,11 +56,14 @@ export class EventStore extends Context.Service<EventStore, {
   store(events: ReadonlyArray<EventToStore>, committedAt: Date): Effect.Effect<ReadonlyArray<StoreOutcome>>
   /** Makes the monthly partitions covering these instants (epoch milliseconds), where missing. */
   ensurePartitions(instants: Iterable<number>): Effect.Effect<void>
+  /** A signal after each committed batch that stored something, so the rollup folder need not wait for its poll. */
+  readonly batchCommitted: PubSub.PubSub<void>
 }>()("cms/events/EventStore") {
   static readonly layer = Layer.effect(
     EventStore,
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
+      const batchCommitted = yield* PubSub.sliding<void>(1)
       // Partitions known to exist. Another process may have made more: creating one is idempotent.
       const known = new Set(
         (yield* sql<{ readonly name: string }>`SELECT c.relname AS name FROM pg_inherits i
@@ -134,7 +137,9 @@ export class EventStore extends Context.Service<EventStore, {
           Effect.orDie
         )
         const outcomes = new Array<StoreOutcome>(events.length)
+        let stored = false
         for (const row of rows) {
+          stored ||= row.stored
           // An erased customer is not found, as for every read.
           outcomes[row.n] = row.status === null || row.status === "DELETED"
             ? "customer-not-found"
@@ -142,10 +147,11 @@ export class EventStore extends Context.Service<EventStore, {
             ? "stored"
             : "duplicate"
         }
+        if (stored) yield* PubSub.publish(batchCommitted, undefined)
         return outcomes
       })
 
-      return EventStore.of({ store, ensurePartitions })
+      return EventStore.of({ store, ensurePartitions, batchCommitted })
     })
   )
 }

@@ -1,0 +1,216 @@
+/**
+ * Folds committed event batches into the rollups (migrations/0005_event_rollups.sql).
+ *
+ * A fold claims a group of unfolded batches (FOR NO KEY UPDATE SKIP LOCKED, so
+ * any number of folders, in this process or others, share the work), copies
+ * their events once into a session-local table, and updates every rollup from
+ * it set-wise, a handful of statements whatever the number of events, in the
+ * transaction that marks the batches folded: a batch is counted exactly once,
+ * and a failed fold leaves it to be folded again.
+ *
+ * Lock order, so that concurrent folds wait for one another instead of
+ * deadlocking: customer_activity rows first, in customer order (two folds
+ * sharing a customer are then serialised from their first write, and every
+ * later statement of the second sees the first's rows), then the other
+ * per-customer tables, each in key order, and last the fleet and cohort rows
+ * every fold touches, held only for the last statement before the commit.
+ *
+ * A batch's row goes once it is folded and published to JetStream. With no
+ * publisher (NATS_URL unset) there is nothing to wait for: the fold deletes
+ * the batches it folds. With one, the fold deletes those already published
+ * and marks the others, and a prune deletes them once published.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Clock, Config, Duration, Effect, Layer, PubSub } from "effect"
+import { loggingFailures, repeatLoggingFailures } from "../platform/BackgroundWork.ts"
+import { Nats } from "../platform/Nats.ts"
+import { EventStore } from "./EventStore.ts"
+import { reportingCurrency } from "./ReportingCurrency.ts"
+
+/** What one fold took: batches claimed, and their events still stored (an erased customer's may be gone). */
+export interface Fold {
+  readonly batches: number
+  readonly events: number
+}
+
+/**
+ * The events of the batches being folded, made once per connection and emptied at every commit
+ * (no catalog churn per fold). `at_utc` is the wall time in UTC that days, weeks, months and hours are cut from.
+ */
+const foldingTable = `CREATE TEMP TABLE IF NOT EXISTS folding_events (
+  customer_id       uuid NOT NULL,
+  type              text NOT NULL,
+  occurred_at       timestamptz NOT NULL,
+  at_utc            timestamp NOT NULL,
+  session_id        text,
+  channel           text,
+  revenue           numeric(20, 4),
+  currency          text,
+  reporting_revenue numeric(20, 4) NOT NULL
+) ON COMMIT DELETE ROWS`
+
+export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
+  const sql = yield* PgClient.PgClient
+  const store = yield* EventStore
+  const nats = yield* Nats
+  const currency = yield* reportingCurrency
+  const idlePoll = yield* Config.Duration("ROLLUP_FOLD_INTERVAL").pipe(Config.withDefault(Duration.millis(250)))
+  const maxBatches = yield* Config.Int("ROLLUP_FOLD_MAX_BATCHES").pipe(Config.withDefault(32))
+  const folders = yield* Config.Int("ROLLUP_FOLDERS").pipe(Config.withDefault(1))
+  const pruneInterval = yield* Config.Duration("ROLLUP_PRUNE_INTERVAL").pipe(Config.withDefault(Duration.minutes(1)))
+  // NATS_URL unset: nothing publishes batches, so a folded batch is done.
+  const publishing = (yield* nats.status) !== "disabled"
+  const isDone = publishing ? sql`published_at IS NOT NULL` : sql`TRUE`
+
+  const fold = Effect.fn("RollupFolder.fold")(function*() {
+    const now = new Date(yield* Clock.currentTimeMillis)
+    yield* sql.unsafe(foldingTable)
+    const [claimed] = yield* sql<Fold>`WITH claimed AS (
+        SELECT id, event_ids, occurred, ${isDone} AS done FROM event_batches
+        WHERE folded_at IS NULL ORDER BY id LIMIT ${maxBatches} FOR NO KEY UPDATE SKIP LOCKED
+      ),
+      pruned AS (DELETE FROM event_batches WHERE id IN (SELECT id FROM claimed WHERE done)),
+      marked AS (UPDATE event_batches SET folded_at = ${now} WHERE id IN (SELECT id FROM claimed WHERE NOT done)),
+      loaded AS (
+        INSERT INTO folding_events (customer_id, type, occurred_at, at_utc, session_id, channel, revenue, currency,
+          reporting_revenue)
+        SELECT e.customer_id, e.type, e.occurred_at, e.occurred_at AT TIME ZONE 'UTC', e.session_id, e.channel,
+          e.revenue, e.currency,
+          CASE WHEN e.currency IS NULL OR e.currency = ${currency} THEN coalesce(e.revenue, 0) ELSE 0 END
+        FROM claimed CROSS JOIN LATERAL unnest(claimed.event_ids, claimed.occurred) AS k(id, occurred_at)
+        JOIN customer_events e ON e.id = k.id AND e.occurred_at = k.occurred_at
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM claimed)::int AS batches, (SELECT count(*) FROM loaded)::int AS events`
+    if (claimed.events === 0) return claimed
+
+    // First write: locks this fold's customers, in order.
+    yield* sql`INSERT INTO customer_activity AS a (customer_id, first_seen_at, last_seen_at, events, revenue, folded_at)
+      SELECT customer_id, min(occurred_at), max(occurred_at), count(*), sum(reporting_revenue), ${now}
+      FROM folding_events GROUP BY customer_id ORDER BY customer_id
+      ON CONFLICT (customer_id) DO UPDATE SET
+        first_seen_at = LEAST(a.first_seen_at, EXCLUDED.first_seen_at),
+        last_seen_at = GREATEST(a.last_seen_at, EXCLUDED.last_seen_at),
+        events = a.events + EXCLUDED.events,
+        revenue = a.revenue + EXCLUDED.revenue,
+        folded_at = EXCLUDED.folded_at`
+
+    yield* sql`WITH daily AS (
+        INSERT INTO customer_daily_activity AS d (customer_id, day, type, events, revenue)
+        SELECT customer_id, at_utc::date, type, count(*), sum(reporting_revenue) FROM folding_events
+        GROUP BY customer_id, at_utc::date, type ORDER BY customer_id, at_utc::date, type
+        ON CONFLICT (customer_id, day, type) DO UPDATE SET
+          events = d.events + EXCLUDED.events, revenue = d.revenue + EXCLUDED.revenue
+      ),
+      revenue AS (
+        INSERT INTO customer_revenue AS r (customer_id, currency, revenue, events)
+        SELECT customer_id, coalesce(currency, ${currency}), sum(revenue), count(*) FROM folding_events
+        WHERE revenue IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (customer_id, currency) DO UPDATE SET
+          revenue = r.revenue + EXCLUDED.revenue, events = r.events + EXCLUDED.events
+      ),
+      sessions AS (
+        INSERT INTO customer_sessions AS s (customer_id, session_id, started_at, ended_at, events)
+        SELECT customer_id, session_id, min(occurred_at), max(occurred_at), count(*) FROM folding_events
+        WHERE session_id IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (customer_id, session_id) DO UPDATE SET
+          started_at = LEAST(s.started_at, EXCLUDED.started_at),
+          ended_at = GREATEST(s.ended_at, EXCLUDED.ended_at),
+          events = s.events + EXCLUDED.events
+      ),
+      hourly AS (
+        INSERT INTO customer_hourly_activity AS h (customer_id, hour_of_week, events)
+        SELECT customer_id, (extract(isodow FROM at_utc)::int - 1) * 24 + extract(hour FROM at_utc)::int, count(*)
+        FROM folding_events GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (customer_id, hour_of_week) DO UPDATE SET events = h.events + EXCLUDED.events
+      ),
+      channels AS (
+        INSERT INTO customer_channel_activity AS c (customer_id, channel, events, last_seen_at)
+        SELECT customer_id, channel, count(*), max(occurred_at) FROM folding_events
+        WHERE channel IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (customer_id, channel) DO UPDATE SET
+          events = c.events + EXCLUDED.events, last_seen_at = GREATEST(c.last_seen_at, EXCLUDED.last_seen_at)
+      )
+      SELECT 1`
+
+    // From all of the customer's purchase days, not the fold's alone: a backfilled day may come before the
+    // first known one, and the repeat revenue is everything after the first day.
+    yield* sql`UPDATE customer_activity AS a SET
+        purchase_days = p.days, first_purchase_on = p.first_day, last_purchase_on = p.last_day,
+        repeat_revenue = p.revenue - p.first_day_revenue
+      FROM (
+        SELECT customer_id, count(*)::int AS days, min(day) AS first_day, max(day) AS last_day, sum(revenue) AS revenue,
+          (array_agg(revenue ORDER BY day))[1] AS first_day_revenue
+        FROM customer_daily_activity
+        WHERE type = 'purchase'
+          AND customer_id IN (SELECT customer_id FROM folding_events WHERE type = 'purchase')
+        GROUP BY customer_id
+      ) AS p
+      WHERE a.customer_id = p.customer_id`
+
+    // Once per customer per fold, and only forward: a backfilled event is no new activity.
+    yield* sql`UPDATE customers AS c SET last_activity = f.last
+      FROM (SELECT customer_id, max(occurred_at) AS last FROM folding_events GROUP BY customer_id) AS f
+      WHERE c.id = f.customer_id AND c.last_activity < f.last AND c.status <> 'DELETED'`
+
+    // Last: these rows are shared by every fold. A customer's first event in a period is what counts them
+    // active there (the insert that did not conflict), in the fleet and in their signup month's cohort.
+    yield* sql`WITH periods AS (
+        SELECT customer_id, p.period, p.period_start, count(*) AS events, sum(reporting_revenue) AS revenue
+        FROM folding_events CROSS JOIN LATERAL (VALUES
+          ('day', at_utc::date),
+          ('week', date_trunc('week', at_utc)::date),
+          ('month', date_trunc('month', at_utc)::date)
+        ) AS p(period, period_start)
+        GROUP BY 1, 2, 3
+      ),
+      firsts AS (
+        INSERT INTO customer_active_periods (customer_id, period, period_start)
+        SELECT customer_id, period, period_start FROM periods ORDER BY 1, 2, 3
+        ON CONFLICT DO NOTHING
+        RETURNING customer_id, period, period_start
+      ),
+      fleet AS (
+        INSERT INTO fleet_activity AS f (period, period_start, active_customers, events, revenue)
+        SELECT t.period, t.period_start, coalesce(n.active, 0), t.events, t.revenue
+        FROM (SELECT period, period_start, sum(events) AS events, sum(revenue) AS revenue FROM periods GROUP BY 1, 2) AS t
+        LEFT JOIN (SELECT period, period_start, count(*) AS active FROM firsts GROUP BY 1, 2) AS n
+          USING (period, period_start)
+        ORDER BY 1, 2
+        ON CONFLICT (period, period_start) DO UPDATE SET
+          active_customers = f.active_customers + EXCLUDED.active_customers,
+          events = f.events + EXCLUDED.events,
+          revenue = f.revenue + EXCLUDED.revenue
+      ),
+      cohorts AS (
+        INSERT INTO cohort_activity AS c (cohort_month, activity_month, active_customers)
+        SELECT date_trunc('month', customers.created_at AT TIME ZONE 'UTC')::date, firsts.period_start, count(*)
+        FROM firsts JOIN customers ON customers.id = firsts.customer_id
+        WHERE firsts.period = 'month' GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (cohort_month, activity_month) DO UPDATE SET
+          active_customers = c.active_customers + EXCLUDED.active_customers
+      )
+      SELECT 1`
+    return claimed
+  })
+
+  /** Batches both folded and published (a publisher runs); without one, folds delete their batches. */
+  const prune = Effect.fn("RollupFolder.prune")(function*() {
+    yield* sql`DELETE FROM event_batches WHERE folded_at IS NOT NULL AND published_at IS NOT NULL`
+  })
+
+  const folder = Effect.gen(function*() {
+    const wakeUps = yield* PubSub.subscribe(store.batchCommitted)
+    const waitForWork = PubSub.take(wakeUps).pipe(Effect.timeoutOption(idlePoll), Effect.asVoid)
+    yield* sql.withTransaction(fold()).pipe(
+      // A full fold means more may be waiting: go on at once.
+      Effect.flatMap(({ batches }) => batches < maxBatches ? waitForWork : Effect.void),
+      // Nothing was marked: the same batches are folded on the next try.
+      loggingFailures("rollups: fold failed, will retry", Effect.sleep("1 second")),
+      Effect.forever
+    )
+  }).pipe(Effect.scoped)
+
+  for (let n = 0; n < folders; n++) yield* Effect.forkScoped(folder)
+  if (publishing) yield* Effect.forkScoped(repeatLoggingFailures("rollups: prune failed", pruneInterval, prune()))
+}))

@@ -16,6 +16,7 @@ import { IdempotencyKeyExpiryLive } from "./customers/IdempotencyKeyExpiry.ts"
 import { EventErasure } from "./events/EventErasure.ts"
 import { EventIngest } from "./events/EventIngest.ts"
 import { EventStore } from "./events/EventStore.ts"
+import { FleetReports } from "./events/FleetReports.ts"
 import { RollupFolderLive } from "./events/RollupFolder.ts"
 import { TrackingPlan } from "./events/TrackingPlan.ts"
 import { TrackingPlanRepo } from "./events/TrackingPlanRepo.ts"
@@ -45,7 +46,7 @@ const CustomersFeature = CustomerEntityLayer.pipe(
   Layer.provideMerge(ClusterLive)
 )
 
-const EventsFeature = EventIngest.layer.pipe(
+const EventsFeature = Layer.mergeAll(EventIngest.layer, FleetReports.layer).pipe(
   Layer.provideMerge(Layer.mergeAll(EventStore.layer, TrackingPlan.layer)),
   Layer.provideMerge(TrackingPlanRepo.layer)
 )

@@ -1,5 +1,6 @@
 /** The whole HTTP API: one definition for the server, the typed client and the OpenAPI document. */
 import { HttpApi, OpenApi } from "effect/http-api"
+import { AnalyticsApi } from "./AnalyticsApi.ts"
 import { ApiKeysApi } from "./ApiKeysApi.ts"
 import { CustomersApi } from "./CustomersApi.ts"
 import { EventsApi } from "./EventsApi.ts"
@@ -15,6 +16,7 @@ export class Api extends HttpApi.make("customer-service")
   .add(CustomersApi.middleware(RequestValidation).middleware(InternalErrors))
   .add(EventsApi.middleware(RequestValidation).middleware(InternalErrors))
   .add(TrackingPlanApi.middleware(RequestValidation).middleware(InternalErrors))
+  .add(AnalyticsApi.middleware(RequestValidation).middleware(InternalErrors))
   .add(ApiKeysApi.middleware(RequestValidation).middleware(InternalErrors))
   // Unknown fields in a body or query are a client bug worth naming, not something to drop silently.
   .annotate(HttpApi.ParseOptions, { onExcessProperty: "error", errors: "all" })
@@ -29,7 +31,7 @@ export class Api extends HttpApi.make("customer-service")
       "Every error is an RFC 9457 `application/problem+json` document with a stable `type` " +
       "(`/problems/...`); invalid input names each offending value in `errors[].path`, and unknown fields " +
       "are refused. Authenticate with `Authorization: Bearer <JWT>` or `X-API-Key: <key>`. Roles: `admin` " +
-      "(everything), `agent` (read, write, delete), `analyst` (read), `service` (read, write).",
+      "(everything), `agent` (read, write, delete), `analyst` (read, analytics), `service` (read, write, analytics).",
     license: { name: "MIT", identifier: "MIT" },
     servers: [{ url: "/", description: "The service that serves this document" }]
   }))

@@ -15,6 +15,7 @@ export const Permission = Schema.Literals([
   "customers:suspend",
   "events:write",
   "tracking-plan:manage",
+  "analytics:read",
   "api-keys:manage"
 ])
 export type Permission = typeof Permission.Type
@@ -29,8 +30,9 @@ type Grants = readonly ["customers:read", ...ReadonlyArray<Permission>]
 const grants: Record<Role, Grants> = {
   admin: Permission.literals,
   agent: ["customers:read", "customers:write", "customers:delete", "events:write"],
-  analyst: ["customers:read"],
-  service: ["customers:read", "customers:write", "events:write"]
+  // Fleet figures (revenue, retention) are the business's, not a support agent's to read.
+  analyst: ["customers:read", "analytics:read"],
+  service: ["customers:read", "customers:write", "events:write", "analytics:read"]
 }
 
 const permissions: Record<Role, ReadonlySet<Permission>> = {

@@ -185,3 +185,6 @@ export const TrackBatchErrors = [Forbidden, Overloaded] as const
 export const GetEventTypeErrors = [EventTypeNotRegistered] as const
 export const RegisterEventTypeErrors = [InvalidPropertiesSchema, Forbidden] as const
 export const RemoveEventTypeErrors = [EventTypeNotRegistered, Forbidden] as const
+
+/** Fleet reports: not every role may read the business's figures (see Access.ts). */
+export const FleetReportErrors = [Forbidden] as const

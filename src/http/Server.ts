@@ -12,6 +12,7 @@ import {
   openApiPath
 } from "../api/Documentation.ts"
 import { RpcRoutesLive } from "../rpc/RpcDoor.ts"
+import { AnalyticsHttpLive } from "./AnalyticsHttp.ts"
 import { ApiKeysHttpLive } from "./ApiKeysHttp.ts"
 import { AuthenticationLive, AuthorizationLive } from "./Authentication.ts"
 import { CustomersHttpLive } from "./CustomersHttp.ts"
@@ -24,7 +25,14 @@ import { InternalErrorsLive, JsonBodyLive, RequestValidationLive } from "./Valid
 export { openApiPath }
 
 const ApiRoutes = HttpApiBuilder.layer(Api).pipe(
-  Layer.provide([CustomersHttpLive, EventsHttpLive, TrackingPlanHttpLive, SystemHttpLive, ApiKeysHttpLive]),
+  Layer.provide([
+    CustomersHttpLive,
+    EventsHttpLive,
+    TrackingPlanHttpLive,
+    AnalyticsHttpLive,
+    SystemHttpLive,
+    ApiKeysHttpLive
+  ]),
   // The pipeline resolves middlewares when the routes are built, as well as the handlers when they run.
   Layer.provideMerge(
     Layer.mergeAll(AuthenticationLive, AuthorizationLive, RequestValidationLive, JsonBodyLive, InternalErrorsLive)

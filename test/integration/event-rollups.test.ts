@@ -62,7 +62,9 @@ const activityOf = (customerId: string) =>
     (rows) => rows[0]
   )
 
-const Env = testServiceWithDatabase({ env: { ROLLUP_FOLDERS: "3", ROLLUP_FOLD_MAX_BATCHES: "2" } })
+const Env = testServiceWithDatabase({
+  env: { ROLLUP_FOLDERS: "3", ROLLUP_FOLD_MAX_BATCHES: "2", ROLLUP_PRUNE_INTERVAL: "200 millis" }
+})
 
 layer(Env, { excludeTestServices: true })("folding tracked events into the rollups", (it) => {
   /**
@@ -267,5 +269,20 @@ layer(Env, { excludeTestServices: true })("folding tracked events into the rollu
           (SELECT sum(events)::int FROM customer_hourly_activity WHERE customer_id = ANY(${ids}::uuid[])) AS hourly`
       )
       assert.deepStrictEqual(counts, [{ events: 1000, daily: 1000, hourly: 1000 }])
+    }))
+
+  it.effect("with a publisher (NATS configured), a folded batch's row stays until it is published too", () =>
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      const { id } = yield* createCustomer()
+      yield* track(id, { type: "page_view", occurredAt: "2023-05-05T05:05:05Z" })
+      yield* folded
+      const waiting = sql<{ readonly batches: number }>`SELECT count(*)::int AS batches FROM event_batches
+        WHERE ${id}::uuid IN (SELECT customer_id FROM customer_events
+          WHERE (id, occurred_at) IN (SELECT * FROM unnest(event_ids, occurred)))`.pipe(Effect.orDie)
+      assert.strictEqual((yield* waiting)[0].batches, 1)
+      // What the JetStream publisher does once the stream has acknowledged the batch.
+      yield* sql`UPDATE event_batches SET published_at = now() WHERE published_at IS NULL`.pipe(Effect.orDie)
+      yield* eventually("the prune", waiting, ([row]) => row.batches === 0)
     }))
 })

@@ -37,7 +37,7 @@ export interface Fold {
  * The events of the batches being folded, made once per connection and emptied at every commit
  * (no catalog churn per fold). `at_utc` is the wall time in UTC that days, weeks, months and hours are cut from.
  */
-const foldingTable = `CREATE TEMP TABLE IF NOT EXISTS folding_events (
+const foldingTable = `CREATE TEMP TABLE folding_events (
   customer_id       uuid NOT NULL,
   type              text NOT NULL,
   occurred_at       timestamptz NOT NULL,
@@ -64,7 +64,11 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
 
   const fold = Effect.fn("RollupFolder.fold")(function*() {
     const now = new Date(yield* Clock.currentTimeMillis)
-    yield* sql.unsafe(foldingTable)
+    // For this transaction only. Room to group a fold's events in memory rather than on disk. And no wait for
+    // the commit's flush: a fold lost in a crash loses its batches' marks with it, so they are folded again.
+    yield* sql`SELECT set_config('work_mem', '64MB', true), set_config('synchronous_commit', 'off', true)`
+    const [{ made }] = yield* sql<{ readonly made: boolean }>`SELECT to_regclass('pg_temp.folding_events') IS NOT NULL AS made`
+    if (!made) yield* sql.unsafe(foldingTable)
     const [claimed] = yield* sql<Fold>`WITH claimed AS (
         SELECT id, event_ids, occurred, ${isDone} AS done FROM event_batches
         WHERE folded_at IS NULL ORDER BY id LIMIT ${maxBatches} FOR NO KEY UPDATE SKIP LOCKED
@@ -199,10 +203,17 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
     yield* sql`DELETE FROM event_batches WHERE folded_at IS NOT NULL AND published_at IS NOT NULL`
   })
 
+  // Idle polls open no transaction and lock nothing (the partial index answers).
+  const pending = Effect.map(
+    sql<{ readonly some: boolean }>`SELECT EXISTS (SELECT 1 FROM event_batches WHERE folded_at IS NULL) AS some`,
+    ([row]) => row.some
+  )
+
   const folder = Effect.gen(function*() {
     const wakeUps = yield* PubSub.subscribe(store.batchCommitted)
     const waitForWork = PubSub.take(wakeUps).pipe(Effect.timeoutOption(idlePoll), Effect.asVoid)
-    yield* sql.withTransaction(fold()).pipe(
+    yield* pending.pipe(
+      Effect.flatMap((some) => some ? sql.withTransaction(fold()) : Effect.succeed({ batches: 0, events: 0 })),
       // A full fold means more may be waiting: go on at once.
       Effect.flatMap(({ batches }) => batches < maxBatches ? waitForWork : Effect.void),
       // Nothing was marked: the same batches are folded on the next try.

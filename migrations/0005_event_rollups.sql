@@ -76,6 +76,8 @@ CREATE TABLE customer_channel_activity (
 
 -- Which customers were active in which day, ISO week and month: a row's first insert is what moves the fleet
 -- counters below, so distinct active customers per period are counted once without rescanning.
+-- A day's row goes in with its week's and month's (the folder tries those only for a new day): delete a
+-- customer's rows together, or days alone, never weeks or months alone.
 CREATE TABLE customer_active_periods (
   customer_id  uuid NOT NULL,
   period       text NOT NULL CHECK (period IN ('day', 'week', 'month')),

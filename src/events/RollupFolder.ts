@@ -158,28 +158,46 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
       WHERE c.id = f.customer_id AND c.last_activity < f.last AND c.status <> 'DELETED'`
 
     // Last: these rows are shared by every fold. A customer's first event in a period is what counts them
-    // active there (the insert that did not conflict), in the fleet and in their signup month's cohort.
-    yield* sql`WITH periods AS (
-        SELECT customer_id, p.period, p.period_start, count(*) AS events, sum(reporting_revenue) AS revenue
-        FROM folding_events CROSS JOIN LATERAL (VALUES
-          ('day', at_utc::date),
-          ('week', date_trunc('week', at_utc)::date),
-          ('month', date_trunc('month', at_utc)::date)
-        ) AS p(period, period_start)
-        GROUP BY 1, 2, 3
+    // active there (the insert that did not conflict), in the fleet and in their signup month's cohort. A week
+    // or month can only be new on a day that is new: a known day's row went in with its week's and month's.
+    yield* sql`WITH days AS (
+        SELECT customer_id, at_utc::date AS day, count(*) AS events, sum(reporting_revenue) AS revenue
+        FROM folding_events GROUP BY 1, 2
       ),
-      firsts AS (
+      first_days AS (
         INSERT INTO customer_active_periods (customer_id, period, period_start)
-        SELECT customer_id, period, period_start FROM periods ORDER BY 1, 2, 3
+        SELECT customer_id, 'day', day FROM days ORDER BY 1, 3
+        ON CONFLICT DO NOTHING
+        RETURNING customer_id, period, period_start
+      ),
+      first_longer AS (
+        INSERT INTO customer_active_periods (customer_id, period, period_start)
+        SELECT DISTINCT first_days.customer_id, p.period, p.period_start
+        FROM first_days CROSS JOIN LATERAL (VALUES
+          ('week', date_trunc('week', first_days.period_start)::date),
+          ('month', date_trunc('month', first_days.period_start)::date)
+        ) AS p(period, period_start)
+        ORDER BY 1, 2, 3
         ON CONFLICT DO NOTHING
         RETURNING customer_id, period, period_start
       ),
       fleet AS (
         INSERT INTO fleet_activity AS f (period, period_start, active_customers, events, revenue)
         SELECT t.period, t.period_start, coalesce(n.active, 0), t.events, t.revenue
-        FROM (SELECT period, period_start, sum(events) AS events, sum(revenue) AS revenue FROM periods GROUP BY 1, 2) AS t
-        LEFT JOIN (SELECT period, period_start, count(*) AS active FROM firsts GROUP BY 1, 2) AS n
-          USING (period, period_start)
+        FROM (
+          SELECT p.period, p.period_start, sum(days.events) AS events, sum(days.revenue) AS revenue
+          FROM days CROSS JOIN LATERAL (VALUES
+            ('day', days.day),
+            ('week', date_trunc('week', days.day)::date),
+            ('month', date_trunc('month', days.day)::date)
+          ) AS p(period, period_start)
+          GROUP BY 1, 2
+        ) AS t
+        LEFT JOIN (
+          SELECT period, period_start, count(*) AS active
+          FROM (SELECT * FROM first_days UNION ALL SELECT * FROM first_longer) AS firsts
+          GROUP BY 1, 2
+        ) AS n USING (period, period_start)
         ORDER BY 1, 2
         ON CONFLICT (period, period_start) DO UPDATE SET
           active_customers = f.active_customers + EXCLUDED.active_customers,
@@ -188,9 +206,9 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
       ),
       cohorts AS (
         INSERT INTO cohort_activity AS c (cohort_month, activity_month, active_customers)
-        SELECT date_trunc('month', customers.created_at AT TIME ZONE 'UTC')::date, firsts.period_start, count(*)
-        FROM firsts JOIN customers ON customers.id = firsts.customer_id
-        WHERE firsts.period = 'month' GROUP BY 1, 2 ORDER BY 1, 2
+        SELECT date_trunc('month', customers.created_at AT TIME ZONE 'UTC')::date, first_longer.period_start, count(*)
+        FROM first_longer JOIN customers ON customers.id = first_longer.customer_id
+        WHERE first_longer.period = 'month' GROUP BY 1, 2 ORDER BY 1, 2
         ON CONFLICT (cohort_month, activity_month) DO UPDATE SET
           active_customers = c.active_customers + EXCLUDED.active_customers
       )

@@ -101,6 +101,30 @@ layer(Env, { excludeTestServices: true })("fleet reports", (it) => {
       ])
     }))
 
+  it.effect("a customer active again in a later fold is counted once per week and month", () =>
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      const { id } = yield* createCustomer()
+      for (const occurredAt of ["2023-07-03T10:00:00Z", "2023-07-04T10:00:00Z", "2023-07-04T11:00:00Z"]) {
+        const response = yield* call("POST", `/api/v1/customers/${id}/track`, {
+          body: { type: "page_view", occurredAt },
+          role: "service"
+        })
+        assert.strictEqual(response.status, 200)
+        yield* eventually(
+          "the fold",
+          sql<{ readonly batches: number }>`SELECT count(*)::int AS batches FROM event_batches`.pipe(Effect.orDie),
+          ([row]) => row.batches === 0
+        )
+      }
+      const days = yield* fleet("period=day&from=2023-07-03&to=2023-07-04")
+      assert.deepStrictEqual(days.periods.map((period) => [period.activeCustomers, period.events]), [[1, 1], [1, 2]])
+      const weeks = yield* fleet("period=week&from=2023-07-03&to=2023-07-03")
+      assert.deepStrictEqual(weeks.periods.map((period) => [period.activeCustomers, period.events]), [[1, 3]])
+      const months = yield* fleet("period=month&from=2023-07-01&to=2023-07-01")
+      assert.deepStrictEqual(months.periods.map((period) => [period.activeCustomers, period.events]), [[1, 3]])
+    }))
+
   it.effect("by default, the last 30 days up to today", () =>
     Effect.gen(function*() {
       const report = yield* fleet("")

@@ -87,7 +87,8 @@ const program = Effect.gen(function*() {
       device: null,
       properties: null,
       revenue: purchase ? Math.round(random() * 10_000) / 100 : null,
-      currency: purchase ? (random() < 0.9 ? "USD" : "EUR") : null
+      currency: purchase ? (random() < 0.9 ? "USD" : "EUR") : null,
+      planViolations: null
     }
   }
 

@@ -8,11 +8,12 @@
  * transaction that marks the batches folded: a batch is counted exactly once,
  * and a failed fold leaves it to be folded again.
  *
- * Lock order, so that concurrent folds wait for one another instead of
- * deadlocking: customer_activity rows first, in customer order (two folds
- * sharing a customer are then serialised from their first write, and every
- * later statement of the second sees the first's rows), then the other
- * per-customer tables, each in key order, and last the fleet and cohort rows
+ * Lock order, so that concurrent folds (and erasures) wait for one another
+ * instead of deadlocking: the customers rows whose last activity moves, in id
+ * order (erasure locks the customers row first too); customer_activity rows,
+ * in customer order (two folds sharing a customer are then serialised, and
+ * every later statement of the second sees the first's rows); the other
+ * per-customer tables, each in key order; and last the fleet and cohort rows
  * every fold touches, held only for the last statement before the commit.
  *
  * A batch's row goes once it is folded and published to JetStream. With no
@@ -88,7 +89,22 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
       SELECT (SELECT count(*) FROM claimed)::int AS batches, (SELECT count(*) FROM loaded)::int AS events`
     if (claimed.events === 0) return claimed
 
-    // First write: locks this fold's customers, in order.
+    // First write, in the order erasure locks (the customers row, then the rollups, see EventErasure.ts):
+    // customers whose last activity moves, in id order. Once per customer per fold, and only forward: a
+    // backfilled event is no new activity. An erasure in progress holds the row: this waits, then skips it.
+    yield* sql`WITH latest AS (
+        SELECT customer_id, max(occurred_at) AS last FROM folding_events GROUP BY customer_id
+      ),
+      moving AS (
+        SELECT c.id, latest.last FROM customers AS c JOIN latest ON latest.customer_id = c.id
+        WHERE c.last_activity < latest.last AND c.status <> 'DELETED'
+        ORDER BY c.id FOR NO KEY UPDATE OF c
+      )
+      UPDATE customers AS c SET last_activity = GREATEST(c.last_activity, moving.last)
+      FROM moving WHERE c.id = moving.id`
+
+    // Then this fold's customers' rollups, in order: two folds sharing a customer are serialised from here,
+    // so every later statement of the second sees the first's rows.
     yield* sql`INSERT INTO customer_activity AS a (customer_id, first_seen_at, last_seen_at, events, revenue, folded_at)
       SELECT customer_id, min(occurred_at), max(occurred_at), count(*), sum(reporting_revenue), ${now}
       FROM folding_events GROUP BY customer_id ORDER BY customer_id
@@ -98,6 +114,15 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
         events = a.events + EXCLUDED.events,
         revenue = a.revenue + EXCLUDED.revenue,
         folded_at = EXCLUDED.folded_at`
+
+    // Customers erased since their events were read: nothing of theirs is rolled up. This runs after the
+    // rows above are locked or inserted, and erasure first waits for those rows (EventErasure.ts), so an
+    // erasure either committed before this statement, which then sees it, or deletes this fold's rows after it.
+    yield* sql`WITH erased AS (
+        SELECT id FROM customers WHERE status = 'DELETED' AND id IN (SELECT customer_id FROM folding_events)
+      ),
+      dropped AS (DELETE FROM folding_events WHERE customer_id IN (SELECT id FROM erased))
+      DELETE FROM customer_activity WHERE customer_id IN (SELECT id FROM erased)`
 
     yield* sql`WITH daily AS (
         INSERT INTO customer_daily_activity AS d (customer_id, day, type, events, revenue)
@@ -151,11 +176,6 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
         GROUP BY customer_id
       ) AS p
       WHERE a.customer_id = p.customer_id`
-
-    // Once per customer per fold, and only forward: a backfilled event is no new activity.
-    yield* sql`UPDATE customers AS c SET last_activity = f.last
-      FROM (SELECT customer_id, max(occurred_at) AS last FROM folding_events GROUP BY customer_id) AS f
-      WHERE c.id = f.customer_id AND c.last_activity < f.last AND c.status <> 'DELETED'`
 
     // Last: these rows are shared by every fold. A customer's first event in a period is what counts them
     // active there (the insert that did not conflict), in the fleet and in their signup month's cohort. A week

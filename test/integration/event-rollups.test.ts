@@ -7,7 +7,8 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
+import { perCustomerEventTables } from "../../src/events/EventErasure.ts"
 import type { BatchResult } from "../../src/domain/Event.ts"
 import { customersPath } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
@@ -284,5 +285,28 @@ layer(Env, { excludeTestServices: true })("folding tracked events into the rollu
       // What the JetStream publisher does once the stream has acknowledged the batch.
       yield* sql`UPDATE event_batches SET published_at = now() WHERE published_at IS NULL`.pipe(Effect.orDie)
       yield* eventually("the prune", waiting, ([row]) => row.batches === 0)
+    }))
+
+  it.effect("an erasure that overtakes a fold of the customer's events leaves no rollup of them", () =>
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      const { id } = yield* createCustomer()
+      // Holding the customer's row lines both up behind it: the erasure first, then the fold of an event
+      // tracked while the erasure waits (the customer is not erased until it commits).
+      const erasure = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`SELECT 1 FROM customers WHERE id = ${id} FOR UPDATE`
+        const erasing = yield* Effect.forkChild(call("DELETE", `${customersPath}/${id}`))
+        yield* Effect.sleep("300 millis")
+        yield* track(id, { type: "page_view" })
+        yield* Effect.sleep("500 millis")
+        return erasing
+      })).pipe(Effect.orDie)
+      assert.strictEqual((yield* Fiber.join(erasure)).status, 204)
+      yield* folded
+      for (const table of perCustomerEventTables) {
+        const rows = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM ${sql(table)}
+          WHERE customer_id = ${id}`.pipe(Effect.orDie)
+        assert.strictEqual(rows[0].n, 0, table)
+      }
     }))
 })

@@ -5,7 +5,8 @@
  * Seeds FOLD_CUSTOMERS customers (load/seed.ts), stores FOLD_EVENTS events
  * through EventStore in batches of FOLD_BATCH (as group commit would) with
  * the folder stopped, then starts FOLD_FOLDERS folders and times the drain.
- * Then times the fleet and cohort reports (FleetReports) a few times each.
+ * Then counts signups per day once (SignupCountsLive) and times the fleet and
+ * cohort reports (FleetReports) a few times each.
  *
  * Environment (defaults in brackets):
  *   FOLD_CUSTOMERS [1000000]  FOLD_EVENTS [500000]  FOLD_BATCH [1000]  FOLD_FOLDERS [1]
@@ -18,7 +19,7 @@ import postgres from "postgres"
 import type { CustomerId } from "../src/domain/Customer.ts"
 import type { EventId } from "../src/domain/Event.ts"
 import { EventStore, type EventToStore } from "../src/events/EventStore.ts"
-import { FleetReports } from "../src/events/FleetReports.ts"
+import { FleetReports, SignupCountsLive } from "../src/events/FleetReports.ts"
 import { RollupFolderLive } from "../src/events/RollupFolder.ts"
 import { DatabaseLive } from "../src/platform/Database.ts"
 import { uuidv7 } from "../src/platform/Ids.ts"
@@ -115,6 +116,15 @@ const program = Effect.gen(function*() {
     Math.round(eventCount / folded).toLocaleString("en")
   } events/s; ${folders} folder(s), up to ${maxBatches} batches of ${batchSize} per fold)`)
   yield* Effect.promise(() => sql`VACUUM ANALYZE`)
+
+  const countStarted = performance.now()
+  yield* Effect.promise(() => sql`TRUNCATE customer_signups`)
+  yield* Effect.scoped(Effect.gen(function*() {
+    yield* Layer.build(SignupCountsLive)
+    const counted = Effect.promise(() => sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM customer_signups`)
+    while ((yield* counted)[0].n === 0) yield* Effect.sleep("100 millis")
+  }))
+  console.log(`signups per day counted from scratch in ${seconds(countStarted).toFixed(1)} s`)
 
   const reports = yield* FleetReports
   const today = new Date().toISOString().slice(0, 10)

@@ -107,3 +107,11 @@ CREATE TABLE cohort_activity (
 -- Batches both folded and published, which the folder prunes. Without a publisher (NATS_URL unset) the folder
 -- deletes a batch as it folds it instead: nothing would ever publish it.
 CREATE INDEX event_batches_done_idx ON event_batches (id) WHERE folded_at IS NOT NULL AND published_at IS NOT NULL;
+
+-- Customers created per UTC day (erased ones included), for fleet reports' new customers and cohort sizes without
+-- counting every customer. Kept by src/events/FleetReports.ts (SignupCountsLive); reports count the last day it
+-- recorded, and any later, from customers.created_at.
+CREATE TABLE customer_signups (
+  day       date PRIMARY KEY,
+  customers bigint NOT NULL
+);

@@ -16,7 +16,7 @@ import { IdempotencyKeyExpiryLive } from "./customers/IdempotencyKeyExpiry.ts"
 import { EventErasure } from "./events/EventErasure.ts"
 import { EventIngest } from "./events/EventIngest.ts"
 import { EventStore } from "./events/EventStore.ts"
-import { FleetReports } from "./events/FleetReports.ts"
+import { FleetReports, SignupCountsLive } from "./events/FleetReports.ts"
 import { RollupFolderLive } from "./events/RollupFolder.ts"
 import { TrackingPlan } from "./events/TrackingPlan.ts"
 import { TrackingPlanRepo } from "./events/TrackingPlanRepo.ts"
@@ -58,7 +58,13 @@ export const ServicesLive = Layer.mergeAll(CustomersFeature, EventsFeature, Heal
 )
 
 /** What runs on top of the services: the routes and the background work. */
-export const HttpAppLive = Layer.mergeAll(RoutesLive, OutboxRelayLive, IdempotencyKeyExpiryLive, RollupFolderLive)
+export const HttpAppLive = Layer.mergeAll(
+  RoutesLive,
+  OutboxRelayLive,
+  IdempotencyKeyExpiryLive,
+  RollupFolderLive,
+  SignupCountsLive
+)
 
 /** The port opens only once the services are up, so no request waits on a half-built service. */
 export const ServerLive = serve(HttpAppLive).pipe(

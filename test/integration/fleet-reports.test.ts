@@ -40,6 +40,8 @@ const fixture = Effect.gen(function*() {
   for (const [customer, createdAt] of [[a, "2025-02-03T08:00:00Z"], [b, "2025-01-20T12:00:00Z"], [c, "2025-02-04T12:00:00Z"]] as const) {
     yield* sql`UPDATE customers SET created_at = ${createdAt} WHERE id = ${customer.id}`.pipe(Effect.orDie)
   }
+  // The service never moves a creation time: the daily signup counts are recounted from scratch.
+  yield* sql`TRUNCATE customer_signups`.pipe(Effect.orDie)
   const events = [
     { customerId: a.id, type: "page_view", occurredAt: "2025-02-03T09:00:00Z" },
     { customerId: a.id, type: "page_view", occurredAt: "2025-02-03T09:01:00Z" },
@@ -59,7 +61,7 @@ const fixture = Effect.gen(function*() {
 })
 
 /** The service with the fixture tracked and folded, once for the file: the figures are the whole fleet's. */
-const Env = Layer.effectDiscard(fixture).pipe(Layer.provideMerge(testServiceWithDatabase({ nats: false })))
+const Env = Layer.effectDiscard(fixture).pipe(Layer.provideMerge(testServiceWithDatabase({ nats: false, env: { SIGNUP_COUNTS_INTERVAL: "200 millis" } })))
 
 layer(Env, { excludeTestServices: true })("fleet reports", (it) => {
   it.effect("per day: new customers, distinct active customers, events and revenue in the reporting currency", () =>
@@ -123,6 +125,30 @@ layer(Env, { excludeTestServices: true })("fleet reports", (it) => {
       assert.deepStrictEqual(weeks.periods.map((period) => [period.activeCustomers, period.events]), [[1, 3]])
       const months = yield* fleet("period=month&from=2023-07-01&to=2023-07-01")
       assert.deepStrictEqual(months.periods.map((period) => [period.activeCustomers, period.events]), [[1, 3]])
+    }))
+
+  it.effect("new customers come from the daily signup counts, and the days since the last count live", () =>
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      yield* eventually(
+        "the signups of 2025 to be counted",
+        sql<{ readonly days: number }>`SELECT count(*)::int AS days FROM customer_signups WHERE day < '2026-01-01'`
+          .pipe(Effect.orDie),
+        ([row]) => row.days === 3
+      )
+      const before = (yield* fleet("period=day&from=2025-01-20&to=2025-02-04")).periods
+      yield* createCustomer()
+      const today = new Date().toISOString().slice(0, 10)
+      const [{ customers }] = yield* sql<{ readonly customers: number }>`SELECT count(*)::int AS customers FROM customers
+        WHERE created_at >= ${today}::date::timestamp AT TIME ZONE 'UTC'`.pipe(Effect.orDie)
+      const now = (yield* fleet(`period=day&from=${today}&to=${today}`)).periods
+      assert.deepStrictEqual(now.map((period) => period.newCustomers), [customers])
+      const newCustomers = before.filter((period) => period.newCustomers > 0)
+      assert.deepStrictEqual(newCustomers.map((period) => [period.periodStart, period.newCustomers]), [
+        ["2025-01-20", 1],
+        ["2025-02-03", 1],
+        ["2025-02-04", 1]
+      ])
     }))
 
   it.effect("by default, the last 30 days up to today", () =>

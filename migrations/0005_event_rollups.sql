@@ -2,9 +2,13 @@
 -- insights, fleet reports, the CLV fit and segment criteria read a few rows per customer, never all their events.
 -- Days, hours and months are UTC. Revenue is summed in the reporting currency (REPORTING_CURRENCY; an event
 -- without a currency is taken to be in it); other currencies are totalled apart in customer_revenue.
+-- Tables whose rows folds update in place leave a fifth of each page free (fillfactor 80), so that an update can
+-- stay on its page and skip the indexes it does not change (a HOT update).
 
 -- One row per customer with events: totals since the first event, and the purchase summary the BG/NBD and
 -- Gamma-Gamma models read (purchase occasions are calendar days with at least one purchase, as in the literature).
+-- The purchase fields are recomputed from customer_daily_activity's `purchase` rows whenever a customer's purchases
+-- change, so history backfilled out of order gives the same figures as history tracked in order.
 CREATE TABLE customer_activity (
   customer_id           uuid PRIMARY KEY,
   first_seen_at         timestamptz NOT NULL,
@@ -17,7 +21,7 @@ CREATE TABLE customer_activity (
   -- Revenue of every purchase day but the first: the repeat purchases Gamma-Gamma averages over.
   repeat_revenue        numeric(20, 4) NOT NULL DEFAULT 0,
   folded_at             timestamptz NOT NULL
-);
+) WITH (fillfactor = 80);
 -- Set-wise criteria such as "no activity for 90 days" or "P(alive) below 0.3" scan these.
 CREATE INDEX customer_activity_last_seen_idx ON customer_activity (last_seen_at);
 CREATE INDEX customer_activity_purchases_idx ON customer_activity (last_purchase_on) WHERE purchase_days > 0;
@@ -31,7 +35,7 @@ CREATE TABLE customer_daily_activity (
   events      int NOT NULL,
   revenue     numeric(20, 4) NOT NULL DEFAULT 0,
   PRIMARY KEY (customer_id, day, type)
-);
+) WITH (fillfactor = 80);
 CREATE INDEX customer_daily_activity_type_day_idx ON customer_daily_activity (type, day, customer_id);
 
 -- Revenue per customer and currency, every currency as sent.
@@ -41,7 +45,7 @@ CREATE TABLE customer_revenue (
   revenue     numeric(20, 4) NOT NULL,
   events      bigint NOT NULL,
   PRIMARY KEY (customer_id, currency)
-);
+) WITH (fillfactor = 80);
 
 -- Sessions per customer (events carrying a session id).
 CREATE TABLE customer_sessions (
@@ -51,7 +55,7 @@ CREATE TABLE customer_sessions (
   ended_at    timestamptz NOT NULL,
   events      int NOT NULL,
   PRIMARY KEY (customer_id, session_id)
-);
+) WITH (fillfactor = 80);
 
 -- When in the week a customer is active: hour_of_week = ISO day of week (Monday 0) * 24 + hour, UTC.
 CREATE TABLE customer_hourly_activity (
@@ -59,7 +63,7 @@ CREATE TABLE customer_hourly_activity (
   hour_of_week smallint NOT NULL CHECK (hour_of_week BETWEEN 0 AND 167),
   events       int NOT NULL,
   PRIMARY KEY (customer_id, hour_of_week)
-);
+) WITH (fillfactor = 80);
 
 -- Events per customer and channel.
 CREATE TABLE customer_channel_activity (
@@ -68,10 +72,12 @@ CREATE TABLE customer_channel_activity (
   events       int NOT NULL,
   last_seen_at timestamptz NOT NULL,
   PRIMARY KEY (customer_id, channel)
-);
+) WITH (fillfactor = 80);
 
 -- Which customers were active in which day, ISO week and month: a row's first insert is what moves the fleet
 -- counters below, so distinct active customers per period are counted once without rescanning.
+-- A day's row goes in with its week's and month's (the folder tries those only for a new day): delete a
+-- customer's rows together, or days alone, never weeks or months alone.
 CREATE TABLE customer_active_periods (
   customer_id  uuid NOT NULL,
   period       text NOT NULL CHECK (period IN ('day', 'week', 'month')),
@@ -87,7 +93,7 @@ CREATE TABLE fleet_activity (
   events           bigint NOT NULL DEFAULT 0,
   revenue          numeric(20, 4) NOT NULL DEFAULT 0,
   PRIMARY KEY (period, period_start)
-);
+) WITH (fillfactor = 80);
 
 -- Retention by monthly signup cohort (the month customers.created_at falls in): distinct customers of the
 -- cohort active in each month.
@@ -96,4 +102,16 @@ CREATE TABLE cohort_activity (
   activity_month   date NOT NULL,
   active_customers bigint NOT NULL DEFAULT 0,
   PRIMARY KEY (cohort_month, activity_month)
+) WITH (fillfactor = 80);
+
+-- Batches both folded and published, which the folder prunes. Without a publisher (NATS_URL unset) the folder
+-- deletes a batch as it folds it instead: nothing would ever publish it.
+CREATE INDEX event_batches_done_idx ON event_batches (id) WHERE folded_at IS NOT NULL AND published_at IS NOT NULL;
+
+-- Customers created per UTC day (erased ones included), for fleet reports' new customers and cohort sizes without
+-- counting every customer. Kept by src/events/FleetReports.ts (SignupCountsLive); reports count the last day it
+-- recorded, and any later, from customers.created_at.
+CREATE TABLE customer_signups (
+  day       date PRIMARY KEY,
+  customers bigint NOT NULL
 );

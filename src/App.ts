@@ -24,6 +24,8 @@ import { EventPublisherLive } from "./events/EventPublisher.ts"
 import { PartitionUpkeepLive } from "./events/EventRetention.ts"
 import { EventsNatsDoorLive } from "./events/EventsNatsDoor.ts"
 import { EventStore } from "./events/EventStore.ts"
+import { FleetReports, SignupCountsLive } from "./events/FleetReports.ts"
+import { RollupFolderLive } from "./events/RollupFolder.ts"
 import { TrackingPlan } from "./events/TrackingPlan.ts"
 import { TrackingPlanRepo } from "./events/TrackingPlanRepo.ts"
 import { EventTimeline } from "./events/EventTimeline.ts"
@@ -53,7 +55,7 @@ const CustomersFeature = CustomerEntityLayer.pipe(
   Layer.provideMerge(ClusterLive)
 )
 
-const EventsFeature = Layer.mergeAll(EventIngest.layer, EventTimeline.layer).pipe(
+const EventsFeature = Layer.mergeAll(EventIngest.layer, EventTimeline.layer, FleetReports.layer).pipe(
   Layer.provideMerge(Layer.mergeAll(EventStore.layer, TrackingPlan.layer)),
   Layer.provideMerge(TrackingPlanRepo.layer)
 )
@@ -84,7 +86,9 @@ export const HttpAppLive = Layer.mergeAll(
   ClvFitJobLive,
   PartitionUpkeepLive,
   EventsNatsDoorLive,
-  EventPublisherLive
+  EventPublisherLive,
+  RollupFolderLive,
+  SignupCountsLive
 )
 
 /** The port opens only once the services are up, so no request waits on a half-built service. */

@@ -1,15 +1,42 @@
-/** Fleet analytics: the customer-lifetime-value model, fitted over the whole customer base. Domain schemas only. */
+/**
+ * Analytics over the whole customer base: fleet reports, cohort retention and the customer-lifetime-value
+ * model fitted over every customer. Built only from domain schemas.
+ */
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { ClvModel, FitClvModel } from "../domain/ClvModel.ts"
-import { FitClvModelErrors, GetClvModelErrors } from "../domain/Errors.ts"
+import { FitClvModelErrors, FleetReportErrors, GetClvModelErrors } from "../domain/Errors.ts"
+import { CohortReport, CohortReportQuery, FleetReport, FleetReportQuery } from "../domain/FleetReport.ts"
+import { documentQueryParameters } from "./QueryParameters.ts"
 import { Authentication, Authorization, RequiredPermission } from "./Security.ts"
 import { JsonBody } from "./Transport.ts"
 
-export const clvModelPath = "/api/v1/analytics/models/clv"
+export const analyticsPath = "/api/v1/analytics"
+export const clvModelPath = `${analyticsPath}/models/clv`
+
+const fromRollups = "Read from rollups kept up to date as events are folded (usually within a second of their " +
+  "commit), so a report costs the same whatever the number of events. Days, weeks and months are UTC."
 
 export class AnalyticsApi extends HttpApiGroup.make("analytics")
   .add(
+    HttpApiEndpoint.get("fleetReport", `${analyticsPath}/fleet`, {
+      query: FleetReportQuery,
+      success: FleetReport,
+      error: FleetReportErrors
+    }).middleware(Authorization).annotate(RequiredPermission, "analytics:read").annotateMerge(OpenApi.annotations({
+      summary: "Fleet report: new and active customers, events and revenue per period",
+      description: `Whole periods covering from to to. ${fromRollups} Active customers are distinct within ` +
+        "each period; revenue is in the reporting currency."
+    })).annotateMerge(documentQueryParameters(FleetReportQuery)),
+    HttpApiEndpoint.get("cohortRetention", `${analyticsPath}/cohorts`, {
+      query: CohortReportQuery,
+      success: CohortReport,
+      error: FleetReportErrors
+    }).middleware(Authorization).annotate(RequiredPermission, "analytics:read").annotateMerge(OpenApi.annotations({
+      summary: "Retention by monthly signup cohort",
+      description: "Customers grouped by the month they were created in (from to to), and for each month since " +
+        `how many of them were active. ${fromRollups}`
+    })).annotateMerge(documentQueryParameters(CohortReportQuery)),
     HttpApiEndpoint.get("getClvModel", clvModelPath, {
       success: ClvModel,
       error: GetClvModelErrors
@@ -38,5 +65,8 @@ export class AnalyticsApi extends HttpApiGroup.make("analytics")
     )
   )
   .middleware(Authentication)
-  .annotateMerge(OpenApi.annotations({ title: "Analytics", description: "Models fitted over the whole customer base" }))
+  .annotateMerge(OpenApi.annotations({
+    title: "Analytics",
+    description: "Figures over the whole customer base, from the event rollups, and the models fitted over it"
+  }))
 {}

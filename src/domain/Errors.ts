@@ -213,3 +213,6 @@ export class InvalidPeriod extends HttpApiError.Problem<InvalidPeriod>()("Invali
 /** Fleet analytics: the CLV model. */
 export const GetClvModelErrors = [ClvModelNotFound, Forbidden] as const
 export const FitClvModelErrors = [InvalidPeriod, Forbidden] as const
+
+/** Fleet reports: not every role may read the business's figures (see Access.ts). */
+export const FleetReportErrors = [Forbidden] as const

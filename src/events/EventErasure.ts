@@ -4,7 +4,7 @@
  * cohort retention) name no one and stay.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Layer } from "effect"
 import type { CustomerId } from "../domain/Customer.ts"
 
 /** Every table holding rows about one customer's events, keyed by customer_id. */
@@ -29,6 +29,13 @@ export class EventErasure extends Context.Service<EventErasure, {
       const sql = yield* PgClient.PgClient
       return EventErasure.of({
         eraseCustomer: Effect.fn("EventErasure.eraseCustomer")(function*(customerId: CustomerId) {
+          // A fold in flight may have inserted the customer's first rollup rows, which a DELETE cannot see
+          // until it commits: taking this key first waits for such a fold (then the DELETEs see its rows),
+          // or makes a later fold wait and then find the customer erased (RollupFolder.ts).
+          const now = new Date(yield* Clock.currentTimeMillis)
+          yield* sql`INSERT INTO customer_activity AS a (customer_id, first_seen_at, last_seen_at, events, folded_at)
+            VALUES (${customerId}, ${now}, ${now}, 0, ${now})
+            ON CONFLICT (customer_id) DO UPDATE SET events = a.events`.pipe(Effect.orDie)
           for (const table of perCustomerEventTables) {
             yield* sql`DELETE FROM ${sql(table)} WHERE customer_id = ${customerId}`.pipe(Effect.orDie)
           }

@@ -5,7 +5,7 @@
  * made as the events' times need them.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, PubSub } from "effect"
 import type { CustomerId } from "../domain/Customer.ts"
 import type { Device, EventId, PlanViolation } from "../domain/Event.ts"
 import type { Metadata } from "../domain/Customer.ts"
@@ -64,11 +64,14 @@ export class EventStore extends Context.Service<EventStore, {
   ensurePartitions(instants: Iterable<number>): Effect.Effect<void>
   /** Drops the monthly partitions that end at or before `horizon` (epoch milliseconds); their names. */
   dropPartitionsBefore(horizon: number): Effect.Effect<ReadonlyArray<string>>
+  /** A signal after each committed batch that stored something, so the rollup folder need not wait for its poll. */
+  readonly batchCommitted: PubSub.PubSub<void>
 }>()("cms/events/EventStore") {
   static readonly layer = Layer.effect(
     EventStore,
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
+      const batchCommitted = yield* PubSub.sliding<void>(1)
       // Partitions known to exist. Another process may have made more: creating one is idempotent.
       const known = new Set(
         (yield* sql<{ readonly name: string }>`SELECT c.relname AS name FROM pg_inherits i
@@ -149,7 +152,9 @@ export class EventStore extends Context.Service<EventStore, {
           Effect.orDie
         )
         const outcomes = new Array<StoreOutcome>(events.length)
+        let stored = false
         for (const row of rows) {
+          stored ||= row.stored
           // An erased customer is not found, as for every read.
           outcomes[row.n] = row.status === null || row.status === "DELETED"
             ? "customer-not-found"
@@ -157,6 +162,7 @@ export class EventStore extends Context.Service<EventStore, {
             ? "stored"
             : "duplicate"
         }
+        if (stored) yield* PubSub.publish(batchCommitted, undefined)
         return outcomes
       })
 
@@ -174,7 +180,7 @@ export class EventStore extends Context.Service<EventStore, {
         return expired
       })
 
-      return EventStore.of({ store, ensurePartitions, dropPartitionsBefore })
+      return EventStore.of({ store, ensurePartitions, dropPartitionsBefore, batchCommitted })
     })
   )
 }

@@ -12,6 +12,7 @@ import { openApiDocument } from "../../src/api/Documentation.ts"
 import { IssueApiKey, ListApiKeysQuery } from "../../src/domain/ApiKey.ts"
 import { CreateCustomer, PatchCustomer, VerifyEmail } from "../../src/domain/Customer.ts"
 import { ListCustomersQuery } from "../../src/domain/CustomerQuery.ts"
+import { CohortReportQuery, FleetReportQuery } from "../../src/domain/FleetReport.ts"
 import { makeValidator } from "../support/OpenApi.ts"
 
 const document = openApiDocument()
@@ -216,4 +217,21 @@ describe("the query parameters the document describes are the ones the server ac
 
   it("API keys: limit from 1 to 100", () =>
     queryAgree("/api/v1/api-keys", ListApiKeysQuery, "limit", [0, 1, 100, 101]))
+
+  it("fleet reports: a period, and calendar dates from 1900", () => {
+    queryAgree("/api/v1/analytics/fleet", FleetReportQuery, "period", ["day", "week", "month", "year", "Day"])
+    for (const name of ["from", "to"]) {
+      queryAgree("/api/v1/analytics/cohorts", CohortReportQuery, name, [
+        "2026-01-31",
+        "2024-02-29",
+        "2026-02-29",
+        "2026-04-31",
+        "1900-01-01",
+        "1899-12-31",
+        "2026-1-31",
+        "2026-01-31T00:00:00Z",
+        "20260131"
+      ])
+    }
+  })
 })

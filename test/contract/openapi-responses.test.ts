@@ -182,6 +182,14 @@ const answers: Record<string, {
       )),
     error: send("GET", `${customerPath(unknownId)}/events`)
   },
+  "analytics.fleetReport": {
+    success: send("GET", "/api/v1/analytics/fleet?period=week&from=2026-01-01&to=2026-02-01", { role: "analyst" }),
+    error: send("GET", "/api/v1/analytics/fleet?period=year")
+  },
+  "analytics.cohortRetention": {
+    success: send("GET", "/api/v1/analytics/cohorts?from=2026-01-01", { role: "service" }),
+    error: send("GET", "/api/v1/analytics/cohorts", { auth: false })
+  },
   rpc: {
     success: Effect.flatMap(createCustomer(), ({ id }) => send("POST", rpcPath, { body: [rpcCall("GetCustomer", { id })] })),
     error: send("POST", rpcPath, { body: [rpcCall("ListCustomers", {})], auth: false })

@@ -1,0 +1,265 @@
+/**
+ * Folds committed event batches into the rollups (migrations/0005_event_rollups.sql).
+ *
+ * A fold claims a group of unfolded batches (FOR NO KEY UPDATE SKIP LOCKED, so
+ * any number of folders, in this process or others, share the work), copies
+ * their events once into a session-local table, and updates every rollup from
+ * it set-wise, a handful of statements whatever the number of events, in the
+ * transaction that marks the batches folded: a batch is counted exactly once,
+ * and a failed fold leaves it to be folded again.
+ *
+ * Lock order, so that concurrent folds (and erasures) wait for one another
+ * instead of deadlocking: the customers rows whose last activity moves, in id
+ * order (erasure locks the customers row first too); customer_activity rows,
+ * in customer order (two folds sharing a customer are then serialised, and
+ * every later statement of the second sees the first's rows); the other
+ * per-customer tables, each in key order; and last the fleet and cohort rows
+ * every fold touches, held only for the last statement before the commit.
+ *
+ * A batch's row goes once it is folded and published to JetStream. With no
+ * publisher (NATS_URL unset) there is nothing to wait for: the fold deletes
+ * the batches it folds. With one, the fold deletes those already published
+ * and marks the others, and a prune deletes them once published.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Clock, Config, Duration, Effect, Layer, PubSub } from "effect"
+import { loggingFailures, repeatLoggingFailures } from "../platform/BackgroundWork.ts"
+import { Nats } from "../platform/Nats.ts"
+import { EventStore } from "./EventStore.ts"
+import { reportingCurrency } from "./ReportingCurrency.ts"
+
+/** What one fold took: batches claimed, and their events still stored (an erased customer's may be gone). */
+export interface Fold {
+  readonly batches: number
+  readonly events: number
+}
+
+/**
+ * The events of the batches being folded, made once per connection and emptied at every commit
+ * (no catalog churn per fold). `at_utc` is the wall time in UTC that days, weeks, months and hours are cut from.
+ */
+const foldingTable = `CREATE TEMP TABLE folding_events (
+  customer_id       uuid NOT NULL,
+  type              text NOT NULL,
+  occurred_at       timestamptz NOT NULL,
+  at_utc            timestamp NOT NULL,
+  session_id        text,
+  channel           text,
+  revenue           numeric(20, 4),
+  currency          text,
+  reporting_revenue numeric(20, 4) NOT NULL
+) ON COMMIT DELETE ROWS`
+
+export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
+  const sql = yield* PgClient.PgClient
+  const store = yield* EventStore
+  const nats = yield* Nats
+  const currency = yield* reportingCurrency
+  const idlePoll = yield* Config.Duration("ROLLUP_FOLD_INTERVAL").pipe(Config.withDefault(Duration.millis(250)))
+  const maxBatches = yield* Config.Int("ROLLUP_FOLD_MAX_BATCHES").pipe(Config.withDefault(32))
+  const folders = yield* Config.Int("ROLLUP_FOLDERS").pipe(Config.withDefault(1))
+  const pruneInterval = yield* Config.Duration("ROLLUP_PRUNE_INTERVAL").pipe(Config.withDefault(Duration.minutes(1)))
+  // NATS_URL unset: nothing publishes batches, so a folded batch is done.
+  const publishing = (yield* nats.status) !== "disabled"
+  const isDone = publishing ? sql`published_at IS NOT NULL` : sql`TRUE`
+
+  const fold = Effect.fn("RollupFolder.fold")(function*() {
+    const now = new Date(yield* Clock.currentTimeMillis)
+    // For this transaction only. Room to group a fold's events in memory rather than on disk. And no wait for
+    // the commit's flush: a fold lost in a crash loses its batches' marks with it, so they are folded again.
+    yield* sql`SELECT set_config('work_mem', '64MB', true), set_config('synchronous_commit', 'off', true)`
+    const [{ made }] = yield* sql<{ readonly made: boolean }>`SELECT to_regclass('pg_temp.folding_events') IS NOT NULL AS made`
+    if (!made) yield* sql.unsafe(foldingTable)
+    const [claimed] = yield* sql<Fold>`WITH claimed AS (
+        SELECT id, event_ids, occurred, ${isDone} AS done FROM event_batches
+        WHERE folded_at IS NULL ORDER BY id LIMIT ${maxBatches} FOR NO KEY UPDATE SKIP LOCKED
+      ),
+      pruned AS (DELETE FROM event_batches WHERE id IN (SELECT id FROM claimed WHERE done)),
+      marked AS (UPDATE event_batches SET folded_at = ${now} WHERE id IN (SELECT id FROM claimed WHERE NOT done)),
+      loaded AS (
+        INSERT INTO folding_events (customer_id, type, occurred_at, at_utc, session_id, channel, revenue, currency,
+          reporting_revenue)
+        SELECT e.customer_id, e.type, e.occurred_at, e.occurred_at AT TIME ZONE 'UTC', e.session_id, e.channel,
+          e.revenue, e.currency,
+          CASE WHEN e.currency IS NULL OR e.currency = ${currency} THEN coalesce(e.revenue, 0) ELSE 0 END
+        FROM claimed CROSS JOIN LATERAL unnest(claimed.event_ids, claimed.occurred) AS k(id, occurred_at)
+        JOIN customer_events e ON e.id = k.id AND e.occurred_at = k.occurred_at
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM claimed)::int AS batches, (SELECT count(*) FROM loaded)::int AS events`
+    if (claimed.events === 0) return claimed
+
+    // First write, in the order erasure locks (the customers row, then the rollups, see EventErasure.ts):
+    // customers whose last activity moves, in id order. Once per customer per fold, and only forward: a
+    // backfilled event is no new activity. An erasure in progress holds the row: this waits, then skips it.
+    yield* sql`WITH latest AS (
+        SELECT customer_id, max(occurred_at) AS last FROM folding_events GROUP BY customer_id
+      ),
+      moving AS (
+        SELECT c.id, latest.last FROM customers AS c JOIN latest ON latest.customer_id = c.id
+        WHERE c.last_activity < latest.last AND c.status <> 'DELETED'
+        ORDER BY c.id FOR NO KEY UPDATE OF c
+      )
+      UPDATE customers AS c SET last_activity = GREATEST(c.last_activity, moving.last)
+      FROM moving WHERE c.id = moving.id`
+
+    // Then this fold's customers' rollups, in order: two folds sharing a customer are serialised from here,
+    // so every later statement of the second sees the first's rows.
+    yield* sql`INSERT INTO customer_activity AS a (customer_id, first_seen_at, last_seen_at, events, revenue, folded_at)
+      SELECT customer_id, min(occurred_at), max(occurred_at), count(*), sum(reporting_revenue), ${now}
+      FROM folding_events GROUP BY customer_id ORDER BY customer_id
+      ON CONFLICT (customer_id) DO UPDATE SET
+        first_seen_at = LEAST(a.first_seen_at, EXCLUDED.first_seen_at),
+        last_seen_at = GREATEST(a.last_seen_at, EXCLUDED.last_seen_at),
+        events = a.events + EXCLUDED.events,
+        revenue = a.revenue + EXCLUDED.revenue,
+        folded_at = EXCLUDED.folded_at`
+
+    // Customers erased since their events were read: nothing of theirs is rolled up. This runs after the
+    // rows above are locked or inserted, and erasure first waits for those rows (EventErasure.ts), so an
+    // erasure either committed before this statement, which then sees it, or deletes this fold's rows after it.
+    yield* sql`WITH erased AS (
+        SELECT id FROM customers WHERE status = 'DELETED' AND id IN (SELECT customer_id FROM folding_events)
+      ),
+      dropped AS (DELETE FROM folding_events WHERE customer_id IN (SELECT id FROM erased))
+      DELETE FROM customer_activity WHERE customer_id IN (SELECT id FROM erased)`
+
+    yield* sql`WITH daily AS (
+        INSERT INTO customer_daily_activity AS d (customer_id, day, type, events, revenue)
+        SELECT customer_id, at_utc::date, type, count(*), sum(reporting_revenue) FROM folding_events
+        GROUP BY customer_id, at_utc::date, type ORDER BY customer_id, at_utc::date, type
+        ON CONFLICT (customer_id, day, type) DO UPDATE SET
+          events = d.events + EXCLUDED.events, revenue = d.revenue + EXCLUDED.revenue
+      ),
+      revenue AS (
+        INSERT INTO customer_revenue AS r (customer_id, currency, revenue, events)
+        SELECT customer_id, coalesce(currency, ${currency}), sum(revenue), count(*) FROM folding_events
+        WHERE revenue IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (customer_id, currency) DO UPDATE SET
+          revenue = r.revenue + EXCLUDED.revenue, events = r.events + EXCLUDED.events
+      ),
+      sessions AS (
+        INSERT INTO customer_sessions AS s (customer_id, session_id, started_at, ended_at, events)
+        SELECT customer_id, session_id, min(occurred_at), max(occurred_at), count(*) FROM folding_events
+        WHERE session_id IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (customer_id, session_id) DO UPDATE SET
+          started_at = LEAST(s.started_at, EXCLUDED.started_at),
+          ended_at = GREATEST(s.ended_at, EXCLUDED.ended_at),
+          events = s.events + EXCLUDED.events
+      ),
+      hourly AS (
+        INSERT INTO customer_hourly_activity AS h (customer_id, hour_of_week, events)
+        SELECT customer_id, (extract(isodow FROM at_utc)::int - 1) * 24 + extract(hour FROM at_utc)::int, count(*)
+        FROM folding_events GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (customer_id, hour_of_week) DO UPDATE SET events = h.events + EXCLUDED.events
+      ),
+      channels AS (
+        INSERT INTO customer_channel_activity AS c (customer_id, channel, events, last_seen_at)
+        SELECT customer_id, channel, count(*), max(occurred_at) FROM folding_events
+        WHERE channel IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (customer_id, channel) DO UPDATE SET
+          events = c.events + EXCLUDED.events, last_seen_at = GREATEST(c.last_seen_at, EXCLUDED.last_seen_at)
+      )
+      SELECT 1`
+
+    // From all of the customer's purchase days, not the fold's alone: a backfilled day may come before the
+    // first known one, and the repeat revenue is everything after the first day.
+    yield* sql`UPDATE customer_activity AS a SET
+        purchase_days = p.days, first_purchase_on = p.first_day, last_purchase_on = p.last_day,
+        repeat_revenue = p.revenue - p.first_day_revenue
+      FROM (
+        SELECT customer_id, count(*)::int AS days, min(day) AS first_day, max(day) AS last_day, sum(revenue) AS revenue,
+          (array_agg(revenue ORDER BY day))[1] AS first_day_revenue
+        FROM customer_daily_activity
+        WHERE type = 'purchase'
+          AND customer_id IN (SELECT customer_id FROM folding_events WHERE type = 'purchase')
+        GROUP BY customer_id
+      ) AS p
+      WHERE a.customer_id = p.customer_id`
+
+    // Last: these rows are shared by every fold. A customer's first event in a period is what counts them
+    // active there (the insert that did not conflict), in the fleet and in their signup month's cohort. A week
+    // or month can only be new on a day that is new: a known day's row went in with its week's and month's.
+    yield* sql`WITH days AS (
+        SELECT customer_id, at_utc::date AS day, count(*) AS events, sum(reporting_revenue) AS revenue
+        FROM folding_events GROUP BY 1, 2
+      ),
+      first_days AS (
+        INSERT INTO customer_active_periods (customer_id, period, period_start)
+        SELECT customer_id, 'day', day FROM days ORDER BY 1, 3
+        ON CONFLICT DO NOTHING
+        RETURNING customer_id, period, period_start
+      ),
+      first_longer AS (
+        INSERT INTO customer_active_periods (customer_id, period, period_start)
+        SELECT DISTINCT first_days.customer_id, p.period, p.period_start
+        FROM first_days CROSS JOIN LATERAL (VALUES
+          ('week', date_trunc('week', first_days.period_start)::date),
+          ('month', date_trunc('month', first_days.period_start)::date)
+        ) AS p(period, period_start)
+        ORDER BY 1, 2, 3
+        ON CONFLICT DO NOTHING
+        RETURNING customer_id, period, period_start
+      ),
+      fleet AS (
+        INSERT INTO fleet_activity AS f (period, period_start, active_customers, events, revenue)
+        SELECT t.period, t.period_start, coalesce(n.active, 0), t.events, t.revenue
+        FROM (
+          SELECT p.period, p.period_start, sum(days.events) AS events, sum(days.revenue) AS revenue
+          FROM days CROSS JOIN LATERAL (VALUES
+            ('day', days.day),
+            ('week', date_trunc('week', days.day)::date),
+            ('month', date_trunc('month', days.day)::date)
+          ) AS p(period, period_start)
+          GROUP BY 1, 2
+        ) AS t
+        LEFT JOIN (
+          SELECT period, period_start, count(*) AS active
+          FROM (SELECT * FROM first_days UNION ALL SELECT * FROM first_longer) AS firsts
+          GROUP BY 1, 2
+        ) AS n USING (period, period_start)
+        ORDER BY 1, 2
+        ON CONFLICT (period, period_start) DO UPDATE SET
+          active_customers = f.active_customers + EXCLUDED.active_customers,
+          events = f.events + EXCLUDED.events,
+          revenue = f.revenue + EXCLUDED.revenue
+      ),
+      cohorts AS (
+        INSERT INTO cohort_activity AS c (cohort_month, activity_month, active_customers)
+        SELECT date_trunc('month', customers.created_at AT TIME ZONE 'UTC')::date, first_longer.period_start, count(*)
+        FROM first_longer JOIN customers ON customers.id = first_longer.customer_id
+        WHERE first_longer.period = 'month' GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (cohort_month, activity_month) DO UPDATE SET
+          active_customers = c.active_customers + EXCLUDED.active_customers
+      )
+      SELECT 1`
+    return claimed
+  })
+
+  /** Batches both folded and published (a publisher runs); without one, folds delete their batches. */
+  const prune = Effect.fn("RollupFolder.prune")(function*() {
+    yield* sql`DELETE FROM event_batches WHERE folded_at IS NOT NULL AND published_at IS NOT NULL`
+  })
+
+  // Idle polls open no transaction and lock nothing (the partial index answers).
+  const pending = Effect.map(
+    sql<{ readonly some: boolean }>`SELECT EXISTS (SELECT 1 FROM event_batches WHERE folded_at IS NULL) AS some`,
+    ([row]) => row.some
+  )
+
+  const folder = Effect.gen(function*() {
+    const wakeUps = yield* PubSub.subscribe(store.batchCommitted)
+    const waitForWork = PubSub.take(wakeUps).pipe(Effect.timeoutOption(idlePoll), Effect.asVoid)
+    yield* pending.pipe(
+      Effect.flatMap((some) => some ? sql.withTransaction(fold()) : Effect.succeed({ batches: 0, events: 0 })),
+      // A full fold means more may be waiting: go on at once.
+      Effect.flatMap(({ batches }) => batches < maxBatches ? waitForWork : Effect.void),
+      // Nothing was marked: the same batches are folded on the next try.
+      loggingFailures("rollups: fold failed, will retry", Effect.sleep("1 second")),
+      Effect.forever
+    )
+  }).pipe(Effect.scoped)
+
+  for (let n = 0; n < folders; n++) yield* Effect.forkScoped(folder)
+  if (publishing) yield* Effect.forkScoped(repeatLoggingFailures("rollups: prune failed", pruneInterval, prune()))
+}))

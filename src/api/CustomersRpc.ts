@@ -13,6 +13,7 @@
  */
 import { Schema } from "effect"
 import { Rpc, RpcGroup } from "effect/rpc"
+import { CustomerAnalytics, CustomerInsights } from "../domain/Analytics.ts"
 import { CreateCustomer, Customer, CustomerId, IdempotencyKey, PatchCustomer, VerificationToken } from "../domain/Customer.ts"
 import { CustomerPage, defaultPageSize, ListCustomersQuery } from "../domain/CustomerQuery.ts"
 import {
@@ -27,6 +28,10 @@ import {
 } from "../domain/Event.ts"
 import {
   CreateCustomerErrors,
+  CustomerAnalyticsErrors,
+  GetEventTypeErrors,
+  RegisterEventTypeErrors,
+  RemoveEventTypeErrors,
   DeleteCustomerErrors,
   GetCustomerErrors,
   ListCustomersErrors,
@@ -36,18 +41,32 @@ import {
   UpdateCustomerErrors,
   VerifyEmailErrors
 } from "../domain/Errors.ts"
+import { EventType } from "../domain/Event.ts"
+import { RegisteredEventType, RegisterEventType, TrackingPlanTypes } from "../domain/TrackingPlan.ts"
 import { RequiredPermission, RpcAuthentication } from "./Security.ts"
 
 export const maxCallsPerRequest = 20
 export const maxCustomersPerRequest = 500
 
+/** Calls answering with (or about) one customer. */
+const customerCalls: ReadonlySet<string> = new Set([
+  "GetCustomer",
+  "CreateCustomer",
+  "UpdateCustomer",
+  "DeleteCustomer",
+  "VerifyCustomerEmail",
+  "TrackEvent",
+  "GetCustomerAnalytics",
+  "GetCustomerInsights"
+])
+
 /** How many customers a call can answer with, counted against `maxCustomersPerRequest`. */
 export const customersRequested = (tag: string, payload: unknown): number =>
   tag === "ListCustomers"
     ? (payload as ListCustomersQuery).limit ?? defaultPageSize
-    : tag === "TrackEvents" || tag === "ListCustomerEvents"
-    ? 0
-    : 1
+    : customerCalls.has(tag)
+    ? 1
+    : 0
 
 export const maxEventsPerRequest = maxBatchEvents
 
@@ -107,5 +126,30 @@ export class CustomersRpc extends RpcGroup.make(
     payload: { id: CustomerId, ...TimelineQuery.fields },
     success: TimelinePage,
     error: Schema.Union(TimelineErrors)
-  })
+  }),
+  Rpc.make("GetCustomerAnalytics", {
+    payload: { id: CustomerId },
+    success: CustomerAnalytics,
+    error: Schema.Union(CustomerAnalyticsErrors)
+  }).annotate(RequiredPermission, "analytics:read"),
+  Rpc.make("GetCustomerInsights", {
+    payload: { id: CustomerId },
+    success: CustomerInsights,
+    error: Schema.Union(CustomerAnalyticsErrors)
+  }).annotate(RequiredPermission, "analytics:read"),
+  Rpc.make("ListEventTypes", { success: TrackingPlanTypes }),
+  Rpc.make("GetEventType", {
+    payload: { type: EventType },
+    success: RegisteredEventType,
+    error: Schema.Union(GetEventTypeErrors)
+  }),
+  Rpc.make("RegisterEventType", {
+    payload: { type: EventType, registration: RegisterEventType },
+    success: RegisteredEventType,
+    error: Schema.Union(RegisterEventTypeErrors)
+  }).annotate(RequiredPermission, "tracking-plan:manage"),
+  Rpc.make("RemoveEventType", {
+    payload: { type: EventType },
+    error: Schema.Union(RemoveEventTypeErrors)
+  }).annotate(RequiredPermission, "tracking-plan:manage")
 ).middleware(RpcAuthentication) {}

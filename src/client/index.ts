@@ -20,6 +20,8 @@ export * from "../domain/CustomerEvents.ts"
 export * from "../domain/CustomerQuery.ts"
 export * from "../domain/Errors.ts"
 export * from "../domain/Event.ts"
+export * from "../domain/FleetReport.ts"
+export * from "../domain/TrackingPlan.ts"
 
 export type Credentials = { readonly bearer: string } | { readonly apiKey: string }
 

@@ -1,16 +1,20 @@
-/** RPC handlers: the same Customers calls as REST, with the caller from RpcAuthentication. */
+/** RPC handlers: the same calls as REST (customers, events, analytics, tracking plan), the caller from RpcAuthentication. */
 import { Effect } from "effect"
+import { CustomerAnalytics } from "../analytics/CustomerAnalytics.ts"
 import { CustomersRpc } from "../api/CustomersRpc.ts"
 import { CurrentActor } from "../api/Security.ts"
 import { Customers } from "../customers/Customers.ts"
 import { EventIngest } from "../events/EventIngest.ts"
 import { EventTimeline } from "../events/EventTimeline.ts"
+import { TrackingPlan } from "../events/TrackingPlan.ts"
 import { CurrentRequestId } from "../platform/RequestContext.ts"
 
 export const CustomersRpcLive = CustomersRpc.toLayer(Effect.gen(function*() {
   const customers = yield* Customers
   const ingest = yield* EventIngest
   const timeline = yield* EventTimeline
+  const analytics = yield* CustomerAnalytics
+  const plan = yield* TrackingPlan
   const context = Effect.all({ actor: CurrentActor, requestId: CurrentRequestId })
   return CustomersRpc.of({
     GetCustomer: ({ id }) => Effect.flatMap(CurrentActor, (actor) => customers.get(actor, id)),
@@ -28,6 +32,12 @@ export const CustomersRpcLive = CustomersRpc.toLayer(Effect.gen(function*() {
       Effect.flatMap(context, (context) => customers.verifyEmail({ ...context, id, token })),
     TrackEvent: ({ id, event }) => ingest.trackOne(id, event),
     TrackEvents: ({ events }) => ingest.trackBatch(events),
-    ListCustomerEvents: ({ id, ...query }) => timeline.page(id, query)
+    ListCustomerEvents: ({ id, ...query }) => timeline.page(id, query),
+    GetCustomerAnalytics: ({ id }) => analytics.analytics(id),
+    GetCustomerInsights: ({ id }) => analytics.insights(id),
+    ListEventTypes: () => plan.list,
+    GetEventType: ({ type }) => plan.get(type),
+    RegisterEventType: ({ registration, type }) => plan.register(type, registration),
+    RemoveEventType: ({ type }) => plan.remove(type)
   })
 }))

@@ -6,8 +6,10 @@
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import type { CustomerAnalytics } from "../../src/domain/Analytics.ts"
 import type { ClvModel } from "../../src/domain/ClvModel.ts"
-import { purchaseDays } from "../support/Cdnow.ts"
+import type { BatchResult } from "../../src/domain/Event.ts"
+import { purchaseDays, transactions } from "../support/Cdnow.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
 import { eventually } from "../support/Eventually.ts"
 import { call, expectProblem } from "../support/Http.ts"
@@ -153,5 +155,66 @@ layer(testServiceWithDatabase({ env: { CLV_FIT_POLL_SECONDS: "1" } }), { exclude
         assert.strictEqual((yield* call("GET", modelPath, { role: "agent" })).status, 200)
         yield* expectProblem(yield* fit(calibration, "agent"), 403, "/problems/forbidden")
       }))
+  }
+)
+
+layer(testServiceWithDatabase({ env: { CLV_FIT_POLL_SECONDS: "1" } }), { excludeTestServices: true })(
+  "the CLV model from events tracked through the batch endpoint",
+  (it) => {
+    it.effect("CDNOW's 6,919 purchases, tracked and folded, fit to the published parameters (each within 1 %)", () =>
+      Effect.gen(function*() {
+        const sql = yield* PgClient.PgClient
+        yield* sql`INSERT INTO customers (id, email, name, consent)
+          SELECT ('0190a5e4-0000-7000-8000-' || lpad(to_hex(n), 12, '0'))::uuid, 'cdnow.' || n || '@example.com',
+            'CDNOW ' || n, '{"marketing": false, "dataProcessing": true}'
+          FROM generate_series(1, 2357) AS n`.pipe(Effect.orDie)
+        // Each transaction a purchase event at noon UTC of its day, its dollars the revenue.
+        const events = transactions().map(({ customer, day, dollars }) => ({
+          customerId: customerId(customer),
+          type: "purchase",
+          occurredAt: `${day}T12:00:00Z`,
+          revenue: dollars,
+          currency: "USD"
+        }))
+        for (let start = 0; start < events.length; start += 1_000) {
+          const response = yield* call("POST", "/api/v1/events/batch", {
+            body: { events: events.slice(start, start + 1_000) },
+            role: "service"
+          })
+          const result = yield* json<BatchResult>(response)
+          assert.strictEqual(result.stored, Math.min(1_000, events.length - start))
+        }
+        yield* eventually(
+          "every batch to be folded",
+          sql<{ readonly waiting: number }>`SELECT count(*)::int AS waiting FROM event_batches WHERE folded_at IS NULL`
+            .pipe(Effect.orDie),
+          ([row]) => row.waiting === 0,
+          60_000
+        )
+
+        const model = yield* fitted((yield* json<ClvModel>(yield* fit(calibration))).id)
+        assert.strictEqual(model.customers, 2357)
+        assert.strictEqual(model.repeatCustomers, 946)
+        within(model.bgNbd?.r, 0.243, "r")
+        within(model.bgNbd?.alpha, 4.414, "alpha")
+        within(model.bgNbd?.a, 0.793, "a")
+        within(model.bgNbd?.b, 2.426, "b")
+        within(model.gammaGamma?.p, 6.25, "p")
+        within(model.gammaGamma?.q, 3.74, "q")
+        within(model.gammaGamma?.v, 15.44, "v")
+
+        // And each customer is scored with it: a repeat buyer of 1997 has long lapsed by now.
+        const analytics = yield* eventually(
+          "the customer's analytics to be scored with the fit",
+          Effect.flatMap(call("GET", `/api/v1/customers/${customerId(2)}/analytics`), json<CustomerAnalytics>),
+          (found) => found.clv.status === "scored",
+          90_000
+        )
+        assert.strictEqual(analytics.clv.status, "scored")
+        if (analytics.clv.status === "scored") {
+          assert.isBelow(analytics.clv.probabilityAlive, 0.5)
+          assert.closeTo(analytics.clv.churnRisk, 1 - analytics.clv.probabilityAlive, 1e-12)
+        }
+      }), 180_000)
   }
 )

@@ -24,17 +24,31 @@ export interface PurchaseDay {
   readonly transactions: number
 }
 
+/** One line of CDNOW_sample.txt: a customer's purchase of some CDs on a day. */
+export interface Transaction {
+  /** The customer's id within the sample (1 to 2,357), as the summary files number them. */
+  readonly customer: number
+  /** YYYY-MM-DD */
+  readonly day: string
+  readonly dollars: number
+}
+
+/** Every transaction of CDNOW_sample.txt, in file order. */
+export const transactions = (): ReadonlyArray<Transaction> =>
+  read("CDNOW_sample.txt").split(/\r?\n/).flatMap((line) => {
+    const fields = line.trim().split(/\s+/)
+    if (fields.length < 5) return []
+    const [, id, date, , dollars] = fields
+    return [{ customer: Number(id), day: `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}`, dollars: Number(dollars) }]
+  })
+
 /** Every transaction of CDNOW_sample.txt, aggregated per customer and day, in file order. */
 export const purchaseDays = (): ReadonlyArray<PurchaseDay> => {
   const days = new Map<string, { customer: number; day: string; dollars: number; transactions: number }>()
-  for (const line of read("CDNOW_sample.txt").split(/\r?\n/)) {
-    const fields = line.trim().split(/\s+/)
-    if (fields.length < 5) continue
-    const [, id, date, , dollars] = fields
-    const day = `${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6, 8)}`
-    const key = `${id}/${day}`
-    const entry = days.get(key) ?? { customer: Number(id), day, dollars: 0, transactions: 0 }
-    entry.dollars += Number(dollars)
+  for (const { customer, day, dollars } of transactions()) {
+    const key = `${customer}/${day}`
+    const entry = days.get(key) ?? { customer, day, dollars: 0, transactions: 0 }
+    entry.dollars += dollars
     entry.transactions += 1
     days.set(key, entry)
   }

@@ -13,6 +13,8 @@
  *   BENCH_INGEST=0    skip the ingest phase (load/ingest.ts: raw COPY, batch and single-event tracking)
  *   BENCH_BATCH_SIZE  events per batch request [500]   BENCH_INGEST_CONCURRENCY  batch connections [8]
  *   BENCH_INGEST_SUSTAIN  seconds at 1,000,000 events/min [60]   BENCH_INGEST_COPY_CONNECTIONS [4]
+ *   BENCH_EVENTS      events seeded for the analytics phase (load/analytics.ts) [10000000]; 0 skips the phase
+ *   BENCH_HEAVY_EVENTS  events of the heaviest customer [100000]   BENCH_ANALYTICS_CONCURRENCY [10]
  *   BENCH_TARGETS     service,baseline [both]
  *   BENCH_ACCESS_LOG  comma list of scenarios also run against a service with ACCESS_LOG=true [get]; "" for none
  *   BENCH_POOL        database pool size of both servers [20]
@@ -34,6 +36,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Jose from "jose"
 import postgres from "postgres"
+import { benchEvents, runAnalytics } from "./analytics.ts"
 import { runIngest } from "./ingest.ts"
 import { type LoadResult, runLoad } from "./run-load.ts"
 import {
@@ -57,6 +60,7 @@ const warmupMs = Number(env.BENCH_WARMUP ?? 2) * 1000
 const concurrencies = (env.BENCH_CONCURRENCY ?? "50,500").split(",").map(Number)
 const scenarios = (env.BENCH_SCENARIOS?.split(",").filter((name) => name !== "") ?? scenarioNames) as Array<ScenarioName>
 const ingest = env.BENCH_INGEST !== "0"
+const analytics = benchEvents > 0
 const targets = (env.BENCH_TARGETS ?? "service,baseline").split(",") as Array<"service" | "baseline">
 const accessLogScenarios = (env.BENCH_ACCESS_LOG ?? "get").split(",").filter((name) => name !== "") as Array<ScenarioName>
 const pool = Number(env.BENCH_POOL ?? 20)
@@ -437,14 +441,19 @@ const main = async () => {
   }
   if (logged !== undefined) await stop(logged.child)
 
-  // 9. tracking events
+  // 9. analytics over events at scale
+  const analyticsResult = analytics
+    ? await runAnalytics({ sql, service: targetOf("service"), data, warmupMs, durationMs, log })
+    : undefined
+
+  // 10. tracking events (after the reads at scale: the folder's backlog of them would compete with those)
   const ingestResult = ingest
     ? await runIngest({
       sql, service: targetOf("service"), baseline: targetOf("baseline"), data, warmupMs, durationMs, log
     })
     : undefined
 
-  // 10. the table
+  // 11. the table
   const find = (scenario: ScenarioName, concurrency: number, kind: Target["kind"]) =>
     records.find((r) => r.scenario === scenario && r.concurrency === concurrency && r.target === kind)
   log()
@@ -520,7 +529,8 @@ const main = async () => {
   if (env.BENCH_JSON !== undefined) {
     writeFileSync(env.BENCH_JSON, JSON.stringify({
       startedAt, customers, durationMs, warmupMs, pool, pin, node: process.version, pgVersion, seed: seedSummary, records,
-      ingest: ingestResult
+      ingest: ingestResult,
+      analytics: analyticsResult
     }, null, 2))
     log(`results: ${env.BENCH_JSON}`)
   }

@@ -3,7 +3,27 @@
  * to the baseline; only the base URL (and, for hello, the path) differs.
  */
 
-export type ScenarioName = "hello" | "get" | "list" | "list-deep" | "create" | "update" | "track" | "track-batch"
+export type ScenarioName =
+  | "hello"
+  | "get"
+  | "list"
+  | "list-deep"
+  | "create"
+  | "update"
+  | "track"
+  | "track-batch"
+  | AnalyticsScenario
+
+/** Reads over the events seeded at scale (load/seed-events.ts), run by the analytics phase (load/analytics.ts). */
+export type AnalyticsScenario =
+  | "analytics"
+  | "analytics-heavy"
+  | "insights"
+  | "insights-heavy"
+  | "timeline"
+  | "timeline-deep"
+  | "fleet"
+  | "cohorts"
 
 export interface ScenarioData {
   /** Non-deleted customer ids sampled from the seed. */
@@ -12,6 +32,9 @@ export interface ScenarioData {
   readonly listFilter: string
   /** Cursors (for `sort=-createdAt` under listFilter) that point deep into the result. */
   readonly deepCursors: ReadonlyArray<string>
+  /** The customer with the most events, and timeline cursors at every depth of theirs (analytics phase). */
+  readonly heavyCustomer?: string
+  readonly timelineCursors?: ReadonlyArray<string>
 }
 
 export interface Target {
@@ -44,7 +67,15 @@ export const describe: Record<ScenarioName, string> = {
   create: "POST /api/v1/customers (customer + outbox + audit in one tx)",
   update: "PATCH /api/v1/customers/:id without If-Match, random id (select + update + outbox + audit)",
   track: "POST /api/v1/customers/:id/track, one event for a random seeded customer",
-  "track-batch": `POST /api/v1/events/batch, ${batchSize} events for random seeded customers`
+  "track-batch": `POST /api/v1/events/batch, ${batchSize} events for random seeded customers`,
+  analytics: "GET /api/v1/customers/:id/analytics, random seeded customer",
+  "analytics-heavy": "GET /api/v1/customers/:id/analytics of the customer with 100,000 events",
+  insights: "GET /api/v1/customers/:id/insights, random seeded customer",
+  "insights-heavy": "GET /api/v1/customers/:id/insights of the customer with 100,000 events",
+  timeline: "GET /api/v1/customers/:id/events?limit=50, first page, random seeded customer",
+  "timeline-deep": "GET /api/v1/customers/:id/events?limit=50&cursor=..., the heavy customer at a random depth",
+  fleet: "GET /api/v1/analytics/fleet over two years, by day, week or month in turn",
+  cohorts: "GET /api/v1/analytics/cohorts over two years of signup months"
 }
 
 /** Spec p95 targets in ms (get, list, create, update); hello has none. */
@@ -147,6 +178,34 @@ export const requestsFor = (scenario: ScenarioName, target: Target, data: Scenar
         path: `/api/v1/customers/${randomId()}/track`,
         body: JSON.stringify(benchEvent(undefined, counter++))
       })
+    case "analytics":
+    case "insights":
+      return (): RequestSpec => ({ method: "GET", path: `/api/v1/customers/${randomId()}/${scenario}` })
+    case "analytics-heavy":
+    case "insights-heavy":
+      return (): RequestSpec => ({
+        method: "GET",
+        path: `/api/v1/customers/${data.heavyCustomer}/${scenario === "analytics-heavy" ? "analytics" : "insights"}`
+      })
+    case "timeline":
+      return (): RequestSpec => ({ method: "GET", path: `/api/v1/customers/${randomId()}/events?limit=50` })
+    case "timeline-deep":
+      return (): RequestSpec => ({
+        method: "GET",
+        path: `/api/v1/customers/${data.heavyCustomer}/events?limit=50&cursor=${pick(data.timelineCursors ?? [])}`
+      })
+    case "fleet": {
+      const from = new Date(Date.now() - 730 * 86_400_000).toISOString().slice(0, 10)
+      const periods = ["day", "week", "month"]
+      return (): RequestSpec => ({
+        method: "GET",
+        path: `/api/v1/analytics/fleet?period=${periods[counter++ % 3]}&from=${from}`
+      })
+    }
+    case "cohorts": {
+      const from = new Date(Date.now() - 730 * 86_400_000).toISOString().slice(0, 10)
+      return (): RequestSpec => ({ method: "GET", path: `/api/v1/analytics/cohorts?from=${from}` })
+    }
     case "track-batch": {
       const bodies = batchBodies(data)
       return (): RequestSpec => ({ method: "POST", path: "/api/v1/events/batch", body: bodies[counter++ % bodies.length] })

@@ -237,7 +237,11 @@ export class ClvModels extends Context.Service<ClvModels, {
         claimed.attempts > maxAttempts
           ? markFailed(claimed.id, `gave up after ${maxAttempts} attempts that did not finish`)
           : fit(claimed.id, claimed.periodFrom, claimed.periodTo, claimed.startedAt).pipe(
-            Effect.catchTag("FitFailed", (failure) => markFailed(claimed.id, failure.reason)),
+            Effect.catchTag("FitFailed", (failure) =>
+              Effect.andThen(
+                Effect.logWarning("clv: fit failed").pipe(Effect.annotateLogs({ id: claimed.id, reason: failure.reason })),
+                markFailed(claimed.id, failure.reason)
+              )),
             // Our own faults (the database going away mid-fit) are recorded by class only: a driver's message
             // can quote a row. The row is failed, so one bad fit does not block the queue.
             Effect.catchTag("SqlError", (error) =>

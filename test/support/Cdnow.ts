@@ -1,12 +1,13 @@
 /**
- * The CDNOW sample (shared/data/cdnow, beside the repository; CDNOW_DIR overrides): 2,357 customers' CD
- * purchases, 1997-1998, the data the BG/NBD and Gamma-Gamma papers fit. Plain data, no service.
+ * The CDNOW sample (test/fixtures/cdnow, copied with its MIT licence from the `lifetimes` package's datasets;
+ * CDNOW_DIR overrides): 2,357 customers' CD purchases, 1997-1998, the data the BG/NBD and Gamma-Gamma papers
+ * fit. Plain data, no service.
  */
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
 export const cdnowDirectory = process.env.CDNOW_DIR ??
-  fileURLToPath(new URL("../../../shared/data/cdnow/", import.meta.url))
+  fileURLToPath(new URL("../fixtures/cdnow/", import.meta.url))
 
 const read = (file: string) => readFileSync(`${cdnowDirectory.replace(/\/?$/, "/")}${file}`, "utf8")
 

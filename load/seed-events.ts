@@ -34,28 +34,36 @@ const monthStart = (instant: number) => {
  * whatever earlier runs tracked (and the folder folded) is counted once.
  */
 const rollupStatements = [
-  `TRUNCATE customer_daily_activity, customer_activity, customer_revenue, customer_sessions, customer_hourly_activity,
+  `TRUNCATE customer_daily_activity, customer_type_activity, customer_activity, customer_revenue, customer_sessions, customer_hourly_activity,
      customer_channel_activity, customer_active_periods, fleet_activity, cohort_activity, event_batches`,
   `INSERT INTO customer_daily_activity (customer_id, day, type, events, revenue)
    SELECT customer_id, (occurred_at AT TIME ZONE 'UTC')::date, type, count(*),
      coalesce(sum(revenue) FILTER (WHERE coalesce(currency, 'USD') = 'USD'), 0)
    FROM customer_events GROUP BY 1, 2, 3`,
-  `INSERT INTO customer_activity (customer_id, first_seen_at, last_seen_at, events, revenue, purchase_days,
-     first_purchase_on, last_purchase_on, repeat_revenue, folded_at)
-   SELECT e.customer_id, e.first_seen, e.last_seen, e.events, e.revenue, coalesce(p.days, 0), p.first_day, p.last_day,
-     coalesce(p.repeat_revenue, 0), now()
-   FROM (SELECT customer_id, min(occurred_at) AS first_seen, max(occurred_at) AS last_seen, count(*) AS events,
-       coalesce(sum(revenue) FILTER (WHERE coalesce(currency, 'USD') = 'USD'), 0) AS revenue
-     FROM customer_events GROUP BY 1) e
-   LEFT JOIN (SELECT customer_id, count(*) AS days, min(day) AS first_day, max(day) AS last_day,
-       sum(revenue) - (array_agg(revenue ORDER BY day))[1] AS repeat_revenue
-     FROM customer_daily_activity WHERE type = 'purchase' GROUP BY 1) p USING (customer_id)`,
-  `INSERT INTO customer_revenue (customer_id, currency, revenue, events)
-   SELECT customer_id, coalesce(currency, 'USD'), sum(revenue), count(*) FROM customer_events
-   WHERE revenue IS NOT NULL GROUP BY 1, 2`,
+  `INSERT INTO customer_type_activity (customer_id, type, events, revenue, last_on)
+   SELECT customer_id, type, sum(events), sum(revenue), max(day) FROM customer_daily_activity GROUP BY 1, 2`,
   `INSERT INTO customer_sessions (customer_id, session_id, started_at, ended_at, events)
    SELECT customer_id, session_id, min(occurred_at), max(occurred_at), count(*) FROM customer_events
    WHERE session_id IS NOT NULL GROUP BY 1, 2`,
+  `INSERT INTO customer_activity (customer_id, first_seen_at, last_seen_at, events, revenue, purchase_days,
+     first_purchase_on, last_purchase_on, repeat_revenue, active_days, sessions, session_seconds, session_events,
+     folded_at)
+   SELECT e.customer_id, e.first_seen, e.last_seen, e.events, e.revenue, coalesce(p.days, 0), p.first_day, p.last_day,
+     coalesce(p.repeat_revenue, 0), d.days, coalesce(s.sessions, 0), coalesce(s.seconds, 0), coalesce(s.events, 0),
+     now()
+   FROM (SELECT customer_id, min(occurred_at) AS first_seen, max(occurred_at) AS last_seen, count(*) AS events,
+       coalesce(sum(revenue) FILTER (WHERE coalesce(currency, 'USD') = 'USD'), 0) AS revenue
+     FROM customer_events GROUP BY 1) e
+   JOIN (SELECT customer_id, count(DISTINCT day) AS days FROM customer_daily_activity GROUP BY 1) d USING (customer_id)
+   LEFT JOIN (SELECT customer_id, count(*) AS days, min(day) AS first_day, max(day) AS last_day,
+       sum(revenue) - (array_agg(revenue ORDER BY day))[1] AS repeat_revenue
+     FROM customer_daily_activity WHERE type = 'purchase' GROUP BY 1) p USING (customer_id)
+   LEFT JOIN (SELECT customer_id, count(*) AS sessions, sum(extract(epoch FROM ended_at - started_at)) AS seconds,
+       sum(events) AS events
+     FROM customer_sessions GROUP BY 1) s USING (customer_id)`,
+  `INSERT INTO customer_revenue (customer_id, currency, revenue, events)
+   SELECT customer_id, coalesce(currency, 'USD'), sum(revenue), count(*) FROM customer_events
+   WHERE revenue IS NOT NULL GROUP BY 1, 2`,
   `INSERT INTO customer_hourly_activity (customer_id, hour_of_week, events)
    SELECT customer_id, (extract(isodow FROM occurred_at AT TIME ZONE 'UTC')::int - 1) * 24
      + extract(hour FROM occurred_at AT TIME ZONE 'UTC')::int, count(*)
@@ -132,9 +140,9 @@ export const seedEvents = async (
 
   const rollupsStarted = performance.now()
   for (const statement of rollupStatements) await sql.unsafe(statement)
-  await sql.unsafe("VACUUM (ANALYZE) customer_events, customer_activity, customer_daily_activity, customer_sessions, " +
-    "customer_hourly_activity, customer_channel_activity, customer_revenue, customer_active_periods, fleet_activity, " +
-    "cohort_activity, customers")
+  await sql.unsafe("VACUUM (ANALYZE) customer_events, customer_activity, customer_daily_activity, " +
+    "customer_type_activity, customer_sessions, customer_hourly_activity, customer_channel_activity, customer_revenue, " +
+    "customer_active_periods, fleet_activity, cohort_activity, customers")
   const rollupSeconds = (performance.now() - rollupsStarted) / 1000
   log(`events: rollups built in ${rollupSeconds.toFixed(1)} s`)
   return { events, heavyCustomer, heavyEvents, seconds: { copy: copySeconds, rollups: rollupSeconds } }

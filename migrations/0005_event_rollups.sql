@@ -20,6 +20,14 @@ CREATE TABLE customer_activity (
   last_purchase_on      date,
   -- Revenue of every purchase day but the first: the repeat purchases Gamma-Gamma averages over.
   repeat_revenue        numeric(20, 4) NOT NULL DEFAULT 0,
+  -- All-history totals analytics reads without scanning the customer's history, each moved per fold: days with
+  -- an event (the fold's first inserts of the customer's 'day' rows in customer_active_periods), and sessions,
+  -- their length in seconds and their events (the fold's customer_sessions upserts, diffed against the rows
+  -- as they were before it, so a session extended by a later fold adds its growth, not a second session).
+  active_days           int NOT NULL DEFAULT 0,
+  sessions              bigint NOT NULL DEFAULT 0,
+  session_seconds       numeric(20, 6) NOT NULL DEFAULT 0,
+  session_events        bigint NOT NULL DEFAULT 0,
   folded_at             timestamptz NOT NULL
 ) WITH (fillfactor = 80);
 -- Set-wise criteria such as "no activity for 90 days" or "P(alive) below 0.3" scan these.
@@ -37,6 +45,19 @@ CREATE TABLE customer_daily_activity (
   PRIMARY KEY (customer_id, day, type)
 ) WITH (fillfactor = 80);
 CREATE INDEX customer_daily_activity_type_day_idx ON customer_daily_activity (type, day, customer_id);
+-- A customer's purchase days (the purchase summary, insights' purchase cadence) without their other days' rows.
+CREATE INDEX customer_daily_activity_purchases_idx ON customer_daily_activity (customer_id, day) WHERE type = 'purchase';
+
+-- Events and revenue (reporting currency) per customer and type since the first event, and the last day of each:
+-- customer_daily_activity without the day, so all-history totals per type read a row per type.
+CREATE TABLE customer_type_activity (
+  customer_id uuid NOT NULL,
+  type        text NOT NULL,
+  events      bigint NOT NULL,
+  revenue     numeric(20, 4) NOT NULL DEFAULT 0,
+  last_on     date NOT NULL,
+  PRIMARY KEY (customer_id, type)
+) WITH (fillfactor = 80);
 
 -- Revenue per customer and currency, every currency as sent.
 CREATE TABLE customer_revenue (

@@ -87,23 +87,23 @@ export class AnalyticsRepo extends Context.Service<AnalyticsRepo, {
 
       const analytics = Effect.fn("AnalyticsRepo.analytics")(function*(id: CustomerId, today: number) {
         const todayText = dayText(today)
-        // The customer's daily rows are read once (one index range) and summed per type and per day.
-        const rows = yield* sql<AnalyticsRow>`WITH daily AS MATERIALIZED (
-            SELECT day, type, events, revenue FROM customer_daily_activity WHERE customer_id = ${id}
-          ),
-          per_day AS (SELECT day, sum(events) AS events, sum(revenue) AS revenue FROM daily GROUP BY day)
-          SELECT ${common},
-          (SELECT coalesce(json_agg(t ORDER BY t.events DESC, t.type), '[]') FROM (
-              SELECT type, sum(events)::float8 AS events, to_char(max(day), 'YYYY-MM-DD') AS "lastOn"
-              FROM daily GROUP BY type) t) AS "byType",
-          (SELECT count(*)::int FROM per_day WHERE events > 0) AS "activeDays",
+        // All-history figures come from rows the folder keeps as totals (a row per type, and customer_activity);
+        // only the engagement window's daily rows are read: the cost does not grow with the customer's history.
+        const rows = yield* sql<AnalyticsRow>`SELECT ${common},
+          (SELECT coalesce(json_agg(json_build_object('type', type, 'events', events::float8,
+              'lastOn', to_char(last_on, 'YYYY-MM-DD')) ORDER BY events DESC, type), '[]')
+            FROM customer_type_activity WHERE customer_id = c.id) AS "byType",
+          coalesce((SELECT active_days FROM customer_activity WHERE customer_id = c.id), 0) AS "activeDays",
           (SELECT coalesce(json_agg(json_build_object('ageDays', ${todayText}::date - day, 'events', events::float8,
               'revenue', revenue::float8)), '[]')
-            FROM per_day WHERE day > ${todayText}::date - ${windowDays}::int) AS days,
-          (SELECT json_build_object('count', count(*)::float8,
-              'seconds', coalesce(sum(extract(epoch FROM ended_at - started_at)), 0)::float8,
-              'events', coalesce(sum(events), 0)::float8)
-            FROM customer_sessions WHERE customer_id = c.id) AS sessions,
+            FROM (SELECT day, sum(events) AS events, sum(revenue) AS revenue FROM customer_daily_activity
+              WHERE customer_id = c.id AND day > ${todayText}::date - ${windowDays}::int GROUP BY day) AS per_day)
+            AS days,
+          coalesce(
+            (SELECT json_build_object('count', sessions::float8, 'seconds', session_seconds::float8,
+                'events', session_events::float8)
+              FROM customer_activity WHERE customer_id = c.id),
+            json_build_object('count', 0, 'seconds', 0, 'events', 0)) AS sessions,
           (SELECT coalesce(json_agg(json_build_object('currency', currency, 'revenue', revenue::float8,
               'events', events::float8) ORDER BY revenue DESC, currency), '[]')
             FROM customer_revenue WHERE customer_id = c.id) AS currencies

@@ -12,6 +12,7 @@ export const perCustomerEventTables = [
   "customer_events",
   "customer_activity",
   "customer_daily_activity",
+  "customer_type_activity",
   "customer_revenue",
   "customer_sessions",
   "customer_hourly_activity",

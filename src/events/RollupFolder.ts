@@ -124,12 +124,28 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
       dropped AS (DELETE FROM folding_events WHERE customer_id IN (SELECT id FROM erased))
       DELETE FROM customer_activity WHERE customer_id IN (SELECT id FROM erased)`
 
+    // The sessions' totals in customer_activity move by each touched session's change: `touched` reads the
+    // sessions as they were before this statement (every part of it shares one snapshot, and a fold sharing a
+    // customer committed before this one got past customer_activity), `sessions` returns them after.
     yield* sql`WITH daily AS (
         INSERT INTO customer_daily_activity AS d (customer_id, day, type, events, revenue)
         SELECT customer_id, at_utc::date, type, count(*), sum(reporting_revenue) FROM folding_events
         GROUP BY customer_id, at_utc::date, type ORDER BY customer_id, at_utc::date, type
         ON CONFLICT (customer_id, day, type) DO UPDATE SET
           events = d.events + EXCLUDED.events, revenue = d.revenue + EXCLUDED.revenue
+      ),
+      types AS (
+        INSERT INTO customer_type_activity AS t (customer_id, type, events, revenue, last_on)
+        SELECT customer_id, type, count(*), sum(reporting_revenue), max(at_utc)::date FROM folding_events
+        GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (customer_id, type) DO UPDATE SET
+          events = t.events + EXCLUDED.events, revenue = t.revenue + EXCLUDED.revenue,
+          last_on = GREATEST(t.last_on, EXCLUDED.last_on)
+      ),
+      touched AS (
+        SELECT s.customer_id, s.session_id, extract(epoch FROM s.ended_at - s.started_at) AS seconds, s.events
+        FROM (SELECT DISTINCT customer_id, session_id FROM folding_events WHERE session_id IS NOT NULL) AS f
+        JOIN customer_sessions AS s ON s.customer_id = f.customer_id AND s.session_id = f.session_id
       ),
       revenue AS (
         INSERT INTO customer_revenue AS r (customer_id, currency, revenue, events)
@@ -146,6 +162,20 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
           started_at = LEAST(s.started_at, EXCLUDED.started_at),
           ended_at = GREATEST(s.ended_at, EXCLUDED.ended_at),
           events = s.events + EXCLUDED.events
+        RETURNING customer_id, session_id, extract(epoch FROM ended_at - started_at) AS seconds, events
+      ),
+      session_totals AS (
+        UPDATE customer_activity AS a SET
+          sessions = a.sessions + d.sessions, session_seconds = a.session_seconds + d.seconds,
+          session_events = a.session_events + d.events
+        FROM (
+          SELECT after.customer_id, count(*) FILTER (WHERE before.session_id IS NULL) AS sessions,
+            sum(after.seconds - coalesce(before.seconds, 0)) AS seconds,
+            sum(after.events - coalesce(before.events, 0)) AS events
+          FROM sessions AS after LEFT JOIN touched AS before USING (customer_id, session_id)
+          GROUP BY after.customer_id
+        ) AS d
+        WHERE a.customer_id = d.customer_id
       ),
       hourly AS (
         INSERT INTO customer_hourly_activity AS h (customer_id, hour_of_week, events)
@@ -189,6 +219,12 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
         SELECT customer_id, 'day', day FROM days ORDER BY 1, 3
         ON CONFLICT DO NOTHING
         RETURNING customer_id, period, period_start
+      ),
+      -- The customer's rows were locked by this fold's customer_activity upsert: no new lock here.
+      active_days AS (
+        UPDATE customer_activity AS a SET active_days = a.active_days + n.days
+        FROM (SELECT customer_id, count(*) AS days FROM first_days GROUP BY 1) AS n
+        WHERE a.customer_id = n.customer_id
       ),
       first_longer AS (
         INSERT INTO customer_active_periods (customer_id, period, period_start)

@@ -63,6 +63,29 @@ const activityOf = (customerId: string) =>
     (rows) => rows[0]
   )
 
+/** customer_activity's all-history totals of days and sessions. */
+const totalsOf = (customerId: string) =>
+  Effect.map(
+    query((sql) =>
+      sql<{
+        readonly activeDays: number
+        readonly sessions: number
+        readonly sessionSeconds: string
+        readonly sessionEvents: number
+      }>`SELECT active_days AS "activeDays", sessions::int, session_seconds::text AS "sessionSeconds",
+          session_events::int AS "sessionEvents"
+        FROM customer_activity WHERE customer_id = ${customerId}`
+    ),
+    (rows) => rows[0]
+  )
+
+const typesOf = (customerId: string) =>
+  query((sql) =>
+    sql<{ readonly type: string; readonly events: number; readonly revenue: string; readonly lastOn: string }>`
+      SELECT type, events::int, revenue::text, last_on::text AS "lastOn" FROM customer_type_activity
+      WHERE customer_id = ${customerId} ORDER BY type`
+  )
+
 const Env = testServiceWithDatabase({
   env: { ROLLUP_FOLDERS: "3", ROLLUP_FOLD_MAX_BATCHES: "2", ROLLUP_PRUNE_INTERVAL: "200 millis" }
 })
@@ -134,6 +157,57 @@ layer(Env, { excludeTestServices: true })("folding tracked events into the rollu
         { day: "2025-03-04", type: "purchase", events: 1, revenue: "0.0000" },
         { day: "2025-03-09", type: "purchase", events: 1, revenue: "20.5000" },
         { day: "2025-03-09", type: "sign_in", events: 1, revenue: "0.0000" }
+      ])
+    }))
+
+  it.effect("events and revenue per type since the first event, and the last day of each", () =>
+    Effect.gen(function*() {
+      const types = yield* typesOf(yield* trackWeek)
+      assert.deepStrictEqual(types, [
+        { type: "page_view", events: 2, revenue: "0.0000", lastOn: "2025-03-03" },
+        // 100 + 0 (EUR) + 20.50
+        { type: "purchase", events: 3, revenue: "120.5000", lastOn: "2025-03-09" },
+        { type: "sign_in", events: 1, revenue: "0.0000", lastOn: "2025-03-09" }
+      ])
+    }))
+
+  it.effect("the customer's active days and session totals: count, length in seconds, events", () =>
+    Effect.gen(function*() {
+      const totals = yield* totalsOf(yield* trackWeek)
+      // Days 3rd, 4th and 9th; s1 lasts 09:15 to 10:05 (3,000 s, 3 events), s2 one event (0 s).
+      assert.deepStrictEqual(totals, { activeDays: 3, sessions: 2, sessionSeconds: "3000.000000", sessionEvents: 4 })
+    }))
+
+  it.effect("a session extended by a later fold: still one session, its growth added to the seconds", () =>
+    Effect.gen(function*() {
+      const { id: customerId } = yield* createCustomer()
+      const view = (occurredAt: string, sessionId?: string) => ({ customerId, type: "page_view", occurredAt, sessionId })
+      yield* trackBatch([view("2025-04-01T09:00:00Z", "s1"), view("2025-04-01T09:10:00Z", "s1")])
+      yield* folded
+      assert.deepStrictEqual(yield* totalsOf(customerId), {
+        activeDays: 1,
+        sessions: 1,
+        sessionSeconds: "600.000000",
+        sessionEvents: 2
+      })
+
+      // s1 now starts earlier and ends later (08:50 to 09:30), on the same day; s2 is new, the next day.
+      yield* trackBatch([
+        view("2025-04-01T08:50:00Z", "s1"),
+        view("2025-04-01T09:30:00Z", "s1"),
+        view("2025-04-02T12:00:00Z", "s2"),
+        view("2025-04-02T12:05:00Z")
+      ])
+      yield* folded
+      assert.deepStrictEqual(yield* totalsOf(customerId), {
+        activeDays: 2,
+        sessions: 2,
+        // 40 minutes of s1 + 0 s of s2 (one event)
+        sessionSeconds: "2400.000000",
+        sessionEvents: 5
+      })
+      assert.deepStrictEqual(yield* typesOf(customerId), [
+        { type: "page_view", events: 6, revenue: "0.0000", lastOn: "2025-04-02" }
       ])
     }))
 

@@ -104,6 +104,18 @@ export const seedRollups = (customerId: string, rollups: CustomerRollups) =>
       yield* sql`INSERT INTO customer_channel_activity (customer_id, channel, events, last_seen_at)
         VALUES (${customerId}, ${row.channel}, ${row.events}, ${row.lastSeenAt}::timestamptz)`
     }
+    // The all-history totals the folder keeps alongside (per type, active days, sessions), derived from the rows
+    // above as the folder would have summed them.
+    yield* sql`INSERT INTO customer_type_activity (customer_id, type, events, revenue, last_on)
+      SELECT customer_id, type, sum(events), sum(revenue), max(day) FROM customer_daily_activity
+      WHERE customer_id = ${customerId} GROUP BY 1, 2`
+    yield* sql`UPDATE customer_activity SET
+        active_days = (SELECT count(DISTINCT day) FROM customer_daily_activity WHERE customer_id = ${customerId}),
+        sessions = s.sessions, session_seconds = s.seconds, session_events = s.events
+      FROM (SELECT count(*) AS sessions, coalesce(sum(extract(epoch FROM ended_at - started_at)), 0) AS seconds,
+          coalesce(sum(events), 0) AS events
+        FROM customer_sessions WHERE customer_id = ${customerId}) AS s
+      WHERE customer_id = ${customerId}`
   }).pipe(Effect.orDie)
 
 export interface Breakpoints {

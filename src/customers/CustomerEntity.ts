@@ -114,7 +114,7 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
   static readonly layer = Layer.effect(
     CustomerCreation,
     Effect.gen(function*() {
-      const sql = yield* PgClient.PgClient
+      const commandSql = yield* CommandSql
       const repo = yield* CustomerRepo
       const idempotencyKeys = yield* IdempotencyKeyRepo
       const outbox = yield* Outbox
@@ -139,7 +139,7 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
           const customer = createdCustomer(id, initialState(input), now)
           // Everything the create writes is known before it writes, so it goes as one statement: atomic
           // without a transaction, one round trip instead of five (BEGIN, three inserts, COMMIT).
-          yield* inOneStatement(sql, [
+          yield* inOneStatement(commandSql, [
             repo.insertStatement(customer),
             ...(idempotency === null
               ? []

@@ -89,14 +89,17 @@ const migrate = PgMigrator.layer({ loader: sqlFileLoader }).pipe(Layer.provide(N
 const poolSettings = {
   maxConnections: Config.Int("DB_POOL_MAX").pipe(Config.withDefault(20)),
   multiplex: Config.Boolean("DB_MULTIPLEX").pipe(Config.withDefault(true)),
-  commandConnections: Config.Int("DB_COMMAND_POOL_MAX").pipe(Config.withDefault(20))
+  commandConnections: Config.Int("DB_COMMAND_POOL_MAX").pipe(Config.withDefault(20)),
+  commandPipeline: Config.Int("DB_COMMAND_PIPELINE").pipe(Config.withDefault(4))
 }
 
 /**
- * The client for commands' one-statement writes (`inOneStatement`, `guardedStatement`): connections no other
- * statement shares. A statement that commits waits for its WAL flush, and on a multiplexed connection every
- * statement pipelined behind it waits too: 50 concurrent updates ran on two connections, one commit at a time
- * each. On connections of their own, concurrent commits share flushes (group commit), as transactions do.
+ * The client for commands' one-statement writes (`inOneStatement`, `guardedStatement`), apart from the
+ * queries' pool. A statement that commits waits for its WAL flush, and every statement pipelined behind it on
+ * its connection waits too: on the queries' pool (32 a connection) 50 concurrent updates ran on two
+ * connections, one commit at a time each. Here a connection pipelines at most DB_COMMAND_PIPELINE (4)
+ * statements, so concurrent commits spread over the connections and share flushes (group commit), while a
+ * few still wait at the server instead of a round trip away.
  */
 export class CommandSql extends Context.Service<CommandSql, SqlClient.SqlClient>()("cms/platform/CommandSql") {}
 
@@ -105,13 +108,15 @@ const serverClient = (url: Redacted.Redacted) =>
     const maxConnections = yield* poolSettings.maxConnections
     const multiplex = yield* poolSettings.multiplex
     const commandConnections = yield* poolSettings.commandConnections
+    const commandPipeline = yield* poolSettings.commandPipeline
     yield* Effect.logInfo("database: PostgreSQL").pipe(Effect.annotateLogs({ host: new URL(Redacted.value(url)).host }))
     const commands = Layer.effect(
       CommandSql,
       PgClient.make({
         url,
         maxConnections: commandConnections,
-        multiplex: false,
+        multiplex: commandPipeline > 1,
+        multiplexConcurrency: commandPipeline,
         applicationName: "customer-service-commands"
       })
     ).pipe(Layer.provide(Reactivity.layer))

@@ -9,8 +9,8 @@
  * - outbox and audit rows go to baseline_outbox / baseline_audit_log (copies of
  *   the real tables, same indexes), so the service's outbox relay does not
  *   publish the baseline's events to NATS on the service's CPU mid-measurement;
- * - an update that loses a race (0 rows from UPDATE ... AND version = $n) is
- *   retried, standing in for the entity's per-customer serialisation.
+ * - an update that loses a race (its version-guarded statement matches no row)
+ *   is retried, standing in for the entity's per-customer serialisation.
  *
  * Run: DATABASE_URL=... PORT=... DB_POOL_MAX=20 node load/baseline.ts
  */
@@ -27,8 +27,6 @@ const sql = postgres(process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:
   onnotice: () => {},
   connection: { application_name: "baseline" }
 })
-
-type Customer = ReturnType<typeof toCustomer>
 
 const columns = sql.unsafe(customerColumns)
 
@@ -147,17 +145,6 @@ const list = async (res: ServerResponse, params: URLSearchParams) => {
   send(res, 200, { data: page, nextCursor, ...count })
 }
 
-const outboxInsert = (tx: postgres.TransactionSql, subject: string, payload: Record<string, unknown>) => {
-  const eventId = uuidv7()
-  return tx`INSERT INTO baseline_outbox (event_id, subject, payload)
-    VALUES (${eventId}, ${subject}, ${tx.json({ eventId, ...payload } as postgres.JSONValue)})`
-}
-
-const auditInsert = (tx: postgres.TransactionSql, action: string, customerId: string, requestId: string,
-  fields: ReadonlyArray<string>) =>
-  tx`INSERT INTO baseline_audit_log (actor, actor_role, action, customer_id, request_id, fields)
-    VALUES (${"user:bench"}, ${"admin"}, ${action}, ${customerId}, ${requestId}, ${fields as Array<string>})`
-
 const actor = { kind: "user", subject: "bench", role: "admin" }
 
 const create = async (req: IncomingMessage, res: ServerResponse) => {
@@ -222,51 +209,55 @@ const update = async (req: IncomingMessage, res: ServerResponse, id: string) => 
   const patch = await readJson(req)
   const requestId = randomUUID()
   for (let attempt = 0; attempt < 5; attempt++) {
-    const outcome = await sql.begin(async (tx) => {
-      const [row] = await tx<Array<CustomerRow>>`SELECT ${columns} FROM customers
-        WHERE id = ${id} AND status <> 'DELETED'`
-      if (row === undefined) return { status: 404 as const }
-      const before = toCustomer(row)
-      const next: Record<string, unknown> = { ...before }
-      const changes: Array<string> = []
-      for (const key of mutable) {
-        if (key in patch && JSON.stringify(next[key]) !== JSON.stringify(patch[key])) {
-          next[key] = patch[key]
-          changes.push(key)
-        }
+    // As the service: read outside any transaction, then one statement guarded by the version read.
+    const [row] = await sql<Array<CustomerRow>>`SELECT ${columns} FROM customers WHERE id = ${id} AND status <> 'DELETED'`
+    if (row === undefined) return send(res, 404, { title: "Customer not found" })
+    const before = toCustomer(row)
+    const next: Record<string, unknown> = { ...before }
+    const changes: Array<string> = []
+    for (const key of mutable) {
+      if (key in patch && JSON.stringify(next[key]) !== JSON.stringify(patch[key])) {
+        next[key] = patch[key]
+        changes.push(key)
       }
-      if (changes.length === 0) return { status: 200 as const, customer: before }
-      const [updated] = await tx<Array<CustomerRow>>`UPDATE customers SET email = ${before.email as string},
+    }
+    if (changes.length === 0) return send(res, 200, before, { etag: `"v${before.version}"` })
+    const now = new Date().toISOString()
+    const after = { ...next, version: before.version + 1, updatedAt: now }
+    const eventId = uuidv7()
+    const event = {
+      eventId,
+      type: "customer.updated",
+      customerId: id,
+      version: after.version,
+      occurredAt: now,
+      actor,
+      requestId,
+      customer: after,
+      changes
+    }
+    const withdrawn = before.pendingEmail !== null && next.pendingEmail === null
+    const matched = await sql`WITH guarded AS (UPDATE customers SET email = ${before.email as string},
           email_verified = ${before.emailVerified}, pending_email = ${before.pendingEmail}, name = ${next.name as string},
           age = ${next.age as number | null}, gender = ${next.gender as string | null},
-          location = ${tx.json(next.location as postgres.JSONValue)}, preferences = ${tx.json(next.preferences as postgres.JSONValue)},
-          tags = ${next.tags as Array<string>}, metadata = ${tx.json(next.metadata as postgres.JSONValue)},
-          consent = ${tx.json(before.consent as postgres.JSONValue)}, status = ${next.status as string},
-          updated_at = now(), version = version + 1
+          location = ${sql.json(next.location as postgres.JSONValue)}, preferences = ${sql.json(next.preferences as postgres.JSONValue)},
+          tags = ${next.tags as Array<string>}, metadata = ${sql.json(next.metadata as postgres.JSONValue)},
+          consent = ${sql.json(before.consent as postgres.JSONValue)}, status = ${next.status as string},
+          updated_at = ${now}, version = version + 1
         WHERE id = ${id} AND version = ${before.version} AND status <> 'DELETED'
-        RETURNING ${columns}`
-      if (updated === undefined) return { status: 409 as const }
-      const after: Customer = toCustomer(updated)
-      if (before.pendingEmail !== null && after.pendingEmail === null) {
-        await tx`DELETE FROM email_verifications WHERE customer_id = ${id}`
-      }
-      // As the service: the event and the audit entry in one statement.
-      await tx`WITH write_0 AS (${outboxInsert(tx, `customers.${id}.updated`, {
-        type: "customer.updated",
-        customerId: id,
-        version: after.version,
-        occurredAt: after.updatedAt,
-        actor,
-        requestId,
-        customer: after,
-        changes
-      })}), write_1 AS (${auditInsert(tx, "customer.update", id, requestId, changes)}) SELECT 1`
-      return { status: 200 as const, customer: after }
-    })
-    if (outcome.status === 404) return send(res, 404, { title: "Customer not found" })
-    if (outcome.status === 200) {
-      return send(res, 200, outcome.customer, { etag: `"v${outcome.customer.version}"` })
-    }
+        RETURNING id),
+      ${withdrawn ? sql`write_v AS (DELETE FROM email_verifications WHERE customer_id = ${id} AND EXISTS (SELECT 1 FROM guarded)),` : sql``}
+      write_0 AS (INSERT INTO baseline_outbox (event_id, subject, payload)
+        SELECT event.event_id, event.subject, event.payload
+        FROM (VALUES (${eventId}::uuid, ${`customers.${id}.updated`}, ${sql.json(event as postgres.JSONValue)}::jsonb, ${0}::int))
+          AS event (event_id, subject, payload, position), guarded
+        ORDER BY event.position),
+      write_1 AS (INSERT INTO baseline_audit_log (actor, actor_role, action, customer_id, api_key_id, request_id, fields)
+        SELECT ${"user:bench"}, ${"admin"}, ${"customer.update"}, ${id}::uuid, ${null}::uuid, ${requestId}::text,
+          ${changes}::text[]
+        FROM guarded)
+      SELECT 1 AS matched FROM guarded`
+    if (matched.length > 0) return send(res, 200, after, { etag: `"v${after.version}"` })
   }
   send(res, 409, { title: "Version conflict" })
 }

@@ -269,7 +269,9 @@ const main = async () => {
       NATS_URL: servicesNatsUrl,
       JWT_SECRET: jwtSecret,
       ACCESS_LOG: String(accessLog),
-      DB_POOL_MAX: String(pool)
+      DB_POOL_MAX: String(pool),
+      // Commands' writes have a pool of their own (src/platform/Database.ts CommandSql), as big as the baseline's.
+      DB_COMMAND_POOL_MAX: String(pool)
     }, logFile, env.BENCH_SERVICE_DIR ?? root)
     await waitFor(`http://127.0.0.1:${port}/health`, child, what)
     log(`${what}: pid ${child.pid}, http://127.0.0.1:${port}${

@@ -1,8 +1,8 @@
 /**
  * Each customer is a cluster entity keyed by its id: one fiber serialises its
  * commands, and each command writes atomically the row, an outbox event and an
- * audit entry: in one transaction, or in one statement when (as for a create)
- * every value is known before the write.
+ * audit entry: in one transaction, or in one statement when every value is
+ * known before the write (a create; an update, guarded by the version it read).
  */
 import { PgClient } from "@effect/sql-pg"
 import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
@@ -33,9 +33,9 @@ import {
 } from "../domain/Errors.ts"
 import { randomToken, sha256 } from "../platform/Ids.ts"
 import { EventErasure } from "../events/EventErasure.ts"
-import { Outbox } from "../platform/Outbox.ts"
+import { type NewEvent, Outbox } from "../platform/Outbox.ts"
 import { AuditLog } from "../privacy/AuditLog.ts"
-import { inOneStatement } from "../platform/Database.ts"
+import { CommandSql, guardedStatement, inOneStatement } from "../platform/Database.ts"
 import { CustomerRepo, uniqueViolationOrDie } from "./CustomerRepo.ts"
 import { EmailVerificationRepo } from "./EmailVerificationRepo.ts"
 import { IdempotencyKeyRepo } from "./IdempotencyKeyRepo.ts"
@@ -114,7 +114,7 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
   static readonly layer = Layer.effect(
     CustomerCreation,
     Effect.gen(function*() {
-      const sql = yield* PgClient.PgClient
+      const commandSql = yield* CommandSql
       const repo = yield* CustomerRepo
       const idempotencyKeys = yield* IdempotencyKeyRepo
       const outbox = yield* Outbox
@@ -139,7 +139,7 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
           const customer = createdCustomer(id, initialState(input), now)
           // Everything the create writes is known before it writes, so it goes as one statement: atomic
           // without a transaction, one round trip instead of five (BEGIN, three inserts, COMMIT).
-          yield* inOneStatement(sql, [
+          yield* inOneStatement(commandSql, [
             repo.insertStatement(customer),
             ...(idempotency === null
               ? []
@@ -166,6 +166,7 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
 export const CustomerEntityLayer = CustomerEntity.toLayer(
   Effect.gen(function*() {
     const sql = yield* PgClient.PgClient
+    const commandSql = yield* CommandSql
     const repo = yield* CustomerRepo
     const idempotencyKeys = yield* IdempotencyKeyRepo
     const verifications = yield* EmailVerificationRepo
@@ -206,58 +207,86 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
         )
       )
 
-    return CustomerEntity.of({
-      Create: ({ payload }) => creation.create(id, payload),
-
-      Update: ({ payload: { actor, requestId, patch, echo, expectedVersion } }) =>
-        transact(Effect.gen(function*() {
-          const before = yield* current
-          yield* checkVersion(before, expectedVersion)
-          const changedReadOnly = changedReadOnlyField(before, echo)
-          if (changedReadOnly !== undefined) return yield* new ReadOnlyFieldChanged({ field: changedReadOnly })
-          if (patch.status !== undefined) {
-            const verdict = statusTransition(before.status, patch.status, actor)
-            if (verdict === "needs-suspend-permission") {
-              return yield* new Forbidden({ permission: "customers:suspend" })
-            }
-            if (verdict === "never") {
-              return yield* new InvalidStatusTransition({ field: "status", from: before.status, to: patch.status })
-            }
+    /**
+     * An update reads the row, decides, then writes the row, its event(s), the audit entry and any change to
+     * the pending verification as one statement guarded by the version it read: no transaction, one round trip
+     * for the write. This entity already serialises the customer's commands, so the guard only fails when
+     * another process changed the row meanwhile: the caller learns the version the row has now.
+     */
+    const update = (
+      { actor, requestId, patch, echo, expectedVersion }: typeof Update.payloadSchema.Type
+    ): Effect.Effect<Customer, typeof Update.errorSchema.Type> =>
+      Effect.gen(function*() {
+        // Through the batched read: concurrent commands of many customers share one SELECT.
+        const before = yield* repo.lookup(id).pipe(
+          Effect.flatMap(Option.match({
+            onNone: () => Effect.fail(new CustomerNotFound({ customerId: id })),
+            onSome: Effect.succeed
+          }))
+        )
+        yield* checkVersion(before, expectedVersion)
+        const changedReadOnly = changedReadOnlyField(before, echo)
+        if (changedReadOnly !== undefined) return yield* new ReadOnlyFieldChanged({ field: changedReadOnly })
+        if (patch.status !== undefined) {
+          const verdict = statusTransition(before.status, patch.status, actor)
+          if (verdict === "needs-suspend-permission") {
+            return yield* new Forbidden({ permission: "customers:suspend" })
           }
-          const outcome = applyPatch(stateOf(before), patch)
-          if (outcome.changedFields.length === 0) return before
-          if (outcome.emailChange !== undefined && (yield* repo.emailTakenByAnother(id, outcome.emailChange))) {
-            return yield* emailTaken()
+          if (verdict === "never") {
+            return yield* new InvalidStatusTransition({ field: "status", from: before.status, to: patch.status })
           }
-          const updated = yield* repo.update(id, before.version, outcome.state).pipe(
-            Effect.catchTag("UniqueViolation", () => Effect.fail(emailTaken()))
-          )
-          if (Option.isNone(updated)) return yield* lostRace(before.version)
-          const after = updated.value
-          const changed = { type: "customer.updated", ...changeOf(after, actor, requestId), changes: outcome.changedFields } as const
-          const audited = { actor, action: "customer.update", customerId: id, requestId, fields: outcome.changedFields }
-          if (before.pendingEmail !== null && after.pendingEmail === null) yield* verifications.remove(id)
-          if (outcome.emailChange === undefined) {
-            // The usual update: its event and audit entry in one statement. (Two events of one statement
-            // could take their outbox order either way, so an email change writes them one by one.)
-            yield* inOneStatement(sql, [outbox.appendStatement(changed), audit.recordStatement(audited)])
-            return after
-          }
-          yield* outbox.append(changed)
+        }
+        const outcome = applyPatch(stateOf(before), patch)
+        if (outcome.changedFields.length === 0) return before
+        if (outcome.emailChange !== undefined && (yield* repo.emailTakenByAnother(id, outcome.emailChange))) {
+          return yield* emailTaken()
+        }
+        const now = new Date(yield* Clock.currentTimeMillis).toISOString()
+        const after: Customer = { ...before, ...outcome.state, version: before.version + 1, updatedAt: now }
+        const events: Array<NewEvent> = [
+          { type: "customer.updated", ...changeOf(after, actor, requestId), changes: outcome.changedFields }
+        ]
+        const writes = []
+        if (before.pendingEmail !== null && after.pendingEmail === null) writes.push(verifications.removeGuardedStatement(id))
+        if (outcome.emailChange !== undefined) {
           const token = randomToken()
           const expiresAt = yield* verificationExpiry
-          yield* verifications.save(id, { email: outcome.emailChange, tokenHash: sha256(token), expiresAt })
+          writes.push(
+            verifications.saveGuardedStatement(id, { email: outcome.emailChange, tokenHash: sha256(token), expiresAt })
+          )
           // The notification service mails this token; it is single-use and short-lived.
-          yield* outbox.append({
+          events.push({
             type: "customer.email-verification-requested",
             customerId: id,
             email: outcome.emailChange,
             token,
             expiresAt: expiresAt.toISOString()
           })
-          yield* audit.record(audited)
-          return after
-        })),
+        }
+        writes.push(
+          outbox.appendGuardedStatement(events),
+          audit.recordGuardedStatement({
+            actor,
+            action: "customer.update",
+            customerId: id,
+            requestId,
+            fields: outcome.changedFields
+          })
+        )
+        const matched = yield* guardedStatement(commandSql, repo.updateGuard(id, before.version, outcome.state, now), writes)
+          .pipe(
+            uniqueViolationOrDie,
+            Effect.catchTag("UniqueViolation", () => Effect.fail(emailTaken()))
+          )
+        if (!matched) return yield* lostRace(before.version)
+        yield* outbox.committed
+        return after
+      })
+
+    return CustomerEntity.of({
+      Create: ({ payload }) => creation.create(id, payload),
+
+      Update: ({ payload }) => update(payload),
 
       Delete: ({ payload: { actor, requestId, expectedVersion } }) =>
         transact(Effect.gen(function*() {

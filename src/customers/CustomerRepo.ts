@@ -27,6 +27,12 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
   list(query: ListCustomersQuery): Effect.Effect<CustomerPage, InvalidCursor>
   insertStatement(customer: Customer): Statement.Statement<unknown>
   update(id: CustomerId, expectedVersion: number, state: CustomerState): Effect.Effect<Option.Option<Customer>, UniqueViolation>
+  /**
+   * The same change as the guard of a guarded statement (Database.ts): it matches only while the row is
+   * still at `expectedVersion`, and stamps `updatedAt` with the caller's instant so the caller knows the
+   * resulting customer (and its event) before the write.
+   */
+  updateGuard(id: CustomerId, expectedVersion: number, state: CustomerState, updatedAt: string): Statement.Statement<unknown>
   markDeleted(id: CustomerId, expectedVersion: number, erased: CustomerState): Effect.Effect<Option.Option<Customer>>
   currentVersion(id: CustomerId): Effect.Effect<Option.Option<number>>
   emailTakenByAnother(id: CustomerId, email: string): Effect.Effect<boolean>
@@ -168,6 +174,11 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
         }
       )
 
+      const updateGuard = (id: CustomerId, expectedVersion: number, state: CustomerState, updatedAt: string) =>
+        sql`UPDATE customers SET ${assignments(state)}, updated_at = ${updatedAt}, version = version + 1
+          WHERE id = ${id} AND version = ${expectedVersion} AND status <> 'DELETED'
+          RETURNING id`
+
       /** Writes the erased state it is given, whole: what erasure keeps is CustomerState.erasedState's to say. */
       const markDeleted = Effect.fn("CustomerRepo.markDeleted")(
         function*(id: CustomerId, expectedVersion: number, erased: CustomerState) {
@@ -201,6 +212,7 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
         list,
         insertStatement,
         update,
+        updateGuard,
         markDeleted,
         currentVersion,
         emailTakenByAnother

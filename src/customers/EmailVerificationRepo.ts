@@ -1,7 +1,9 @@
 /** Pending email changes, one per customer: the new address and the hash of its single-use token. */
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Option } from "effect"
+import type { Statement } from "effect/sql"
 import type { CustomerId } from "../domain/Customer.ts"
+import { guardName } from "../platform/Database.ts"
 
 export interface PendingVerification {
   readonly email: string
@@ -11,15 +13,29 @@ export interface PendingVerification {
 
 export class EmailVerificationRepo extends Context.Service<EmailVerificationRepo, {
   find(customerId: CustomerId): Effect.Effect<Option.Option<PendingVerification>>
-  /** A new change replaces the pending one (and its token). */
-  save(customerId: CustomerId, pending: PendingVerification): Effect.Effect<void>
   remove(customerId: CustomerId): Effect.Effect<void>
+  /**
+   * A new change replaces the pending one (and its token), as a write of a guarded statement (Database.ts):
+   * done only when its guard matched.
+   */
+  saveGuardedStatement(customerId: CustomerId, pending: PendingVerification): Statement.Statement<unknown>
+  /** `remove` as a write of a guarded statement. */
+  removeGuardedStatement(customerId: CustomerId): Statement.Statement<unknown>
 }>()("cms/customers/EmailVerificationRepo") {
   static readonly layer = Layer.effect(
     EmailVerificationRepo,
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
+      const guarded = sql.literal(guardName)
       return EmailVerificationRepo.of({
+        saveGuardedStatement: (customerId, pending) =>
+          sql`INSERT INTO email_verifications (customer_id, email, token_hash, expires_at)
+            SELECT ${customerId}::uuid, ${pending.email}::text, ${pending.tokenHash}::text, ${pending.expiresAt}::timestamptz
+            FROM ${guarded}
+            ON CONFLICT (customer_id) DO UPDATE SET email = EXCLUDED.email, token_hash = EXCLUDED.token_hash,
+              expires_at = EXCLUDED.expires_at`,
+        removeGuardedStatement: (customerId) =>
+          sql`DELETE FROM email_verifications WHERE customer_id = ${customerId} AND EXISTS (SELECT 1 FROM ${guarded})`,
         find: Effect.fn("EmailVerificationRepo.find")(function*(customerId: CustomerId) {
           const rows = yield* sql<{ readonly email: string; readonly token_hash: string; readonly expires_at: Date }>`
             SELECT email, token_hash, expires_at FROM email_verifications WHERE customer_id = ${customerId}`
@@ -28,12 +44,6 @@ export class EmailVerificationRepo extends Context.Service<EmailVerificationRepo
             Option.fromNullishOr(rows[0]),
             (row): PendingVerification => ({ email: row.email, tokenHash: row.token_hash, expiresAt: row.expires_at })
           )
-        }),
-        save: Effect.fn("EmailVerificationRepo.save")(function*(customerId: CustomerId, pending: PendingVerification) {
-          yield* sql`INSERT INTO email_verifications (customer_id, email, token_hash, expires_at)
-            VALUES (${customerId}, ${pending.email}, ${pending.tokenHash}, ${pending.expiresAt})
-            ON CONFLICT (customer_id) DO UPDATE SET email = EXCLUDED.email, token_hash = EXCLUDED.token_hash,
-              expires_at = EXCLUDED.expires_at`.pipe(Effect.orDie)
         }),
         remove: Effect.fn("EmailVerificationRepo.remove")(function*(customerId: CustomerId) {
           yield* sql`DELETE FROM email_verifications WHERE customer_id = ${customerId}`.pipe(Effect.orDie)

@@ -9,17 +9,14 @@ import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm"
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
 import { NodeServices } from "@effect/platform-node"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
-import { Config, Effect, Layer, Option, Redacted } from "effect"
+import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
+import { Reactivity } from "effect/reactivity"
 import { SqlClient, type Statement } from "effect/sql"
 import { mkdir, readdir, readFile } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
 
 const migrationsDirectory = fileURLToPath(new URL("../../migrations/", import.meta.url))
 
-/**
- * The driver speaks only the extended protocol (one statement per query), so a
- * file is split at top-level semicolons that end a line; `$$` bodies are kept whole.
- */
 /**
  * Writes that belong together, sent as one statement (each a data-modifying
  * `WITH` query): atomic without a transaction, and one round trip. For writes
@@ -28,6 +25,30 @@ const migrationsDirectory = fileURLToPath(new URL("../../migrations/", import.me
 export const inOneStatement = (sql: SqlClient.SqlClient, writes: ReadonlyArray<Statement.Statement<unknown>>) =>
   sql`WITH ${sql.csv(writes.map((write, index) => sql`${sql.literal(`write_${index}`)} AS (${write})`))} SELECT 1`
 
+/** What a guarded statement names its guard: the writes that depend on it select `FROM` this name. */
+export const guardName = "guarded"
+
+/**
+ * A conditional write and the writes that follow from it, as one statement: the guard (an UPDATE ...
+ * WHERE <condition> RETURNING ...) runs as `guarded`, the others read `FROM guarded` (see `guardName`), so
+ * when the guard matches no row nothing at all is written. Succeeds with whether the guard matched.
+ */
+export const guardedStatement = (
+  sql: SqlClient.SqlClient,
+  guard: Statement.Statement<unknown>,
+  dependents: ReadonlyArray<Statement.Statement<unknown>>
+) =>
+  sql<{ readonly matched: number }>`WITH ${
+    sql.csv([
+      sql`${sql.literal(guardName)} AS (${guard})`,
+      ...dependents.map((write, index) => sql`${sql.literal(`write_${index}`)} AS (${write})`)
+    ])
+  } SELECT 1 AS matched FROM ${sql.literal(guardName)}`.pipe(Effect.map((rows) => rows.length > 0))
+
+/**
+ * The driver speaks only the extended protocol (one statement per query), so a
+ * file is split at top-level semicolons that end a line; `$$` bodies are kept whole.
+ */
 export const splitStatements = (text: string): Array<string> => {
   const statements: Array<string> = []
   let current: Array<string> = []
@@ -67,15 +88,42 @@ const migrate = PgMigrator.layer({ loader: sqlFileLoader }).pipe(Layer.provide(N
 
 const poolSettings = {
   maxConnections: Config.Int("DB_POOL_MAX").pipe(Config.withDefault(20)),
-  multiplex: Config.Boolean("DB_MULTIPLEX").pipe(Config.withDefault(true))
+  multiplex: Config.Boolean("DB_MULTIPLEX").pipe(Config.withDefault(true)),
+  commandConnections: Config.Int("DB_COMMAND_POOL_MAX").pipe(Config.withDefault(20)),
+  commandPipeline: Config.Int("DB_COMMAND_PIPELINE").pipe(Config.withDefault(4))
 }
+
+/**
+ * The client for commands' one-statement writes (`inOneStatement`, `guardedStatement`), apart from the
+ * queries' pool. A statement that commits waits for its WAL flush, and every statement pipelined behind it on
+ * its connection waits too: on the queries' pool (32 a connection) 50 concurrent updates ran on two
+ * connections, one commit at a time each. Here a connection pipelines at most DB_COMMAND_PIPELINE (4)
+ * statements, so concurrent commits spread over the connections and share flushes (group commit), while a
+ * few still wait at the server instead of a round trip away.
+ */
+export class CommandSql extends Context.Service<CommandSql, SqlClient.SqlClient>()("cms/platform/CommandSql") {}
 
 const serverClient = (url: Redacted.Redacted) =>
   Layer.unwrap(Effect.gen(function*() {
     const maxConnections = yield* poolSettings.maxConnections
     const multiplex = yield* poolSettings.multiplex
+    const commandConnections = yield* poolSettings.commandConnections
+    const commandPipeline = yield* poolSettings.commandPipeline
     yield* Effect.logInfo("database: PostgreSQL").pipe(Effect.annotateLogs({ host: new URL(Redacted.value(url)).host }))
-    return PgClient.layer({ url, maxConnections, multiplex, applicationName: "customer-service" })
+    const commands = Layer.effect(
+      CommandSql,
+      PgClient.make({
+        url,
+        maxConnections: commandConnections,
+        multiplex: commandPipeline > 1,
+        multiplexConcurrency: commandPipeline,
+        applicationName: "customer-service-commands"
+      })
+    ).pipe(Layer.provide(Reactivity.layer))
+    return Layer.merge(
+      PgClient.layer({ url, maxConnections, multiplex, applicationName: "customer-service" }),
+      commands
+    )
   }))
 
 /** An in-process PGlite, stopped with the layer. Data persists in PGLITE_DATA_DIR unless it is "memory". */
@@ -102,7 +150,10 @@ const embeddedClient = Layer.unwrap(Effect.gen(function*() {
     })
   )
   const url = `postgres://postgres@${server.server.getServerConn()}/postgres`
-  return PgClient.layer({ url: Redacted.make(url), maxConnections: 4, multiplex: false })
+  // Unmultiplexed already: commands share its few connections.
+  return Layer.effect(CommandSql, PgClient.PgClient).pipe(
+    Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 4, multiplex: false }))
+  )
 }))
 
 const databaseUrl = Config.Redacted("DATABASE_URL").pipe(
@@ -110,6 +161,6 @@ const databaseUrl = Config.Redacted("DATABASE_URL").pipe(
   Config.option
 )
 
-export const DatabaseLive: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, unknown> = Layer.unwrap(
+export const DatabaseLive: Layer.Layer<PgClient.PgClient | SqlClient.SqlClient | CommandSql, unknown> = Layer.unwrap(
   Effect.map(databaseUrl, Option.match({ onNone: () => embeddedClient, onSome: serverClient }))
 ).pipe((client) => Layer.provideMerge(migrate, client))

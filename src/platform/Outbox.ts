@@ -7,6 +7,7 @@ import { Context, Effect, Layer, PubSub, Schema } from "effect"
 import type { Statement } from "effect/sql"
 import type { CustomerId } from "../domain/Customer.ts"
 import { CustomerEvent, personalEventFields, subjectOf } from "../domain/CustomerEvents.ts"
+import { guardName } from "./Database.ts"
 import { uuidv7 } from "./Ids.ts"
 
 /** An event as the caller builds it: the outbox gives it its id. */
@@ -22,6 +23,11 @@ export class Outbox extends Context.Service<Outbox, {
   append(event: NewEvent): Effect.Effect<void>
   /** The same write as a statement, to run with the change as one statement. */
   appendStatement(event: NewEvent): Statement.Statement<unknown>
+  /**
+   * Events written only when the guard of a guarded statement (Database.ts) matched, in the order given:
+   * one INSERT, so their outbox ids follow the list even within one statement.
+   */
+  appendGuardedStatement(events: ReadonlyArray<NewEvent>): Statement.Statement<unknown>
   /**
    * Erasure, inside its transaction: the customer's published events go, those still waiting lose the
    * person's data (they stay: consumers still learn that something changed).
@@ -43,8 +49,21 @@ export class Outbox extends Context.Service<Outbox, {
         return sql`INSERT INTO outbox (event_id, subject, payload)
           VALUES (${eventId}, ${subjectOf(typed)}, ${sql.json(encodeEvent(typed))})`
       }
+      const appendGuardedStatement = (events: ReadonlyArray<NewEvent>) => {
+        const rows = events.map((event, position) => {
+          const eventId = uuidv7()
+          const typed = { eventId, ...event } as CustomerEvent
+          return sql`(${eventId}::uuid, ${subjectOf(typed)}, ${sql.json(encodeEvent(typed))}::jsonb, ${position}::int)`
+        })
+        // Rows reach the insert in ORDER BY order, and each takes its id (bigserial) as it is inserted.
+        return sql`INSERT INTO outbox (event_id, subject, payload)
+          SELECT event.event_id, event.subject, event.payload
+          FROM (VALUES ${sql.csv(rows)}) AS event (event_id, subject, payload, position), ${sql.literal(guardName)}
+          ORDER BY event.position`
+      }
       return Outbox.of({
         appendStatement,
+        appendGuardedStatement,
         append: Effect.fn("Outbox.append")(function*(event: NewEvent) {
           yield* appendStatement(event).pipe(Effect.orDie)
         }),

@@ -7,6 +7,7 @@ import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer } from "effect"
 import type { Statement } from "effect/sql"
 import type { Actor } from "../domain/Access.ts"
+import { guardName } from "../platform/Database.ts"
 
 export interface AuditEntry {
   readonly actor: Actor
@@ -22,6 +23,8 @@ export class AuditLog extends Context.Service<AuditLog, {
   record(entry: AuditEntry): Effect.Effect<void>
   /** The same write as a statement, to run with the change as one statement. */
   recordStatement(entry: AuditEntry): Statement.Statement<unknown>
+  /** The entry written only when the guard of a guarded statement (Database.ts) matched. */
+  recordGuardedStatement(entry: AuditEntry): Statement.Statement<unknown>
 }>()("cms/privacy/AuditLog") {
   static readonly layer = Layer.effect(
     AuditLog,
@@ -31,8 +34,15 @@ export class AuditLog extends Context.Service<AuditLog, {
         sql`INSERT INTO audit_log (actor, actor_role, action, customer_id, api_key_id, request_id, fields)
           VALUES (${`${entry.actor.kind}:${entry.actor.subject}`}, ${entry.actor.role}, ${entry.action},
             ${entry.customerId ?? null}, ${entry.apiKeyId ?? null}, ${entry.requestId}, ${entry.fields})`
+      const recordGuardedStatement = (entry: AuditEntry) =>
+        sql`INSERT INTO audit_log (actor, actor_role, action, customer_id, api_key_id, request_id, fields)
+          SELECT ${`${entry.actor.kind}:${entry.actor.subject}`}, ${entry.actor.role}, ${entry.action},
+            ${entry.customerId ?? null}::uuid, ${entry.apiKeyId ?? null}::uuid, ${entry.requestId}::text,
+            ${entry.fields}::text[]
+          FROM ${sql.literal(guardName)}`
       return AuditLog.of({
         recordStatement,
+        recordGuardedStatement,
         record: Effect.fn("AuditLog.record")(function*(entry: AuditEntry) {
           yield* recordStatement(entry).pipe(Effect.orDie)
         })

@@ -77,6 +77,7 @@ export const testService = (options: TestServiceOptions = {}) =>
       JWT_SECRET: testJwtSecret,
       ACCESS_LOG: "false",
       DB_POOL_MAX: "8",
+      DB_COMMAND_POOL_MAX: "4",
       ...options.env
     }
     const service = Layer.effect(

@@ -115,13 +115,16 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
         revenue = a.revenue + EXCLUDED.revenue,
         folded_at = EXCLUDED.folded_at`
 
-    // Customers erased since their events were read: nothing of theirs is rolled up. This runs after the
-    // rows above are locked or inserted, and erasure first waits for those rows (EventErasure.ts), so an
-    // erasure either committed before this statement, which then sees it, or deletes this fold's rows after it.
+    // Customers erased since their events were read: nothing of theirs is rolled up, and their events go too
+    // (an event committed while the erasure was committing passed the ingest's check; this is where it is
+    // caught). This runs after the rows above are locked or inserted, and erasure first waits for those rows
+    // (EventErasure.ts), so an erasure either committed before this statement, which then sees it, or deletes
+    // this fold's rows after it.
     yield* sql`WITH erased AS (
         SELECT id FROM customers WHERE status = 'DELETED' AND id IN (SELECT customer_id FROM folding_events)
       ),
-      dropped AS (DELETE FROM folding_events WHERE customer_id IN (SELECT id FROM erased))
+      dropped AS (DELETE FROM folding_events WHERE customer_id IN (SELECT id FROM erased)),
+      events AS (DELETE FROM customer_events WHERE customer_id IN (SELECT id FROM erased))
       DELETE FROM customer_activity WHERE customer_id IN (SELECT id FROM erased)`
 
     // The sessions' totals in customer_activity move by each touched session's change: `touched` reads the

@@ -3,8 +3,8 @@
  * endpoints commit, beside raw PostgreSQL doing the same inserts.
  *
  * 1. Raw COPY (the issue's baseline): BENCH_INGEST_COPY_CONNECTIONS connections
- *    each COPYing batches of the same rows as the batch scenario sends into a copy
- *    of customer_events (same partitioning and indexes), back to back.
+ *    each COPYing BENCH_INGEST_COPY_ROWS (at least 5,000) rows like those the batch scenario
+ *    sends into a copy of customer_events (same partitioning and indexes), back to back.
  * 2. POST /api/v1/events/batch as fast as answered (closed loop, BENCH_INGEST_CONCURRENCY
  *    connections): the service and the raw node:http + postgres baseline (one statement per request).
  * 3. The same endpoint at a constant 1,000,000 events a minute for BENCH_INGEST_SUSTAIN seconds
@@ -35,6 +35,8 @@ export interface IngestResult {
 
 const env = process.env
 const copyConnections = Number(env.BENCH_INGEST_COPY_CONNECTIONS ?? 4)
+/** Rows per COPY: large whatever the requests' batch size, or the baseline would measure commits, not inserts. */
+const copyRows = Number(env.BENCH_INGEST_COPY_ROWS ?? Math.max(batchSize, 5_000))
 const batchConcurrency = Number(env.BENCH_INGEST_CONCURRENCY ?? 8)
 const sustainSeconds = Number(env.BENCH_INGEST_SUSTAIN ?? 60)
 /** The spec's floor: 1,000,000 events a minute. */
@@ -43,11 +45,11 @@ export const specEventsPerSecond = 1_000_000 / 60
 const copyColumns = "id, occurred_at, customer_id, type, received_at, session_id, channel, device, properties, revenue, currency"
 
 /** A batch of rows in COPY's text format: the rows the batch scenario's events become. */
-const copyText = (data: ScenarioData, first: number) => {
+const copyText = (data: ScenarioData, first: number, rows: number) => {
   const now = Date.now()
   const at = new Date(now).toISOString()
   let text = ""
-  for (let n = first; n < first + batchSize; n++) {
+  for (let n = first; n < first + rows; n++) {
     const event = benchEvent(data.ids[(n * 7919) % data.ids.length], n)
     text += `${uuidv7(now)}\t${at}\t${event.customerId}\t${event.type}\t${at}\t${event.sessionId}\t${event.channel}\t\\N\t${
       JSON.stringify(event.properties)
@@ -70,12 +72,12 @@ const copyBaseline = async (options: IngestOptions) => {
   const deadline = started + options.durationMs
   await Promise.all(Array.from({ length: copyConnections }, async () => {
     while (performance.now() < deadline) {
-      const text = copyText(data, batch++ * batchSize)
+      const text = copyText(data, batch++ * copyRows, copyRows)
       const t0 = performance.now()
       const writable = await sql.unsafe(`COPY baseline_customer_events (${copyColumns}) FROM STDIN`).writable()
       await pipeline(Readable.from([text]), writable)
       latencies.push(performance.now() - t0)
-      rows += batchSize
+      rows += copyRows
     }
   }))
   const seconds = (performance.now() - started) / 1000
@@ -112,7 +114,7 @@ export const runIngest = async (options: IngestOptions): Promise<IngestResult> =
   log()
   log(`## Ingest (batches of ${batchSize} events)`)
   const copy = await copyBaseline(options)
-  log(`raw COPY, ${copyConnections} connections: ${int(copy.eventsPerSecond)} events/s (p99 per COPY of ${batchSize}: ${
+  log(`raw COPY, ${copyConnections} connections: ${int(copy.eventsPerSecond)} events/s (p99 per COPY of ${copyRows}: ${
     fmt(copy.p99)
   } ms)`)
   const serviceBatch = await run("track-batch", options.service, batchConcurrency)

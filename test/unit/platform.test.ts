@@ -52,6 +52,12 @@ describe("identifiers", () => {
     assert.isTrue(earlier < later)
   })
 
+  it("uuidv7 ids made in the same millisecond, across many refills of the entropy pool, are all distinct", () => {
+    const ids = Array.from({ length: 10_000 }, () => uuidv7(1_700_000_000_000))
+    assert.strictEqual(new Set(ids).size, ids.length)
+    for (const made of ids) assert.match(made, /^018bcfe5-6800-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+  })
+
   it("ids from parts are deterministic and distinct per input", () => {
     assert.strictEqual(uuidFromParts("a", "b"), uuidFromParts("a", "b"))
     assert.notStrictEqual(uuidFromParts("a", "b"), uuidFromParts("ab", ""))

@@ -6,6 +6,7 @@
  */
 import type postgres from "postgres"
 import { encodeCursor } from "../src/customers/Cursor.ts"
+import { sleep } from "./net.ts"
 import { runLoad } from "./run-load.ts"
 import type { AnalyticsScenario, ScenarioData, Target } from "./scenarios.ts"
 import { seedEvents } from "./seed-events.ts"
@@ -35,8 +36,6 @@ export interface AnalyticsOptions {
   readonly durationMs: number
   readonly log: (line?: string) => void
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Requests a fit of all history and waits for it: its row, and the wall time from request to result. */
 const timeFit = async (sql: postgres.Sql, service: Target) => {

@@ -30,7 +30,6 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process"
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -38,6 +37,7 @@ import * as Jose from "jose"
 import postgres from "postgres"
 import { benchEvents, runAnalytics } from "./analytics.ts"
 import { runIngest } from "./ingest.ts"
+import { freePort, sleep } from "./net.ts"
 import { type LoadResult, runLoad } from "./run-load.ts"
 import {
   describe,
@@ -82,7 +82,6 @@ const dbUrl = (() => {
 })()
 
 const log = (line = "") => console.log(line)
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const fmt = (n: number, digits = 1) => Number.isFinite(n) ? n.toFixed(digits) : "-"
 const int = (n: number) => Math.round(n).toLocaleString("en")
 
@@ -113,15 +112,6 @@ const stopAll = async () => {
 process.on("SIGINT", () => {
   void stopAll().finally(() => process.exit(130))
 })
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => typeof address === "object" && address !== null ? resolve(address.port) : reject())
-    })
-  })
 
 const waitFor = async (url: string, child: ChildProcess, what: string, timeoutMs = 120_000) => {
   const deadline = Date.now() + timeoutMs

@@ -10,12 +10,12 @@
  */
 import { spawn, type ChildProcess } from "node:child_process"
 import { mkdtempSync, openSync, rmSync } from "node:fs"
-import { createServer, type AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Jose from "jose"
 import postgres from "postgres"
+import { freePort, sleep } from "./net.ts"
 import { seedCustomers } from "./seed.ts"
 
 const env = process.env
@@ -28,16 +28,6 @@ const adminUrl = env.PUBLISH_BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5
 const jwtSecret = "publish-bench-secret-not-for-production-0123"
 const types = ["page_view", "page_view", "page_view", "product_view", "add_to_cart", "purchase", "sign_in", "email_open"]
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 const int = (n: number) => Math.round(n).toLocaleString("en")
 
 const children: Array<ChildProcess> = []

@@ -12,7 +12,7 @@ import type { CustomerId } from "../../src/domain/Customer.ts"
 import { customersPath } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
 import { call, createCustomer, expectProblem } from "../support/Http.ts"
-import { atTime, type CustomerRollups, seedRfmBreakpoints, seedRollups } from "../support/Rollups.ts"
+import { atTime, type CustomerRollups, sampleBreakpoints, seedRfmBreakpoints, seedRollups } from "../support/Rollups.ts"
 import { json } from "../support/TestService.ts"
 
 const now = Date.parse("2026-03-15T12:00:00Z")
@@ -51,14 +51,6 @@ const history: CustomerRollups = {
   ]
 }
 
-/** Quintile breakpoints of a customer base, as the background job would leave them. */
-const breakpoints = {
-  customers: 250,
-  recency: ["2025-10-01", "2026-01-01", "2026-02-01", "2026-03-01"],
-  frequency: [1, 1, 2, 3],
-  monetary: [20, 40, 80, 150],
-  computedAt: "2026-03-15T11:00:00.000Z"
-} as const
 
 /**
  * Until the fitted model is plugged in, a scorer of the test's own shows what the port is given: it
@@ -89,7 +81,7 @@ const analyticsAt = (id: string, scorer: Layer.Layer<ClvScorer> = ClvScorer.noMo
 const seededCustomer = Effect.gen(function*() {
   const { id } = yield* createCustomer()
   yield* seedRollups(id, history)
-  yield* seedRfmBreakpoints(breakpoints)
+  yield* seedRfmBreakpoints(sampleBreakpoints)
   return id
 })
 

@@ -11,18 +11,18 @@ import type { CustomerId } from "../../src/domain/Customer.ts"
 import { customersPath } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
 import { call, createCustomer, expectProblem } from "../support/Http.ts"
-import { atTime, type CustomerRollups, hourOfWeek, seedRfmBreakpoints, seedRollups } from "../support/Rollups.ts"
+import {
+  atTime,
+  type CustomerRollups,
+  hourOfWeek,
+  sampleBreakpoints,
+  seedRfmBreakpoints,
+  seedRollups
+} from "../support/Rollups.ts"
 import { json } from "../support/TestService.ts"
 
 const now = Date.parse("2026-03-15T12:00:00Z")
 
-const breakpoints = {
-  customers: 250,
-  recency: ["2025-10-01", "2026-01-01", "2026-02-01", "2026-03-01"],
-  frequency: [1, 1, 2, 3],
-  monetary: [20, 40, 80, 150],
-  computedAt: "2026-03-15T11:00:00.000Z"
-} as const
 
 /**
  * A buyer every 10 days in December who stopped (last purchase 74 days ago), browsed less in the last 30
@@ -100,7 +100,7 @@ const seeded = (rollups: CustomerRollups) =>
   Effect.gen(function*() {
     const { id } = yield* createCustomer()
     yield* seedRollups(id, rollups)
-    yield* seedRfmBreakpoints(breakpoints)
+    yield* seedRfmBreakpoints(sampleBreakpoints)
     return id
   })
 

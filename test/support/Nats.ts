@@ -7,9 +7,9 @@ import { connect, type NatsConnection } from "@nats-io/transport-node"
 import { Context, Effect, Layer } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdir, mkdtemp, rm } from "node:fs/promises"
-import { createServer, type AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { freePort as freePortOnLoopback } from "../../load/net.ts"
 
 const natsServerBinary = "/usr/sbin/nats-server"
 
@@ -53,16 +53,7 @@ export const readStream = (nc: NatsConnection, filter: string) =>
     return { stored, delivered }
   })
 
-export const freePort = Effect.promise(() =>
-  new Promise<number>((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-)
+export const freePort = Effect.promise(freePortOnLoopback)
 
 const exited = (child: ChildProcess) =>
   child.exitCode !== null || child.signalCode !== null

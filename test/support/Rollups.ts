@@ -126,6 +126,15 @@ export interface Breakpoints {
   readonly computedAt: string
 }
 
+/** Quintile breakpoints of a customer base of 250 buyers, as the background job would leave them on 2026-03-15. */
+export const sampleBreakpoints: Breakpoints = {
+  customers: 250,
+  recency: ["2025-10-01", "2026-01-01", "2026-02-01", "2026-03-01"],
+  frequency: [1, 1, 2, 3],
+  monetary: [20, 40, 80, 150],
+  computedAt: "2026-03-15T11:00:00.000Z"
+}
+
 /** Sets the RFM breakpoints row, as the job would have computed it. */
 export const seedRfmBreakpoints = (breakpoints: Breakpoints) =>
   Effect.flatMap(PgClient.PgClient, (sql) =>

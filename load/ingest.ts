@@ -8,13 +8,15 @@
  * 2. POST /api/v1/events/batch as fast as answered (closed loop, BENCH_INGEST_CONCURRENCY
  *    connections): the service and the raw node:http + postgres baseline (one statement per request).
  * 3. The same endpoint at a constant 1,000,000 events a minute for BENCH_INGEST_SUSTAIN seconds
- *    (autocannon's overallRate): the service's p99 acknowledgement at the spec's rate.
+ *    (open loop, arrivals evenly spaced as k6's constant-arrival-rate spaces them: load/arrival-rate.ts),
+ *    up to 64 requests in flight: the service's p99 acknowledgement at the spec's rate.
  * 4. POST /api/v1/customers/:id/track, one event per request, at 50 connections: service and baseline.
  */
 import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import type postgres from "postgres"
 import { uuidv7 } from "../src/platform/Ids.ts"
+import { runArrivalRate } from "./arrival-rate.ts"
 import { type LoadResult, runLoad } from "./run-load.ts"
 import { batchSize, benchEvent, type ScenarioData, type Target } from "./scenarios.ts"
 
@@ -39,6 +41,8 @@ const copyConnections = Number(env.BENCH_INGEST_COPY_CONNECTIONS ?? 4)
 const copyRows = Number(env.BENCH_INGEST_COPY_ROWS ?? Math.max(batchSize, 5_000))
 const batchConcurrency = Number(env.BENCH_INGEST_CONCURRENCY ?? 8)
 const sustainSeconds = Number(env.BENCH_INGEST_SUSTAIN ?? 60)
+/** Which runs (copy, batch, sustained, single); all by default. */
+const selectedRuns = new Set((env.BENCH_INGEST_RUNS ?? "copy,batch,sustained,single").split(","))
 /** The spec's floor: 1,000,000 events a minute. */
 export const specEventsPerSecond = 1_000_000 / 60
 
@@ -96,13 +100,13 @@ export const runIngest = async (options: IngestOptions): Promise<IngestResult> =
     rate?: number,
     durationMs = options.durationMs
   ) => {
-    const result = await runLoad({
-      scenario, target, data: options.data, concurrency, warmupMs: options.warmupMs, durationMs,
-      seed: `ingest${Date.now().toString(36)}`, ...(rate === undefined ? {} : { rate })
-    })
+    const common = { scenario, target, data: options.data, warmupMs: options.warmupMs, durationMs, seed: `ingest${Date.now().toString(36)}` }
+    const result = rate === undefined
+      ? await runLoad({ ...common, concurrency })
+      : await runArrivalRate({ ...common, rate, maxInFlight: concurrency })
     const eventsPerSecond = result.rps * (scenario === "track-batch" ? batchSize : 1)
     runs.push({ ...result, eventsPerSecond, ...(rate === undefined ? {} : { rate }) })
-    log(`${`${scenario} c=${concurrency}${rate === undefined ? "" : ` at ${rate} req/s`}`.padEnd(32)} ${
+    log(`${`${scenario} ${rate === undefined ? `c=${concurrency}` : `at ${rate} req/s`}`.padEnd(32)} ${
       target.kind.padEnd(9)
     } ${int(result.rps).padStart(7)} req/s ${int(eventsPerSecond).padStart(8)} events/s  p50 ${fmt(result.p50)} p95 ${
       fmt(result.p95)
@@ -113,16 +117,18 @@ export const runIngest = async (options: IngestOptions): Promise<IngestResult> =
 
   log()
   log(`## Ingest (batches of ${batchSize} events)`)
-  const copy = await copyBaseline(options)
+  const skipped = { eventsPerSecond: NaN, rps: NaN, p99: NaN, non2xx: 0 }
+  const copy = selectedRuns.has("copy") ? await copyBaseline(options) : { ...skipped, connections: copyConnections }
   log(`raw COPY, ${copyConnections} connections: ${int(copy.eventsPerSecond)} events/s (p99 per COPY of ${copyRows}: ${
     fmt(copy.p99)
   } ms)`)
-  const serviceBatch = await run("track-batch", options.service, batchConcurrency)
-  const baselineBatch = await run("track-batch", options.baseline, batchConcurrency)
+  const selected = (name: string, result: () => ReturnType<typeof run>) => selectedRuns.has(name) ? result() : skipped
+  const serviceBatch = await selected("batch", () => run("track-batch", options.service, batchConcurrency))
+  const baselineBatch = await selected("batch", () => run("track-batch", options.baseline, batchConcurrency))
   const rate = Math.ceil(specEventsPerSecond / batchSize)
-  const sustained = await run("track-batch", options.service, Math.max(batchConcurrency, 16), rate, sustainSeconds * 1000)
-  const serviceOne = await run("track", options.service, 50)
-  const baselineOne = await run("track", options.baseline, 50)
+  const sustained = await selected("sustained", () => run("track-batch", options.service, 64, rate, sustainSeconds * 1000))
+  const serviceOne = await selected("single", () => run("track", options.service, 50))
+  const baselineOne = await selected("single", () => run("track", options.baseline, 50))
 
   const pct = (a: number, b: number) => b > 0 ? `${fmt((a / b) * 100)}%` : "-"
   log()

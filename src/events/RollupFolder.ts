@@ -58,6 +58,9 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
   const idlePoll = yield* Config.Duration("ROLLUP_FOLD_INTERVAL").pipe(Config.withDefault(Duration.millis(250)))
   const maxBatches = yield* Config.Int("ROLLUP_FOLD_MAX_BATCHES").pipe(Config.withDefault(32))
   const folders = yield* Config.Int("ROLLUP_FOLDERS").pipe(Config.withDefault(1))
+  const lastActivityResolution = yield* Config.Duration("LAST_ACTIVITY_RESOLUTION").pipe(
+    Config.withDefault(Duration.minutes(1))
+  )
   const pruneInterval = yield* Config.Duration("ROLLUP_PRUNE_INTERVAL").pipe(Config.withDefault(Duration.minutes(1)))
   // NATS_URL unset: nothing publishes batches, so a folded batch is done.
   const publishing = (yield* nats.status) !== "disabled"
@@ -92,12 +95,17 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
     // First write, in the order erasure locks (the customers row, then the rollups, see EventErasure.ts):
     // customers whose last activity moves, in id order. Once per customer per fold, and only forward: a
     // backfilled event is no new activity. An erasure in progress holds the row: this waits, then skips it.
+    // Only by a step of the resolution or more: a customers row has a dozen indexes (last_activity's among
+    // them, so no update is HOT), and rewriting it for every fold that sees the customer was the fold's
+    // dearest statement. customer_activity.last_seen_at keeps the exact time.
     yield* sql`WITH latest AS (
         SELECT customer_id, max(occurred_at) AS last FROM folding_events GROUP BY customer_id
       ),
       moving AS (
         SELECT c.id, latest.last FROM customers AS c JOIN latest ON latest.customer_id = c.id
-        WHERE c.last_activity < latest.last AND c.status <> 'DELETED'
+        WHERE c.last_activity < latest.last
+          AND c.last_activity <= latest.last - ${Duration.toMillis(lastActivityResolution)} * interval '1 millisecond'
+          AND c.status <> 'DELETED'
         ORDER BY c.id FOR NO KEY UPDATE OF c
       )
       UPDATE customers AS c SET last_activity = GREATEST(c.last_activity, moving.last)

@@ -321,6 +321,17 @@ layer(Env, { excludeTestServices: true })("folding tracked events into the rollu
       assert.strictEqual((yield* getCustomer(customer.id)).lastActivity, later)
     }))
 
+  it.effect("last activity moves only by a step of its resolution (a minute) or more", () =>
+    Effect.gen(function*() {
+      const customer = yield* createCustomer()
+      const within = new Date(Date.parse(customer.lastActivity) + 59_000).toISOString()
+      yield* track(customer.id, { type: "page_view", occurredAt: within })
+      yield* folded
+      assert.strictEqual((yield* getCustomer(customer.id)).lastActivity, customer.lastActivity)
+      // The exact time is kept in the customer's rollup.
+      assert.strictEqual((yield* activityOf(customer.id)).lastSeenAt, within.replace(/\.\d{3}Z$/, "Z"))
+    }))
+
   it.effect("every batch is folded exactly once, however many folders run", () =>
     Effect.gen(function*() {
       const customers = yield* Effect.forEach(Array.from({ length: 5 }), () => createCustomer())

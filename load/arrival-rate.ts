@@ -32,7 +32,9 @@ const samplesKept = 5
 export const runArrivalRate = async (options: ArrivalRateOptions): Promise<LoadResult> => {
   const next = requestsFor(options.scenario, options.target, options.data, options.seed)
   const url = new URL(options.target.baseUrl)
-  const agent = new Agent({ keepAlive: true, maxSockets: options.maxInFlight })
+  // Most recently used sockets first, and an idle one closed before the server's keep-alive timeout (5 s) can
+  // close it under a request on its way (ECONNRESET).
+  const agent = new Agent({ keepAlive: true, maxSockets: options.maxInFlight, scheduling: "lifo", timeout: 4_000 })
   const headers = {
     accept: "application/json",
     "content-type": "application/json",

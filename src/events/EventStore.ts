@@ -55,7 +55,23 @@ interface OutcomeRow {
   readonly n: number
   readonly status: string | null
   readonly stored: boolean
+  /** As stored (numeric(20, 4)), for the events the statement stored. */
+  readonly revenue: number | null
+  readonly batch: string | null
 }
+
+/** A committed batch as it goes to JetStream without being read back: the events it stored, as stored. */
+export interface CommittedBatch {
+  /** Numbers this process's committed batches in the order their commits returned, so that a reader sees a gap. */
+  readonly seq: number
+  /** Its event_batches row. */
+  readonly id: string
+  readonly receivedAt: string
+  readonly events: ReadonlyArray<EventToStore>
+}
+
+/** Committed batches held for a slow reader; beyond this the oldest go (the reader sees the gap). */
+const committedBatchesKept = 32
 
 export class EventStore extends Context.Service<EventStore, {
   /** Stores what is new, in one statement (committed when it returns); the outcomes follow the input's order. */
@@ -66,12 +82,18 @@ export class EventStore extends Context.Service<EventStore, {
   dropPartitionsBefore(horizon: number): Effect.Effect<ReadonlyArray<string>>
   /** A signal after each committed batch that stored something, so the rollup folder need not wait for its poll. */
   readonly batchCommitted: PubSub.PubSub<void>
+  /** Each committed batch that stored something, for the JetStream publisher (nothing is kept without a subscriber). */
+  readonly committedBatches: PubSub.PubSub<CommittedBatch>
+  /** The seq of the last batch put on committedBatches (0: none yet). */
+  readonly lastCommittedSeq: Effect.Effect<number>
 }>()("cms/events/EventStore") {
   static readonly layer = Layer.effect(
     EventStore,
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
       const batchCommitted = yield* PubSub.sliding<void>(1)
+      const committedBatches = yield* PubSub.sliding<CommittedBatch>(committedBatchesKept)
+      let lastSeq = 0
       // Partitions known to exist. Another process may have made more: creating one is idempotent.
       const known = new Set(
         (yield* sql<{ readonly name: string }>`SELECT c.relname AS name FROM pg_inherits i
@@ -141,28 +163,43 @@ export class EventStore extends Context.Service<EventStore, {
               revenue, currency, plan_violations
             FROM checked WHERE status IS NOT NULL AND status <> 'DELETED'
             ON CONFLICT DO NOTHING
-            RETURNING id, occurred_at
+            RETURNING id, occurred_at, revenue
           ),
           batch AS (
             INSERT INTO event_batches (committed_at, event_ids, occurred)
             SELECT ${committedAt.toISOString()}::timestamptz, array_agg(id), array_agg(occurred_at) FROM stored HAVING count(*) > 0
+            RETURNING id
           )
-          SELECT checked.n, checked.status, stored.id IS NOT NULL AS stored
+          SELECT checked.n, checked.status, stored.id IS NOT NULL AS stored, stored.revenue::float8 AS revenue,
+            (SELECT id::text FROM batch) AS batch
           FROM checked LEFT JOIN stored ON stored.id = checked.id AND stored.occurred_at = checked.occurred_at`.pipe(
           Effect.orDie
         )
         const outcomes = new Array<StoreOutcome>(events.length)
-        let stored = false
+        const stored: Array<EventToStore> = []
+        let batch: string | null = null
         for (const row of rows) {
-          stored ||= row.stored
           // An erased customer is not found, as for every read.
           outcomes[row.n] = row.status === null || row.status === "DELETED"
             ? "customer-not-found"
             : row.stored
             ? "stored"
             : "duplicate"
+          if (row.stored) {
+            const event = events[row.n]
+            stored.push(event.revenue === row.revenue ? event : { ...event, revenue: row.revenue })
+          }
+          batch ??= row.batch
         }
-        if (stored) yield* PubSub.publish(batchCommitted, undefined)
+        if (batch !== null) {
+          yield* PubSub.publish(batchCommitted, undefined)
+          yield* PubSub.publish(committedBatches, {
+            seq: ++lastSeq,
+            id: batch,
+            receivedAt: committedAt.toISOString(),
+            events: stored
+          })
+        }
         return outcomes
       })
 
@@ -180,7 +217,14 @@ export class EventStore extends Context.Service<EventStore, {
         return expired
       })
 
-      return EventStore.of({ store, ensurePartitions, dropPartitionsBefore, batchCommitted })
+      return EventStore.of({
+        store,
+        ensurePartitions,
+        dropPartitionsBefore,
+        batchCommitted,
+        committedBatches,
+        lastCommittedSeq: Effect.sync(() => lastSeq)
+      })
     })
   )
 }

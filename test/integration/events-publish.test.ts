@@ -62,7 +62,7 @@ const published = (ids: ReadonlyArray<string>) =>
       Effect.orDie
     )
 
-layer(testServiceWithDatabase({ env: { EVENTS_PUBLISH_CHUNK: "2" } }), { excludeTestServices: true })("publishing tracked events to JetStream", (it) => {
+layer(testServiceWithDatabase({ env: { EVENTS_PUBLISH_CHUNK: "2", EVENTS_PUBLISH_GRACE: "1 second" } }), { excludeTestServices: true })("publishing tracked events to JetStream", (it) => {
   it.effect("a batch's events of one type reach events.<type> once, in chunks named by their first event", () =>
     Effect.gen(function*() {
       const nc = yield* natsConnection(natsUrl)

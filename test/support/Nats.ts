@@ -28,16 +28,16 @@ export interface Delivered {
 }
 
 /**
- * Everything CUSTOMERS holds under `filter`, in stream order, read by an ordered
+ * Everything `stream` (CUSTOMERS unless named) holds under `filter`, in stream order, read by an ordered
  * consumer; also the stream's own count of those messages, so nothing beyond
  * what was read can hide.
  */
-export const readStream = (nc: NatsConnection, filter: string) =>
+export const readStream = (nc: NatsConnection, filter: string, stream = "CUSTOMERS") =>
   Effect.promise(async () => {
     const jsm = await jetstreamManager(nc)
-    const info = await jsm.streams.info("CUSTOMERS", { subjects_filter: filter })
+    const info = await jsm.streams.info(stream, { subjects_filter: filter })
     const stored = Object.values(info.state.subjects ?? {}).reduce((sum, count) => sum + count, 0)
-    const consumer = await jetstream(nc).consumers.get("CUSTOMERS", { filter_subjects: filter })
+    const consumer = await jetstream(nc).consumers.get(stream, { filter_subjects: filter })
     const delivered: Array<Delivered> = []
     while (delivered.length < stored) {
       const message = await consumer.next({ expires: 2_000 })

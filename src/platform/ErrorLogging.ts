@@ -10,10 +10,12 @@
 import { Config, Duration, Effect, ErrorReporter, Layer, Logger } from "effect"
 
 // The HTTP and RPC servers report every failure except those marked ignored, which our
-// problems below 500 are. A 503 is overload the access log already counts: logging each
-// one with a stack would only add load where there is too much.
+// problems below 500 are. A 503 (Unavailable, Overloaded) is overload the access log
+// already counts: logging each one with a stack would only add load where there is too much.
+const isOverload = (error: Error) => "status" in error && error.status === 503
+
 const reporter = ErrorReporter.make(({ error, fiber }) => {
-  if (error.name === "Unavailable") return
+  if (isOverload(error)) return
   Effect.runFork(
     Effect.logError("unexpected failure").pipe(
       Effect.annotateLogs({ error: error.name, message: error.message, stack: error.stack ?? "" }),

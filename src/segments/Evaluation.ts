@@ -4,7 +4,9 @@
  * arithmetic whose every step the SQL compiler mirrors, so that the two
  * cannot drift apart silently (the property test would see it).
  */
+import { Clock, Effect, Option } from "effect"
 import type { BgNbdParameters } from "../analytics/Clv.ts"
+import { ClvModels } from "../analytics/ClvModels.ts"
 import { dayNumber, dayOfInstant } from "../analytics/Days.ts"
 import type { SegmentId, Window } from "../domain/SegmentCriteria.ts"
 
@@ -14,6 +16,17 @@ export interface EvaluationContext {
   /** The latest fitted BG/NBD model; null: no model yet, and churn risk is unknown for every customer. */
   readonly churnModel: BgNbdParameters | null
 }
+
+/** An evaluation at the Clock's instant, under the latest fitted CLV model (none yet: churn risk unknown). */
+export const currentEvaluationContext: Effect.Effect<EvaluationContext, never, ClvModels> = Effect.gen(function*() {
+  const now = yield* Clock.currentTimeMillis
+  const latest = yield* Effect.option((yield* ClvModels).latest)
+  const fitted = Option.getOrNull(latest)?.bgNbd ?? null
+  return {
+    now,
+    churnModel: fitted === null ? null : { r: fitted.r, alpha: fitted.alpha, a: fitted.a, b: fitted.b }
+  }
+})
 
 /** Where one customer's membership of other segments comes from, for the in-memory evaluator. */
 export interface MembershipLookup {

@@ -8,10 +8,11 @@
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
+import { TestClock } from "effect/testing"
 import { dayOfInstant, dayText } from "../../src/analytics/Days.ts"
 import { probabilityAlive } from "../../src/analytics/Clv.ts"
 import { type Criterion, SegmentCriteria } from "../../src/domain/SegmentCriteria.ts"
-import type { EvaluationContext } from "../../src/segments/Evaluation.ts"
+import { currentEvaluationContext, type EvaluationContext } from "../../src/segments/Evaluation.ts"
 import { plainCustomer, replaceWorld, segmentDatabase, selectBoth, type WorldCustomer } from "../support/Segments.ts"
 
 const now = Date.parse("2026-03-15T12:00:00Z")
@@ -19,6 +20,16 @@ const today = dayOfInstant(now)
 /** The UTC day `ago` days before 2026-03-15 (negative: after it). */
 const daysAgo = (ago: number) => dayText(today - ago)
 const context: EvaluationContext = { now, churnModel: null }
+
+/**
+ * The evaluation context with the Clock at `millis`: a TestClock of its own, so that moving it does not move
+ * the database pool's timers.
+ */
+const contextAt = (millis: number) =>
+  Effect.gen(function*() {
+    yield* TestClock.setTime(millis)
+    return yield* currentEvaluationContext
+  }).pipe(Effect.provide(TestClock.layer()))
 
 /** Customers under labels; the world holds exactly these. */
 const world = (customers: Record<string, Partial<WorldCustomer>>) => {
@@ -365,5 +376,34 @@ layer(segmentDatabase)("segment criteria, both evaluators", (it) => {
       const [count] = yield* Effect.flatMap(PgClient.PgClient, (sql) =>
         sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM customers`.pipe(Effect.orDie))
       assert.strictEqual(count.n, 3)
+    }))
+
+  it.effect("an evaluation takes its instant from the Clock and its churn model from the latest fit", () =>
+    Effect.gen(function*() {
+      const customers = yield* world({
+        // Seen at the last instant of 2026-03-09: within the last 7 days until 2026-03-15 ends.
+        weekAgo: {
+          activity: activity("2026-03-09T23:59:59.999Z", {
+            purchaseDays: 6,
+            firstPurchaseOn: "2025-02-08",
+            lastPurchaseOn: "2025-04-19"
+          })
+        }
+      })
+      const sql = yield* PgClient.PgClient
+      yield* sql`INSERT INTO clv_models (id, status, trigger, period_to, r, alpha, a, b, bg_nbd_log_likelihood,
+          requested_at, finished_at)
+        VALUES (${crypto.randomUUID()}, 'succeeded', 'requested', now(), 0.243, 4.414, 0.793, 2.426, -9000,
+          now(), now())`.pipe(Effect.orDie)
+      const recent = { kind: "all", criteria: [{ kind: "lastSeen", window: { lastDays: 7 } }, { kind: "churnRisk", atLeast: 0.5 }] }
+
+      const lastInstant = yield* contextAt(Date.parse("2026-03-15T23:59:59.999Z"))
+      assert.strictEqual(lastInstant.now, Date.parse("2026-03-15T23:59:59.999Z"))
+      assert.deepStrictEqual(lastInstant.churnModel, { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 })
+      yield* expectMatches(customers, recent, ["weekAgo"], lastInstant)
+
+      const nextDay = yield* contextAt(Date.parse("2026-03-16T00:00:00.000Z"))
+      yield* expectMatches(customers, recent, [], nextDay)
+      yield* expectMatches(customers, { kind: "lastSeen", window: { lastDays: 8 } }, ["weekAgo"], nextDay)
     }))
 })

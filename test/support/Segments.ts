@@ -6,6 +6,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { Array as Arr, ConfigProvider, Effect, Layer, References } from "effect"
+import { ClvModels } from "../../src/analytics/ClvModels.ts"
 import type { CustomerId } from "../../src/domain/Customer.ts"
 import type { Criterion, SegmentId } from "../../src/domain/SegmentCriteria.ts"
 import { DatabaseLive } from "../../src/platform/Database.ts"
@@ -29,7 +30,7 @@ export const segmentDatabase = Layer.unwrap(Effect.gen(function*() {
   const membershipTable = Layer.effectDiscard(Effect.flatMap(PgClient.PgClient, (sql) =>
     sql`CREATE TABLE test_segment_members (segment_id uuid NOT NULL, customer_id uuid NOT NULL,
       PRIMARY KEY (segment_id, customer_id))`.pipe(Effect.orDie)))
-  return Layer.mergeAll(CustomerFactsRepo.layer, membershipTable).pipe(Layer.provideMerge(database))
+  return Layer.mergeAll(CustomerFactsRepo.layer, ClvModels.layer, membershipTable).pipe(Layer.provideMerge(database))
 })).pipe(Layer.provide(Layer.succeed(References.MinimumLogLevel, "Warn")))
 
 /** A customer as the tables hold it; rollup rows as the folder would have left them (or not: any rows go). */

@@ -8,7 +8,8 @@
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Option } from "effect"
 import type { Consent, CustomerId, CustomerStatus, Gender, Location, Metadata, Preferences } from "../domain/Customer.ts"
-import { moneyUnitsOfText } from "./Evaluation.ts"
+import { dayText } from "../analytics/Days.ts"
+import { allDailyRows, type DailyRowsRead, moneyUnitsOfText } from "./Evaluation.ts"
 
 /** customer_activity: null for a customer without events. */
 export interface ActivityFacts {
@@ -27,7 +28,7 @@ export interface TypeFacts {
   readonly lastDay: number
 }
 
-/** customer_daily_activity: events and revenue per day and type. */
+/** customer_daily_activity: events and revenue per day and type (those the criteria read: Evaluation.dailyRowsRead). */
 export interface DayFacts {
   readonly day: number
   readonly type: string
@@ -62,9 +63,12 @@ const toFacts = (row: Row): CustomerFacts => ({
 })
 
 export class CustomerFactsRepo extends Context.Service<CustomerFactsRepo, {
-  /** The facts of each customer found (erased ones included: the status criterion decides about those). */
-  loadMany(ids: ReadonlyArray<CustomerId>): Effect.Effect<ReadonlyMap<CustomerId, CustomerFacts>>
-  load(id: CustomerId): Effect.Effect<Option.Option<CustomerFacts>>
+  /**
+   * The facts of each customer found (erased ones included: the status criterion decides about those), with
+   * the daily rows `days` says the criteria read (every one by default).
+   */
+  loadMany(ids: ReadonlyArray<CustomerId>, days?: DailyRowsRead): Effect.Effect<ReadonlyMap<CustomerId, CustomerFacts>>
+  load(id: CustomerId, days?: DailyRowsRead): Effect.Effect<Option.Option<CustomerFacts>>
 }>()("cms/segments/CustomerFactsRepo") {
   static readonly layer = Layer.effect(
     CustomerFactsRepo,
@@ -73,8 +77,16 @@ export class CustomerFactsRepo extends Context.Service<CustomerFactsRepo, {
       // Day numbers computed by PostgreSQL, with the very expressions the SQL compiler uses.
       const dayOf = (column: string) => sql.literal(`(${column} - DATE '1970-01-01')`)
 
-      const loadMany = Effect.fn("CustomerFactsRepo.loadMany")(function*(ids: ReadonlyArray<CustomerId>) {
+      const loadMany = Effect.fn("CustomerFactsRepo.loadMany")(function*(
+        ids: ReadonlyArray<CustomerId>,
+        days: DailyRowsRead = allDailyRows
+      ) {
         if (ids.length === 0) return new Map<CustomerId, CustomerFacts>()
+        const dailyRows = days._tag === "None"
+          ? sql`FALSE`
+          : days.from === null
+          ? sql`TRUE`
+          : sql`d.day >= ${dayText(days.from)}::date`
         // Revenue as text: a float would round what numeric holds exactly.
         const rows = yield* sql<Row>`SELECT c.id, c.age, c.gender, c.status, c.location, c.preferences, c.tags,
             c.metadata, c.consent,
@@ -88,13 +100,13 @@ export class CustomerFactsRepo extends Context.Service<CustomerFactsRepo, {
               FROM customer_type_activity t WHERE t.customer_id = c.id) AS types,
             (SELECT coalesce(json_agg(json_build_object('day', ${dayOf("d.day")}, 'type', d.type,
                 'events', d.events, 'revenue', d.revenue::text)), '[]')
-              FROM customer_daily_activity d WHERE d.customer_id = c.id) AS days
+              FROM customer_daily_activity d WHERE d.customer_id = c.id AND ${dailyRows}) AS days
           FROM customers c WHERE c.id = ANY(${ids}::uuid[])`.pipe(Effect.orDie)
         return new Map(rows.map((row) => [row.id, toFacts(row)]))
       })
 
-      const load = Effect.fn("CustomerFactsRepo.load")(function*(id: CustomerId) {
-        const found = yield* loadMany([id])
+      const load = Effect.fn("CustomerFactsRepo.load")(function*(id: CustomerId, days?: DailyRowsRead) {
+        const found = yield* loadMany([id], days)
         return Option.fromNullishOr(found.get(id))
       })
 

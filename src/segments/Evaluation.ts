@@ -8,7 +8,8 @@ import { Clock, Effect, Option } from "effect"
 import type { BgNbdParameters } from "../analytics/Clv.ts"
 import { ClvModels } from "../analytics/ClvModels.ts"
 import { dayNumber, dayOfInstant } from "../analytics/Days.ts"
-import type { SegmentId, Window } from "../domain/SegmentCriteria.ts"
+import { windowDays } from "../analytics/Engagement.ts"
+import type { Criterion, SegmentId, Window } from "../domain/SegmentCriteria.ts"
 
 export interface EvaluationContext {
   /** The evaluation's instant (epoch milliseconds, from the Clock): windows and recency count from its UTC day. */
@@ -103,3 +104,42 @@ export const churnRiskOf = (
   const alive = 1 / (1 + Math.exp(Math.max(-expLimit, Math.min(expLimit, exponent))))
   return 1 - alive
 }
+
+/**
+ * Which of a customer's daily rollup rows (customer_daily_activity) the criteria read as of `today`: none, all
+ * (`from` null), or those from a day on. What the facts loader needs to load, and no more.
+ */
+export type DailyRowsRead = { readonly _tag: "None" } | { readonly _tag: "From"; readonly from: number | null }
+
+const readsNone: DailyRowsRead = { _tag: "None" }
+
+const union = (left: DailyRowsRead, right: DailyRowsRead): DailyRowsRead =>
+  left._tag === "None"
+    ? right
+    : right._tag === "None"
+    ? left
+    : { _tag: "From", from: left.from === null || right.from === null ? null : Math.min(left.from, right.from) }
+
+export const dailyRowsRead = (criteria: Criterion, today: number): DailyRowsRead => {
+  switch (criteria.kind) {
+    case "all":
+    case "any":
+      return criteria.criteria.reduce<DailyRowsRead>((read, item) => union(read, dailyRowsRead(item, today)), readsNone)
+    case "not":
+      return dailyRowsRead(criteria.criterion, today)
+    case "eventCount":
+    case "revenue":
+      return criteria.window === undefined ? readsNone : { _tag: "From", from: dayRangeOf(criteria.window, today).from }
+    case "engagementScore":
+      // The engagement window: the days after today - 365.
+      return { _tag: "From", from: today - windowDays + 1 }
+    default:
+      return readsNone
+  }
+}
+
+/** Every daily row: for callers that do not know the criteria yet. */
+export const allDailyRows: DailyRowsRead = { _tag: "From", from: null }
+
+export const dailyRowsReadByAll = (criteria: ReadonlyArray<Criterion>, today: number): DailyRowsRead =>
+  criteria.reduce<DailyRowsRead>((read, item) => union(read, dailyRowsRead(item, today)), readsNone)

@@ -13,7 +13,7 @@ import { DatabaseLive } from "../../src/platform/Database.ts"
 import { evaluate } from "../../src/segments/CriteriaEval.ts"
 import { criteriaPredicate } from "../../src/segments/CriteriaSql.ts"
 import { CustomerFactsRepo } from "../../src/segments/CustomerFacts.ts"
-import type { EvaluationContext } from "../../src/segments/Evaluation.ts"
+import { dailyRowsReadByAll, type EvaluationContext, todayOf } from "../../src/segments/Evaluation.ts"
 import { scopedDatabase } from "./TestService.ts"
 
 /** PgClient (and the facts repository) on a database of this test file's own, migrated, with a membership table. */
@@ -155,7 +155,9 @@ export const selectEach = (criteria: ReadonlyArray<Criterion>, context: Evaluati
     const memberOf = (segmentId: SegmentId) =>
       sql`EXISTS (SELECT 1 FROM test_segment_members m WHERE m.segment_id = ${segmentId} AND m.customer_id = c.id)`
     const ids = yield* sql<{ readonly id: CustomerId }>`SELECT id FROM customers`.pipe(Effect.orDie)
-    const facts = [...(yield* (yield* CustomerFactsRepo).loadMany(ids.map((row) => row.id))).values()]
+    // Only the daily rows the criteria read: a bound too tight would show as a disagreement.
+    const days = dailyRowsReadByAll(criteria, todayOf(context))
+    const facts = [...(yield* (yield* CustomerFactsRepo).loadMany(ids.map((row) => row.id), days)).values()]
     const members = yield* sql<{ readonly segmentId: string; readonly customerId: string }>`SELECT
       segment_id AS "segmentId", customer_id AS "customerId" FROM test_segment_members`.pipe(Effect.orDie)
     const memberships = new Set(members.map((row) => `${row.segmentId}/${row.customerId}`))

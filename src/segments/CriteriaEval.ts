@@ -51,7 +51,7 @@ const metadataMatches = (node: Extract<LeafCriterion, { readonly kind: "metadata
     case "exists":
       return stored !== undefined && stored !== null
     case "eq":
-      return value !== undefined && !Array.isArray(value) && jsonEquals(stored, value as MetadataScalar)
+      return value !== undefined && typeof value !== "object" && jsonEquals(stored, value)
     case "in":
       return Array.isArray(value) && value.some((item) => jsonEquals(stored, item))
     default: {

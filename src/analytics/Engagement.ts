@@ -11,11 +11,11 @@ export const halfLifeDays = 14
 export const windowDays = 365
 
 /** Decayed active days at which frequency is one half. */
-const activeDaysAtHalf = 2
+export const activeDaysAtHalf = 2
 /** Events per (decayed) active day at which intensity is one half. */
-const eventsPerDayAtHalf = 5
+export const eventsPerDayAtHalf = 5
 
-const weights = { recency: 0.4, frequency: 0.35, intensity: 0.25 } as const
+export const weights = { recency: 0.4, frequency: 0.35, intensity: 0.25 } as const
 
 /** The weight of a day `ageDays` before today (0 = today). */
 export const decay = (ageDays: number): number => 2 ** (-Math.max(0, ageDays) / halfLifeDays)

@@ -1,0 +1,199 @@
+/**
+ * The criteria compiler: a criteria tree becomes one predicate over
+ * `customers c`, reading the rollup tables (migrations/0005) through
+ * correlated subqueries, for set-wise calculation
+ * (`SELECT c.id FROM customers c WHERE <predicate>`).
+ *
+ * Every value from the criteria is a bound parameter of the sql-pg template
+ * (metadata paths too: `c.metadata #> $1::text[]`); nothing of the input
+ * becomes SQL text. Each leaf is wrapped in COALESCE(..., FALSE), so a leaf
+ * that meets missing data is false rather than SQL's unknown and the
+ * combinators keep two-valued logic: the rule of CriteriaEval.ts.
+ * Each expression mirrors, step by step, the arithmetic there.
+ */
+import type { Statement } from "effect/sql"
+import { dayText } from "../analytics/Days.ts"
+import { activeDaysAtHalf, eventsPerDayAtHalf, halfLifeDays, weights, windowDays } from "../analytics/Engagement.ts"
+import type { Criterion, LeafCriterion, SegmentId, Window } from "../domain/SegmentCriteria.ts"
+import { dayRangeOf, type EvaluationContext, expLimit, todayOf } from "./Evaluation.ts"
+
+export interface SqlEvaluationContext extends EvaluationContext {
+  /** A predicate over `c`: the customer is a member of that segment. */
+  readonly memberOf: (segmentId: SegmentId) => Statement.Fragment
+}
+
+type Sql = Statement.Constructor
+
+/** Day numbers (analytics/Days.ts) of a date column, as CustomerFacts.ts reads them. */
+const dayNumberOf = (sql: Sql, column: Statement.Fragment) => sql`(${column} - DATE '1970-01-01')`
+
+/** `column` (a date) within the window; dates compared as dates, so an index on the column can serve. */
+const dateInWindow = (sql: Sql, column: Statement.Fragment, window: Window, today: number) => {
+  const range = dayRangeOf(window, today)
+  const bounds: Array<Statement.Fragment> = []
+  if (range.from !== null) bounds.push(sql`${column} >= ${dayText(range.from)}::date`)
+  if (range.to !== null) bounds.push(sql`${column} <= ${dayText(range.to)}::date`)
+  return sql.and(bounds)
+}
+
+/** `value` within the inclusive bounds; each bound is already a parameter fragment. */
+const within = (
+  sql: Sql,
+  value: Statement.Fragment,
+  atLeast: Statement.Fragment | undefined,
+  atMost: Statement.Fragment | undefined
+) => {
+  const bounds: Array<Statement.Fragment> = []
+  if (atLeast !== undefined) bounds.push(sql`${value} >= ${atLeast}`)
+  if (atMost !== undefined) bounds.push(sql`${value} <= ${atMost}`)
+  return sql.and(bounds)
+}
+
+const integer = (sql: Sql, value: number | undefined) => value === undefined ? undefined : sql`${value}`
+// As text: a float8 parameter cast to numeric keeps only 15 significant digits.
+const numeric = (sql: Sql, value: number | undefined) => value === undefined ? undefined : sql`${String(value)}::numeric`
+const float = (sql: Sql, value: number | undefined) => value === undefined ? undefined : sql`${value}::float8`
+
+const metadataPredicate = (sql: Sql, node: Extract<LeafCriterion, { readonly kind: "metadata" }>) => {
+  const stored = sql`(c.metadata #> ${node.path}::text[])`
+  const value = node.value
+  const comparison = (operator: Statement.Fragment) =>
+    // CASE, not AND: only CASE promises the cast is not attempted on a string.
+    sql`CASE WHEN jsonb_typeof(${stored}) = 'number' THEN ${stored}::numeric ${operator} ${String(value)}::numeric END`
+  switch (node.operator) {
+    case "exists":
+      return sql`jsonb_typeof(${stored}) <> 'null'`
+    case "eq":
+      return sql`${stored} = ${JSON.stringify(value)}::jsonb`
+    case "in":
+      return sql`${stored} = ANY(${(Array.isArray(value) ? value : []).map((item) => JSON.stringify(item))}::jsonb[])`
+    case "lt":
+      return comparison(sql.literal("<"))
+    case "lte":
+      return comparison(sql.literal("<="))
+    case "gt":
+      return comparison(sql.literal(">"))
+    case "gte":
+      return comparison(sql.literal(">="))
+  }
+}
+
+/** 1 - P(alive), as Evaluation.ts churnRiskOf computes it, over `a` (customer_activity). */
+const churnRisk = (sql: Sql, context: EvaluationContext, today: number) => {
+  const model = context.churnModel
+  if (model === null) return sql`NULL::float8`
+  const x = sql`(a.purchase_days - 1)`
+  const first = dayNumberOf(sql, sql`a.first_purchase_on`)
+  const last = dayNumberOf(sql, sql`a.last_purchase_on`)
+  const tX = sql`(${last} - ${first})::float8 / 7`
+  const T = sql`greatest(0, ${today}::int - ${first})::float8 / 7`
+  const alpha = sql`${model.alpha}::float8`
+  const exponent = sql`ln(${model.a}::float8) - ln(${model.b}::float8 + ${x} - 1)
+    + (${model.r}::float8 + ${x}) * ln((${alpha} + ${T}) / (${alpha} + ${tX}))`
+  return sql`(SELECT CASE WHEN ${x} = 0 THEN 0::float8
+      ELSE 1 - 1 / (1 + exp(greatest(${-expLimit}::float8, least(${expLimit}::float8, ${exponent})))) END
+    FROM customer_activity a
+    WHERE a.customer_id = c.id AND a.purchase_days >= 1
+      AND a.first_purchase_on IS NOT NULL AND a.last_purchase_on >= a.first_purchase_on)`
+}
+
+/**
+ * The engagement score before rounding (analytics/Engagement.ts engagementOf): the score rounds half up, so
+ * "score >= k" is "raw >= k - 0.5" and "score <= k" is "raw < k + 0.5".
+ */
+const engagementRaw = (sql: Sql, today: number) => {
+  const decay = (day: Statement.Fragment) =>
+    sql`power(2::float8, -greatest(0, ${today}::int - ${dayNumberOf(sql, day)})::float8 / ${halfLifeDays})`
+  const recency = sql`coalesce((SELECT ${decay(sql`(a.last_seen_at AT TIME ZONE 'UTC')::date`)}
+    FROM customer_activity a WHERE a.customer_id = c.id), 0::float8)`
+  return sql`(SELECT 100 * (${weights.recency}::float8 * recency
+        + ${weights.frequency}::float8 * (active / (active + ${activeDaysAtHalf}))
+        + ${weights.intensity}::float8 * CASE WHEN active = 0 THEN 0::float8
+            ELSE (events / active) / ((events / active) + ${eventsPerDayAtHalf}) END)
+    FROM (SELECT coalesce(sum(weight), 0)::float8 AS active, coalesce(sum(weight * events), 0)::float8 AS events,
+          ${recency} AS recency
+        FROM (SELECT sum(d.events) AS events, ${decay(sql`d.day`)} AS weight
+          FROM customer_daily_activity d
+          WHERE d.customer_id = c.id AND d.day > ${dayText(today)}::date - ${windowDays}::int
+          GROUP BY d.day HAVING sum(d.events) > 0) per_day) totals)`
+}
+
+const leafPredicate = (sql: Sql, node: LeafCriterion, context: SqlEvaluationContext): Statement.Fragment => {
+  const today = todayOf(context)
+  switch (node.kind) {
+    case "age":
+      return within(sql, sql`c.age`, integer(sql, node.atLeast), integer(sql, node.atMost))
+    case "gender":
+      return sql`c.gender = ANY(${node.in}::text[])`
+    case "status":
+      return sql`c.status = ANY(${node.in}::text[])`
+    case "country":
+      return sql`c.country = ANY(${node.in}::text[])`
+    case "region":
+      return sql`c.location ->> 'region' = ANY(${node.in}::text[])`
+    case "city":
+      return sql`c.location ->> 'city' = ANY(${node.in}::text[])`
+    case "eventCount": {
+      let events: Statement.Fragment
+      if (node.window !== undefined) {
+        const conditions = [sql`d.customer_id = c.id`, dateInWindow(sql, sql`d.day`, node.window, today)]
+        if (node.type !== undefined) conditions.push(sql`d.type = ${node.type}`)
+        events = sql`(SELECT coalesce(sum(d.events), 0) FROM customer_daily_activity d WHERE ${sql.and(conditions)})`
+      } else if (node.type !== undefined) {
+        events = sql`coalesce((SELECT t.events FROM customer_type_activity t
+          WHERE t.customer_id = c.id AND t.type = ${node.type}), 0)`
+      } else {
+        events = sql`coalesce((SELECT a.events FROM customer_activity a WHERE a.customer_id = c.id), 0)`
+      }
+      return within(sql, events, integer(sql, node.atLeast), integer(sql, node.atMost))
+    }
+    case "lastSeen":
+      return node.type === undefined
+        ? sql`EXISTS (SELECT 1 FROM customer_activity a WHERE a.customer_id = c.id
+            AND ${dateInWindow(sql, sql`(a.last_seen_at AT TIME ZONE 'UTC')::date`, node.window, today)})`
+        : sql`EXISTS (SELECT 1 FROM customer_type_activity t WHERE t.customer_id = c.id AND t.type = ${node.type}
+            AND ${dateInWindow(sql, sql`t.last_on`, node.window, today)})`
+    case "revenue": {
+      const revenue = node.window === undefined
+        ? sql`coalesce((SELECT a.revenue FROM customer_activity a WHERE a.customer_id = c.id), 0)`
+        : sql`(SELECT coalesce(sum(d.revenue), 0) FROM customer_daily_activity d
+            WHERE d.customer_id = c.id AND ${dateInWindow(sql, sql`d.day`, node.window, today)})`
+      return within(sql, revenue, numeric(sql, node.atLeast), numeric(sql, node.atMost))
+    }
+    case "churnRisk":
+      return within(sql, churnRisk(sql, context, today), float(sql, node.atLeast), float(sql, node.atMost))
+    case "engagementScore": {
+      const raw = engagementRaw(sql, today)
+      const bounds: Array<Statement.Fragment> = []
+      if (node.atLeast !== undefined) bounds.push(sql`${raw} >= ${node.atLeast - 0.5}::float8`)
+      if (node.atMost !== undefined) bounds.push(sql`${raw} < ${node.atMost + 0.5}::float8`)
+      return sql.and(bounds)
+    }
+    case "tags":
+      return node.match === "any" ? sql`c.tags && ${node.tags}::text[]` : sql`c.tags @> ${node.tags}::text[]`
+    case "metadata":
+      return metadataPredicate(sql, node)
+    case "preference":
+      return sql`c.preferences ->> ${node.setting} = ANY(${node.in}::text[])`
+    case "preferenceFlag":
+      return sql`c.preferences #> ${node.setting.split(".")}::text[] = ${JSON.stringify(node.is)}::jsonb`
+    case "consent":
+      return sql`c.consent -> ${node.purpose} = ${JSON.stringify(node.given)}::jsonb`
+    case "segment":
+      return context.memberOf(node.segmentId)
+  }
+}
+
+/** The criteria as a predicate over `customers c`: true or false for every customer, never NULL. */
+export const criteriaPredicate = (sql: Sql, criteria: Criterion, context: SqlEvaluationContext): Statement.Fragment => {
+  switch (criteria.kind) {
+    case "all":
+      return sql`(${sql.and(criteria.criteria.map((item) => criteriaPredicate(sql, item, context)))})`
+    case "any":
+      return sql`(${sql.or(criteria.criteria.map((item) => criteriaPredicate(sql, item, context)))})`
+    case "not":
+      return sql`(NOT ${criteriaPredicate(sql, criteria.criterion, context)})`
+    default:
+      return sql`COALESCE((${leafPredicate(sql, criteria, context)}), FALSE)`
+  }
+}

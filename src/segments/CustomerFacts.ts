@@ -1,0 +1,116 @@
+/**
+ * What the in-memory criteria evaluator knows of a customer: the profile
+ * fields criteria read and the customer's rollup rows (migrations/0005),
+ * loaded for a set of customers in one statement, from one snapshot.
+ * Days are UTC day numbers (analytics/Days.ts); amounts are exact
+ * ten-thousandths of the reporting currency, as numeric(20, 4) holds them.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Context, Effect, Layer, Option } from "effect"
+import type { Consent, CustomerId, CustomerStatus, Gender, Location, Metadata, Preferences } from "../domain/Customer.ts"
+import { dayText } from "../analytics/Days.ts"
+import { allDailyRows, type DailyRowsRead, moneyUnitsOfText } from "./Evaluation.ts"
+
+/** customer_activity: null for a customer without events. */
+export interface ActivityFacts {
+  readonly lastSeenDay: number
+  readonly events: number
+  readonly revenue: bigint
+  readonly purchaseDays: number
+  readonly firstPurchaseDay: number | null
+  readonly lastPurchaseDay: number | null
+}
+
+/** customer_type_activity: all-history events per type, and the last day of each. */
+export interface TypeFacts {
+  readonly type: string
+  readonly events: number
+  readonly lastDay: number
+}
+
+/** customer_daily_activity: events and revenue per day and type (those the criteria read: Evaluation.dailyRowsRead). */
+export interface DayFacts {
+  readonly day: number
+  readonly type: string
+  readonly events: number
+  readonly revenue: bigint
+}
+
+export interface CustomerFacts {
+  readonly id: CustomerId
+  readonly age: number | null
+  readonly gender: Gender | null
+  readonly status: CustomerStatus
+  readonly location: Location | null
+  readonly preferences: Preferences
+  readonly tags: ReadonlyArray<string>
+  readonly metadata: Metadata
+  readonly consent: Consent
+  readonly activity: ActivityFacts | null
+  readonly types: ReadonlyArray<TypeFacts>
+  readonly days: ReadonlyArray<DayFacts>
+}
+
+type Row = Omit<CustomerFacts, "activity" | "days"> & {
+  readonly activity: (Omit<ActivityFacts, "revenue"> & { readonly revenue: string }) | null
+  readonly days: ReadonlyArray<Omit<DayFacts, "revenue"> & { readonly revenue: string }>
+}
+
+const toFacts = (row: Row): CustomerFacts => ({
+  ...row,
+  activity: row.activity === null ? null : { ...row.activity, revenue: moneyUnitsOfText(row.activity.revenue) },
+  days: row.days.map((day) => ({ ...day, revenue: moneyUnitsOfText(day.revenue) }))
+})
+
+export class CustomerFactsRepo extends Context.Service<CustomerFactsRepo, {
+  /**
+   * The facts of each customer found (erased ones included: the status criterion decides about those), with
+   * the daily rows `days` says the criteria read (every one by default).
+   */
+  loadMany(ids: ReadonlyArray<CustomerId>, days?: DailyRowsRead): Effect.Effect<ReadonlyMap<CustomerId, CustomerFacts>>
+  load(id: CustomerId, days?: DailyRowsRead): Effect.Effect<Option.Option<CustomerFacts>>
+}>()("cms/segments/CustomerFactsRepo") {
+  static readonly layer = Layer.effect(
+    CustomerFactsRepo,
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      // Day numbers computed by PostgreSQL, with the very expressions the SQL compiler uses.
+      const dayOf = (column: string) => sql.literal(`(${column} - DATE '1970-01-01')`)
+
+      const loadMany = Effect.fn("CustomerFactsRepo.loadMany")(function*(
+        ids: ReadonlyArray<CustomerId>,
+        days: DailyRowsRead = allDailyRows
+      ) {
+        if (ids.length === 0) return new Map<CustomerId, CustomerFacts>()
+        const dailyRows = days._tag === "None"
+          ? sql`FALSE`
+          : days.from === null
+          ? sql`TRUE`
+          : sql`d.day >= ${dayText(days.from)}::date`
+        // Revenue as text: a float would round what numeric holds exactly.
+        const rows = yield* sql<Row>`SELECT c.id, c.age, c.gender, c.status, c.location, c.preferences, c.tags,
+            c.metadata, c.consent,
+            (SELECT json_build_object(
+                'lastSeenDay', ${dayOf("(a.last_seen_at AT TIME ZONE 'UTC')::date")},
+                'events', a.events::float8, 'revenue', a.revenue::text, 'purchaseDays', a.purchase_days,
+                'firstPurchaseDay', ${dayOf("a.first_purchase_on")}, 'lastPurchaseDay', ${dayOf("a.last_purchase_on")})
+              FROM customer_activity a WHERE a.customer_id = c.id) AS activity,
+            (SELECT coalesce(json_agg(json_build_object('type', t.type, 'events', t.events::float8,
+                'lastDay', ${dayOf("t.last_on")})), '[]')
+              FROM customer_type_activity t WHERE t.customer_id = c.id) AS types,
+            (SELECT coalesce(json_agg(json_build_object('day', ${dayOf("d.day")}, 'type', d.type,
+                'events', d.events, 'revenue', d.revenue::text)), '[]')
+              FROM customer_daily_activity d WHERE d.customer_id = c.id AND ${dailyRows}) AS days
+          FROM customers c WHERE c.id = ANY(${ids}::uuid[])`.pipe(Effect.orDie)
+        return new Map(rows.map((row) => [row.id, toFacts(row)]))
+      })
+
+      const load = Effect.fn("CustomerFactsRepo.load")(function*(id: CustomerId, days?: DailyRowsRead) {
+        const found = yield* loadMany([id], days)
+        return Option.fromNullishOr(found.get(id))
+      })
+
+      return CustomerFactsRepo.of({ loadMany, load })
+    })
+  )
+}

@@ -1,0 +1,184 @@
+/**
+ * Segment criteria against a real database: a fresh database with the
+ * migrations applied (no service running: the evaluators need only the
+ * tables), customers and their rollup rows written straight into it, and
+ * both evaluators asked who matches.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Array as Arr, ConfigProvider, Effect, Layer, References } from "effect"
+import { ClvModels } from "../../src/analytics/ClvModels.ts"
+import type { CustomerId } from "../../src/domain/Customer.ts"
+import type { Criterion, SegmentId } from "../../src/domain/SegmentCriteria.ts"
+import { DatabaseLive } from "../../src/platform/Database.ts"
+import { evaluate } from "../../src/segments/CriteriaEval.ts"
+import { criteriaPredicate } from "../../src/segments/CriteriaSql.ts"
+import { CustomerFactsRepo } from "../../src/segments/CustomerFacts.ts"
+import { dailyRowsReadByAll, type EvaluationContext, todayOf } from "../../src/segments/Evaluation.ts"
+import { scopedDatabase } from "./TestService.ts"
+
+/** PgClient (and the facts repository) on a database of this test file's own, migrated, with a membership table. */
+export const segmentDatabase = Layer.unwrap(Effect.gen(function*() {
+  const { url } = yield* scopedDatabase
+  const database = DatabaseLive.pipe(
+    Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({
+      DATABASE_URL: url,
+      DB_POOL_MAX: "4",
+      DB_COMMAND_POOL_MAX: "1"
+    })))
+  )
+  // Segment membership does not have its table yet: the evaluators take it as an input, and this stands in.
+  const membershipTable = Layer.effectDiscard(Effect.flatMap(PgClient.PgClient, (sql) =>
+    sql`CREATE TABLE test_segment_members (segment_id uuid NOT NULL, customer_id uuid NOT NULL,
+      PRIMARY KEY (segment_id, customer_id))`.pipe(Effect.orDie)))
+  return Layer.mergeAll(CustomerFactsRepo.layer, ClvModels.layer, membershipTable).pipe(Layer.provideMerge(database))
+})).pipe(Layer.provide(Layer.succeed(References.MinimumLogLevel, "Warn")))
+
+/** A customer as the tables hold it; rollup rows as the folder would have left them (or not: any rows go). */
+export interface WorldCustomer {
+  readonly id: string
+  readonly age: number | null
+  readonly gender: string | null
+  readonly status: string
+  readonly location: Readonly<Record<string, string>> | null
+  readonly preferences: Readonly<Record<string, unknown>>
+  readonly tags: ReadonlyArray<string>
+  readonly metadata: Readonly<Record<string, unknown>>
+  readonly consent: { readonly marketing: boolean; readonly dataProcessing: boolean }
+  readonly activity: {
+    readonly lastSeenAt: string
+    readonly events: number
+    readonly revenue: string
+    readonly purchaseDays: number
+    readonly firstPurchaseOn: string | null
+    readonly lastPurchaseOn: string | null
+  } | null
+  readonly types: ReadonlyArray<{ readonly type: string; readonly events: number; readonly lastOn: string }>
+  readonly daily: ReadonlyArray<{ readonly day: string; readonly type: string; readonly events: number; readonly revenue: string }>
+  readonly segments: ReadonlyArray<string>
+}
+
+/** A customer with nothing but what a profile must have. */
+export const plainCustomer = (overrides: Partial<WorldCustomer> = {}): WorldCustomer => ({
+  id: crypto.randomUUID(),
+  age: null,
+  gender: null,
+  status: "ACTIVE",
+  location: null,
+  preferences: {},
+  tags: [],
+  metadata: {},
+  consent: { marketing: false, dataProcessing: true },
+  activity: null,
+  types: [],
+  daily: [],
+  segments: [],
+  ...overrides
+})
+
+const customerTables = [
+  "customers",
+  "customer_activity",
+  "customer_type_activity",
+  "customer_daily_activity",
+  "test_segment_members"
+] as const
+
+/** Replaces every customer (and their rollup rows and memberships) with these, a statement per table. */
+export const replaceWorld = (customers: ReadonlyArray<WorldCustomer>) =>
+  Effect.gen(function*() {
+    const sql = yield* PgClient.PgClient
+    // DELETE rather than TRUNCATE: the tables hold a few rows, and TRUNCATE's file work costs far more.
+    for (const table of customerTables) yield* sql`DELETE FROM ${sql(table)}`
+    const insert = (table: string, rows: ReadonlyArray<Record<string, unknown>>) =>
+      Arr.isReadonlyArrayNonEmpty(rows) ? sql`INSERT INTO ${sql(table)} ${sql.insert(rows)}` : Effect.void
+    // jsonb as JSON text: an untyped parameter the column's type decides.
+    yield* insert("customers", customers.map((customer) => ({
+      id: customer.id,
+      email: `${customer.id}@example.com`,
+      name: "Generated",
+      age: customer.age,
+      gender: customer.gender,
+      status: customer.status,
+      location: customer.location === null ? null : JSON.stringify(customer.location),
+      preferences: JSON.stringify(customer.preferences),
+      tags: customer.tags,
+      metadata: JSON.stringify(customer.metadata),
+      consent: JSON.stringify(customer.consent)
+    })))
+    yield* insert("customer_activity", customers.flatMap((customer) =>
+      customer.activity === null ? [] : [{
+        customer_id: customer.id,
+        first_seen_at: "2020-01-01T00:00:00Z",
+        last_seen_at: customer.activity.lastSeenAt,
+        events: customer.activity.events,
+        revenue: customer.activity.revenue,
+        purchase_days: customer.activity.purchaseDays,
+        first_purchase_on: customer.activity.firstPurchaseOn,
+        last_purchase_on: customer.activity.lastPurchaseOn,
+        folded_at: customer.activity.lastSeenAt
+      }]
+    ))
+    yield* insert("customer_type_activity", customers.flatMap((customer) =>
+      customer.types.map((row) => ({
+        customer_id: customer.id,
+        type: row.type,
+        events: row.events,
+        last_on: row.lastOn
+      }))
+    ))
+    yield* insert("customer_daily_activity", customers.flatMap((customer) =>
+      customer.daily.map((row) => ({
+        customer_id: customer.id,
+        day: row.day,
+        type: row.type,
+        events: row.events,
+        revenue: row.revenue
+      }))
+    ))
+    yield* insert("test_segment_members", customers.flatMap((customer) =>
+      customer.segments.map((segmentId) => ({ segment_id: segmentId, customer_id: customer.id }))
+    ))
+  }).pipe(Effect.orDie)
+
+export interface Selection {
+  readonly sql: ReadonlyArray<string>
+  readonly memory: ReadonlyArray<string>
+}
+
+/**
+ * Who matches each of the criteria, by each evaluator (ids sorted): the SQL predicate run over the table, and
+ * the in-memory evaluator over the facts CustomerFactsRepo loads (once, for every customer).
+ */
+export const selectEach = (criteria: ReadonlyArray<Criterion>, context: EvaluationContext) =>
+  Effect.gen(function*() {
+    const sql = yield* PgClient.PgClient
+    const memberOf = (segmentId: SegmentId) =>
+      sql`EXISTS (SELECT 1 FROM test_segment_members m WHERE m.segment_id = ${segmentId} AND m.customer_id = c.id)`
+    const ids = yield* sql<{ readonly id: CustomerId }>`SELECT id FROM customers`.pipe(Effect.orDie)
+    // Only the daily rows the criteria read: a bound too tight would show as a disagreement.
+    const days = dailyRowsReadByAll(criteria, todayOf(context))
+    const facts = [...(yield* (yield* CustomerFactsRepo).loadMany(ids.map((row) => row.id), days)).values()]
+    const members = yield* sql<{ readonly segmentId: string; readonly customerId: string }>`SELECT
+      segment_id AS "segmentId", customer_id AS "customerId" FROM test_segment_members`.pipe(Effect.orDie)
+    const memberships = new Set(members.map((row) => `${row.segmentId}/${row.customerId}`))
+    return yield* Effect.forEach(criteria, (criterion) =>
+      Effect.gen(function*() {
+        const predicate = criteriaPredicate(sql, criterion, { ...context, memberOf })
+        const bySql = yield* sql<{ readonly id: string }>`SELECT c.id FROM customers c WHERE ${predicate}`.pipe(
+          Effect.orDie
+        )
+        const inMemory = facts.filter((customer) =>
+          evaluate(criterion, customer, context, {
+            isMember: (segmentId) => memberships.has(`${segmentId}/${customer.id}`)
+          })
+        )
+        return {
+          sql: bySql.map((row) => row.id).sort(),
+          memory: inMemory.map((customer) => customer.id as string).sort()
+        } satisfies Selection
+      }))
+  })
+
+/** selectEach for one criteria tree. */
+export const selectBoth = (criteria: Criterion, context: EvaluationContext) =>
+  Effect.map(selectEach([criteria], context), ([selection]) => selection)

@@ -11,7 +11,7 @@
  */
 import { Agent, request } from "node:http"
 import * as hdr from "hdr-histogram-js"
-import type { LoadResult } from "./run-load.ts"
+import { type LoadResult, summarize } from "./run-load.ts"
 import { requestsFor, type ScenarioData, type ScenarioName, type Target } from "./scenarios.ts"
 
 export interface ArrivalRateOptions {
@@ -115,17 +115,8 @@ export const runArrivalRate = async (options: ArrivalRateOptions): Promise<LoadR
   if (options.warmupMs > 0) (await run(options.warmupMs)).latencies.destroy()
   const result = await run(options.durationMs)
   agent.destroy()
-  const { latencies } = result
-  const count = latencies.totalCount
-  const ms = (micros: number) => count === 0 ? NaN : micros / 1000
-  const summary = {
-    p50: ms(latencies.getValueAtPercentile(50)),
-    p95: ms(latencies.getValueAtPercentile(95)),
-    p99: ms(latencies.getValueAtPercentile(99)),
-    max: ms(latencies.maxValue),
-    mean: ms(latencies.mean)
-  }
-  latencies.destroy()
+  const count = result.latencies.totalCount
+  const summary = summarize(result.latencies)
   return {
     scenario: options.scenario,
     target: options.target.kind,

@@ -53,6 +53,21 @@ export interface LoadResult {
 
 const samplesKept = 5
 
+/** The percentiles of a latency histogram kept in microseconds, in milliseconds; the histogram is freed. */
+export const summarize = (latencies: hdr.Histogram) => {
+  const count = latencies.totalCount
+  const ms = (micros: number) => count === 0 ? NaN : micros / 1000
+  const summary = {
+    p50: ms(latencies.getValueAtPercentile(50)),
+    p95: ms(latencies.getValueAtPercentile(95)),
+    p99: ms(latencies.getValueAtPercentile(99)),
+    max: ms(latencies.maxValue),
+    mean: ms(latencies.mean)
+  }
+  latencies.destroy()
+  return summary
+}
+
 export const runLoad = async (options: LoadOptions): Promise<LoadResult> => {
   const next = requestsFor(options.scenario, options.target, options.data, options.seed)
   const bodySamples: Array<string> = []
@@ -98,15 +113,7 @@ export const runLoad = async (options: LoadOptions): Promise<LoadResult> => {
   measuring = true
   const result = await run(options.durationMs / 1000, true)
   const count = latencies.totalCount
-  const ms = (micros: number) => count === 0 ? NaN : micros / 1000
-  const summary = {
-    p50: ms(latencies.getValueAtPercentile(50)),
-    p95: ms(latencies.getValueAtPercentile(95)),
-    p99: ms(latencies.getValueAtPercentile(99)),
-    max: ms(latencies.maxValue),
-    mean: ms(latencies.mean)
-  }
-  latencies.destroy()
+  const summary = summarize(latencies)
   const statuses = Object.fromEntries(
     Object.entries(result.statusCodeStats ?? {}).map(([status, stat]) => [status, stat.count ?? 0])
   )

@@ -10,8 +10,9 @@ import { ConfigProvider, Effect, Layer, Logger, PubSub } from "effect"
 import type { CustomerId } from "../../src/domain/Customer.ts"
 import type { EventId } from "../../src/domain/Event.ts"
 import { messagesFromTable, messagesOfBatch, type MessageRow } from "../../src/events/EventPublisher.ts"
-import { EventStore, type EventToStore } from "../../src/events/EventStore.ts"
+import { EventStore } from "../../src/events/EventStore.ts"
 import { DatabaseLive } from "../../src/platform/Database.ts"
+import { eventToStore } from "../support/Events.ts"
 import { scopedDatabase } from "../support/TestService.ts"
 
 const Env = Layer.unwrap(Effect.map(scopedDatabase, (database) =>
@@ -30,18 +31,7 @@ const aCustomer = Effect.flatMap(PgClient.PgClient, (sql) => {
   )
 })
 
-const event = (customerId: CustomerId, fields: Partial<EventToStore> & Pick<EventToStore, "type" | "occurredAt">): EventToStore => ({
-  id: crypto.randomUUID() as EventId,
-  customerId,
-  sessionId: null,
-  channel: null,
-  device: null,
-  properties: null,
-  revenue: null,
-  currency: null,
-  planViolations: null,
-  ...fields
-})
+const event = eventToStore
 
 /** What a consumer sees of a message: its id and its events, decoded (key order is no part of JSON's meaning). */
 const seen = (messages: ReadonlyArray<MessageRow>) =>

@@ -10,54 +10,32 @@
 import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream"
 import { assert, layer } from "@effect/vitest"
 import { PgClient } from "@effect/sql-pg"
-import { ConfigProvider, Effect, Layer, Logger, Schema } from "effect"
+import { Effect, Layer, Logger, Schema } from "effect"
 import type { CustomerId } from "../../src/domain/Customer.ts"
-import { type EventId, TrackedEvents } from "../../src/domain/Event.ts"
+import { TrackedEvents } from "../../src/domain/Event.ts"
 import { EventPublisherLive } from "../../src/events/EventPublisher.ts"
 import { EventStore, type EventToStore } from "../../src/events/EventStore.ts"
-import { DatabaseLive } from "../../src/platform/Database.ts"
 import { Nats } from "../../src/platform/Nats.ts"
 import { eventually } from "../support/Eventually.ts"
-import { natsConnection, PrivateNats, readStream } from "../support/Nats.ts"
-import { scopedDatabase } from "../support/TestService.ts"
+import { natsConnection, onPrivateNats, PrivateNats, readStream } from "../support/Nats.ts"
+import { eventToStore } from "../support/Events.ts"
 
 const warnings: Array<unknown> = []
 const captureWarnings = Logger.make((options) => {
   if (options.logLevel === "Warn") warnings.push(Logger.formatStructured.log(options).message)
 })
 
-const PublisherOnPrivateNats = Layer.unwrap(Effect.gen(function*() {
-  const nats = yield* PrivateNats
-  const database = yield* scopedDatabase
-  return EventPublisherLive.pipe(
-    Layer.provideMerge(Layer.mergeAll(EventStore.layer, Nats.layer)),
-    Layer.provideMerge(DatabaseLive),
-    Layer.provide(Logger.layer([captureWarnings])),
-    Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({
-      DATABASE_URL: database.url,
-      NATS_URL: nats.url,
-      DB_POOL_MAX: "4"
-    })))
-  )
-})).pipe(Layer.provideMerge(PrivateNats.layer))
+const PublisherOnPrivateNats = onPrivateNats(
+  EventPublisherLive.pipe(Layer.provideMerge(Layer.mergeAll(EventStore.layer, Nats.layer))),
+  [captureWarnings]
+)
 
 const decodeMessage = Schema.decodeUnknownSync(TrackedEvents, { onExcessProperty: "error" })
 
 const customer = crypto.randomUUID() as CustomerId
 
-const event = (type: string, day: number): EventToStore => ({
-  id: crypto.randomUUID() as EventId,
-  customerId: customer,
-  type,
-  occurredAt: new Date(Date.UTC(2026, 4, day)).toISOString(),
-  sessionId: null,
-  channel: null,
-  device: null,
-  properties: null,
-  revenue: null,
-  currency: null,
-  planViolations: null
-})
+const event = (type: string, day: number) =>
+  eventToStore(customer, { type, occurredAt: new Date(Date.UTC(2026, 4, day)).toISOString() })
 
 const unpublished = Effect.flatMap(PgClient.PgClient, (sql) =>
   sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM event_batches WHERE published_at IS NULL`.pipe(

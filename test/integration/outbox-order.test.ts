@@ -10,15 +10,13 @@
 import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream"
 import { assert, layer } from "@effect/vitest"
 import { PgClient } from "@effect/sql-pg"
-import { ConfigProvider, Effect, Layer, Logger } from "effect"
+import { Effect, Layer, Logger } from "effect"
 import { randomUUID } from "node:crypto"
-import { DatabaseLive } from "../../src/platform/Database.ts"
 import { Nats } from "../../src/platform/Nats.ts"
 import { Outbox } from "../../src/platform/Outbox.ts"
 import { OutboxRelayLive } from "../../src/platform/OutboxRelay.ts"
 import { eventually } from "../support/Eventually.ts"
-import { natsConnection, PrivateNats, readStream } from "../support/Nats.ts"
-import { scopedDatabase } from "../support/TestService.ts"
+import { natsConnection, onPrivateNats, PrivateNats, readStream } from "../support/Nats.ts"
 
 /** The relay's warnings, for the test to read. */
 const warnings: Array<{ readonly message: unknown; readonly annotations: Record<string, unknown> }> = []
@@ -27,20 +25,10 @@ const captureWarnings = Logger.make((options) => {
 })
 
 /** The relay, the NATS client and the outbox on a database of their own, publishing to the private nats-server. */
-const RelayOnPrivateNats = Layer.unwrap(Effect.gen(function*() {
-  const nats = yield* PrivateNats
-  const database = yield* scopedDatabase
-  return OutboxRelayLive.pipe(
-    Layer.provideMerge(Layer.mergeAll(Outbox.layer, Nats.layer)),
-    Layer.provideMerge(DatabaseLive),
-    Layer.provide(Logger.layer([captureWarnings])),
-    Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({
-      DATABASE_URL: database.url,
-      NATS_URL: nats.url,
-      DB_POOL_MAX: "4"
-    })))
-  )
-})).pipe(Layer.provideMerge(PrivateNats.layer))
+const RelayOnPrivateNats = onPrivateNats(
+  OutboxRelayLive.pipe(Layer.provideMerge(Layer.mergeAll(Outbox.layer, Nats.layer))),
+  [captureWarnings]
+)
 
 const customerA = randomUUID()
 const customerB = randomUUID()

@@ -4,12 +4,14 @@
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { connect, type NatsConnection } from "@nats-io/transport-node"
-import { Context, Effect, Layer } from "effect"
+import { ConfigProvider, Context, Effect, Layer, Logger } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdir, mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { freePort as freePortOnLoopback } from "../../load/net.ts"
+import { DatabaseLive } from "../../src/platform/Database.ts"
+import { scopedDatabase } from "./TestService.ts"
 
 const natsServerBinary = "/usr/sbin/nats-server"
 
@@ -129,3 +131,25 @@ export class PrivateNats extends Context.Service<PrivateNats, {
     })
   )
 }
+
+/**
+ * `services` on a database of their own, talking to a private nats-server (PrivateNats, provided beside them),
+ * logging through `loggers` only.
+ */
+export const onPrivateNats = <A, E, R>(
+  services: Layer.Layer<A, E, R>,
+  loggers: ReadonlyArray<Logger.Logger<unknown, unknown>>
+) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const nats = yield* PrivateNats
+    const database = yield* scopedDatabase
+    return services.pipe(
+      Layer.provideMerge(DatabaseLive),
+      Layer.provide(Logger.layer(loggers)),
+      Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({
+        DATABASE_URL: database.url,
+        NATS_URL: nats.url,
+        DB_POOL_MAX: "4"
+      })))
+    )
+  })).pipe(Layer.provideMerge(PrivateNats.layer))

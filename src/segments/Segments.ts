@@ -247,7 +247,7 @@ export class Segments extends Context.Service<Segments, {
         if (changed.value.type !== "manual") {
           return yield* new SegmentNotManual({
             field: "segmentId",
-            detail: "A dynamic segment's members are those its criteria select"
+            detail: "A dynamic segment's members are the customers its criteria match"
           })
         }
         return {

@@ -52,7 +52,14 @@ const CustomersFeature = CustomerEntityLayer.pipe(
   Layer.provideMerge(Customers.layer),
   Layer.provideMerge(CustomerCreation.layer),
   Layer.provideMerge(
-    Layer.mergeAll(CustomerRepo.layer, IdempotencyKeyRepo.layer, EmailVerificationRepo.layer, EventErasure.layer)
+    Layer.mergeAll(
+      CustomerRepo.layer,
+      IdempotencyKeyRepo.layer,
+      EmailVerificationRepo.layer,
+      EventErasure.layer,
+      // Erasure removes the customer's segment memberships too.
+      SegmentRepo.layer
+    )
   ),
   Layer.provideMerge(ClusterLive)
 )

@@ -116,6 +116,11 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
   /** The customer's current segments, by name. */
   segmentsOf(customerId: CustomerId): Effect.Effect<ReadonlyArray<CustomerSegment>>
   /**
+   * Erasure: the customer's memberships and their history go (they say which audiences the person was in), and
+   * the segments they were in count one member fewer. Runs in the erasing transaction.
+   */
+  eraseCustomer(customerId: CustomerId): Effect.Effect<void>
+  /**
    * Adds or removes customers of a manual segment in one statement: per id, in the order given, what happened.
    * None when the segment does not exist; `type` says when it is not manual (and nothing changed).
    */
@@ -347,7 +352,32 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
         })
       })
 
-      return SegmentRepo.of({ insert, findById, list, existing, update, delete: remove, segmentsOf, changeMembers })
+      const eraseCustomer = Effect.fn("SegmentRepo.eraseCustomer")(function*(customerId: CustomerId) {
+        // The segments' rows first, in id order, as a membership change locks its segment before its stays:
+        // the other order could deadlock with a concurrent bulk change.
+        yield* sql`SELECT 1 FROM customer_segments WHERE id IN (
+            SELECT segment_id FROM customer_segment_memberships WHERE customer_id = ${customerId} AND left_at IS NULL)
+          ORDER BY id FOR UPDATE`.pipe(Effect.orDie)
+        yield* sql`WITH erased AS (
+              DELETE FROM customer_segment_memberships WHERE customer_id = ${customerId}
+              RETURNING segment_id, left_at IS NULL AS current
+            )
+          UPDATE customer_segments s SET member_count = s.member_count - left_now.members
+          FROM (SELECT segment_id, count(*)::int AS members FROM erased WHERE current GROUP BY segment_id) left_now
+          WHERE s.id = left_now.segment_id`.pipe(Effect.orDie)
+      })
+
+      return SegmentRepo.of({
+        insert,
+        findById,
+        list,
+        existing,
+        update,
+        delete: remove,
+        segmentsOf,
+        eraseCustomer,
+        changeMembers
+      })
     })
   )
 }

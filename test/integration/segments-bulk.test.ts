@@ -118,6 +118,24 @@ layer(testServiceWithDatabase({ nats: false }), { excludeTestServices: true })("
       yield* expectProblem(yield* customerSegments(customer.id), 404, "/problems/customer-not-found")
     }))
 
+  it.effect("erasing a customer erases their memberships, history included, and the counts follow", () =>
+    Effect.gen(function*() {
+      const [kept, erased] = [yield* createCustomer(), yield* createCustomer()]
+      const current = yield* createSegment(manualSegment())
+      const former = yield* createSegment(manualSegment())
+      yield* changed(current.id, "add", [kept.id, erased.id])
+      yield* changed(former.id, "add", [erased.id])
+      yield* changed(former.id, "remove", [erased.id])
+      assert.strictEqual((yield* call("DELETE", `${customersPath}/${erased.id}`)).status, 204)
+      assert.deepStrictEqual((yield* membershipRows(current.id)).map((row) => row.customer_id), [kept.id])
+      assert.deepStrictEqual(yield* membershipRows(former.id), [])
+      const counts = [
+        yield* json<SegmentBody>(yield* call("GET", segmentPath(current.id))),
+        yield* json<SegmentBody>(yield* call("GET", segmentPath(former.id)))
+      ].map((segment) => segment.memberCount)
+      assert.deepStrictEqual(counts, [1, 0])
+    }))
+
   it.effect("a dynamic segment's members are not changed by hand; an unknown segment is not found", () =>
     Effect.gen(function*() {
       const customer = yield* createCustomer()

@@ -75,6 +75,11 @@ export class NameTaken {
   readonly _tag = "NameTaken"
 }
 
+/** A segment the new criteria name was deleted between the check and the write (its foreign key refused). */
+export class ReferenceGone {
+  readonly _tag = "ReferenceGone"
+}
+
 const sortColumns: Record<SegmentSortField, string> = { name: "name", createdAt: "created_at" }
 
 /** How many referring segments a refused delete names. */
@@ -86,14 +91,17 @@ const maxReferrersReported = 20
  */
 const referencesLockKey = 0x5e6_0001
 
-const nameTakenOrDie = <A, R>(effect: Effect.Effect<A, SqlError.SqlError, R>) =>
-  Effect.catch(effect, (error) =>
+/** The refusals a definition's write can meet: the name's unique index, a referenced segment's foreign key. */
+const refusalsOrDie = <A, R>(effect: Effect.Effect<A, SqlError.SqlError, R>) =>
+  Effect.catch(effect, (error): Effect.Effect<never, NameTaken | ReferenceGone> =>
     error.reason._tag === "UniqueViolation" && error.reason.constraint.includes("name")
       ? Effect.fail(new NameTaken())
+      : error.reason._tag === "ConstraintError"
+      ? Effect.fail(new ReferenceGone())
       : Effect.die(error))
 
 export class SegmentRepo extends Context.Service<SegmentRepo, {
-  insert(segment: Segment, references: ReadonlyArray<SegmentId>): Effect.Effect<void, NameTaken>
+  insert(segment: Segment, references: ReadonlyArray<SegmentId>): Effect.Effect<void, NameTaken | ReferenceGone>
   findById(id: SegmentId): Effect.Effect<Option.Option<Segment>>
   list(query: ListSegmentsQuery): Effect.Effect<
     { readonly data: ReadonlyArray<Segment>; readonly nextCursor: string | null; readonly total: number },
@@ -111,7 +119,7 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
     changes: SegmentChanges,
     references: ReadonlyArray<SegmentId> | undefined,
     updatedAt: string
-  ): Effect.Effect<UpdateOutcome, NameTaken>
+  ): Effect.Effect<UpdateOutcome, NameTaken | ReferenceGone>
   delete(id: SegmentId, expectedVersion: number | null): Effect.Effect<DeleteOutcome>
   /** The customer's current segments, by name. */
   segmentsOf(customerId: CustomerId): Effect.Effect<ReadonlyArray<CustomerSegment>>
@@ -157,7 +165,7 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
         yield* (references.length === 0
           ? row
           : sql`WITH segment AS (${row}), refs AS (${insertReferences(segment.id, references)}) SELECT 1`).pipe(
-            nameTakenOrDie
+            refusalsOrDie
           )
       })
 
@@ -255,7 +263,7 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
             if (references.length > 0) yield* insertReferences(id, references)
           }
           return { _tag: "Done", value: toSegment(rows[0]) } as const
-        })).pipe(nameTakenOrDie)
+        })).pipe(refusalsOrDie)
       })
 
       const referrers = (id: SegmentId) =>

@@ -71,6 +71,13 @@ const distinctIds = (references: ReadonlyArray<{ readonly segmentId: SegmentId }
   ...new Set(references.map((reference) => reference.segmentId))
 ]
 
+/** What the store's refusals of a definition's write mean to the caller. */
+const writeRefusals = {
+  NameTaken: () => Effect.fail(new SegmentNameTaken({ field: "name" })),
+  ReferenceGone: () =>
+    Effect.fail(invalidCriteria([{ path: ["criteria"], message: "a segment the criteria name was deleted meanwhile" }]))
+}
+
 const invalidCriteria = (errors: ReadonlyArray<{ readonly path: Path; readonly message: string }>) =>
   new InvalidSegmentCriteria({ detail: errors.map((error) => error.message).join("; "), errors })
 
@@ -158,9 +165,7 @@ export class Segments extends Context.Service<Segments, {
           updatedAt: at
         }
         // A new segment cannot be referenced yet, so its references cannot make a cycle.
-        yield* repo.insert(segment, references).pipe(
-          Effect.catchTag("NameTaken", () => Effect.fail(new SegmentNameTaken({ field: "name" })))
-        )
+        yield* repo.insert(segment, references).pipe(Effect.catchTags(writeRefusals))
         return segment
       })
 
@@ -187,7 +192,7 @@ export class Segments extends Context.Service<Segments, {
         const { version: _, ...changes } = update
         // Guarded by the version read above, so a change in between is a conflict, never overwritten.
         const outcome = yield* repo.update(id, before.version, changes, references, yield* now).pipe(
-          Effect.catchTag("NameTaken", () => Effect.fail(new SegmentNameTaken({ field: "name" })))
+          Effect.catchTags(writeRefusals)
         )
         switch (outcome._tag) {
           case "Done":

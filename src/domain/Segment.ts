@@ -29,13 +29,13 @@ export type SegmentType = typeof SegmentType.Type
 
 const ServiceTimestamp = Timestamp.annotate({ identifier: "SegmentServiceTimestamp", readOnly: true })
 
-const exampleCriteria = {
+const exampleCriteria: Criterion = {
   kind: "all",
   criteria: [
     { kind: "country", in: ["GB", "IE"] },
     { kind: "eventCount", type: "purchase", window: { lastDays: 30 }, atLeast: 3 }
   ]
-} as const
+}
 
 export const Segment = Schema.Struct({
   id: SegmentId.annotate({ readOnly: true }),
@@ -64,7 +64,7 @@ export const Segment = Schema.Struct({
     name: "Frequent buyers in GB and IE",
     description: "Three purchases or more in the last 30 days",
     type: "dynamic",
-    criteria: exampleCriteria as unknown as Criterion,
+    criteria: exampleCriteria,
     memberCount: 0,
     lastCalculatedAt: null,
     createdBy: "user:ada",
@@ -95,7 +95,7 @@ export const CreateManualSegment = Schema.Struct({
 export const CreateSegment = Schema.Union([CreateDynamicSegment, CreateManualSegment]).annotate({
   identifier: "CreateSegment",
   examples: [
-    { name: "Frequent buyers in GB and IE", type: "dynamic", criteria: exampleCriteria as unknown as Criterion },
+    { name: "Frequent buyers in GB and IE", type: "dynamic", criteria: exampleCriteria },
     { name: "Beta testers", description: "Invited by hand", type: "manual" }
   ]
 })

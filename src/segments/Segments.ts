@@ -131,10 +131,9 @@ export class Segments extends Context.Service<Segments, {
         return ids
       })
 
-      const conflict = (expectedVersion: number, outcome: { readonly _tag: "NotFound" | "Stale"; readonly currentVersion?: number }) =>
-        outcome._tag === "Stale"
-          ? new SegmentVersionConflict({ expectedVersion, currentVersion: outcome.currentVersion! })
-          : new SegmentVersionConflict({ expectedVersion })
+      /** A version-guarded write that matched nothing: the segment is at another version now. */
+      const conflict = (expectedVersion: number, currentVersion: number) =>
+        new SegmentVersionConflict({ expectedVersion, currentVersion })
 
       // Every role reads (see Access.ts): authentication was the whole check.
       const get = Effect.fn("Segments.get")(function*(_actor: Actor, id: SegmentId) {
@@ -199,8 +198,9 @@ export class Segments extends Context.Service<Segments, {
             return outcome.value
           case "Cycle": {
             const through = new Set(outcome.through)
+            // Only new criteria carry references to check.
             return yield* invalidCriteria(
-              segmentReferences(update.criteria!).filter((reference) => through.has(reference.segmentId)).map(
+              (update.criteria === undefined ? [] : segmentReferences(update.criteria)).filter((reference) => through.has(reference.segmentId)).map(
                 (reference) => ({
                   path: reference.path,
                   message: reference.segmentId === id
@@ -213,7 +213,7 @@ export class Segments extends Context.Service<Segments, {
           case "NotFound":
             return yield* new SegmentNotFound({ segmentId: id })
           case "Stale":
-            return yield* conflict(before.version, outcome)
+            return yield* conflict(before.version, outcome.currentVersion)
         }
       })
 
@@ -233,7 +233,8 @@ export class Segments extends Context.Service<Segments, {
           case "NotFound":
             return yield* new SegmentNotFound({ segmentId: id })
           case "Stale":
-            return yield* conflict(expectedVersion!, outcome)
+            // Only a guarded delete can find another version.
+            return yield* conflict(expectedVersion ?? outcome.currentVersion, outcome.currentVersion)
         }
       })
 

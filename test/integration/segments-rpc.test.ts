@@ -39,7 +39,7 @@ const withClient = <A, E>(use: (client: Client) => Effect.Effect<A, E>, role: Ro
     )
   })
 
-const country = (code: string): Criterion => ({ kind: "country", in: [code] }) as Criterion
+const country = (code: "GB" | "FR"): Criterion => ({ kind: "country", in: [code] })
 
 layer(testServiceWithDatabase({ nats: false }), { excludeTestServices: true })("segments over typed RPC", (it) => {
   it.effect("create, read, list, update and delete round trip, and REST serves the same segment", () =>
@@ -101,7 +101,7 @@ layer(testServiceWithDatabase({ nats: false }), { excludeTestServices: true })("
           input: {
             name: `Rpc refs ${unique()}`,
             type: "dynamic",
-            criteria: { kind: "not", criterion: { kind: "segment", segmentId: missing } } as Criterion
+            criteria: { kind: "not", criterion: { kind: "segment", segmentId: missing } }
           }
         })
       ).pipe(Effect.flip)
@@ -117,7 +117,7 @@ layer(testServiceWithDatabase({ nats: false }), { excludeTestServices: true })("
           input: {
             name: `Rpc referring ${unique()}`,
             type: "dynamic",
-            criteria: { kind: "segment", segmentId: manual.id } as Criterion
+            criteria: { kind: "segment", segmentId: manual.id }
           }
         })
       )

@@ -51,3 +51,8 @@ CREATE UNIQUE INDEX customer_segment_memberships_current_key
 -- A customer's current segments.
 CREATE INDEX customer_segment_memberships_customer_idx
   ON customer_segment_memberships (customer_id, segment_id) WHERE left_at IS NULL;
+
+-- Changes of segments are audited with the segment's id (a bulk membership change as one row: who changed
+-- which segment's members, never which customers, so that an erased customer's audiences are not kept here).
+ALTER TABLE audit_log ADD COLUMN segment_id uuid;
+CREATE INDEX audit_log_segment_idx ON audit_log (segment_id, at) WHERE segment_id IS NOT NULL;

@@ -4,7 +4,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Option } from "effect"
-import type { SqlError } from "effect/sql"
+import type { SqlError, Statement } from "effect/sql"
 import type { CustomerId } from "../domain/Customer.ts"
 import { InvalidCursor } from "../domain/Errors.ts"
 import {
@@ -18,6 +18,7 @@ import {
 } from "../domain/Segment.ts"
 import type { Criterion, SegmentId } from "../domain/SegmentCriteria.ts"
 import { decodeCursor, encodeCursor } from "../customers/Cursor.ts"
+import { guardedStatement, guardName } from "../platform/Database.ts"
 
 interface SegmentRow {
   readonly id: SegmentId
@@ -101,7 +102,12 @@ const refusalsOrDie = <A, R>(effect: Effect.Effect<A, SqlError.SqlError, R>) =>
       : Effect.die(error))
 
 export class SegmentRepo extends Context.Service<SegmentRepo, {
-  insert(segment: Segment, references: ReadonlyArray<SegmentId>): Effect.Effect<void, NameTaken | ReferenceGone>
+  /** The segment's row, its references and `audit` (a statement), as one statement. */
+  insert(
+    segment: Segment,
+    references: ReadonlyArray<SegmentId>,
+    audit: Statement.Statement<unknown>
+  ): Effect.Effect<void, NameTaken | ReferenceGone>
   findById(id: SegmentId): Effect.Effect<Option.Option<Segment>>
   list(query: ListSegmentsQuery): Effect.Effect<
     { readonly data: ReadonlyArray<Segment>; readonly nextCursor: string | null; readonly total: number },
@@ -111,16 +117,19 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
   existing(ids: ReadonlyArray<SegmentId>): Effect.Effect<ReadonlySet<SegmentId>>
   /**
    * Applies the changes when the segment is at `expectedVersion` (any version when null); `references` (when
-   * the criteria change) replace the segment's references after a cycle check, all in one transaction.
+   * the criteria change) replace the segment's references after a cycle check, and `audit` (a statement) is
+   * written, all in one transaction.
    */
   update(
     id: SegmentId,
     expectedVersion: number | null,
     changes: SegmentChanges,
     references: ReadonlyArray<SegmentId> | undefined,
-    updatedAt: string
+    updatedAt: string,
+    audit: Statement.Statement<unknown>
   ): Effect.Effect<UpdateOutcome, NameTaken | ReferenceGone>
-  delete(id: SegmentId, expectedVersion: number | null): Effect.Effect<DeleteOutcome>
+  /** `audit` is a guarded statement (Database.ts): written only when the row is deleted. */
+  delete(id: SegmentId, expectedVersion: number | null, audit: Statement.Statement<unknown>): Effect.Effect<DeleteOutcome>
   /** The customer's current segments, by name. */
   segmentsOf(customerId: CustomerId): Effect.Effect<ReadonlyArray<CustomerSegment>>
   /**
@@ -130,13 +139,15 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
   eraseCustomer(customerId: CustomerId): Effect.Effect<void>
   /**
    * Adds or removes customers of a manual segment in one statement: per id, in the order given, what happened.
-   * None when the segment does not exist; `type` says when it is not manual (and nothing changed).
+   * None when the segment does not exist; `type` says when it is not manual (and nothing changed). `audit` is a
+   * guarded statement (Database.ts), written only when the segment is manual.
    */
   changeMembers(
     segmentId: SegmentId,
     action: "add" | "remove",
     customerIds: ReadonlyArray<CustomerId>,
-    at: string
+    at: string,
+    audit: Statement.Statement<unknown>
   ): Effect.Effect<
     Option.Option<{
       readonly type: SegmentType
@@ -155,18 +166,20 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
         sql`INSERT INTO customer_segment_references (segment_id, referenced_segment_id)
           SELECT ${id}, referenced FROM unnest(${references}::uuid[]) AS referenced`
 
-      const insert = Effect.fn("SegmentRepo.insert")(function*(segment: Segment, references: ReadonlyArray<SegmentId>) {
+      const insert = Effect.fn("SegmentRepo.insert")(function*(
+        segment: Segment,
+        references: ReadonlyArray<SegmentId>,
+        audit: Statement.Statement<unknown>
+      ) {
         const row = sql`INSERT INTO customer_segments (id, name, description, type, criteria, version, member_count,
             last_calculated_at, created_by, created_at, updated_at)
           VALUES (${segment.id}, ${segment.name}, ${segment.description}, ${segment.type},
             ${segment.criteria === null ? null : sql.json(segment.criteria)}, ${segment.version}, ${segment.memberCount},
             ${segment.lastCalculatedAt}, ${segment.createdBy}, ${segment.createdAt}, ${segment.updatedAt})`
         // The references' foreign keys are checked at the end of the statement, after the segment's row exists.
-        yield* (references.length === 0
-          ? row
-          : sql`WITH segment AS (${row}), refs AS (${insertReferences(segment.id, references)}) SELECT 1`).pipe(
-            refusalsOrDie
-          )
+        const writes = [sql`segment AS (${row})`, sql`audit AS (${audit})`]
+        if (references.length > 0) writes.push(sql`refs AS (${insertReferences(segment.id, references)})`)
+        yield* sql`WITH ${sql.csv(writes)} SELECT 1`.pipe(refusalsOrDie)
       })
 
       const findById = Effect.fn("SegmentRepo.findById")(function*(id: SegmentId) {
@@ -242,7 +255,8 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
         expectedVersion: number | null,
         changes: SegmentChanges,
         references: ReadonlyArray<SegmentId> | undefined,
-        updatedAt: string
+        updatedAt: string,
+        audit: Statement.Statement<unknown>
       ) {
         const assignments = [sql`version = version + 1`, sql`updated_at = ${updatedAt}`]
         if (changes.name !== undefined) assignments.push(sql`name = ${changes.name}`)
@@ -262,6 +276,7 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
             yield* sql`DELETE FROM customer_segment_references WHERE segment_id = ${id}`
             if (references.length > 0) yield* insertReferences(id, references)
           }
+          yield* audit
           return { _tag: "Done", value: toSegment(rows[0]) } as const
         })).pipe(refusalsOrDie)
       })
@@ -272,14 +287,19 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
           Effect.map((rows) => rows.map((row) => row.segment_id))
         )
 
-      const remove = Effect.fn("SegmentRepo.delete")(function*(id: SegmentId, expectedVersion: number | null) {
+      const remove = Effect.fn("SegmentRepo.delete")(function*(
+        id: SegmentId,
+        expectedVersion: number | null,
+        audit: Statement.Statement<unknown>
+      ) {
         const versionGuard = expectedVersion === null ? sql`TRUE` : sql`version = ${expectedVersion}`
         return yield* Effect.gen(function*() {
           const referencedBy = yield* referrers(id)
           if (referencedBy.length > 0) return { _tag: "InUse", referencedBy } as const
-          return yield* sql`DELETE FROM customer_segments WHERE id = ${id} AND ${versionGuard} RETURNING id`.pipe(
-            Effect.flatMap((rows): Effect.Effect<DeleteOutcome, SqlError.SqlError> =>
-              rows.length === 0 ? currentVersion(id) : Effect.succeed({ _tag: "Done", value: undefined })
+          const deletion = sql`DELETE FROM customer_segments WHERE id = ${id} AND ${versionGuard} RETURNING id`
+          return yield* guardedStatement(sql, deletion, [audit]).pipe(
+            Effect.flatMap((deleted): Effect.Effect<DeleteOutcome, SqlError.SqlError> =>
+              deleted ? Effect.succeed({ _tag: "Done", value: undefined }) : currentVersion(id)
             ),
             // A reference added since the check above: its foreign key keeps the segment.
             Effect.catchIf(
@@ -312,7 +332,8 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
         segmentId: SegmentId,
         action: "add" | "remove",
         customerIds: ReadonlyArray<CustomerId>,
-        at: string
+        at: string,
+        audit: Statement.Statement<unknown>
       ) {
         const change = action === "add"
           ? sql`INSERT INTO customer_segment_memberships (segment_id, customer_id, joined_at)
@@ -338,6 +359,8 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
               FROM unnest(${customerIds}::uuid[]) WITH ORDINALITY AS given (customer_id, position)
               LEFT JOIN customers c ON c.id = given.customer_id AND c.status <> 'DELETED'
             ),
+            ${sql.literal(guardName)} AS (SELECT id FROM target),
+            audited AS (${audit}),
             changed AS (${change}),
             counted AS (
               UPDATE customer_segments s SET member_count = s.member_count ${delta} (SELECT count(*) FROM changed)

@@ -40,6 +40,7 @@ import {
 import type { Criterion, SegmentId } from "../domain/SegmentCriteria.ts"
 import { CustomerRepo } from "../customers/CustomerRepo.ts"
 import { uuidv7 } from "../platform/Ids.ts"
+import { AuditLog } from "../privacy/AuditLog.ts"
 import { SegmentRepo } from "./SegmentRepo.ts"
 
 export interface CommandOptions {
@@ -102,11 +103,12 @@ export class Segments extends Context.Service<Segments, {
     options: CommandOptions & { readonly input: ChangeSegmentMembers }
   ): Effect.Effect<MembershipChanges, ErrorOf<typeof ChangeSegmentMembersErrors>>
 }>()("cms/segments/Segments") {
-  static readonly layer: Layer.Layer<Segments, never, SegmentRepo | CustomerRepo> = Layer.effect(
+  static readonly layer: Layer.Layer<Segments, never, SegmentRepo | CustomerRepo | AuditLog> = Layer.effect(
     Segments,
     Effect.gen(function*() {
       const repo = yield* SegmentRepo
       const customers = yield* CustomerRepo
+      const audit = yield* AuditLog
 
       const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis).toISOString())
 
@@ -145,7 +147,7 @@ export class Segments extends Context.Service<Segments, {
       })
 
       const create = Effect.fn("Segments.create")(function*(
-        { actor, input }: CommandOptions & { readonly input: CreateSegment }
+        { actor, requestId, input }: CommandOptions & { readonly input: CreateSegment }
       ) {
         yield* requirePermission(actor, "customers:write")
         const references = input.type === "dynamic" ? yield* checkedReferences(input.criteria) : []
@@ -164,12 +166,14 @@ export class Segments extends Context.Service<Segments, {
           updatedAt: at
         }
         // A new segment cannot be referenced yet, so its references cannot make a cycle.
-        yield* repo.insert(segment, references).pipe(Effect.catchTags(writeRefusals))
+        const fields = Object.keys(input)
+        const entry = { actor, action: "segment.create", segmentId: segment.id, requestId, fields }
+        yield* repo.insert(segment, references, audit.recordStatement(entry)).pipe(Effect.catchTags(writeRefusals))
         return segment
       })
 
       const update = Effect.fn("Segments.update")(function*(
-        { actor, id, update, expectedVersion }: CommandOptions & {
+        { actor, requestId, id, update, expectedVersion }: CommandOptions & {
           readonly id: SegmentId
           readonly update: UpdateSegment
           readonly expectedVersion: number | null
@@ -190,7 +194,8 @@ export class Segments extends Context.Service<Segments, {
         const references = update.criteria === undefined ? undefined : yield* checkedReferences(update.criteria)
         const { version: _, ...changes } = update
         // Guarded by the version read above, so a change in between is a conflict, never overwritten.
-        const outcome = yield* repo.update(id, before.version, changes, references, yield* now).pipe(
+        const entry = { actor, action: "segment.update", segmentId: id, requestId, fields: changedFields(update) }
+        const outcome = yield* repo.update(id, before.version, changes, references, yield* now, audit.recordStatement(entry)).pipe(
           Effect.catchTags(writeRefusals)
         )
         switch (outcome._tag) {
@@ -218,10 +223,14 @@ export class Segments extends Context.Service<Segments, {
       })
 
       const remove = Effect.fn("Segments.delete")(function*(
-        { actor, id, expectedVersion }: CommandOptions & { readonly id: SegmentId; readonly expectedVersion: number | null }
+        { actor, requestId, id, expectedVersion }: CommandOptions & {
+          readonly id: SegmentId
+          readonly expectedVersion: number | null
+        }
       ) {
         yield* requirePermission(actor, "customers:write")
-        const outcome = yield* repo.delete(id, expectedVersion)
+        const entry = { actor, action: "segment.delete", segmentId: id, requestId, fields: [] }
+        const outcome = yield* repo.delete(id, expectedVersion, audit.recordGuardedStatement(entry))
         switch (outcome._tag) {
           case "Done":
             return
@@ -245,10 +254,19 @@ export class Segments extends Context.Service<Segments, {
       })
 
       const changeMembers = Effect.fn("Segments.changeMembers")(function*(
-        { actor, input }: CommandOptions & { readonly input: ChangeSegmentMembers }
+        { actor, requestId, input }: CommandOptions & { readonly input: ChangeSegmentMembers }
       ) {
         yield* requirePermission(actor, "customers:write")
-        const changed = yield* repo.changeMembers(input.segmentId, input.action, input.customerIds, yield* now)
+        // One entry per call, naming the segment and not the customers: an erased customer's audiences go with
+        // their memberships (SegmentRepo.eraseCustomer), and the audit trail keeps none of them.
+        const entry = { actor, action: `segment.members.${input.action}`, segmentId: input.segmentId, requestId, fields: [] }
+        const changed = yield* repo.changeMembers(
+          input.segmentId,
+          input.action,
+          input.customerIds,
+          yield* now,
+          audit.recordGuardedStatement(entry)
+        )
         if (Option.isNone(changed)) return yield* new SegmentNotFound({ segmentId: input.segmentId })
         if (changed.value.type !== "manual") {
           return yield* new SegmentNotManual({

@@ -83,6 +83,22 @@ layer(testServiceWithDatabase({ nats: false }), { excludeTestServices: true })("
       assert.deepStrictEqual(outcomes(rejoined), ["added"])
       assert.strictEqual(rejoined.memberCount, 3)
 
+      const sql = yield* PgClient.PgClient
+      const audits = yield* sql<{ readonly action: string; readonly customer_id: string | null }>`SELECT action,
+          customer_id FROM audit_log WHERE segment_id = ${segment.id} ORDER BY id`.pipe(Effect.orDie)
+      assert.deepStrictEqual(
+        audits.map((row) => [row.action, row.customer_id]),
+        [
+          ["segment.create", null],
+          ["segment.members.add", null],
+          ["segment.members.add", null],
+          ["segment.members.remove", null],
+          ["segment.members.remove", null],
+          ["segment.members.add", null]
+        ],
+        "one entry per call, naming no customer"
+      )
+
       const rows = yield* membershipRows(segment.id)
       assert.deepStrictEqual(
         rows.filter((row) => row.customer_id === ada.id).map((row) => row.current),
@@ -147,6 +163,10 @@ layer(testServiceWithDatabase({ nats: false }), { excludeTestServices: true })("
       )
       assert.strictEqual(problem.field, "segmentId")
       assert.deepStrictEqual(yield* membershipRows(dynamic.id), [])
+      const sql = yield* PgClient.PgClient
+      const audits = yield* sql`SELECT 1 FROM audit_log WHERE segment_id = ${dynamic.id}
+        AND action LIKE 'segment.members.%'`.pipe(Effect.orDie)
+      assert.strictEqual(audits.length, 0, "a refused change is not audited")
       const missing = crypto.randomUUID()
       const notFound = (yield* expectProblem(
         yield* change(missing, "remove", [customer.id]),

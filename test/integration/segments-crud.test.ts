@@ -318,6 +318,39 @@ layer(testServiceWithDatabase({ nats: false }), { excludeTestServices: true })("
       yield* expectProblem(yield* patch(created.id, { name: "Gone" }), 404, "/problems/segment-not-found")
     }))
 
+  it.effect("each change is audited with the segment's id, the caller, the request id and the fields", () =>
+    Effect.gen(function*() {
+      const headers = { "x-request-id": "segment-audit-1" }
+      const created = yield* json<SegmentBody>(yield* call("POST", segmentsPath, { body: dynamicSegment(), headers }))
+      assert.strictEqual((yield* call("PATCH", segmentPath(created.id), { body: { description: "d" }, headers })).status, 200)
+      // Refused changes leave no entry.
+      yield* expectProblem(
+        yield* call("DELETE", segmentPath(created.id), { headers: { ...headers, "if-match": "\"v1\"" } }),
+        412,
+        "/problems/version-conflict"
+      )
+      assert.strictEqual((yield* call("DELETE", segmentPath(created.id), { headers })).status, 204)
+      const sql = yield* PgClient.PgClient
+      const rows = yield* sql<{
+        readonly action: string
+        readonly actor: string
+        readonly request_id: string
+        readonly fields: ReadonlyArray<string>
+        readonly customer_id: string | null
+      }>`SELECT action, actor, request_id, fields, customer_id FROM audit_log WHERE segment_id = ${created.id}
+        ORDER BY id`.pipe(Effect.orDie)
+      assert.deepStrictEqual(rows.map((row) => [row.action, row.fields]), [
+        ["segment.create", ["name", "type", "criteria"]],
+        ["segment.update", ["description"]],
+        ["segment.delete", []]
+      ])
+      for (const row of rows) {
+        assert.strictEqual(row.actor, "user:test-admin")
+        assert.strictEqual(row.request_id, "segment-audit-1")
+        assert.isNull(row.customer_id)
+      }
+    }))
+
   it.effect("every role reads segments; only roles that write customers change them", () =>
     Effect.gen(function*() {
       const created = yield* createSegment()

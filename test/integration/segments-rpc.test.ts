@@ -159,6 +159,40 @@ layer(testServiceWithDatabase({ nats: false }), { excludeTestServices: true })("
       assert.instanceOf(notFound, CustomerNotFound)
     }))
 
+  it.effect("an invalid node is refused before the call runs, with its path in the RPC body", () =>
+    Effect.gen(function*() {
+      const response = yield* call("POST", "/api/v1/rpc", {
+        body: [{
+          _tag: "Request",
+          id: "1",
+          tag: "CreateSegment",
+          payload: {
+            input: {
+              name: `Rpc invalid ${unique()}`,
+              type: "dynamic",
+              criteria: { kind: "any", criteria: [{ kind: "age", atLeast: 200 }] }
+            }
+          },
+          headers: []
+        }]
+      })
+      assert.strictEqual(response.status, 400)
+      const problem = yield* json<{ readonly type: string; readonly errors: ReadonlyArray<{ readonly path: ReadonlyArray<unknown> }> }>(
+        response
+      )
+      assert.strictEqual(problem.type, "/problems/invalid-request")
+      assert.deepStrictEqual(problem.errors.map((entry) => entry.path), [[
+        "body",
+        0,
+        "payload",
+        "input",
+        "criteria",
+        "criteria",
+        0,
+        "atLeast"
+      ]])
+    }))
+
   it.effect("one request changes at most 10,000 members in all, however many calls carry them", () =>
     Effect.gen(function*() {
       const segment = yield* withClient((client) =>

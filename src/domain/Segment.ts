@@ -42,7 +42,9 @@ export const Segment = Schema.Struct({
   name: SegmentName,
   description: Schema.NullOr(SegmentDescription),
   type: SegmentType,
-  criteria: Schema.NullOr(SegmentCriteria).annotate({ description: "The criteria of a dynamic segment; null for a manual one" }),
+  criteria: Schema.NullOr(SegmentCriteria).annotate({
+    description: "The criteria of a dynamic segment; null for a manual one"
+  }),
   memberCount: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).annotate({
     readOnly: true,
     description: "Current members; membership changes do not change the definition's version"

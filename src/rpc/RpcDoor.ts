@@ -174,7 +174,7 @@ const planBatch = (text: string, actor: Actor): Exit.Exit<BatchPlan, RequestInva
     return Exit.fail(malformed(
       `A request adds or removes at most ${maxMembershipChangesPerRequest} segment members in all`,
       ["body"],
-      `Expected membership changes adding up to at most ${maxMembershipChangesPerRequest} customer ids, got ${membershipChanges}`
+      `Expected membership changes of at most ${maxMembershipChangesPerRequest} customer ids in all, got ${membershipChanges}`
     ))
   }
   return Exit.succeed({ run, forbidden })

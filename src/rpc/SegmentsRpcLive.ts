@@ -13,9 +13,11 @@ export const SegmentsRpcLive = SegmentsRpc.toLayer(Effect.gen(function*() {
     GetSegment: ({ id }) => Effect.flatMap(CurrentActor, (actor) => segments.get(actor, id)),
     CreateSegment: ({ input }) => Effect.flatMap(context, (context) => segments.create({ ...context, input })),
     UpdateSegment: ({ id, update, expectedVersion }) =>
-      Effect.flatMap(context, (context) => segments.update({ ...context, id, update, expectedVersion: expectedVersion ?? null })),
+      Effect.flatMap(context, (context) =>
+        segments.update({ ...context, id, update, expectedVersion: expectedVersion ?? null })),
     DeleteSegment: ({ id, expectedVersion }) =>
-      Effect.flatMap(context, (context) => segments.delete({ ...context, id, expectedVersion: expectedVersion ?? null })),
+      Effect.flatMap(context, (context) =>
+        segments.delete({ ...context, id, expectedVersion: expectedVersion ?? null })),
     ListCustomerSegments: ({ id }) => Effect.flatMap(CurrentActor, (actor) => segments.segmentsOf(actor, id)),
     ChangeSegmentMembers: (input) => Effect.flatMap(context, (context) => segments.changeMembers({ ...context, input }))
   })

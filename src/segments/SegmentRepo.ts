@@ -69,7 +69,9 @@ export type UpdateOutcome =
   /** The new criteria's references (those given) lead back to the segment itself. */
   | { readonly _tag: "Cycle"; readonly through: ReadonlyArray<SegmentId> }
 
-export type DeleteOutcome = GuardedOutcome<void> | { readonly _tag: "InUse"; readonly referencedBy: ReadonlyArray<SegmentId> }
+export type DeleteOutcome =
+  | GuardedOutcome<void>
+  | { readonly _tag: "InUse"; readonly referencedBy: ReadonlyArray<SegmentId> }
 
 /** A unique index refused the name. */
 export class NameTaken {

@@ -98,7 +98,10 @@ export class Segments extends Context.Service<Segments, {
   delete(
     options: CommandOptions & { readonly id: SegmentId; readonly expectedVersion: number | null }
   ): Effect.Effect<void, ErrorOf<typeof DeleteSegmentErrors>>
-  segmentsOf(actor: Actor, customerId: CustomerId): Effect.Effect<CustomerSegments, ErrorOf<typeof CustomerSegmentsErrors>>
+  segmentsOf(
+    actor: Actor,
+    customerId: CustomerId
+  ): Effect.Effect<CustomerSegments, ErrorOf<typeof CustomerSegmentsErrors>>
   changeMembers(
     options: CommandOptions & { readonly input: ChangeSegmentMembers }
   ): Effect.Effect<MembershipChanges, ErrorOf<typeof ChangeSegmentMembersErrors>>

@@ -38,6 +38,8 @@ import { Nats } from "./platform/Nats.ts"
 import { Outbox } from "./platform/Outbox.ts"
 import { OutboxRelayLive } from "./platform/OutboxRelay.ts"
 import { AuditLog } from "./privacy/AuditLog.ts"
+import { SegmentRepo } from "./segments/SegmentRepo.ts"
+import { Segments } from "./segments/Segments.ts"
 
 const ClusterLive = SingleRunner.layer({ runnerStorage: "memory" }).pipe(
   Layer.provide([NodeServices.layer, NodeCrypto.layer])
@@ -50,7 +52,14 @@ const CustomersFeature = CustomerEntityLayer.pipe(
   Layer.provideMerge(Customers.layer),
   Layer.provideMerge(CustomerCreation.layer),
   Layer.provideMerge(
-    Layer.mergeAll(CustomerRepo.layer, IdempotencyKeyRepo.layer, EmailVerificationRepo.layer, EventErasure.layer)
+    Layer.mergeAll(
+      CustomerRepo.layer,
+      IdempotencyKeyRepo.layer,
+      EmailVerificationRepo.layer,
+      EventErasure.layer,
+      // Erasure removes the customer's segment memberships too.
+      SegmentRepo.layer
+    )
   ),
   Layer.provideMerge(ClusterLive)
 )
@@ -66,9 +75,13 @@ const AnalyticsFeature = CustomerAnalytics.layer.pipe(
   Layer.provideMerge(ClvModels.layer)
 )
 
+// Segment definitions and hand-kept membership; a customer's segments are read for known customers only.
+const SegmentsFeature = Segments.layer.pipe(Layer.provideMerge(SegmentRepo.layer))
+
 /** Every service the routes need, the database built first. */
 export const ServicesLive = Layer.mergeAll(
   CustomersFeature,
+  SegmentsFeature.pipe(Layer.provide(CustomersFeature)),
   EventsFeature,
   AnalyticsFeature,
   Health.layer

@@ -5,6 +5,7 @@ import { ApiKeysApi } from "./ApiKeysApi.ts"
 import { CustomerAnalyticsApi } from "./CustomerAnalyticsApi.ts"
 import { CustomersApi } from "./CustomersApi.ts"
 import { EventsApi } from "./EventsApi.ts"
+import { SegmentsApi } from "./SegmentsApi.ts"
 import { SystemApi } from "./SystemApi.ts"
 import { TrackingPlanApi } from "./TrackingPlanApi.ts"
 import { documentPipelineHeaders, InternalErrors } from "./Transport.ts"
@@ -15,6 +16,7 @@ export class Api extends HttpApi.make("customer-service")
   // and reach the database and the cluster (500).
   .add(SystemApi)
   .add(CustomersApi.middleware(RequestValidation).middleware(InternalErrors))
+  .add(SegmentsApi.middleware(RequestValidation).middleware(InternalErrors))
   .add(EventsApi.middleware(RequestValidation).middleware(InternalErrors))
   .add(TrackingPlanApi.middleware(RequestValidation).middleware(InternalErrors))
   .add(CustomerAnalyticsApi.middleware(RequestValidation).middleware(InternalErrors))

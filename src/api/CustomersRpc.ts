@@ -7,7 +7,9 @@
  * `maxCustomersPerRequest` customers in all (a list counts its `limit`, 50 by
  * default), so one answer is never larger than one REST page of 500; and
  * at most `maxEventsPerRequest` events in all, tracked or read (a timeline
- * counts its `limit`), one REST batch's worth. Calls of
+ * counts its `limit`), one REST batch's worth; and at most
+ * `maxMembershipChangesPerRequest` customer ids added to or removed from
+ * segments, one REST bulk call's worth. Calls of
  * a batch run a few at a time. Credentials and X-Request-Id travel as HTTP
  * headers only; a call's own `headers` are ignored.
  */
@@ -42,7 +44,9 @@ import {
   VerifyEmailErrors
 } from "../domain/Errors.ts"
 import { EventType } from "../domain/Event.ts"
+import { maxBulkMembershipIds } from "../domain/Segment.ts"
 import { RegisteredEventType, RegisterEventType, TrackingPlanTypes } from "../domain/TrackingPlan.ts"
+import { SegmentsRpc } from "./SegmentsRpc.ts"
 import { RequiredPermission, RpcAuthentication } from "./Security.ts"
 
 export const maxCallsPerRequest = 20
@@ -70,6 +74,8 @@ export const customersRequested = (tag: string, payload: unknown): number =>
 
 export const maxEventsPerRequest = maxBatchEvents
 
+export const maxMembershipChangesPerRequest = maxBulkMembershipIds
+
 /** How many events a call tracks or reads, counted against `maxEventsPerRequest`. */
 export const eventsRequested = (tag: string, payload: unknown): number =>
   tag === "TrackEvents"
@@ -82,7 +88,8 @@ export const eventsRequested = (tag: string, payload: unknown): number =>
 
 const ExpectedVersion = Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
 
-export class CustomersRpc extends RpcGroup.make(
+/** The customer operations themselves (handlers: src/rpc/CustomersRpcLive.ts). */
+export class CustomerOperationsRpc extends RpcGroup.make(
   Rpc.make("GetCustomer", {
     payload: { id: CustomerId },
     success: Customer,
@@ -153,3 +160,6 @@ export class CustomersRpc extends RpcGroup.make(
     error: Schema.Union(RemoveEventTypeErrors)
   }).annotate(RequiredPermission, "tracking-plan:manage")
 ).middleware(RpcAuthentication) {}
+
+/** Every RPC the door serves: the customer operations and the segment operations (src/api/SegmentsRpc.ts). */
+export class CustomersRpc extends CustomerOperationsRpc.merge(SegmentsRpc) {}

@@ -21,6 +21,15 @@ export * from "../domain/CustomerQuery.ts"
 export * from "../domain/Errors.ts"
 export * from "../domain/Event.ts"
 export * from "../domain/FleetReport.ts"
+export * from "../domain/Segment.ts"
+export {
+  type Criterion,
+  type CriterionEncoded,
+  CriterionSchema,
+  maxCriteriaDepth,
+  maxCriteriaNodes,
+  SegmentCriteria
+} from "../domain/SegmentCriteria.ts"
 export * from "../domain/TrackingPlan.ts"
 
 export type Credentials = { readonly bearer: string } | { readonly apiKey: string }

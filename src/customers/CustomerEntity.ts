@@ -33,6 +33,7 @@ import {
 } from "../domain/Errors.ts"
 import { randomToken, sha256 } from "../platform/Ids.ts"
 import { EventErasure } from "../events/EventErasure.ts"
+import { SegmentRepo } from "../segments/SegmentRepo.ts"
 import { type NewEvent, Outbox } from "../platform/Outbox.ts"
 import { AuditLog } from "../privacy/AuditLog.ts"
 import { CommandSql, guardedStatement, inOneStatement } from "../platform/Database.ts"
@@ -172,6 +173,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
     const verifications = yield* EmailVerificationRepo
     const outbox = yield* Outbox
     const eventErasure = yield* EventErasure
+    const segments = yield* SegmentRepo
     const audit = yield* AuditLog
     const { entityId } = yield* Entity.CurrentAddress
     const id = CustomerId.make(entityId)
@@ -298,6 +300,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           yield* idempotencyKeys.forgetResponses(id)
           yield* outbox.eraseCustomer(id)
           yield* eventErasure.eraseCustomer(id)
+          yield* segments.eraseCustomer(id)
           yield* outbox.append({ type: "customer.deleted", ...changeOf(after.value, actor, requestId) })
           yield* audit.record({ actor, action: "customer.delete", customerId: id, requestId, fields: [] })
         })),

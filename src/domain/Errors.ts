@@ -216,3 +216,68 @@ export const FitClvModelErrors = [InvalidPeriod, Forbidden] as const
 
 /** Fleet reports: not every role may read the business's figures (see Access.ts). */
 export const FleetReportErrors = [Forbidden] as const
+
+// ----- segments --------------------------------------------------------------------------------------------
+
+export class SegmentNotFound extends HttpApiError.Problem<SegmentNotFound>()("SegmentNotFound", {
+  type: problemType("segment-not-found"),
+  status: 404,
+  title: "Segment not found"
+}, { segmentId: Schema.String }) {}
+
+export class SegmentNameTaken extends HttpApiError.Problem<SegmentNameTaken>()("SegmentNameTaken", {
+  type: problemType("segment-name-taken"),
+  status: 409,
+  title: "Another segment has this name"
+}, { field: Schema.Literal("name") }) {}
+
+/** The customers' version conflict, for a segment: the same problem type, so a client handles both alike. */
+export class SegmentVersionConflict extends HttpApiError.Problem<SegmentVersionConflict>()("SegmentVersionConflict", {
+  type: problemType("version-conflict"),
+  status: 412,
+  title: "The segment was changed by someone else"
+}, {
+  // Absent when the request names no readable version (an If-Match that is no version tag).
+  expectedVersion: Schema.optionalKey(Schema.Int),
+  // Absent when the segment was deleted meanwhile.
+  currentVersion: Schema.optionalKey(Schema.Int)
+}) {}
+
+/**
+ * Criteria that are well-formed but cannot be used: a segment node naming a segment that does not exist or that
+ * would make a cycle, or criteria sent for a manual segment. Each entry's path starts at the segment's fields
+ * (`["criteria", "criteria", 0, "segmentId"]`).
+ */
+export class InvalidSegmentCriteria extends HttpApiError.Problem<InvalidSegmentCriteria>()("InvalidSegmentCriteria", {
+  type: problemType("invalid-segment-criteria"),
+  status: 422,
+  title: "The criteria cannot be used"
+}, { errors: Schema.Array(HttpApiError.ProblemIssue) }) {}
+
+/** Another segment's criteria name this one: deleting it would leave them meaningless. */
+export class SegmentInUse extends HttpApiError.Problem<SegmentInUse>()("SegmentInUse", {
+  type: problemType("segment-in-use"),
+  status: 409,
+  title: "Other segments' criteria refer to this segment"
+}, { referencedBy: Schema.Array(Schema.String).annotate({ description: "Up to 20 of the referring segments' ids" }) }) {}
+
+export class SegmentNotManual extends HttpApiError.Problem<SegmentNotManual>()("SegmentNotManual", {
+  type: problemType("segment-not-manual"),
+  status: 422,
+  title: "Members are added and removed by hand only in a manual segment"
+}, { field: Schema.Literal("segmentId") }) {}
+
+/** Segments: reads need no permission (every role reads customers); changes need `customers:write`. */
+export const GetSegmentErrors = [SegmentNotFound] as const
+export const ListSegmentsErrors = [InvalidCursor] as const
+export const CreateSegmentErrors = [SegmentNameTaken, InvalidSegmentCriteria, Forbidden] as const
+export const UpdateSegmentErrors = [
+  SegmentNotFound,
+  SegmentVersionConflict,
+  SegmentNameTaken,
+  InvalidSegmentCriteria,
+  Forbidden
+] as const
+export const DeleteSegmentErrors = [SegmentNotFound, SegmentVersionConflict, SegmentInUse, Forbidden] as const
+export const CustomerSegmentsErrors = [CustomerNotFound] as const
+export const ChangeSegmentMembersErrors = [SegmentNotFound, SegmentNotManual, Forbidden] as const

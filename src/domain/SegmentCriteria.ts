@@ -304,7 +304,7 @@ const CriterionNode: Schema.Codec<Criterion, CriterionEncoded> = Schema.Union([
   Schema.Struct({ kind: Schema.Literal("any"), criteria: children }).annotate({ identifier: "AnyCriterion" }),
   Schema.Struct({ kind: Schema.Literal("not"), criterion: child }).annotate({ identifier: "NotCriterion" }),
   ...LeafCriterion.members
-])
+]).annotate({ identifier: "Criterion", description: "A criteria node: a leaf, or all / any / not of nodes" })
 
 const criterionKinds: ReadonlySet<string> = new Set([
   "all",
@@ -346,10 +346,30 @@ const withinLimits = Schema.makeFilter((input: unknown): Schema.FilterOutput => 
     return undefined
   }
   return visit(input, [], 1)
+}, {
+  // The input is decoded from `unknown` (the limits come first), so the document states the tree it must be.
+  representation: {
+    id: "cms/criteriaLimits",
+    payload: { maxCriteriaDepth, maxCriteriaNodes },
+    schemas: [Schema.toEncoded(CriterionNode).ast]
+  },
+  toJsonSchema: ({ schemas: [node] }) => ({
+    ...node,
+    description: `A criteria tree: at most ${maxCriteriaNodes} nodes, nested at most ${maxCriteriaDepth} levels deep`
+  })
 }).abort()
 
 /** The criteria of a segment: one node, usually `all` or `any`, within the depth and size limits. */
-export const SegmentCriteria = Schema.Unknown.check(withinLimits).pipe(
+/**
+ * Any input, as JSON is itself: unlike `Schema.Unknown` (whose JSON codec becomes `Schema.Json`, dropping
+ * the checks and walking the whole value), it keeps `withinLimits`, so the document states the tree it must be.
+ */
+const CriteriaInput = Schema.declare((_input: unknown): _input is unknown => true, {
+  expected: "a criteria tree",
+  toCodecJson: () => undefined
+})
+
+export const SegmentCriteria = CriteriaInput.check(withinLimits).pipe(
   Schema.decodeTo(CriterionNode, SchemaTransformation.passthrough({ strict: false }))
 ).annotate({ identifier: "SegmentCriteria" })
 export const CriterionSchema = CriterionNode

@@ -44,9 +44,34 @@ const matches = (template: ReadonlyArray<string>, segments: ReadonlyArray<string
   template.length === segments.length &&
   template.every((part, i) => part === segments[i] || (part.startsWith("{") && segments[i] !== ""))
 
-const allowedMethods = (path: string) => {
+/** Per segment, left to right: a static segment is more specific than a parameter, as the router prefers it. */
+const moreSpecific = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) => {
+  for (let i = 0; i < a.length; i++) {
+    const aStatic = !a[i].startsWith("{")
+    if (aStatic !== !b[i].startsWith("{")) return aStatic
+  }
+  return false
+}
+
+/** The documented routes matching the path, the most specific first (`/customers/segments` before `/customers/{id}`). */
+const matchingRoutes = (path: string) => {
   const segments = path.split("/")
-  return routes.filter((route) => matches(route.segments, segments)).flatMap((route) => route.methods)
+  return routes.filter((route) => matches(route.segments, segments)).sort((a, b) =>
+    moreSpecific(a.segments, b.segments) ? -1 : moreSpecific(b.segments, a.segments) ? 1 : 0
+  )
+}
+
+/** What a 405 names in Allow: the methods of the path's most specific route. */
+const allowedMethods = (path: string) => matchingRoutes(path)[0]?.methods ?? []
+
+/**
+ * A method the path's most specific route lacks but a less specific one has: the router would hand
+ * `PUT /customers/segments` to `PUT /customers/{id}` with the id "segments". Such a request is a 405 instead.
+ */
+const isMisroutedMethod = (path: string, method: string) => {
+  const [best, ...others] = matchingRoutes(path)
+  return best !== undefined && !best.methods.includes(method) &&
+    others.some((route) => route.methods.includes(method))
 }
 
 /** The fixed-value headers of api/Transport.ts that apply to this answer. */
@@ -142,7 +167,16 @@ export const RequestPipelineLive = Layer.unwrap(Effect.gen(function*() {
           return problem.status >= 500 ? Effect.andThen(ErrorReporter.report(cause), response) : response
         })
       )
-      const answer = declaredLength > maxBodyBytes ? HttpServerRespondable.toResponse(tooLarge) : handled
+      const answer = declaredLength > maxBodyBytes
+        ? HttpServerRespondable.toResponse(tooLarge)
+        : isMisroutedMethod(path, request.method)
+        ? HttpServerRespondable.toResponse(
+          new MethodNotAllowed({
+            allowed: allowedMethods(path),
+            detail: `${request.method} is not one of ${allowedMethods(path).join(", ")}`
+          })
+        )
+        : handled
       const response = yield* Effect.map(answer, (response) =>
         HttpServerResponse.setHeaders(response, {
           ...declaredHeaders(response.status, request.method, path),

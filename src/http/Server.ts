@@ -19,6 +19,7 @@ import { CustomerAnalyticsHttpLive } from "./CustomerAnalyticsHttp.ts"
 import { CustomersHttpLive } from "./CustomersHttp.ts"
 import { EventsHttpLive } from "./EventsHttp.ts"
 import { RequestPipelineLive } from "./RequestPipeline.ts"
+import { SegmentsHttpLive } from "./SegmentsHttp.ts"
 import { SystemHttpLive } from "./SystemHttp.ts"
 import { TrackingPlanHttpLive } from "./TrackingPlanHttp.ts"
 import { InternalErrorsLive, JsonBodyLive, RequestValidationLive } from "./Validation.ts"
@@ -28,6 +29,7 @@ export { openApiPath }
 const ApiRoutes = HttpApiBuilder.layer(Api).pipe(
   Layer.provide([
     CustomersHttpLive,
+    SegmentsHttpLive,
     EventsHttpLive,
     TrackingPlanHttpLive,
     CustomerAnalyticsHttpLive,

@@ -1,7 +1,7 @@
 /** RPC handlers: the same calls as REST (customers, events, analytics, tracking plan), the caller from RpcAuthentication. */
 import { Effect } from "effect"
 import { CustomerAnalytics } from "../analytics/CustomerAnalytics.ts"
-import { CustomersRpc } from "../api/CustomersRpc.ts"
+import { CustomerOperationsRpc } from "../api/CustomersRpc.ts"
 import { CurrentActor } from "../api/Security.ts"
 import { Customers } from "../customers/Customers.ts"
 import { EventIngest } from "../events/EventIngest.ts"
@@ -9,14 +9,14 @@ import { EventTimeline } from "../events/EventTimeline.ts"
 import { TrackingPlan } from "../events/TrackingPlan.ts"
 import { CurrentRequestId } from "../platform/RequestContext.ts"
 
-export const CustomersRpcLive = CustomersRpc.toLayer(Effect.gen(function*() {
+export const CustomersRpcLive = CustomerOperationsRpc.toLayer(Effect.gen(function*() {
   const customers = yield* Customers
   const ingest = yield* EventIngest
   const timeline = yield* EventTimeline
   const analytics = yield* CustomerAnalytics
   const plan = yield* TrackingPlan
   const context = Effect.all({ actor: CurrentActor, requestId: CurrentRequestId })
-  return CustomersRpc.of({
+  return CustomerOperationsRpc.of({
     GetCustomer: ({ id }) => Effect.flatMap(CurrentActor, (actor) => customers.get(actor, id)),
     ListCustomers: (query) => Effect.flatMap(CurrentActor, (actor) => customers.list(actor, query)),
     CreateCustomer: ({ input, idempotencyKey }) =>

@@ -14,8 +14,10 @@ import {
   eventsRequested,
   maxCallsPerRequest,
   maxCustomersPerRequest,
-  maxEventsPerRequest
+  maxEventsPerRequest,
+  maxMembershipChangesPerRequest
 } from "../api/CustomersRpc.ts"
+import { membershipChangesRequested } from "../api/SegmentsRpc.ts"
 import { CurrentActor, RequiredPermission, RpcAuthentication } from "../api/Security.ts"
 import { rpcCallFields, rpcPath } from "../api/RpcApi.ts"
 import { RequestInvalid } from "../api/Validation.ts"
@@ -26,6 +28,7 @@ import { requestInvalid } from "../http/Validation.ts"
 import { Authenticator } from "../platform/Authenticator.ts"
 import { CurrentRequestId } from "../platform/RequestContext.ts"
 import { CustomersRpcLive } from "./CustomersRpcLive.ts"
+import { SegmentsRpcLive } from "./SegmentsRpcLive.ts"
 
 /** Calls of one batch running at once: enough to overlap round trips, too few to flood the pool. */
 const callsAtOnce = 4
@@ -129,6 +132,7 @@ const planBatch = (text: string, actor: Actor): Exit.Exit<BatchPlan, RequestInva
   const forbidden: Array<BatchPlan["forbidden"][number]> = []
   let customers = 0
   let events = 0
+  let membershipChanges = 0
   for (const [index, call] of calls.entries()) {
     const id = String(call.id)
     if (ids.has(id)) return Exit.fail(malformed("Two calls share an id", ["body", index, "id"], "Expected an id no other call uses"))
@@ -149,6 +153,7 @@ const planBatch = (text: string, actor: Actor): Exit.Exit<BatchPlan, RequestInva
     }
     customers += customersRequested(call.tag, payload.value)
     events += eventsRequested(call.tag, payload.value)
+    membershipChanges += membershipChangesRequested(call.tag, payload.value)
     run.push(call)
   }
   if (customers > maxCustomersPerRequest) {
@@ -163,6 +168,13 @@ const planBatch = (text: string, actor: Actor): Exit.Exit<BatchPlan, RequestInva
       `A request tracks or reads at most ${maxEventsPerRequest} events in all`,
       ["body"],
       `Expected event batches and timeline limits adding up to at most ${maxEventsPerRequest}, got ${events}`
+    ))
+  }
+  if (membershipChanges > maxMembershipChangesPerRequest) {
+    return Exit.fail(malformed(
+      `A request adds or removes at most ${maxMembershipChangesPerRequest} segment members in all`,
+      ["body"],
+      `Expected membership changes of at most ${maxMembershipChangesPerRequest} customer ids in all, got ${membershipChanges}`
     ))
   }
   return Exit.succeed({ run, forbidden })
@@ -259,4 +271,6 @@ export const RpcRoutesLive = HttpRouter.use((router) =>
     const rpcServer = yield* RpcServer.toHttpEffect(CustomersRpc, { disableFatalDefects: true })
     yield* router.add("POST", rpcPath, yield* door(rpcServer))
   })
-).pipe(Layer.provide([CustomersRpcLive, RpcAuthenticationLive, RpcSerialization.layerJson]))
+).pipe(
+  Layer.provide([CustomersRpcLive, SegmentsRpcLive, RpcAuthenticationLive, RpcSerialization.layerJson])
+)

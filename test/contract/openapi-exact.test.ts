@@ -13,6 +13,7 @@ import { IssueApiKey, ListApiKeysQuery } from "../../src/domain/ApiKey.ts"
 import { CreateCustomer, PatchCustomer, VerifyEmail } from "../../src/domain/Customer.ts"
 import { ListCustomersQuery } from "../../src/domain/CustomerQuery.ts"
 import { CohortReportQuery, FleetReportQuery } from "../../src/domain/FleetReport.ts"
+import { ChangeSegmentMembers, CreateSegment, ListSegmentsQuery, UpdateSegment } from "../../src/domain/Segment.ts"
 import { makeValidator } from "../support/OpenApi.ts"
 
 const document = openApiDocument()
@@ -161,6 +162,74 @@ describe("the request bodies the document describes are the ones the server acce
     ]))
 })
 
+describe("the segment bodies the document describes are the ones the server accepts", () => {
+  const country = { kind: "country", in: ["GB"] }
+  const nest = (depth: number): unknown => depth === 1 ? country : { kind: "not", criterion: nest(depth - 1) }
+
+  it("create: a dynamic segment with criteria, a manual one without; names and descriptions", () =>
+    agree(bodySchema("/api/v1/customers/segments", "post"), serverAccepts(CreateSegment), [
+      { name: "Buyers", type: "dynamic", criteria: country },
+      { name: "Buyers", type: "dynamic" },
+      { name: "Buyers", type: "manual" },
+      { name: "Buyers", type: "manual", criteria: country },
+      { name: "Buyers", type: "static" },
+      { name: " Buyers", type: "manual" },
+      { name: "", type: "manual" },
+      { name: emoji.repeat(255), type: "manual" },
+      { name: emoji.repeat(256), type: "manual" },
+      { name: "Buyers", type: "manual", description: "x".repeat(2000) },
+      { name: "Buyers", type: "manual", description: "x".repeat(2001) },
+      { name: "Buyers", type: "manual", owner: "marketing" }
+    ]))
+
+  it("criteria: node kinds, fields, ranges and combinators", () =>
+    agree(bodySchema("/api/v1/customers/segments", "post"), serverAccepts(CreateSegment), [
+      country,
+      { kind: "country", in: [] },
+      { kind: "country", in: ["gb"] },
+      { kind: "horoscope" },
+      { kind: "age", atLeast: 18 },
+      { kind: "age", atLeast: 18, atMost: 151 },
+      { kind: "all", criteria: [] },
+      { kind: "any", criteria: [country, { kind: "tags", match: "all", tags: ["vip"] }] },
+      { kind: "not", criterion: country },
+      { kind: "eventCount", type: "purchase", window: { lastDays: 30 }, atLeast: 3 },
+      { kind: "eventCount", window: { lastDays: 0 }, atLeast: 3 },
+      { kind: "metadata", path: ["plan", "seats"], operator: "gte", value: 10 },
+      { kind: "segment", segmentId: "0190a5e4-7c1a-7b3e-9f2d-4c8b1e6a0d35" },
+      { kind: "segment", segmentId: "segments" },
+      { kind: "country", in: ["GB"], exact: true },
+      nest(10)
+    ].map((criteria) => ({ name: "Buyers", type: "dynamic", criteria }))))
+
+  it("update: partial, nullable description, no type", () =>
+    agree(bodySchema("/api/v1/customers/segments/{id}", "patch"), serverAccepts(UpdateSegment), [
+      {},
+      { name: "Renamed" },
+      { name: null },
+      { description: null },
+      { criteria: country },
+      { type: "manual" },
+      { version: 0 },
+      { version: 2 }
+    ]))
+
+  it("bulk membership: 1 to 10,000 distinct customer ids", () => {
+    const ids = (count: number) => Array.from({ length: count }, () => crypto.randomUUID())
+    const segmentId = "0190a5e4-7c1a-7b3e-9f2d-4c8b1e6a0d36"
+    const [one] = ids(1)
+    agree(bodySchema("/api/v1/customers/bulk/segments", "post"), serverAccepts(ChangeSegmentMembers), [
+      { segmentId, action: "add", customerIds: [one] },
+      { segmentId, action: "remove", customerIds: ids(10_000) },
+      { segmentId, action: "add", customerIds: ids(10_001) },
+      { segmentId, action: "add", customerIds: [] },
+      { segmentId, action: "add", customerIds: [one, one] },
+      { segmentId, action: "add", customerIds: ["not-a-uuid"] },
+      { segmentId, action: "replace", customerIds: [one] }
+    ])
+  })
+})
+
 /**
  * A query value as a client writes it from the document: an integer in
  * decimal, a list joined with commas (explode: false), anything else as it is.
@@ -213,6 +282,12 @@ describe("the query parameters the document describes are the ones the server ac
   it("tag and country", () => {
     queryAgree("/api/v1/customers", ListCustomersQuery, "tag", ["vip", "VIP", "a".repeat(65)])
     queryAgree("/api/v1/customers", ListCustomersQuery, "country", ["GB", "gb", "XX"])
+  })
+
+  it("segments: limit from 1 to 200, a sort and a type", () => {
+    queryAgree("/api/v1/customers/segments", ListSegmentsQuery, "limit", [0, 1, 200, 201, 2.5])
+    queryAgree("/api/v1/customers/segments", ListSegmentsQuery, "sort", ["name", "-createdAt", "updatedAt"])
+    queryAgree("/api/v1/customers/segments", ListSegmentsQuery, "type", ["manual", "dynamic", "static"])
   })
 
   it("API keys: limit from 1 to 100", () =>

@@ -1,7 +1,8 @@
 /**
  * The OpenAPI document passes Redocly's recommended rules without an error.
- * (Its two warnings are the probes /health and /ready, which have no 4xx
- * answer to declare.)
+ * (Its warnings are the probes /health and /ready, which have no 4xx answer
+ * to declare, and the spec's segment paths beside the customer's, which the
+ * router tells apart.)
  */
 import { assert, describe, it } from "@effect/vitest"
 import { execFileSync } from "node:child_process"
@@ -59,9 +60,21 @@ describe("the OpenAPI document under Redocly's recommended rules", () => {
     assert.strictEqual(report.totals.errors, 0)
   })
 
-  it("warns only that the probes have no 4xx answer", () =>
-    assert.deepStrictEqual(describeProblem("warn"), [
+  /**
+   * The spec's segment paths sit beside the customer's: `/customers/segments/{id}` and `/customers/{id}/segments`
+   * match the same text by their templates alone. The router prefers a static segment to a parameter (and a
+   * customer id is a UUID, never `segments`), so each request has one handler: test/integration/segments-routing.
+   */
+  const ambiguousBesideCustomer = (problem: string) =>
+    problem.startsWith("no-ambiguous-paths at #/paths/~1api~1v1~1customers~1{id}~1") &&
+    problem.includes("`/api/v1/customers/segments/{id}` and `/api/v1/customers/{id}/")
+
+  it("warns only that the probes have no 4xx answer, and of the segment paths beside the customer's", () => {
+    const warnings = describeProblem("warn")
+    assert.deepStrictEqual(warnings.filter((problem) => !ambiguousBesideCustomer(problem)), [
       "operation-4xx-response at #/paths/~1health/get/responses: Operation must have at least one `4XX` response.",
       "operation-4xx-response at #/paths/~1ready/get/responses: Operation must have at least one `4XX` response."
-    ]))
+    ])
+    assert.isAtMost(warnings.filter(ambiguousBesideCustomer).length, 8)
+  })
 })

@@ -13,6 +13,14 @@ import { customersPath, newCustomer, uniqueEmail } from "../support/Customers.ts
 import { outboxRows, testServiceWithDatabase } from "../support/Database.ts"
 import { call, type CallOptions, createCustomer } from "../support/Http.ts"
 import { expectDocumented, makeValidator, operationsOf } from "../support/OpenApi.ts"
+import {
+  bulkSegmentsPath,
+  createSegment,
+  dynamicSegment,
+  manualSegment,
+  segmentPath,
+  segmentsPath
+} from "../support/SegmentsApi.ts"
 import { json, TestService } from "../support/TestService.ts"
 
 const apiKeysPath = "/api/v1/api-keys"
@@ -189,6 +197,51 @@ const answers: Record<string, {
   "analytics.cohortRetention": {
     success: send("GET", "/api/v1/analytics/cohorts?from=2026-01-01", { role: "service" }),
     error: send("GET", "/api/v1/analytics/cohorts", { auth: false })
+  },
+  "segments.list": {
+    success: Effect.andThen(createSegment(manualSegment()), send("GET", `${segmentsPath}?sort=-createdAt&limit=1&type=manual`)),
+    error: send("GET", `${segmentsPath}?cursor=not-a-cursor`)
+  },
+  "segments.create": {
+    success: send("POST", segmentsPath, { body: dynamicSegment() }),
+    error: send("POST", segmentsPath, {
+      body: dynamicSegment({ criteria: { kind: "segment", segmentId: unknownId } })
+    })
+  },
+  "segments.get": {
+    success: Effect.flatMap(createSegment(), ({ id }) => send("GET", segmentPath(id))),
+    error: send("GET", segmentPath(unknownId))
+  },
+  "segments.update": {
+    success: Effect.flatMap(createSegment(), ({ id }) =>
+      send("PATCH", segmentPath(id), { body: { description: "changed" }, headers: { "if-match": "\"v1\"" } })),
+    error: Effect.flatMap(createSegment(), ({ id }) =>
+      send("PATCH", segmentPath(id), { body: { description: "changed" }, headers: { "if-match": "\"v9\"" } }))
+  },
+  "segments.delete": {
+    success: Effect.flatMap(createSegment(), ({ id }) => send("DELETE", segmentPath(id))),
+    error: Effect.gen(function*() {
+      const referenced = yield* createSegment(manualSegment())
+      yield* createSegment(dynamicSegment({ criteria: { kind: "segment", segmentId: referenced.id } }))
+      return yield* send("DELETE", segmentPath(referenced.id))
+    })
+  },
+  "segments.customerSegments": {
+    success: Effect.gen(function*() {
+      const customer = yield* createCustomer()
+      const segment = yield* createSegment(manualSegment())
+      yield* send("POST", bulkSegmentsPath, { body: { segmentId: segment.id, action: "add", customerIds: [customer.id] } })
+      return yield* send("GET", `${customerPath(customer.id)}/segments`)
+    }),
+    error: send("GET", `${customerPath(unknownId)}/segments`)
+  },
+  "segments.changeMembers": {
+    success: Effect.flatMap(Effect.all([createSegment(manualSegment()), createCustomer()]), ([segment, customer]) =>
+      send("POST", bulkSegmentsPath, {
+        body: { segmentId: segment.id, action: "add", customerIds: [customer.id, unknownId] }
+      })),
+    error: Effect.flatMap(createSegment(), (segment) =>
+      send("POST", bulkSegmentsPath, { body: { segmentId: segment.id, action: "add", customerIds: [unknownId] } }))
   },
   rpc: {
     success: Effect.flatMap(createCustomer(), ({ id }) => send("POST", rpcPath, { body: [rpcCall("GetCustomer", { id })] })),

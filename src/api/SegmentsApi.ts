@@ -1,0 +1,150 @@
+/**
+ * The segment endpoints, beside the customer endpoints under /api/v1/customers:
+ * definitions at /segments, a customer's segments at /:id/segments and hand-kept
+ * membership at /bulk/segments. The router prefers a static path segment to a
+ * parameter, so `/segments` and `/bulk` never reach the customer's `/:id`.
+ * Built only from domain schemas.
+ */
+import { Schema } from "effect"
+import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
+import { CustomerId } from "../domain/Customer.ts"
+import {
+  ChangeSegmentMembersErrors,
+  CreateSegmentErrors,
+  CustomerSegmentsErrors,
+  DeleteSegmentErrors,
+  GetSegmentErrors,
+  ListSegmentsErrors,
+  UpdateSegmentErrors
+} from "../domain/Errors.ts"
+import {
+  ChangeSegmentMembers,
+  CreateSegment,
+  CustomerSegments,
+  ListSegmentsQuery,
+  MembershipChanges,
+  Segment,
+  SegmentId,
+  SegmentPage,
+  UpdateSegment
+} from "../domain/Segment.ts"
+import { customersPath } from "./CustomersApi.ts"
+import { documentQueryParameters } from "./QueryParameters.ts"
+import { Authentication, Authorization, RequiredPermission } from "./Security.ts"
+import { JsonBody } from "./Transport.ts"
+
+export const segmentsPath = `${customersPath}/segments`
+export const bulkSegmentsPath = `${customersPath}/bulk/segments`
+
+const idParam = {
+  id: SegmentId.annotate({
+    description: "The segment's id (a UUID)",
+    examples: [SegmentId.make("0190a5e4-7c1a-7b3e-9f2d-4c8b1e6a0d36")]
+  })
+}
+
+const IfMatch = {
+  "if-match": Schema.optionalKey(
+    Schema.String.check(Schema.isMaxLength(64)).annotate({
+      description:
+        "The ETag of the version the change is based on (`\"v3\"`), or `*`. A stale or unreadable tag answers 412.",
+      examples: ["\"v1\""]
+    })
+  )
+}
+
+const SegmentETag = Schema.String.check(Schema.isPattern(/^"v[0-9]{1,9}"$/u)).annotate({
+  description: "The segment's version as an entity tag; send it back as If-Match to change this version only."
+})
+
+const SegmentWithETag = HttpApiSchema.WithHeaders(Segment, { etag: SegmentETag })
+
+const Created = HttpApiSchema.WithHeaders(Segment, {
+  etag: SegmentETag,
+  location: Schema.String.check(Schema.isPattern(/^\/api\/v1\/customers\/segments\/[0-9a-f-]{36}$/u)).annotate({
+    description: "Where the new segment lives"
+  })
+}).pipe(HttpApiSchema.status(201))
+
+const documented = (summary: string, description: string) => OpenApi.annotations({ summary, description })
+
+export class SegmentsApi extends HttpApiGroup.make("segments")
+  .add(
+    HttpApiEndpoint.get("list", "/segments", {
+      query: ListSegmentsQuery,
+      success: SegmentPage,
+      error: ListSegmentsErrors
+    }).annotateMerge(documented(
+      "List segments",
+      "Keyset-paginated by name (default) or creation time: pass `nextCursor` back as `cursor`, with the same " +
+        "`sort`, until it is null."
+    )).annotateMerge(documentQueryParameters(ListSegmentsQuery)),
+    HttpApiEndpoint.post("create", "/segments", {
+      payload: CreateSegment,
+      success: Created,
+      error: CreateSegmentErrors
+    }).middleware(JsonBody).middleware(Authorization).annotate(RequiredPermission, "customers:write").annotateMerge(
+      documented(
+        "Create a segment",
+        "A `dynamic` segment states its criteria (one tree, so at least one criterion; see docs/segments.md); a " +
+          "`manual` segment has none and its members are added by hand (POST /api/v1/customers/bulk/segments). " +
+          "Names are unique regardless of letter case. An invalid node is a 400 naming its path; a `segment` " +
+          "node naming no segment is a 422 naming its path. The segment starts with version 1."
+      )
+    ),
+    HttpApiEndpoint.get("get", "/segments/:id", {
+      params: idParam,
+      success: SegmentWithETag,
+      error: GetSegmentErrors
+    }).annotateMerge(documented("Read a segment", "With its version as ETag.")),
+    HttpApiEndpoint.patch("update", "/segments/:id", {
+      params: idParam,
+      headers: IfMatch,
+      payload: UpdateSegment,
+      success: SegmentWithETag,
+      error: UpdateSegmentErrors
+    }).middleware(JsonBody).middleware(Authorization).annotate(RequiredPermission, "customers:write").annotateMerge(
+      documented(
+        "Change a segment's definition",
+        "Only the fields sent change; `description: null` clears it; the type never changes, and only a " +
+          "dynamic segment has criteria. If-Match or `version` is optional (412 when stale). New criteria must " +
+          "not make the segment depend on itself through `segment` nodes (422 naming the node)."
+      )
+    ),
+    HttpApiEndpoint.delete("delete", "/segments/:id", {
+      params: idParam,
+      headers: IfMatch,
+      success: HttpApiSchema.NoContent,
+      error: DeleteSegmentErrors
+    }).middleware(Authorization).annotate(RequiredPermission, "customers:write").annotateMerge(documented(
+      "Delete a segment",
+      "With its membership history. Refused (409) while other segments' criteria refer to it."
+    )),
+    HttpApiEndpoint.get("customerSegments", "/:id/segments", {
+      params: { id: CustomerId.annotate({ description: "The customer's id (a UUID)" }) },
+      success: CustomerSegments,
+      error: CustomerSegmentsErrors
+    }).annotateMerge(documented(
+      "A customer's segments",
+      "The segments the customer is a member of now. An unknown or erased customer is a 404."
+    )),
+    HttpApiEndpoint.post("changeMembers", "/bulk/segments", {
+      payload: ChangeSegmentMembers,
+      success: MembershipChanges,
+      error: ChangeSegmentMembersErrors
+    }).middleware(JsonBody).middleware(Authorization).annotate(RequiredPermission, "customers:write").annotateMerge(
+      documented(
+        "Add or remove members of a manual segment",
+        "Up to 10,000 distinct customer ids, applied together in one statement; each id's outcome is in " +
+          "`results`, in the request's order (`customer-not-found` for an unknown or erased customer, which " +
+          "changes nothing). A dynamic segment's members are its criteria's to choose (422)."
+      )
+    )
+  )
+  .middleware(Authentication)
+  .prefix(customersPath)
+  .annotateMerge(OpenApi.annotations({
+    title: "Segments",
+    description: "Audiences: dynamic (criteria) or manual (members added by hand)"
+  }))
+{}

@@ -1,0 +1,73 @@
+/**
+ * The segment operations as typed RPC: the same domain schemas and errors as
+ * the REST endpoints (SegmentsApi.ts). Served by the one RPC door with the
+ * customer operations (CustomersRpc merges this group).
+ */
+import { Schema } from "effect"
+import { Rpc, RpcGroup } from "effect/rpc"
+import { CustomerId } from "../domain/Customer.ts"
+import {
+  ChangeSegmentMembersErrors,
+  CreateSegmentErrors,
+  CustomerSegmentsErrors,
+  DeleteSegmentErrors,
+  GetSegmentErrors,
+  ListSegmentsErrors,
+  UpdateSegmentErrors
+} from "../domain/Errors.ts"
+import {
+  ChangeSegmentMembers,
+  CreateSegment,
+  CustomerSegments,
+  ListSegmentsQuery,
+  MembershipChanges,
+  Segment,
+  SegmentId,
+  SegmentChanges,
+  SegmentPage
+} from "../domain/Segment.ts"
+import { RequiredPermission, RpcAuthentication } from "./Security.ts"
+
+const ExpectedVersion = Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
+
+/** The customer ids a call adds or removes, counted against the door's per-request limit. */
+export const membershipChangesRequested = (tag: string, payload: unknown): number =>
+  tag === "ChangeSegmentMembers" ? (payload as ChangeSegmentMembers).customerIds.length : 0
+
+export class SegmentsRpc extends RpcGroup.make(
+  Rpc.make("ListSegments", {
+    payload: ListSegmentsQuery,
+    success: SegmentPage,
+    error: Schema.Union(ListSegmentsErrors)
+  }),
+  Rpc.make("GetSegment", {
+    payload: { id: SegmentId },
+    success: Segment,
+    error: Schema.Union(GetSegmentErrors)
+  }),
+  Rpc.make("CreateSegment", {
+    payload: { input: CreateSegment },
+    success: Segment,
+    error: Schema.Union(CreateSegmentErrors)
+  }).annotate(RequiredPermission, "customers:write"),
+  Rpc.make("UpdateSegment", {
+    // The version the change is based on is `expectedVersion` here, as for customers; none in the update.
+    payload: { id: SegmentId, update: SegmentChanges, expectedVersion: ExpectedVersion },
+    success: Segment,
+    error: Schema.Union(UpdateSegmentErrors)
+  }).annotate(RequiredPermission, "customers:write"),
+  Rpc.make("DeleteSegment", {
+    payload: { id: SegmentId, expectedVersion: ExpectedVersion },
+    error: Schema.Union(DeleteSegmentErrors)
+  }).annotate(RequiredPermission, "customers:write"),
+  Rpc.make("ListCustomerSegments", {
+    payload: { id: CustomerId },
+    success: CustomerSegments,
+    error: Schema.Union(CustomerSegmentsErrors)
+  }),
+  Rpc.make("ChangeSegmentMembers", {
+    payload: ChangeSegmentMembers,
+    success: MembershipChanges,
+    error: Schema.Union(ChangeSegmentMembersErrors)
+  }).annotate(RequiredPermission, "customers:write")
+).middleware(RpcAuthentication) {}

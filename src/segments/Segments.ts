@@ -1,0 +1,290 @@
+/**
+ * The segment capability as both doors (REST and RPC) use it: permissions,
+ * the rules of a definition (a manual segment has no criteria, references
+ * name existing segments and make no cycle, names are unique), and
+ * hand-kept membership of manual segments. Queries and writes go straight to
+ * SegmentRepo: a segment's commands are rare and guarded by its version.
+ */
+import { Clock, Context, Effect, Layer, Option } from "effect"
+import type { Actor } from "../domain/Access.ts"
+import { requirePermission } from "../domain/Access.ts"
+import type { CustomerId } from "../domain/Customer.ts"
+import {
+  type ChangeSegmentMembersErrors,
+  type CreateSegmentErrors,
+  CustomerNotFound,
+  type CustomerSegmentsErrors,
+  type DeleteSegmentErrors,
+  type ErrorOf,
+  type GetSegmentErrors,
+  InvalidSegmentCriteria,
+  type ListSegmentsErrors,
+  SegmentInUse,
+  SegmentNameTaken,
+  SegmentNotFound,
+  SegmentNotManual,
+  SegmentVersionConflict,
+  type UpdateSegmentErrors
+} from "../domain/Errors.ts"
+import {
+  type ChangeSegmentMembers,
+  changedFields,
+  type CreateSegment,
+  type CustomerSegments,
+  type ListSegmentsQuery,
+  type MembershipChanges,
+  type Segment,
+  type SegmentPage,
+  type UpdateSegment
+} from "../domain/Segment.ts"
+import type { Criterion, SegmentId } from "../domain/SegmentCriteria.ts"
+import { CustomerRepo } from "../customers/CustomerRepo.ts"
+import { uuidv7 } from "../platform/Ids.ts"
+import { AuditLog } from "../privacy/AuditLog.ts"
+import { SegmentRepo } from "./SegmentRepo.ts"
+
+export interface CommandOptions {
+  readonly actor: Actor
+  readonly requestId: string | null
+}
+
+type Path = ReadonlyArray<string | number>
+
+/** Every `segment` node of a tree with its path from the segment's fields (`["criteria", ...]`). */
+export const segmentReferences = (
+  criteria: Criterion,
+  path: Path = ["criteria"]
+): ReadonlyArray<{ readonly segmentId: SegmentId; readonly path: Path }> => {
+  switch (criteria.kind) {
+    case "all":
+    case "any":
+      return criteria.criteria.flatMap((child, index) => segmentReferences(child, [...path, "criteria", index]))
+    case "not":
+      return segmentReferences(criteria.criterion, [...path, "criterion"])
+    case "segment":
+      return [{ segmentId: criteria.segmentId, path: [...path, "segmentId"] }]
+    default:
+      return []
+  }
+}
+
+const distinctIds = (references: ReadonlyArray<{ readonly segmentId: SegmentId }>) => [
+  ...new Set(references.map((reference) => reference.segmentId))
+]
+
+/** What the store's refusals of a definition's write mean to the caller. */
+const writeRefusals = {
+  NameTaken: () => Effect.fail(new SegmentNameTaken({ field: "name" })),
+  ReferenceGone: () =>
+    Effect.fail(invalidCriteria([{ path: ["criteria"], message: "a segment the criteria name was deleted meanwhile" }]))
+}
+
+const invalidCriteria = (errors: ReadonlyArray<{ readonly path: Path; readonly message: string }>) =>
+  new InvalidSegmentCriteria({ detail: errors.map((error) => error.message).join("; "), errors })
+
+export class Segments extends Context.Service<Segments, {
+  get(actor: Actor, id: SegmentId): Effect.Effect<Segment, ErrorOf<typeof GetSegmentErrors>>
+  list(actor: Actor, query: ListSegmentsQuery): Effect.Effect<SegmentPage, ErrorOf<typeof ListSegmentsErrors>>
+  create(
+    options: CommandOptions & { readonly input: CreateSegment }
+  ): Effect.Effect<Segment, ErrorOf<typeof CreateSegmentErrors>>
+  update(
+    options: CommandOptions & {
+      readonly id: SegmentId
+      readonly update: UpdateSegment
+      readonly expectedVersion: number | null
+    }
+  ): Effect.Effect<Segment, ErrorOf<typeof UpdateSegmentErrors>>
+  delete(
+    options: CommandOptions & { readonly id: SegmentId; readonly expectedVersion: number | null }
+  ): Effect.Effect<void, ErrorOf<typeof DeleteSegmentErrors>>
+  segmentsOf(
+    actor: Actor,
+    customerId: CustomerId
+  ): Effect.Effect<CustomerSegments, ErrorOf<typeof CustomerSegmentsErrors>>
+  changeMembers(
+    options: CommandOptions & { readonly input: ChangeSegmentMembers }
+  ): Effect.Effect<MembershipChanges, ErrorOf<typeof ChangeSegmentMembersErrors>>
+}>()("cms/segments/Segments") {
+  static readonly layer: Layer.Layer<Segments, never, SegmentRepo | CustomerRepo | AuditLog> = Layer.effect(
+    Segments,
+    Effect.gen(function*() {
+      const repo = yield* SegmentRepo
+      const customers = yield* CustomerRepo
+      const audit = yield* AuditLog
+
+      const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis).toISOString())
+
+      const found = (id: SegmentId) =>
+        Effect.flatMap(
+          repo.findById(id),
+          Option.match({ onNone: () => Effect.fail(new SegmentNotFound({ segmentId: id })), onSome: Effect.succeed })
+        )
+
+      /** The criteria's references, each naming an existing segment; the nodes naming none are the error. */
+      const checkedReferences = Effect.fnUntraced(function*(criteria: Criterion) {
+        const references = segmentReferences(criteria)
+        const ids = distinctIds(references)
+        const existing = yield* repo.existing(ids)
+        const unknown = references.filter((reference) => !existing.has(reference.segmentId))
+        if (unknown.length > 0) {
+          return yield* invalidCriteria(unknown.map((reference) => ({
+            path: reference.path,
+            message: `no segment ${reference.segmentId}`
+          })))
+        }
+        return ids
+      })
+
+      /** A version-guarded write that matched nothing: the segment is at another version now. */
+      const conflict = (expectedVersion: number, currentVersion: number) =>
+        new SegmentVersionConflict({ expectedVersion, currentVersion })
+
+      // Every role reads (see Access.ts): authentication was the whole check.
+      const get = Effect.fn("Segments.get")(function*(_actor: Actor, id: SegmentId) {
+        return yield* found(id)
+      })
+
+      const list = Effect.fn("Segments.list")(function*(_actor: Actor, query: ListSegmentsQuery) {
+        return yield* repo.list(query)
+      })
+
+      const create = Effect.fn("Segments.create")(function*(
+        { actor, requestId, input }: CommandOptions & { readonly input: CreateSegment }
+      ) {
+        yield* requirePermission(actor, "customers:write")
+        const references = input.type === "dynamic" ? yield* checkedReferences(input.criteria) : []
+        const at = yield* now
+        const segment: Segment = {
+          id: uuidv7() as SegmentId,
+          name: input.name,
+          description: input.description ?? null,
+          type: input.type,
+          criteria: input.type === "dynamic" ? input.criteria : null,
+          memberCount: 0,
+          lastCalculatedAt: null,
+          createdBy: `${actor.kind}:${actor.subject}`,
+          version: 1,
+          createdAt: at,
+          updatedAt: at
+        }
+        // A new segment cannot be referenced yet, so its references cannot make a cycle.
+        const fields = Object.keys(input)
+        const entry = { actor, action: "segment.create", segmentId: segment.id, requestId, fields }
+        yield* repo.insert(segment, references, audit.recordStatement(entry)).pipe(Effect.catchTags(writeRefusals))
+        return segment
+      })
+
+      const update = Effect.fn("Segments.update")(function*(
+        { actor, requestId, id, update, expectedVersion }: CommandOptions & {
+          readonly id: SegmentId
+          readonly update: UpdateSegment
+          readonly expectedVersion: number | null
+        }
+      ) {
+        yield* requirePermission(actor, "customers:write")
+        const before = yield* found(id)
+        if (expectedVersion !== null && expectedVersion !== before.version) {
+          return yield* new SegmentVersionConflict({ expectedVersion, currentVersion: before.version })
+        }
+        if (update.criteria !== undefined && before.type === "manual") {
+          return yield* invalidCriteria([{
+            path: ["criteria"],
+            message: "a manual segment has no criteria: its members are added and removed by hand"
+          }])
+        }
+        if (changedFields(update).length === 0) return before
+        const references = update.criteria === undefined ? undefined : yield* checkedReferences(update.criteria)
+        const { version: _, ...changes } = update
+        // Guarded by the version read above, so a change in between is a conflict, never overwritten.
+        const entry = { actor, action: "segment.update", segmentId: id, requestId, fields: changedFields(update) }
+        const outcome = yield* repo.update(id, before.version, changes, references, yield* now, audit.recordStatement(entry)).pipe(
+          Effect.catchTags(writeRefusals)
+        )
+        switch (outcome._tag) {
+          case "Done":
+            return outcome.value
+          case "Cycle": {
+            const through = new Set(outcome.through)
+            // Only new criteria carry references to check.
+            return yield* invalidCriteria(
+              (update.criteria === undefined ? [] : segmentReferences(update.criteria)).filter((reference) => through.has(reference.segmentId)).map(
+                (reference) => ({
+                  path: reference.path,
+                  message: reference.segmentId === id
+                    ? "a segment cannot be defined by its own membership"
+                    : `segment ${reference.segmentId} depends on this segment: a cycle`
+                })
+              )
+            )
+          }
+          case "NotFound":
+            return yield* new SegmentNotFound({ segmentId: id })
+          case "Stale":
+            return yield* conflict(before.version, outcome.currentVersion)
+        }
+      })
+
+      const remove = Effect.fn("Segments.delete")(function*(
+        { actor, requestId, id, expectedVersion }: CommandOptions & {
+          readonly id: SegmentId
+          readonly expectedVersion: number | null
+        }
+      ) {
+        yield* requirePermission(actor, "customers:write")
+        const entry = { actor, action: "segment.delete", segmentId: id, requestId, fields: [] }
+        const outcome = yield* repo.delete(id, expectedVersion, audit.recordGuardedStatement(entry))
+        switch (outcome._tag) {
+          case "Done":
+            return
+          case "InUse":
+            return yield* new SegmentInUse({
+              referencedBy: outcome.referencedBy,
+              detail: "Change or delete the segments whose criteria refer to it first"
+            })
+          case "NotFound":
+            return yield* new SegmentNotFound({ segmentId: id })
+          case "Stale":
+            // Only a guarded delete can find another version.
+            return yield* conflict(expectedVersion ?? outcome.currentVersion, outcome.currentVersion)
+        }
+      })
+
+      const segmentsOf = Effect.fn("Segments.segmentsOf")(function*(_actor: Actor, customerId: CustomerId) {
+        const customer = yield* customers.lookup(customerId)
+        if (Option.isNone(customer)) return yield* new CustomerNotFound({ customerId })
+        return { data: yield* repo.segmentsOf(customerId) }
+      })
+
+      const changeMembers = Effect.fn("Segments.changeMembers")(function*(
+        { actor, requestId, input }: CommandOptions & { readonly input: ChangeSegmentMembers }
+      ) {
+        yield* requirePermission(actor, "customers:write")
+        // One entry per call, naming the segment and not the customers: an erased customer's audiences go with
+        // their memberships (SegmentRepo.eraseCustomer), and the audit trail keeps none of them.
+        const entry = { actor, action: `segment.members.${input.action}`, segmentId: input.segmentId, requestId, fields: [] }
+        const changed = yield* repo.changeMembers(
+          input.segmentId,
+          input.action,
+          input.customerIds,
+          yield* now,
+          audit.recordGuardedStatement(entry)
+        )
+        if (Option.isNone(changed)) return yield* new SegmentNotFound({ segmentId: input.segmentId })
+        if (changed.value.type !== "manual") {
+          return yield* new SegmentNotManual({
+            field: "segmentId",
+            detail: "A dynamic segment's members are the customers its criteria match"
+          })
+        }
+        return {
+          segmentId: input.segmentId,
+          results: input.customerIds.map((customerId, index) => ({ customerId, outcome: changed.value.outcomes[index] })),
+          memberCount: changed.value.memberCount
+        }
+      })
+
+      return Segments.of({ get, list, create, update, delete: remove, segmentsOf, changeMembers })
+    })
+  )
+}

@@ -1,0 +1,216 @@
+/**
+ * The segment operations over the typed RPC client (src/client): the same
+ * rules and errors as REST, errors decoded into the domain's classes, and the
+ * door's limit on membership changes per request.
+ */
+import { assert, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import {
+  CustomerId,
+  CustomerNotFound,
+  CustomerRpcClient,
+  Forbidden,
+  InvalidSegmentCriteria,
+  SegmentId,
+  SegmentInUse,
+  SegmentNameTaken,
+  SegmentNotFound,
+  SegmentNotManual,
+  SegmentVersionConflict
+} from "../../src/client/index.ts"
+import type { Role } from "../../src/domain/Access.ts"
+import type { Criterion } from "../../src/domain/SegmentCriteria.ts"
+import { unique } from "../support/Customers.ts"
+import { testServiceWithDatabase } from "../support/Database.ts"
+import { call, createCustomer } from "../support/Http.ts"
+import { segmentPath } from "../support/SegmentsApi.ts"
+import { json, TestService } from "../support/TestService.ts"
+
+type Client = CustomerRpcClient["Service"]
+
+const withClient = <A, E>(use: (client: Client) => Effect.Effect<A, E>, role: Role = "admin") =>
+  Effect.gen(function*() {
+    const { baseUrl, token } = yield* TestService
+    const bearer = yield* token(role)
+    return yield* Effect.gen(function*() {
+      return yield* use(yield* CustomerRpcClient)
+    }).pipe(
+      Effect.provide(CustomerRpcClient.layer({ baseUrl, credentials: { bearer } }))
+    )
+  })
+
+const country = (code: "GB" | "FR"): Criterion => ({ kind: "country", in: [code] })
+
+layer(testServiceWithDatabase({ nats: false }), { excludeTestServices: true })("segments over typed RPC", (it) => {
+  it.effect("create, read, list, update and delete round trip, and REST serves the same segment", () =>
+    Effect.gen(function*() {
+      const name = `Rpc buyers ${unique()}`
+      const created = yield* withClient((client) =>
+        client.CreateSegment({ input: { name, type: "dynamic", criteria: country("GB") } })
+      )
+      assert.strictEqual(created.version, 1)
+      assert.deepStrictEqual(created.criteria, country("GB"))
+      const rest = yield* call("GET", segmentPath(created.id))
+      assert.deepStrictEqual(yield* json(rest), JSON.parse(JSON.stringify(created)))
+      assert.deepStrictEqual(yield* withClient((client) => client.GetSegment({ id: created.id })), created)
+
+      const updated = yield* withClient((client) =>
+        client.UpdateSegment({ id: created.id, update: { criteria: country("FR"), description: "moved" }, expectedVersion: 1 })
+      )
+      assert.strictEqual(updated.version, 2)
+      assert.strictEqual(updated.description, "moved")
+
+      const page = yield* withClient((client) => client.ListSegments({ type: "dynamic", sort: "-createdAt", limit: 10 }))
+      assert.include(page.data.map((segment) => segment.id), created.id)
+
+      yield* withClient((client) => client.DeleteSegment({ id: created.id, expectedVersion: 2 }))
+      const gone = yield* withClient((client) => client.GetSegment({ id: created.id })).pipe(Effect.flip)
+      assert.instanceOf(gone, SegmentNotFound)
+      assert.strictEqual((gone as SegmentNotFound).segmentId, created.id)
+    }))
+
+  it.effect("a stale expectedVersion fails with a SegmentVersionConflict catchable by its tag", () =>
+    Effect.gen(function*() {
+      const created = yield* withClient((client) =>
+        client.CreateSegment({ input: { name: `Rpc stale ${unique()}`, type: "manual" } })
+      )
+      yield* withClient((client) => client.UpdateSegment({ id: created.id, update: { description: "first" } }))
+      const conflict = yield* withClient((client) =>
+        client.UpdateSegment({ id: created.id, update: { description: "second" }, expectedVersion: 1 })
+      ).pipe(
+        Effect.map(() => undefined),
+        Effect.catchTag("SegmentVersionConflict", (error) => Effect.succeed(error))
+      )
+      assert.instanceOf(conflict, SegmentVersionConflict)
+      assert.strictEqual(conflict!.expectedVersion, 1)
+      assert.strictEqual(conflict!.currentVersion, 2)
+    }))
+
+  it.effect("typed errors: name taken, unknown reference with its path, in use, not manual, forbidden", () =>
+    Effect.gen(function*() {
+      const name = `Rpc unique ${unique()}`
+      const manual = yield* withClient((client) => client.CreateSegment({ input: { name, type: "manual" } }))
+      const taken = yield* withClient((client) =>
+        client.CreateSegment({ input: { name: name.toUpperCase(), type: "manual" } })
+      ).pipe(Effect.flip)
+      assert.instanceOf(taken, SegmentNameTaken)
+
+      const missing = SegmentId.make(crypto.randomUUID())
+      const invalid = yield* withClient((client) =>
+        client.CreateSegment({
+          input: {
+            name: `Rpc refs ${unique()}`,
+            type: "dynamic",
+            criteria: { kind: "not", criterion: { kind: "segment", segmentId: missing } }
+          }
+        })
+      ).pipe(Effect.flip)
+      assert.instanceOf(invalid, InvalidSegmentCriteria)
+      assert.deepStrictEqual((invalid as InvalidSegmentCriteria).errors.map((entry) => entry.path), [[
+        "criteria",
+        "criterion",
+        "segmentId"
+      ]])
+
+      yield* withClient((client) =>
+        client.CreateSegment({
+          input: {
+            name: `Rpc referring ${unique()}`,
+            type: "dynamic",
+            criteria: { kind: "segment", segmentId: manual.id }
+          }
+        })
+      )
+      const inUse = yield* withClient((client) => client.DeleteSegment({ id: manual.id })).pipe(Effect.flip)
+      assert.instanceOf(inUse, SegmentInUse)
+
+      const dynamic = yield* withClient((client) =>
+        client.CreateSegment({ input: { name: `Rpc dynamic ${unique()}`, type: "dynamic", criteria: country("GB") } })
+      )
+      const customer = yield* createCustomer()
+      const notManual = yield* withClient((client) =>
+        client.ChangeSegmentMembers({ segmentId: dynamic.id, action: "add", customerIds: [customer.id] })
+      ).pipe(Effect.flip)
+      assert.instanceOf(notManual, SegmentNotManual)
+
+      const forbidden = yield* withClient(
+        (client) => client.CreateSegment({ input: { name: `Rpc analyst ${unique()}`, type: "manual" } }),
+        "analyst"
+      ).pipe(Effect.flip)
+      assert.instanceOf(forbidden, Forbidden)
+      assert.strictEqual((forbidden as Forbidden).permission, "customers:write")
+    }))
+
+  it.effect("bulk membership and a customer's segments", () =>
+    Effect.gen(function*() {
+      const segment = yield* withClient((client) =>
+        client.CreateSegment({ input: { name: `Rpc members ${unique()}`, type: "manual" } })
+      )
+      const customer = yield* createCustomer()
+      const unknown = CustomerId.make(crypto.randomUUID())
+      const changes = yield* withClient((client) =>
+        client.ChangeSegmentMembers({ segmentId: segment.id, action: "add", customerIds: [customer.id, unknown] })
+      )
+      assert.deepStrictEqual(changes.results.map((result) => result.outcome), ["added", "customer-not-found"])
+      assert.strictEqual(changes.memberCount, 1)
+      const mine = yield* withClient((client) => client.ListCustomerSegments({ id: customer.id }), "analyst")
+      assert.deepStrictEqual(mine.data.map((item) => item.id), [segment.id])
+      const notFound = yield* withClient((client) => client.ListCustomerSegments({ id: unknown })).pipe(Effect.flip)
+      assert.instanceOf(notFound, CustomerNotFound)
+    }))
+
+  it.effect("an invalid node is refused before the call runs, with its path in the RPC body", () =>
+    Effect.gen(function*() {
+      const response = yield* call("POST", "/api/v1/rpc", {
+        body: [{
+          _tag: "Request",
+          id: "1",
+          tag: "CreateSegment",
+          payload: {
+            input: {
+              name: `Rpc invalid ${unique()}`,
+              type: "dynamic",
+              criteria: { kind: "any", criteria: [{ kind: "age", atLeast: 200 }] }
+            }
+          },
+          headers: []
+        }]
+      })
+      assert.strictEqual(response.status, 400)
+      const problem = yield* json<{ readonly type: string; readonly errors: ReadonlyArray<{ readonly path: ReadonlyArray<unknown> }> }>(
+        response
+      )
+      assert.strictEqual(problem.type, "/problems/invalid-request")
+      assert.deepStrictEqual(problem.errors.map((entry) => entry.path), [[
+        "body",
+        0,
+        "payload",
+        "input",
+        "criteria",
+        "criteria",
+        0,
+        "atLeast"
+      ]])
+    }))
+
+  it.effect("one request changes at most 10,000 members in all, however many calls carry them", () =>
+    Effect.gen(function*() {
+      const segment = yield* withClient((client) =>
+        client.CreateSegment({ input: { name: `Rpc limit ${unique()}`, type: "manual" } })
+      )
+      const ids = (count: number) => Array.from({ length: count }, () => crypto.randomUUID())
+      const callOf = (id: string, customerIds: ReadonlyArray<string>) => ({
+        _tag: "Request",
+        id,
+        tag: "ChangeSegmentMembers",
+        payload: { segmentId: segment.id, action: "add", customerIds },
+        headers: []
+      })
+      const response = yield* call("POST", "/api/v1/rpc", { body: [callOf("1", ids(6_000)), callOf("2", ids(4_001))] })
+      assert.strictEqual(response.status, 400)
+      const problem = yield* json<{ readonly detail: string }>(response)
+      assert.include(problem.detail, "10000")
+      const within = yield* call("POST", "/api/v1/rpc", { body: [callOf("1", ids(6_000)), callOf("2", ids(4_000))] })
+      assert.strictEqual(within.status, 200)
+    }))
+})

@@ -262,9 +262,11 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
           const [mine] = yield* sql`SELECT 1 FROM segment_calculations
             WHERE id = ${claimed.id} AND status = 'running' AND attempts = ${claimed.attempts} FOR UPDATE`
           if (mine === undefined) return yield* new ClaimLost()
-          // The segment's row is locked before its stays, as bulk membership and erasure lock them.
+          // The segment's row is locked before its stays, as bulk membership and erasure lock them, so they
+          // and definition changes wait for the run; NO KEY: inserts that merely reference the segment (a
+          // request meeting no pending job, a new reference to it) need not wait for a long run.
           const [segment] = yield* sql<{ readonly type: string; readonly criteria: Criterion | null }>`SELECT type, criteria
-            FROM customer_segments WHERE id = ${claimed.segmentId} FOR UPDATE`
+            FROM customer_segments WHERE id = ${claimed.segmentId} FOR NO KEY UPDATE`
           if (segment === undefined || segment.criteria === null) {
             return yield* new CalculationFailed({ reason: "the segment is manual: its members are kept by hand" })
           }

@@ -293,6 +293,69 @@ layer(
       assert.strictEqual((yield* calculationRows(segment.id)).length, 2)
     }))
 
+  it.effect("publishes at most 1,000 ids an event, over a behavioural criterion; erasure takes an id out of them", () =>
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      const tag = `bulk-${unique()}`
+      // 2,500 customers with the tag, straight into the table; the first 2,100 bought 3 times today.
+      const seeded = yield* sql<{ readonly id: string }>`INSERT INTO customers (id, email, name, tags, consent)
+          SELECT gen_random_uuid(), ${tag} || '-' || i || '@example.com', 'Seeded', ARRAY[${tag}],
+            '{"marketing": false, "dataProcessing": true}'::jsonb
+          FROM generate_series(1, 2500) AS i
+          RETURNING id::text AS id`.pipe(Effect.orDie)
+      const erased = yield* customerTagged(tag)
+      const buyers = [...seeded.slice(0, 2100).map((row) => row.id), erased]
+      const purchasedToday = (ids: ReadonlyArray<string>) =>
+        sql`INSERT INTO customer_daily_activity (customer_id, day, type, events, revenue)
+          SELECT id, (now() AT TIME ZONE 'UTC')::date, 'purchase', 3, 30 FROM unnest(${ids}::uuid[]) AS id`.pipe(
+          Effect.orDie
+        )
+      yield* purchasedToday(buyers)
+      const segment = yield* createSegment(dynamicSegment({
+        criteria: {
+          kind: "all",
+          criteria: [
+            taggedWith(tag),
+            { kind: "eventCount", type: "purchase", window: { lastDays: 30 }, atLeast: 3 }
+          ]
+        }
+      }))
+      const [first] = yield* settled(segment.id)
+      const joinedEvents = () =>
+        Effect.map(
+          outboxRows(`segments.${segment.id}.joined`),
+          (rows) => rows.map((row) => decodeMembershipEvent(row.payload))
+        )
+      const firstEvents = (yield* joinedEvents()).filter((event) => event.calculationId === first.id)
+      assert.deepStrictEqual(firstEvents.map((event) => [event.customerIds.length, event.part, event.parts]), [
+        [1000, 1, 3],
+        [1000, 2, 3],
+        [101, 3, 3]
+      ])
+      assert.deepStrictEqual(firstEvents.flatMap((event) => event.customerIds), sorted(buyers))
+      assert.strictEqual((yield* readSegment(segment.id)).memberCount, 2101)
+
+      // Erasing a member takes their id out of the events the service still holds, and their stay goes.
+      assert.strictEqual((yield* call("DELETE", `${customersPath}/${erased}`)).status, 204)
+      const afterErasure = (yield* joinedEvents()).flatMap((event) => event.customerIds)
+      assert.lengthOf(afterErasure, 2100)
+      assert.notInclude(afterErasure, erased)
+      assert.strictEqual((yield* readSegment(segment.id)).memberCount, 2100)
+
+      // 1,500 stop buying: two events of leaves.
+      yield* sql`DELETE FROM customer_daily_activity WHERE customer_id = ANY(${buyers.slice(0, 1500)}::uuid[])`.pipe(
+        Effect.orDie
+      )
+      const second = yield* finished(segment.id, (yield* calculate(segment.id)).id)
+      assert.deepStrictEqual([second.members, second.joined, second.left], [600, 0, 1500])
+      const leftEvents = (yield* outboxRows(`segments.${segment.id}.left`)).map((row) => decodeMembershipEvent(row.payload))
+      assert.deepStrictEqual(leftEvents.map((event) => [event.customerIds.length, event.part, event.parts]), [
+        [1000, 1, 2],
+        [500, 2, 2]
+      ])
+      assert.deepStrictEqual(leftEvents.flatMap((event) => event.customerIds), sorted(buyers.slice(0, 1500)))
+    }))
+
   it.effect("refuses a manual segment (422), an unknown segment or calculation (404), and a reader (403)", () =>
     Effect.gen(function*() {
       const manual = yield* createSegment(manualSegment())

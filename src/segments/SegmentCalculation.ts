@@ -212,38 +212,33 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
               WHERE other.segment_id = ${segmentId} AND other.customer_id = c.id AND other.left_at IS NULL)`
           const predicate = criteriaPredicate(sql, criteria, { ...context, memberOf })
           const at = new Date(claimed.startedAt)
-          // One statement: every part sees the memberships as they were before it, and `matching` is
-          // evaluated once (a CTE read twice is materialised).
-          const rows = yield* sql<{ readonly change: "joined" | "left" | "members"; readonly value: string }>`
-            WITH matching AS (
+          // The matches in a table of the transaction's own, with its statistics: compared with the current
+          // stays as a CTE, whose size the planner cannot know, the leaves became a nested loop over both sets
+          // (42 s for 33,000 members where the predicate alone took 0.5 s).
+          yield* sql`CREATE TEMP TABLE segment_matches (customer_id uuid PRIMARY KEY) ON COMMIT DROP`
+          const [{ members }] = yield* sql<{ readonly members: number }>`WITH inserted AS (
+              INSERT INTO segment_matches (customer_id)
               SELECT c.id FROM customers c WHERE c.status <> 'DELETED' AND ${predicate}
-            ),
-            left_now AS (
-              UPDATE customer_segment_memberships m SET left_at = greatest(m.joined_at, ${at})
-              WHERE m.segment_id = ${claimed.segmentId} AND m.left_at IS NULL
-                AND NOT EXISTS (SELECT 1 FROM matching WHERE matching.id = m.customer_id)
-              RETURNING m.customer_id
-            ),
-            joined_now AS (
-              INSERT INTO customer_segment_memberships (segment_id, customer_id, joined_at)
-              SELECT ${claimed.segmentId}, matching.id, ${at} FROM matching
-              WHERE NOT EXISTS (SELECT 1 FROM customer_segment_memberships m
-                WHERE m.segment_id = ${claimed.segmentId} AND m.customer_id = matching.id AND m.left_at IS NULL)
-              RETURNING customer_id
+              RETURNING 1
             )
-            SELECT 'joined' AS change, customer_id::text AS value FROM joined_now
-            UNION ALL SELECT 'left', customer_id::text FROM left_now
-            UNION ALL SELECT 'members', count(*)::text FROM matching
-            ORDER BY change, value`
-          const joined: Array<CustomerId> = []
-          const left: Array<CustomerId> = []
-          let members = 0
-          for (const row of rows) {
-            if (row.change === "joined") joined.push(row.value as CustomerId)
-            else if (row.change === "left") left.push(row.value as CustomerId)
-            else members = Number(row.value)
-          }
-          return { joined, left, members }
+            SELECT count(*)::int AS members FROM inserted`
+          yield* sql`ANALYZE segment_matches`
+          // Joins first: the stays they open match, so the leaves below cannot close them. The current stay's
+          // unique index decides who is new: a NOT EXISTS probe, planned on the statistics of a segment with no
+          // members yet, became a scan of the rows this very statement inserts, per row (13 s for 33,000 joins).
+          const joined = yield* sql<{ readonly id: CustomerId }>`INSERT INTO customer_segment_memberships
+              (segment_id, customer_id, joined_at)
+            SELECT ${claimed.segmentId}, s.customer_id, ${at} FROM segment_matches s
+            ON CONFLICT (segment_id, customer_id) WHERE left_at IS NULL DO NOTHING
+            RETURNING customer_id::text AS id`
+          const left = yield* sql<{ readonly id: CustomerId }>`UPDATE customer_segment_memberships m
+            SET left_at = greatest(m.joined_at, ${at})
+            WHERE m.segment_id = ${claimed.segmentId} AND m.left_at IS NULL
+              AND NOT EXISTS (SELECT 1 FROM segment_matches s WHERE s.customer_id = m.customer_id)
+            RETURNING m.customer_id::text AS id`
+          // Ascending ids in the events (text order is uuid order: fixed-width lowercase hex).
+          const ascending = (rows: ReadonlyArray<{ readonly id: CustomerId }>) => rows.map((row) => row.id).sort()
+          return { joined: ascending(joined), left: ascending(left), members }
         })
 
       /** Segments whose criteria name this one: their members may change with its members. */

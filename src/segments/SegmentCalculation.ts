@@ -16,7 +16,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { Clock, Config, Context, Data, Duration, Effect, Layer, Option, Queue, Schedule } from "effect"
-import type { SqlError, Statement } from "effect/sql"
+import { SqlError, type Statement } from "effect/sql"
 import type { CustomerId } from "../domain/Customer.ts"
 import { SegmentNotFound } from "../domain/Errors.ts"
 import type {
@@ -283,6 +283,9 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
             WHERE id = ${claimed.id}`
           return { ...diff, dependents, durationMs: finishedAt - claimed.startedAt }
         })).pipe(
+          // A ROLLBACK that fails (the connection is gone) is a defect of withTransaction; the transaction is
+          // rolled back all the same (PostgreSQL ends it with the connection), so it is the run's failure.
+          Effect.catchDefect((defect) => SqlError.isSqlError(defect) ? Effect.fail(defect) : Effect.die(defect)),
           Effect.tap((outcome) =>
             Effect.gen(function*() {
               if (outcome.joined.length + outcome.left.length > 0) yield* outbox.committed
@@ -300,11 +303,19 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
           Effect.asVoid
         )
 
+      // Right after a run lost its connection, the pool can hand out another dead one: a few tries.
+      const afterLostConnection = <A, R>(write: Effect.Effect<A, SqlError.SqlError, R>) =>
+        Effect.retry(write, { times: 3, schedule: Schedule.spaced("200 millis") })
+
       const markFailed = (claimed: Claimed, reason: string) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           sql`UPDATE segment_calculations SET status = 'failed', error = ${reason}, finished_at = ${new Date(now)},
               lease_expires_at = NULL, duration_ms = ${now - claimed.startedAt}
-            WHERE id = ${claimed.id} AND status = 'running' AND attempts = ${claimed.attempts}`)
+            WHERE id = ${claimed.id} AND status = 'running' AND attempts = ${claimed.attempts}`.pipe(afterLostConnection))
+
+      const requeue = (claimed: Claimed, reason: string) =>
+        sql`UPDATE segment_calculations SET status = 'queued', lease_expires_at = NULL, error = ${reason}
+          WHERE id = ${claimed.id} AND status = 'running' AND attempts = ${claimed.attempts}`.pipe(afterLostConnection)
 
       const runClaimed = (claimed: Claimed) =>
         claimed.attempts > maxAttempts
@@ -315,16 +326,21 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
                 Effect.annotateLogs({ calculationId: claimed.id })
               )),
             Effect.catchTag("CalculationFailed", (failure) => markFailed(claimed, failure.reason)),
-            // Our own faults are recorded by class only (a driver's message can quote a row); the job is
-            // failed so that one bad run does not hold the segment's queue. A lost database fails this too,
-            // and then the lease brings the job back.
-            Effect.catchTag("SqlError", (error) =>
-              Effect.andThen(
+            // The transaction rolled back whole, so the job can simply run again (a lost connection, a
+            // deadlock); until its attempts run out, so that a run that always fails does not hold the segment's
+            // queue. Recorded by class only: a driver's message can quote a row. Should the database be gone,
+            // these writes fail too, and the lease brings the job back.
+            Effect.catchTag("SqlError", (error) => {
+              const reason = `internal error (${errorClass(error)})`
+              return Effect.andThen(
                 Effect.logWarning("segments: calculation failed").pipe(
-                  Effect.annotateLogs({ calculationId: claimed.id, error: errorClass(error) })
+                  Effect.annotateLogs({ calculationId: claimed.id, attempt: claimed.attempts, error: errorClass(error) })
                 ),
-                markFailed(claimed, `internal error (${errorClass(error)})`)
-              ))
+                claimed.attempts < maxAttempts
+                  ? requeue(claimed, `attempt ${claimed.attempts}: ${reason}`)
+                  : markFailed(claimed, reason)
+              )
+            })
           )
 
       const runPending = Effect.gen(function*() {

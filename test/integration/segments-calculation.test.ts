@@ -264,6 +264,60 @@ layer(
       assert.deepStrictEqual((yield* membersPage(leased.id)).data.map((row) => row.customerId), [member])
     }))
 
+  it.effect("a run whose connection dies after changing the stays leaves nothing behind, and the job runs again", () =>
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      const tag = `crash-${unique()}`
+      const [ada, grace] = [yield* customerTagged(tag), yield* customerTagged(tag)]
+      const segment = yield* createSegment(dynamicSegment({ criteria: taggedWith(tag) }))
+      const dependent = yield* createSegment(dynamicSegment({ criteria: memberOf(segment.id) }))
+      yield* settled(segment.id)
+      yield* eventually("the dependent's members", readSegment(dependent.id), (read) => read.memberCount === 2)
+      yield* settled(dependent.id)
+      yield* retag(grace, ["other"])
+      const alan = yield* customerTagged(tag)
+      const before = yield* stays(segment.id)
+
+      // A pending calculation of the dependent, not yet committed: the run, at its very end (its stays changed,
+      // its events written), queues the dependent's and waits for this transaction. There its connection is
+      // cut, as a crash would.
+      const job = yield* sql.withTransaction(Effect.gen(function*() {
+        const [blocker] = yield* sql<{ readonly id: string }>`INSERT INTO segment_calculations
+            (id, segment_id, status, trigger, requested_at)
+          VALUES (gen_random_uuid(), ${dependent.id}, 'queued', 'requested', now()) RETURNING id::text AS id`
+        const job = yield* calculate(segment.id)
+        const [waiting] = yield* eventually(
+          "the run to wait for this transaction",
+          sql<{ readonly pid: number }>`SELECT pid FROM pg_stat_activity
+            WHERE pg_blocking_pids(pid) @> ARRAY[pg_backend_pid()]`,
+          (rows) => rows.length === 1
+        )
+        yield* sql`SELECT pg_terminate_backend(${waiting.pid})`
+        // The killed attempt rolled back: the stays are as they were (the next attempt waits here again).
+        yield* eventually("the first attempt to end", readCalculation(segment.id, job.id), (read) => read.attempts === 2)
+        assert.deepStrictEqual(yield* stays(segment.id), before)
+        yield* sql`DELETE FROM segment_calculations WHERE id = ${blocker.id}`
+        return job
+      })).pipe(Effect.orDie)
+
+      const done = yield* finished(segment.id, job.id)
+      assert.deepStrictEqual([done.status, done.attempts, done.joined, done.left, done.error], ["succeeded", 2, 1, 1, null])
+      const after = yield* stays(segment.id)
+      // One stay opened (Alan), one closed (Grace), once.
+      assert.strictEqual(after.length, before.length + 1)
+      assert.deepStrictEqual(
+        sorted(after.filter((stay) => stay.leftAt === null).map((stay) => stay.customerId)),
+        sorted([ada, alan])
+      )
+      const events = (yield* outboxRows()).filter((row) => row.subject.startsWith(`segments.${segment.id}.`))
+        .map((row) => decodeMembershipEvent(row.payload))
+        .filter((event) => event.calculationId === job.id)
+      assert.deepStrictEqual(events.map((event): ReadonlyArray<unknown> => [event.type, event.customerIds]), [
+        ["segment.joined", [alan]],
+        ["segment.left", [grace]]
+      ])
+    }))
+
   it.effect("changing the criteria queues a recalculation, and so does a change of a segment the criteria name", () =>
     Effect.gen(function*() {
       const [before, after] = [`before-${unique()}`, `after-${unique()}`]

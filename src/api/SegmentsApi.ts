@@ -1,6 +1,7 @@
 /**
  * The segment endpoints, beside the customer endpoints under /api/v1/customers:
- * definitions at /segments, a customer's segments at /:id/segments and hand-kept
+ * definitions at /segments, their calculations and current members below
+ * /segments/:id, a customer's segments at /:id/segments and hand-kept
  * membership at /bulk/segments. The router prefers a static path segment to a
  * parameter, so `/segments` and `/bulk` never reach the customer's `/:id`.
  * Built only from domain schemas.

@@ -1,6 +1,7 @@
 /**
  * Segment rows, the references between segments and hand-kept membership in
- * PostgreSQL (migrations/0009). Every statement of the segment feature is here.
+ * PostgreSQL (migrations/0009). Every statement of the segment feature is here,
+ * except the calculation's (SegmentCalculation.ts, which owns its job table).
  */
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Option } from "effect"

@@ -120,6 +120,11 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
   /** Queues a calculation, or answers the one already queued or running. */
   request(segmentId: SegmentId, trigger: SegmentCalculationTrigger): Effect.Effect<SegmentCalculation, SegmentNotFound>
   find(segmentId: SegmentId, id: SegmentCalculationId): Effect.Effect<Option.Option<SegmentCalculation>>
+  /**
+   * Queues a calculation of every segment whose criteria name this one (unless one is pending): its members
+   * changed outside a calculation (by hand).
+   */
+  recalculateDependents(segmentId: SegmentId): Effect.Effect<void>
   /** Tells this process's runner there is work, so it need not wait for its next poll. */
   readonly wake: Effect.Effect<void>
   /** Resolves when `wake` was called. */
@@ -353,10 +358,18 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
         }
       }).pipe(Effect.withSpan("SegmentCalculations.runPending"))
 
+      const recalculateDependents = Effect.fn("SegmentCalculations.recalculateDependents")(function*(
+        segmentId: SegmentId
+      ) {
+        const queued = yield* queueDependents(segmentId, new Date(yield* Clock.currentTimeMillis)).pipe(Effect.orDie)
+        if (queued > 0) yield* wake
+      })
+
       return SegmentCalculations.of({
         queueStatement,
         request,
         find,
+        recalculateDependents,
         wake,
         woken: Queue.take(wakeUps),
         runPending

@@ -320,6 +320,11 @@ export class Segments extends Context.Service<Segments, {
             detail: "A dynamic segment's members are the customers its criteria match"
           })
         }
+        // Segments defined by this one's membership follow it. After the commit, not in it: a crash in between
+        // leaves them stale until their next calculation.
+        if (changed.value.outcomes.some((outcome) => outcome === "added" || outcome === "removed")) {
+          yield* calculations.recalculateDependents(input.segmentId)
+        }
         return {
           segmentId: input.segmentId,
           results: input.customerIds.map((customerId, index) => ({ customerId, outcome: changed.value.outcomes[index] })),

@@ -342,6 +342,20 @@ layer(
       assert.deepStrictEqual((yield* membersPage(dependent.id)).data.map((member) => member.customerId), [grace])
       assert.notInclude((yield* membersPage(dependent.id)).data.map((member) => member.customerId), ada)
 
+      // A manual segment's members changed by hand: the segments defined by its membership follow.
+      const manual = yield* createSegment(manualSegment())
+      const follower = yield* createSegment(dynamicSegment({ criteria: memberOf(manual.id) }))
+      yield* settled(follower.id)
+      const added = yield* call("POST", "/api/v1/customers/bulk/segments", {
+        body: { segmentId: manual.id, action: "add", customerIds: [ada] }
+      })
+      assert.strictEqual(added.status, 200)
+      yield* eventually("the follower's recalculation", readSegment(follower.id), (read) => read.memberCount === 1)
+      assert.deepStrictEqual(
+        (yield* calculationRows(follower.id)).map((job) => job.trigger),
+        ["created", "dependency-changed"]
+      )
+
       // A change of name alone does not recalculate.
       yield* call("PATCH", segmentPath(segment.id), { body: { name: `Renamed ${unique()}` } })
       assert.strictEqual((yield* calculationRows(segment.id)).length, 2)

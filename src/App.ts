@@ -38,6 +38,7 @@ import { Nats } from "./platform/Nats.ts"
 import { Outbox } from "./platform/Outbox.ts"
 import { OutboxRelayLive } from "./platform/OutboxRelay.ts"
 import { AuditLog } from "./privacy/AuditLog.ts"
+import { SegmentCalculationRunnerLive, SegmentCalculations } from "./segments/SegmentCalculation.ts"
 import { SegmentRepo } from "./segments/SegmentRepo.ts"
 import { Segments } from "./segments/Segments.ts"
 
@@ -75,13 +76,16 @@ const AnalyticsFeature = CustomerAnalytics.layer.pipe(
   Layer.provideMerge(ClvModels.layer)
 )
 
-// Segment definitions and hand-kept membership; a customer's segments are read for known customers only.
-const SegmentsFeature = Segments.layer.pipe(Layer.provideMerge(SegmentRepo.layer))
+// Segment definitions, hand-kept membership and calculation (churn risk reads the latest CLV fit); a customer's
+// segments are read for known customers only.
+const SegmentsFeature = Segments.layer.pipe(
+  Layer.provideMerge(Layer.mergeAll(SegmentRepo.layer, SegmentCalculations.layer))
+)
 
 /** Every service the routes need, the database built first. */
 export const ServicesLive = Layer.mergeAll(
   CustomersFeature,
-  SegmentsFeature.pipe(Layer.provide(CustomersFeature)),
+  SegmentsFeature.pipe(Layer.provide([CustomersFeature, AnalyticsFeature])),
   EventsFeature,
   AnalyticsFeature,
   Health.layer
@@ -97,6 +101,7 @@ export const HttpAppLive = Layer.mergeAll(
   IdempotencyKeyExpiryLive,
   RfmBreakpointsLive,
   ClvFitJobLive,
+  SegmentCalculationRunnerLive,
   PartitionUpkeepLive,
   EventsNatsDoorLive,
   EventPublisherLive,

@@ -7,6 +7,7 @@
 import { JsonSchema, Schema, SchemaAST } from "effect"
 import { CustomerEvent, customerEvents, streamName } from "../domain/CustomerEvents.ts"
 import { eventsStreamName, TrackedEvents } from "../domain/Event.ts"
+import { maxCustomersPerMembershipEvent, SegmentMembershipChanged, segmentEvents, segmentsStreamName } from "../domain/SegmentEvents.ts"
 
 export const asyncApiPath = "/api/v1/asyncapi.json"
 
@@ -51,10 +52,18 @@ interface Message {
 }
 
 const build = (version: string) => {
-  const document = JsonSchema.toDocumentDraft07(Schema.toJsonSchemaDocument(Schema.Union([CustomerEvent, TrackedEvents])))
+  const document = JsonSchema.toDocumentDraft07(
+    Schema.toJsonSchemaDocument(Schema.Union([CustomerEvent, TrackedEvents, SegmentMembershipChanged]))
+  )
   const tracked = SchemaAST.resolveIdentifier(TrackedEvents.ast) ?? "TrackedEvents"
   const events = customerEvents.map((event) => ({
     ...event,
+    message: SchemaAST.resolveIdentifier(event.schema.ast) ?? event.type,
+    description: SchemaAST.resolveDescription(event.schema.ast) ?? event.type
+  }))
+  const membership = segmentEvents.map((event) => ({
+    ...event,
+    channel: `segment-${event.name}`,
     message: SchemaAST.resolveIdentifier(event.schema.ast) ?? event.type,
     description: SchemaAST.resolveDescription(event.schema.ast) ?? event.type
   }))
@@ -69,7 +78,10 @@ const build = (version: string) => {
         `Every tracked event, once committed, to the stream \`${eventsStreamName}\` on \`events.<type>\`, in ` +
         "messages of one committed batch's events of that type (up to a few hundred each), with `Nats-Msg-Id` = " +
         "the first event's `<id>@<occurredAt>`; batches in the order they were committed, the events of a " +
-        "message in the order they occurred."
+        "message in the order they occurred. " +
+        `Every change of a segment's members, to the stream \`${segmentsStreamName}\` on ` +
+        "`segments.<segmentId>.joined` and `.left`, from the same outbox, in the transaction that changed them: " +
+        `up to ${maxCustomersPerMembershipEvent} customer ids per message; a segment's events are published in order.`
     },
     defaultContentType: "application/json",
     servers: {
@@ -77,7 +89,8 @@ const build = (version: string) => {
         host: "localhost:4222",
         protocol: "nats",
         description: `NATS with JetStream; the stream \`${streamName}\` holds subjects \`customers.>\`, ` +
-          `the stream \`${eventsStreamName}\` subjects \`events.*\``
+          `the stream \`${eventsStreamName}\` subjects \`events.*\`, the stream \`${segmentsStreamName}\` ` +
+          "subjects `segments.>`"
       }
     },
     channels: Object.fromEntries(events.map((event): [string, Channel] => [event.name, {
@@ -95,7 +108,14 @@ const build = (version: string) => {
       parameters: { type: { description: "The event's type, e.g. `purchase`" } },
       messages: { [tracked]: { $ref: `#/components/messages/${tracked}` } },
       "x-jetstream-stream": eventsStreamName
-    }]])),
+    }]]).concat(membership.map((event): [string, Channel] => [event.channel, {
+      address: `segments.{segmentId}.${event.name}`,
+      title: event.type,
+      description: event.description,
+      parameters: { segmentId: { description: "The segment's id (a UUID)" } },
+      messages: { [event.message]: { $ref: `#/components/messages/${event.message}` } },
+      "x-jetstream-stream": segmentsStreamName
+    }]))),
     operations: Object.fromEntries(events.map((event): [string, Operation] => [event.message, {
       action: "send",
       title: `Publish ${event.type}`,
@@ -106,7 +126,12 @@ const build = (version: string) => {
       title: "Publish a tracked event",
       channel: { $ref: "#/channels/tracked" },
       messages: [{ $ref: `#/channels/tracked/messages/${tracked}` }]
-    }]])),
+    }]]).concat(membership.map((event): [string, Operation] => [event.message, {
+      action: "send",
+      title: `Publish ${event.type}`,
+      channel: { $ref: `#/channels/${event.channel}` },
+      messages: [{ $ref: `#/channels/${event.channel}/messages/${event.message}` }]
+    }]))),
     components: {
       messages: Object.fromEntries(events.map((event): [string, Message] => [event.message, {
         name: event.type,
@@ -130,7 +155,17 @@ const build = (version: string) => {
           }
         },
         payload: { $ref: `#/components/schemas/${tracked}` }
-      }]])),
+      }]]).concat(membership.map((event): [string, Message] => [event.message, {
+        name: event.type,
+        title: event.message,
+        summary: event.description,
+        contentType: "application/json",
+        headers: {
+          type: "object",
+          properties: { "Nats-Msg-Id": { type: "string", description: "The event's eventId" } }
+        },
+        payload: { $ref: `#/components/schemas/${event.message}` }
+      }]))),
       schemas: relocate(document.definitions)
     }
   }

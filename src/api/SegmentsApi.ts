@@ -1,6 +1,7 @@
 /**
  * The segment endpoints, beside the customer endpoints under /api/v1/customers:
- * definitions at /segments, a customer's segments at /:id/segments and hand-kept
+ * definitions at /segments, their calculations and current members below
+ * /segments/:id, a customer's segments at /:id/segments and hand-kept
  * membership at /bulk/segments. The router prefers a static path segment to a
  * parameter, so `/segments` and `/bulk` never reach the customer's `/:id`.
  * Built only from domain schemas.
@@ -9,14 +10,24 @@ import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import { CustomerId } from "../domain/Customer.ts"
 import {
+  CalculateSegmentErrors,
   ChangeSegmentMembersErrors,
   CreateSegmentErrors,
   CustomerSegmentsErrors,
   DeleteSegmentErrors,
+  GetSegmentCalculationErrors,
   GetSegmentErrors,
   ListSegmentsErrors,
+  SegmentMembersErrors,
   UpdateSegmentErrors
 } from "../domain/Errors.ts"
+import {
+  maxMembersPageSize,
+  SegmentCalculation,
+  SegmentCalculationId,
+  SegmentMembersPage,
+  SegmentMembersQuery
+} from "../domain/SegmentCalculation.ts"
 import {
   ChangeSegmentMembers,
   CreateSegment,
@@ -65,6 +76,16 @@ const Created = HttpApiSchema.WithHeaders(Segment, {
     description: "Where the new segment lives"
   })
 }).pipe(HttpApiSchema.status(201))
+
+const Accepted = HttpApiSchema.WithHeaders(SegmentCalculation, {
+  location: Schema.String.check(
+    Schema.isPattern(/^\/api\/v1\/customers\/segments\/[0-9a-f-]{36}\/calculations\/[0-9a-f-]{36}$/u)
+  ).annotate({ description: "Where to poll the calculation" })
+}).pipe(HttpApiSchema.status(202))
+
+/** Where a segment's calculation is polled. */
+export const calculationPath = (segmentId: string, calculationId: string) =>
+  `${segmentsPath}/${segmentId}/calculations/${calculationId}`
 
 const documented = (summary: string, description: string) => OpenApi.annotations({ summary, description })
 
@@ -120,6 +141,38 @@ export class SegmentsApi extends HttpApiGroup.make("segments")
       "Delete a segment",
       "With its membership history. Refused (409) while other segments' criteria refer to it."
     )),
+    HttpApiEndpoint.post("calculate", "/segments/:id/calculate", {
+      params: idParam,
+      success: Accepted,
+      error: CalculateSegmentErrors
+    }).middleware(Authorization).annotate(RequiredPermission, "customers:write").annotateMerge(documented(
+      "Calculate a dynamic segment's members",
+      "Queues a calculation and answers at once (202) with the job and, in `Location`, where to poll it. When " +
+        "one is already queued or running, that one is the answer: two calculations of a segment never run at " +
+        "once. Creating a dynamic segment and changing its criteria queue one too. A manual segment is a 422."
+    )),
+    HttpApiEndpoint.get("calculation", "/segments/:id/calculations/:calculationId", {
+      params: {
+        ...idParam,
+        calculationId: SegmentCalculationId.annotate({ description: "The calculation's id (a UUID)" })
+      },
+      success: SegmentCalculation,
+      error: GetSegmentCalculationErrors
+    }).annotateMerge(documented(
+      "A segment's calculation",
+      "Its status (`queued`, `running`, `succeeded`, `failed`), and once finished the members after it, the " +
+        "customers who joined and left, its duration, or why it failed."
+    )),
+    HttpApiEndpoint.get("members", "/segments/:id/customers", {
+      params: idParam,
+      query: SegmentMembersQuery,
+      success: SegmentMembersPage,
+      error: SegmentMembersErrors
+    }).annotateMerge(documented(
+      "A segment's current members",
+      `Keyset-paginated by customer id, up to ${maxMembersPageSize} per page: pass \`nextCursor\` back as ` +
+        "`cursor` until it is null."
+    )).annotateMerge(documentQueryParameters(SegmentMembersQuery)),
     HttpApiEndpoint.get("customerSegments", "/:id/segments", {
       params: { id: CustomerId.annotate({ description: "The customer's id (a UUID)" }) },
       success: CustomerSegments,

@@ -7,14 +7,23 @@ import { Schema } from "effect"
 import { Rpc, RpcGroup } from "effect/rpc"
 import { CustomerId } from "../domain/Customer.ts"
 import {
+  CalculateSegmentErrors,
   ChangeSegmentMembersErrors,
   CreateSegmentErrors,
   CustomerSegmentsErrors,
   DeleteSegmentErrors,
+  GetSegmentCalculationErrors,
   GetSegmentErrors,
   ListSegmentsErrors,
+  SegmentMembersErrors,
   UpdateSegmentErrors
 } from "../domain/Errors.ts"
+import {
+  SegmentCalculation,
+  SegmentCalculationId,
+  SegmentMembersPage,
+  SegmentMembersQuery
+} from "../domain/SegmentCalculation.ts"
 import {
   ChangeSegmentMembers,
   CreateSegment,
@@ -69,5 +78,20 @@ export class SegmentsRpc extends RpcGroup.make(
     payload: ChangeSegmentMembers,
     success: MembershipChanges,
     error: Schema.Union(ChangeSegmentMembersErrors)
-  }).annotate(RequiredPermission, "customers:write")
+  }).annotate(RequiredPermission, "customers:write"),
+  Rpc.make("CalculateSegment", {
+    payload: { id: SegmentId },
+    success: SegmentCalculation,
+    error: Schema.Union(CalculateSegmentErrors)
+  }).annotate(RequiredPermission, "customers:write"),
+  Rpc.make("GetSegmentCalculation", {
+    payload: { id: SegmentId, calculationId: SegmentCalculationId },
+    success: SegmentCalculation,
+    error: Schema.Union(GetSegmentCalculationErrors)
+  }),
+  Rpc.make("ListSegmentMembers", {
+    payload: { id: SegmentId, ...SegmentMembersQuery.fields },
+    success: SegmentMembersPage,
+    error: Schema.Union(SegmentMembersErrors)
+  })
 ).middleware(RpcAuthentication) {}

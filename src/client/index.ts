@@ -22,6 +22,8 @@ export * from "../domain/Errors.ts"
 export * from "../domain/Event.ts"
 export * from "../domain/FleetReport.ts"
 export * from "../domain/Segment.ts"
+export * from "../domain/SegmentCalculation.ts"
+export * from "../domain/SegmentEvents.ts"
 export {
   type Criterion,
   type CriterionEncoded,

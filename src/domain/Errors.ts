@@ -267,6 +267,21 @@ export class SegmentNotManual extends HttpApiError.Problem<SegmentNotManual>()("
   title: "Members are added and removed by hand only in a manual segment"
 }, { field: Schema.Literal("segmentId") }) {}
 
+/** A manual segment's members are kept by hand: there is nothing to calculate. */
+export class SegmentNotDynamic extends HttpApiError.Problem<SegmentNotDynamic>()("SegmentNotDynamic", {
+  type: problemType("segment-not-dynamic"),
+  status: 422,
+  title: "Only a dynamic segment's members are calculated"
+}, { segmentId: Schema.String }) {}
+
+export class SegmentCalculationNotFound
+  extends HttpApiError.Problem<SegmentCalculationNotFound>()("SegmentCalculationNotFound", {
+    type: problemType("segment-calculation-not-found"),
+    status: 404,
+    title: "The segment has no such calculation"
+  }, { calculationId: Schema.String })
+{}
+
 /** Segments: reads need no permission (every role reads customers); changes need `customers:write`. */
 export const GetSegmentErrors = [SegmentNotFound] as const
 export const ListSegmentsErrors = [InvalidCursor] as const
@@ -281,3 +296,6 @@ export const UpdateSegmentErrors = [
 export const DeleteSegmentErrors = [SegmentNotFound, SegmentVersionConflict, SegmentInUse, Forbidden] as const
 export const CustomerSegmentsErrors = [CustomerNotFound] as const
 export const ChangeSegmentMembersErrors = [SegmentNotFound, SegmentNotManual, Forbidden] as const
+export const CalculateSegmentErrors = [SegmentNotFound, SegmentNotDynamic, Forbidden] as const
+export const GetSegmentCalculationErrors = [SegmentNotFound, SegmentCalculationNotFound] as const
+export const SegmentMembersErrors = [SegmentNotFound] as const

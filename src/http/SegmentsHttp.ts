@@ -2,7 +2,7 @@
 import { Effect } from "effect"
 import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
 import { Api } from "../api/Api.ts"
-import { segmentsPath } from "../api/SegmentsApi.ts"
+import { calculationPath, segmentsPath } from "../api/SegmentsApi.ts"
 import { CurrentActor } from "../api/Security.ts"
 import { etagFor, versionFromEtag } from "../domain/CustomerRules.ts"
 import { SegmentVersionConflict } from "../domain/Errors.ts"
@@ -69,7 +69,20 @@ export const SegmentsHttpLive = HttpApiBuilder.group(
       customerSegments: ({ params }) => Effect.flatMap(CurrentActor, (actor) => segments.segmentsOf(actor, params.id)),
 
       changeMembers: ({ payload }) =>
-        Effect.flatMap(commandContext, (context) => segments.changeMembers({ ...context, input: payload }))
+        Effect.flatMap(commandContext, (context) => segments.changeMembers({ ...context, input: payload })),
+
+      calculate: Effect.fn(function*({ params }) {
+        const calculation = yield* segments.calculate({ ...(yield* commandContext), id: params.id })
+        return HttpApiSchema.withHeaders({
+          body: calculation,
+          headers: { location: calculationPath(params.id, calculation.id) }
+        })
+      }),
+
+      calculation: ({ params }) =>
+        Effect.flatMap(CurrentActor, (actor) => segments.calculation(actor, params.id, params.calculationId)),
+
+      members: ({ params, query }) => Effect.flatMap(CurrentActor, (actor) => segments.members(actor, params.id, query))
     })
   })
 )

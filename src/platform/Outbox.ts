@@ -7,16 +7,23 @@ import { Context, Effect, Layer, PubSub, Schema } from "effect"
 import type { Statement } from "effect/sql"
 import type { CustomerId } from "../domain/Customer.ts"
 import { CustomerEvent, personalEventFields, subjectOf } from "../domain/CustomerEvents.ts"
+import { SegmentMembershipChanged, segmentSubjectOf } from "../domain/SegmentEvents.ts"
 import { guardName } from "./Database.ts"
 import { uuidv7 } from "./Ids.ts"
 
+/** Every event the outbox carries: a customer's changes, and segment membership changes. */
+const OutboxEvent = Schema.Union([CustomerEvent, SegmentMembershipChanged])
+type OutboxEvent = typeof OutboxEvent.Type
+
 /** An event as the caller builds it: the outbox gives it its id. */
-export type NewEvent = CustomerEvent extends infer Event ? Event extends CustomerEvent ? Omit<Event, "eventId"> : never
+export type NewEvent = OutboxEvent extends infer Event ? Event extends OutboxEvent ? Omit<Event, "eventId"> : never
   : never
 
 // The event is typed and built from values already decoded at the edge or read from the store, so encoding
 // skips re-running their checks (metadata's alone cost ~20 µs per write); it still shapes the JSON.
-const encodeEvent = Schema.encodeSync(CustomerEvent, { disableChecks: true })
+const encodeEvent = Schema.encodeSync(OutboxEvent, { disableChecks: true })
+
+const subjectOfEvent = (event: OutboxEvent) => "segmentId" in event ? segmentSubjectOf(event) : subjectOf(event)
 
 export class Outbox extends Context.Service<Outbox, {
   /** Must run inside the transaction that makes the change. */
@@ -28,9 +35,12 @@ export class Outbox extends Context.Service<Outbox, {
    * one INSERT, so their outbox ids follow the list even within one statement.
    */
   appendGuardedStatement(events: ReadonlyArray<NewEvent>): Statement.Statement<unknown>
+  /** Events as one INSERT, in the order given (their outbox ids follow the list); inside the change's transaction. */
+  appendAll(events: ReadonlyArray<NewEvent>): Effect.Effect<void>
   /**
    * Erasure, inside its transaction: the customer's published events go, those still waiting lose the
-   * person's data (they stay: consumers still learn that something changed).
+   * person's data (they stay: consumers still learn that something changed). Segment membership events,
+   * published or not, lose the customer's id.
    */
   eraseCustomer(customerId: CustomerId): Effect.Effect<void>
   /** Tells the relay there is work, so delivery does not wait for its next poll. */
@@ -45,25 +55,35 @@ export class Outbox extends Context.Service<Outbox, {
       const removePersonal = sql.literal(personalEventFields.map((field) => `- '${field}'`).join(" "))
       const appendStatement = (event: NewEvent) => {
         const eventId = uuidv7()
-        const typed = { eventId, ...event } as CustomerEvent
+        const typed = { eventId, ...event } as OutboxEvent
         return sql`INSERT INTO outbox (event_id, subject, payload)
-          VALUES (${eventId}, ${subjectOf(typed)}, ${sql.json(encodeEvent(typed))})`
+          VALUES (${eventId}, ${subjectOfEvent(typed)}, ${sql.json(encodeEvent(typed))})`
       }
-      const appendGuardedStatement = (events: ReadonlyArray<NewEvent>) => {
+      /** The events as VALUES rows with their position; `guard` names a guard to select from, or none. */
+      const appendInOrder = (events: ReadonlyArray<NewEvent>, guard: string | null) => {
         const rows = events.map((event, position) => {
           const eventId = uuidv7()
-          const typed = { eventId, ...event } as CustomerEvent
-          return sql`(${eventId}::uuid, ${subjectOf(typed)}, ${sql.json(encodeEvent(typed))}::jsonb, ${position}::int)`
+          const typed = { eventId, ...event } as OutboxEvent
+          return sql`(${eventId}::uuid, ${subjectOfEvent(typed)}, ${sql.json(encodeEvent(typed))}::jsonb, ${position}::int)`
         })
         // Rows reach the insert in ORDER BY order, and each takes its id (bigserial) as it is inserted.
         return sql`INSERT INTO outbox (event_id, subject, payload)
           SELECT event.event_id, event.subject, event.payload
-          FROM (VALUES ${sql.csv(rows)}) AS event (event_id, subject, payload, position), ${sql.literal(guardName)}
+          FROM (VALUES ${sql.csv(rows)}) AS event (event_id, subject, payload, position)
+            ${guard === null ? sql`` : sql`, ${sql.literal(guard)}`}
           ORDER BY event.position`
       }
+      // Four parameters a row, well under PostgreSQL's 65,535 per statement.
+      const rowsPerInsert = 5_000
+      const appendAll = Effect.fn("Outbox.appendAll")(function*(events: ReadonlyArray<NewEvent>) {
+        for (let start = 0; start < events.length; start += rowsPerInsert) {
+          yield* appendInOrder(events.slice(start, start + rowsPerInsert), null).pipe(Effect.orDie)
+        }
+      })
       return Outbox.of({
         appendStatement,
-        appendGuardedStatement,
+        appendGuardedStatement: (events) => appendInOrder(events, guardName),
+        appendAll,
         append: Effect.fn("Outbox.append")(function*(event: NewEvent) {
           yield* appendStatement(event).pipe(Effect.orDie)
         }),
@@ -72,6 +92,10 @@ export class Outbox extends Context.Service<Outbox, {
           yield* sql`DELETE FROM outbox WHERE subject LIKE ${subjects} AND published_at IS NOT NULL`.pipe(Effect.orDie)
           yield* sql`UPDATE outbox SET payload = payload ${removePersonal}
             WHERE subject LIKE ${subjects} AND published_at IS NULL`.pipe(Effect.orDie)
+          yield* sql`UPDATE outbox SET payload = jsonb_set(payload, '{customerIds}', (payload -> 'customerIds') - ${customerId}::text)
+            WHERE subject LIKE 'segments.%' AND payload -> 'customerIds' @> jsonb_build_array(${customerId}::text)`.pipe(
+            Effect.orDie
+          )
         }),
         committed: PubSub.publish(wakeUps, undefined).pipe(Effect.asVoid),
         wakeUps

@@ -19,6 +19,10 @@ export const SegmentsRpcLive = SegmentsRpc.toLayer(Effect.gen(function*() {
       Effect.flatMap(context, (context) =>
         segments.delete({ ...context, id, expectedVersion: expectedVersion ?? null })),
     ListCustomerSegments: ({ id }) => Effect.flatMap(CurrentActor, (actor) => segments.segmentsOf(actor, id)),
-    ChangeSegmentMembers: (input) => Effect.flatMap(context, (context) => segments.changeMembers({ ...context, input }))
+    ChangeSegmentMembers: (input) => Effect.flatMap(context, (context) => segments.changeMembers({ ...context, input })),
+    CalculateSegment: ({ id }) => Effect.flatMap(context, (context) => segments.calculate({ ...context, id })),
+    GetSegmentCalculation: ({ id, calculationId }) =>
+      Effect.flatMap(CurrentActor, (actor) => segments.calculation(actor, id, calculationId)),
+    ListSegmentMembers: ({ id, ...query }) => Effect.flatMap(CurrentActor, (actor) => segments.members(actor, id, query))
   })
 }))

@@ -1,6 +1,7 @@
 /**
  * Segment rows, the references between segments and hand-kept membership in
- * PostgreSQL (migrations/0009). Every statement of the segment feature is here.
+ * PostgreSQL (migrations/0009). Every statement of the segment feature is here,
+ * except the calculation's (SegmentCalculation.ts, which owns its job table).
  */
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Option } from "effect"
@@ -16,6 +17,11 @@ import {
   type SegmentSortField,
   type SegmentType
 } from "../domain/Segment.ts"
+import {
+  defaultMembersPageSize,
+  type SegmentMembersPage,
+  type SegmentMembersQuery
+} from "../domain/SegmentCalculation.ts"
 import type { Criterion, SegmentId } from "../domain/SegmentCriteria.ts"
 import { decodeCursor, encodeCursor } from "../customers/Cursor.ts"
 import { guardedStatement, guardName } from "../platform/Database.ts"
@@ -104,11 +110,12 @@ const refusalsOrDie = <A, R>(effect: Effect.Effect<A, SqlError.SqlError, R>) =>
       : Effect.die(error))
 
 export class SegmentRepo extends Context.Service<SegmentRepo, {
-  /** The segment's row, its references and `audit` (a statement), as one statement. */
+  /** The segment's row, its references, `audit` and `alongside` (statements), as one statement. */
   insert(
     segment: Segment,
     references: ReadonlyArray<SegmentId>,
-    audit: Statement.Statement<unknown>
+    audit: Statement.Statement<unknown>,
+    alongside: ReadonlyArray<Statement.Statement<unknown>>
   ): Effect.Effect<void, NameTaken | ReferenceGone>
   findById(id: SegmentId): Effect.Effect<Option.Option<Segment>>
   list(query: ListSegmentsQuery): Effect.Effect<
@@ -119,8 +126,8 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
   existing(ids: ReadonlyArray<SegmentId>): Effect.Effect<ReadonlySet<SegmentId>>
   /**
    * Applies the changes when the segment is at `expectedVersion` (any version when null); `references` (when
-   * the criteria change) replace the segment's references after a cycle check, and `audit` (a statement) is
-   * written, all in one transaction.
+   * the criteria change) replace the segment's references after a cycle check, and `audit` and `alongside`
+   * (statements) are written, all in one transaction.
    */
   update(
     id: SegmentId,
@@ -128,10 +135,13 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
     changes: SegmentChanges,
     references: ReadonlyArray<SegmentId> | undefined,
     updatedAt: string,
-    audit: Statement.Statement<unknown>
+    audit: Statement.Statement<unknown>,
+    alongside: ReadonlyArray<Statement.Statement<unknown>>
   ): Effect.Effect<UpdateOutcome, NameTaken | ReferenceGone>
   /** `audit` is a guarded statement (Database.ts): written only when the row is deleted. */
   delete(id: SegmentId, expectedVersion: number | null, audit: Statement.Statement<unknown>): Effect.Effect<DeleteOutcome>
+  /** Current members after `query.cursor` (a customer id), by customer id. */
+  members(segmentId: SegmentId, query: SegmentMembersQuery): Effect.Effect<SegmentMembersPage>
   /** The customer's current segments, by name. */
   segmentsOf(customerId: CustomerId): Effect.Effect<ReadonlyArray<CustomerSegment>>
   /**
@@ -171,7 +181,8 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
       const insert = Effect.fn("SegmentRepo.insert")(function*(
         segment: Segment,
         references: ReadonlyArray<SegmentId>,
-        audit: Statement.Statement<unknown>
+        audit: Statement.Statement<unknown>,
+        alongside: ReadonlyArray<Statement.Statement<unknown>>
       ) {
         const row = sql`INSERT INTO customer_segments (id, name, description, type, criteria, version, member_count,
             last_calculated_at, created_by, created_at, updated_at)
@@ -181,6 +192,7 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
         // The references' foreign keys are checked at the end of the statement, after the segment's row exists.
         const writes = [sql`segment AS (${row})`, sql`audit AS (${audit})`]
         if (references.length > 0) writes.push(sql`refs AS (${insertReferences(segment.id, references)})`)
+        alongside.forEach((write, index) => writes.push(sql`${sql.literal(`alongside_${index}`)} AS (${write})`))
         yield* sql`WITH ${sql.csv(writes)} SELECT 1`.pipe(refusalsOrDie)
       })
 
@@ -258,7 +270,8 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
         changes: SegmentChanges,
         references: ReadonlyArray<SegmentId> | undefined,
         updatedAt: string,
-        audit: Statement.Statement<unknown>
+        audit: Statement.Statement<unknown>,
+        alongside: ReadonlyArray<Statement.Statement<unknown>>
       ) {
         const assignments = [sql`version = version + 1`, sql`updated_at = ${updatedAt}`]
         if (changes.name !== undefined) assignments.push(sql`name = ${changes.name}`)
@@ -279,6 +292,7 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
             if (references.length > 0) yield* insertReferences(id, references)
           }
           yield* audit
+          for (const write of alongside) yield* write
           return { _tag: "Done", value: toSegment(rows[0]) } as const
         })).pipe(refusalsOrDie)
       })
@@ -310,6 +324,21 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
             )
           )
         }).pipe(Effect.orDie)
+      })
+
+      // Served by the partial unique index on current stays (segment_id, customer_id).
+      const members = Effect.fn("SegmentRepo.members")(function*(segmentId: SegmentId, query: SegmentMembersQuery) {
+        const limit = query.limit ?? defaultMembersPageSize
+        const after = query.cursor === undefined ? sql`TRUE` : sql`customer_id > ${query.cursor}`
+        const rows = yield* sql<{ readonly customer_id: CustomerId; readonly joined_at: Date }>`SELECT customer_id, joined_at
+          FROM customer_segment_memberships
+          WHERE segment_id = ${segmentId} AND left_at IS NULL AND ${after}
+          ORDER BY customer_id LIMIT ${limit + 1}`.pipe(Effect.orDie)
+        const page = rows.slice(0, limit)
+        return {
+          data: page.map((row) => ({ customerId: row.customer_id, joinedAt: row.joined_at.toISOString() })),
+          nextCursor: rows.length > limit ? page[page.length - 1].customer_id : null
+        }
       })
 
       const segmentsOf = Effect.fn("SegmentRepo.segmentsOf")(function*(customerId: CustomerId) {
@@ -407,6 +436,7 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
         existing,
         update,
         delete: remove,
+        members,
         segmentsOf,
         eraseCustomer,
         changeMembers

@@ -10,22 +10,33 @@ import type { Actor } from "../domain/Access.ts"
 import { requirePermission } from "../domain/Access.ts"
 import type { CustomerId } from "../domain/Customer.ts"
 import {
+  type CalculateSegmentErrors,
   type ChangeSegmentMembersErrors,
   type CreateSegmentErrors,
   CustomerNotFound,
   type CustomerSegmentsErrors,
   type DeleteSegmentErrors,
   type ErrorOf,
+  type GetSegmentCalculationErrors,
   type GetSegmentErrors,
   InvalidSegmentCriteria,
   type ListSegmentsErrors,
   SegmentInUse,
+  SegmentCalculationNotFound,
+  type SegmentMembersErrors,
   SegmentNameTaken,
+  SegmentNotDynamic,
   SegmentNotFound,
   SegmentNotManual,
   SegmentVersionConflict,
   type UpdateSegmentErrors
 } from "../domain/Errors.ts"
+import type {
+  SegmentCalculation,
+  SegmentCalculationId,
+  SegmentMembersPage,
+  SegmentMembersQuery
+} from "../domain/SegmentCalculation.ts"
 import {
   type ChangeSegmentMembers,
   changedFields,
@@ -41,6 +52,7 @@ import type { Criterion, SegmentId } from "../domain/SegmentCriteria.ts"
 import { CustomerRepo } from "../customers/CustomerRepo.ts"
 import { uuidv7 } from "../platform/Ids.ts"
 import { AuditLog } from "../privacy/AuditLog.ts"
+import { SegmentCalculations } from "./SegmentCalculation.ts"
 import { SegmentRepo } from "./SegmentRepo.ts"
 
 export interface CommandOptions {
@@ -105,13 +117,32 @@ export class Segments extends Context.Service<Segments, {
   changeMembers(
     options: CommandOptions & { readonly input: ChangeSegmentMembers }
   ): Effect.Effect<MembershipChanges, ErrorOf<typeof ChangeSegmentMembersErrors>>
+  /** Queues a calculation of a dynamic segment, or answers the one already queued or running. */
+  calculate(
+    options: CommandOptions & { readonly id: SegmentId }
+  ): Effect.Effect<SegmentCalculation, ErrorOf<typeof CalculateSegmentErrors>>
+  calculation(
+    actor: Actor,
+    segmentId: SegmentId,
+    calculationId: SegmentCalculationId
+  ): Effect.Effect<SegmentCalculation, ErrorOf<typeof GetSegmentCalculationErrors>>
+  members(
+    actor: Actor,
+    segmentId: SegmentId,
+    query: SegmentMembersQuery
+  ): Effect.Effect<SegmentMembersPage, ErrorOf<typeof SegmentMembersErrors>>
 }>()("cms/segments/Segments") {
-  static readonly layer: Layer.Layer<Segments, never, SegmentRepo | CustomerRepo | AuditLog> = Layer.effect(
+  static readonly layer: Layer.Layer<
+    Segments,
+    never,
+    SegmentRepo | SegmentCalculations | CustomerRepo | AuditLog
+  > = Layer.effect(
     Segments,
     Effect.gen(function*() {
       const repo = yield* SegmentRepo
       const customers = yield* CustomerRepo
       const audit = yield* AuditLog
+      const calculations = yield* SegmentCalculations
 
       const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis).toISOString())
 
@@ -171,7 +202,14 @@ export class Segments extends Context.Service<Segments, {
         // A new segment cannot be referenced yet, so its references cannot make a cycle.
         const fields = Object.keys(input)
         const entry = { actor, action: "segment.create", segmentId: segment.id, requestId, fields }
-        yield* repo.insert(segment, references, audit.recordStatement(entry)).pipe(Effect.catchTags(writeRefusals))
+        // A dynamic segment's first members are calculated at once, committed with the definition.
+        const firstCalculation = input.type === "dynamic"
+          ? [calculations.queueStatement(segment.id, "created", new Date(at))]
+          : []
+        yield* repo.insert(segment, references, audit.recordStatement(entry), firstCalculation).pipe(
+          Effect.catchTags(writeRefusals)
+        )
+        if (firstCalculation.length > 0) yield* calculations.wake
         return segment
       })
 
@@ -198,11 +236,16 @@ export class Segments extends Context.Service<Segments, {
         const { version: _, ...changes } = update
         // Guarded by the version read above, so a change in between is a conflict, never overwritten.
         const entry = { actor, action: "segment.update", segmentId: id, requestId, fields: changedFields(update) }
-        const outcome = yield* repo.update(id, before.version, changes, references, yield* now, audit.recordStatement(entry)).pipe(
-          Effect.catchTags(writeRefusals)
-        )
+        const at = yield* now
+        // New criteria, new members: the recalculation is queued in the transaction that changes them.
+        const recalculation = update.criteria === undefined
+          ? []
+          : [calculations.queueStatement(id, "criteria-changed", new Date(at))]
+        const outcome = yield* repo.update(id, before.version, changes, references, at, audit.recordStatement(entry), recalculation)
+          .pipe(Effect.catchTags(writeRefusals))
         switch (outcome._tag) {
           case "Done":
+            if (recalculation.length > 0) yield* calculations.wake
             return outcome.value
           case "Cycle": {
             const through = new Set(outcome.through)
@@ -277,6 +320,11 @@ export class Segments extends Context.Service<Segments, {
             detail: "A dynamic segment's members are the customers its criteria match"
           })
         }
+        // Segments defined by this one's membership follow it. After the commit, not in it: a crash in between
+        // leaves them stale until their next calculation.
+        if (changed.value.outcomes.some((outcome) => outcome === "added" || outcome === "removed")) {
+          yield* calculations.recalculateDependents(input.segmentId)
+        }
         return {
           segmentId: input.segmentId,
           results: input.customerIds.map((customerId, index) => ({ customerId, outcome: changed.value.outcomes[index] })),
@@ -284,7 +332,52 @@ export class Segments extends Context.Service<Segments, {
         }
       })
 
-      return Segments.of({ get, list, create, update, delete: remove, segmentsOf, changeMembers })
+      const calculate = Effect.fn("Segments.calculate")(function*(
+        { actor, id }: CommandOptions & { readonly id: SegmentId }
+      ) {
+        yield* requirePermission(actor, "customers:write")
+        const segment = yield* found(id)
+        if (segment.type !== "dynamic") {
+          return yield* new SegmentNotDynamic({
+            segmentId: id,
+            detail: "A manual segment's members are added and removed by hand (POST /api/v1/customers/bulk/segments)"
+          })
+        }
+        return yield* calculations.request(id, "requested")
+      })
+
+      const calculation = Effect.fn("Segments.calculation")(function*(
+        _actor: Actor,
+        segmentId: SegmentId,
+        calculationId: SegmentCalculationId
+      ) {
+        yield* found(segmentId)
+        const job = yield* calculations.find(segmentId, calculationId)
+        if (Option.isNone(job)) return yield* new SegmentCalculationNotFound({ calculationId })
+        return job.value
+      })
+
+      const members = Effect.fn("Segments.members")(function*(
+        _actor: Actor,
+        segmentId: SegmentId,
+        query: SegmentMembersQuery
+      ) {
+        yield* found(segmentId)
+        return yield* repo.members(segmentId, query)
+      })
+
+      return Segments.of({
+        get,
+        list,
+        create,
+        update,
+        delete: remove,
+        segmentsOf,
+        changeMembers,
+        calculate,
+        calculation,
+        members
+      })
     })
   )
 }

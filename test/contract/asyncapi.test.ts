@@ -14,6 +14,7 @@ import { join } from "node:path"
 import { asyncApiPath, eventsDocument } from "../../src/api/Documentation.ts"
 import { customerEvents, streamName } from "../../src/domain/CustomerEvents.ts"
 import { eventsStreamName, TrackedEvents } from "../../src/domain/Event.ts"
+import { segmentEvents, segmentsStreamName } from "../../src/domain/SegmentEvents.ts"
 import { json, TestService, testService } from "../support/TestService.ts"
 
 interface LintReport {
@@ -69,13 +70,14 @@ describe("the AsyncAPI document under Redocly's recommended rules", () => {
 describe("the AsyncAPI document's content", () => {
   const document = eventsDocument()
 
-  it("has a channel per customer event on its subject pattern of the CUSTOMERS stream, and tracked events' on EVENTS", () => {
+  it("has a channel per customer event on its subject pattern of the CUSTOMERS stream, tracked events' on EVENTS, and segment membership events' on SEGMENTS", () => {
     assert.strictEqual(document.asyncapi, "3.0.0")
     assert.deepStrictEqual(
       Object.values(document.channels).map((channel) => [channel.address, channel["x-jetstream-stream"]]),
       [
         ...customerEvents.map((event) => [`customers.{customerId}.${event.name}`, streamName]),
-        ["events.{type}", eventsStreamName]
+        ["events.{type}", eventsStreamName],
+        ...segmentEvents.map((event) => [`segments.{segmentId}.${event.name}`, segmentsStreamName])
       ]
     )
   })
@@ -89,7 +91,7 @@ describe("the AsyncAPI document's content", () => {
   })
 
   it("describes each message's payload with its event schema", () => {
-    for (const event of customerEvents) {
+    for (const event of [...customerEvents, ...segmentEvents]) {
       const message = Object.values(document.components.messages).find((candidate) => candidate.name === event.type)!
       const schema = (document.components.schemas as Record<string, { readonly properties: Record<string, unknown> }>)[
         message.payload.$ref.slice("#/components/schemas/".length)

@@ -243,6 +243,22 @@ const answers: Record<string, {
     error: Effect.flatMap(createSegment(), (segment) =>
       send("POST", bulkSegmentsPath, { body: { segmentId: segment.id, action: "add", customerIds: [unknownId] } }))
   },
+  "segments.calculate": {
+    success: Effect.flatMap(createSegment(), ({ id }) => send("POST", `${segmentPath(id)}/calculate`)),
+    error: Effect.flatMap(createSegment(manualSegment()), ({ id }) => send("POST", `${segmentPath(id)}/calculate`))
+  },
+  "segments.calculation": {
+    success: Effect.gen(function*() {
+      const segment = yield* createSegment()
+      const job = yield* json<{ readonly id: string }>(yield* send("POST", `${segmentPath(segment.id)}/calculate`))
+      return yield* send("GET", `${segmentPath(segment.id)}/calculations/${job.id}`)
+    }),
+    error: Effect.flatMap(createSegment(), ({ id }) => send("GET", `${segmentPath(id)}/calculations/${unknownId}`))
+  },
+  "segments.members": {
+    success: Effect.flatMap(createSegment(), ({ id }) => send("GET", `${segmentPath(id)}/customers?limit=10`)),
+    error: send("GET", `${segmentPath(unknownId)}/customers`)
+  },
   rpc: {
     success: Effect.flatMap(createCustomer(), ({ id }) => send("POST", rpcPath, { body: [rpcCall("GetCustomer", { id })] })),
     error: send("POST", rpcPath, { body: [rpcCall("ListCustomers", {})], auth: false })

@@ -48,5 +48,16 @@ export const createSegment = (body: unknown = dynamicSegment()) =>
     return yield* json<SegmentBody>(response)
   })
 
+/**
+ * A segment without what its calculation changes (the members' count, when they were calculated): creating a
+ * dynamic segment queues a calculation, which may finish between two reads.
+ */
+export const definitionOf = <S extends { readonly memberCount: number; readonly lastCalculatedAt: string | null }>(
+  segment: S
+): Omit<S, "memberCount" | "lastCalculatedAt"> => {
+  const { lastCalculatedAt: _calculatedAt, memberCount: _count, ...definition } = segment
+  return definition
+}
+
 /** The segment node naming another segment. */
 export const memberOf = (segmentId: string) => ({ kind: "segment", segmentId })

@@ -15,7 +15,7 @@ import type { Statement } from "effect/sql"
 import { dayText } from "../analytics/Days.ts"
 import { activeDaysAtHalf, eventsPerDayAtHalf, halfLifeDays, weights, windowDays } from "../analytics/Engagement.ts"
 import type { Criterion, LeafCriterion, SegmentId, Window } from "../domain/SegmentCriteria.ts"
-import { dayRangeOf, type EvaluationContext, expLimit, todayOf } from "./Evaluation.ts"
+import { dayRangeOf, type EvaluationContext, expLimit, riskSteps, todayOf } from "./Evaluation.ts"
 
 export interface SqlEvaluationContext extends EvaluationContext {
   /** A predicate over `c`: the customer is a member of that segment. */
@@ -90,8 +90,9 @@ const churnRisk = (sql: Sql, context: EvaluationContext, today: number) => {
   const alpha = sql`${model.alpha}::float8`
   const exponent = sql`ln(${model.a}::float8) - ln(${model.b}::float8 + ${x} - 1)
     + (${model.r}::float8 + ${x}) * ln((${alpha} + ${T}) / (${alpha} + ${tX}))`
+  const risk = sql`1 - 1 / (1 + exp(greatest(${-expLimit}::float8, least(${expLimit}::float8, ${exponent}))))`
   return sql`(SELECT CASE WHEN ${x} = 0 THEN 0::float8
-      ELSE 1 - 1 / (1 + exp(greatest(${-expLimit}::float8, least(${expLimit}::float8, ${exponent})))) END
+      ELSE floor((${risk}) * ${riskSteps}::float8 + 0.5) / ${riskSteps}::float8 END
     FROM customer_activity a
     WHERE a.customer_id = c.id AND a.purchase_days >= 1
       AND a.first_purchase_on IS NOT NULL AND a.last_purchase_on >= a.first_purchase_on)`

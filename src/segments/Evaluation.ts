@@ -102,8 +102,18 @@ export const churnRiskOf = (
   const exponent = Math.log(model.a) - Math.log(model.b + x - 1) +
     (model.r + x) * Math.log((model.alpha + T) / (model.alpha + tX))
   const alive = 1 / (1 + Math.exp(Math.max(-expLimit, Math.min(expLimit, exponent))))
-  return 1 - alive
+  return toRiskPrecision(1 - alive)
 }
+
+/** Churn risk is compared to six decimals, so steps per million. */
+export const riskSteps = 1_000_000
+
+/**
+ * Churn risk to six decimals, by the same float arithmetic in both evaluators (floor(r * 10^6 + 0.5) / 10^6):
+ * PostgreSQL's ln and exp and JavaScript's may differ in the last bit, and a risk a bit either side of a
+ * threshold (0.5 when the exponent is 0) would put a customer in a segment by one evaluator and not the other.
+ */
+export const toRiskPrecision = (risk: number) => Math.floor(risk * riskSteps + 0.5) / riskSteps
 
 /**
  * Which of a customer's daily rollup rows (customer_daily_activity) the criteria read as of `today`: none, all

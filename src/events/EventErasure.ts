@@ -17,7 +17,8 @@ export const perCustomerEventTables = [
   "customer_sessions",
   "customer_hourly_activity",
   "customer_channel_activity",
-  "customer_active_periods"
+  "customer_active_periods",
+  "customer_last_activity_pending"
 ] as const
 
 export class EventErasure extends Context.Service<EventErasure, {

@@ -9,12 +9,14 @@
  * and a failed fold leaves it to be folded again.
  *
  * Lock order, so that concurrent folds (and erasures) wait for one another
- * instead of deadlocking: the customers rows whose last activity moves, in id
- * order (erasure locks the customers row first too); customer_activity rows,
- * in customer order (two folds sharing a customer are then serialised, and
- * every later statement of the second sees the first's rows); the other
- * per-customer tables, each in key order; and last the fleet and cohort rows
- * every fold touches, held only for the last statement before the commit.
+ * instead of deadlocking: customer_activity rows, in customer order (two folds
+ * sharing a customer are then serialised, and every later statement of the
+ * second sees the first's rows); the other per-customer tables, each in key
+ * order; and last the fleet and cohort rows every fold touches, held only for
+ * the last statement before the commit. A fold locks no customers row: it
+ * queues the customers whose last activity moved, and a throttled sync writes
+ * customers.last_activity (erasure locks the customers row first, then the
+ * rollups; the sync locks customers rows alone).
  *
  * A batch's row goes once it is folded and published to JetStream. With no
  * publisher (NATS_URL unset) there is nothing to wait for: the fold deletes
@@ -61,6 +63,8 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
   const lastActivityResolution = yield* Config.Duration("LAST_ACTIVITY_RESOLUTION").pipe(
     Config.withDefault(Duration.minutes(1))
   )
+  const syncInterval = yield* Config.Duration("LAST_ACTIVITY_SYNC_INTERVAL").pipe(Config.withDefault(Duration.seconds(1)))
+  const syncBatch = yield* Config.Int("LAST_ACTIVITY_SYNC_BATCH").pipe(Config.withDefault(2_000))
   const pruneInterval = yield* Config.Duration("ROLLUP_PRUNE_INTERVAL").pipe(Config.withDefault(Duration.minutes(1)))
   // NATS_URL unset: nothing publishes batches, so a folded batch is done.
   const publishing = (yield* nats.status) !== "disabled"
@@ -92,24 +96,20 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
       SELECT (SELECT count(*) FROM claimed)::int AS batches, (SELECT count(*) FROM loaded)::int AS events`
     if (claimed.events === 0) return claimed
 
-    // First write, in the order erasure locks (the customers row, then the rollups, see EventErasure.ts):
-    // customers whose last activity moves, in id order. Once per customer per fold, and only forward: a
-    // backfilled event is no new activity. An erasure in progress holds the row: this waits, then skips it.
-    // Only by a step of the resolution or more: a customers row has a dozen indexes (last_activity's among
-    // them, so no update is HOT), and rewriting it for every fold that sees the customer was the fold's
-    // dearest statement. customer_activity.last_seen_at keeps the exact time.
-    yield* sql`WITH latest AS (
+    // Customers whose last activity moves forward by the resolution or more (a backfilled event is no new
+    // activity), queued for the sync below rather than written here: a customers row has a dozen indexes,
+    // last_activity's among them, so no update of it is HOT, and rewriting it at every fold was the fold's
+    // dearest statement (at a million customers more than half of its time). A read, and no lock: erasure
+    // locks the customers row first and the rollups after, and the sync skips an erased customer.
+    yield* sql`INSERT INTO customer_last_activity_pending (customer_id)
+      SELECT latest.customer_id FROM (
         SELECT customer_id, max(occurred_at) AS last FROM folding_events GROUP BY customer_id
-      ),
-      moving AS (
-        SELECT c.id, latest.last FROM customers AS c JOIN latest ON latest.customer_id = c.id
-        WHERE c.last_activity < latest.last
-          AND c.last_activity <= latest.last - ${Duration.toMillis(lastActivityResolution)} * interval '1 millisecond'
-          AND c.status <> 'DELETED'
-        ORDER BY c.id FOR NO KEY UPDATE OF c
-      )
-      UPDATE customers AS c SET last_activity = GREATEST(c.last_activity, moving.last)
-      FROM moving WHERE c.id = moving.id`
+      ) AS latest JOIN customers AS c ON c.id = latest.customer_id
+      WHERE c.last_activity < latest.last
+        AND c.last_activity <= latest.last - ${Duration.toMillis(lastActivityResolution)} * interval '1 millisecond'
+        AND c.status <> 'DELETED'
+      ORDER BY 1
+      ON CONFLICT DO NOTHING`
 
     // Then this fold's customers' rollups, in order: two folds sharing a customer are serialised from here,
     // so every later statement of the second sees the first's rows.
@@ -288,6 +288,36 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
     yield* sql`DELETE FROM event_batches WHERE folded_at IS NOT NULL AND published_at IS NOT NULL`
   })
 
+  /**
+   * Writes the queued customers' last activity from their rollup (customer_activity.last_seen_at), at most
+   * `syncBatch` customers a run: under a burst of new customers the writes wait in the queue instead of
+   * competing with the ingest for the database. Its own transaction and connection: it locks customers rows
+   * (in id order, as every writer of them does), and a wait for one must not hold statements pipelined
+   * behind it. An erased customer's row is skipped (the status is checked again once the row is locked).
+   */
+  const syncLastActivity = Effect.fn("RollupFolder.syncLastActivity")(function*() {
+    const [{ synced }] = yield* sql<{ readonly synced: number }>`WITH taken AS (
+        DELETE FROM customer_last_activity_pending WHERE customer_id IN (
+          SELECT customer_id FROM customer_last_activity_pending ORDER BY customer_id LIMIT ${syncBatch}
+          FOR UPDATE SKIP LOCKED)
+        RETURNING customer_id
+      ),
+      moving AS (
+        SELECT c.id, a.last_seen_at FROM taken
+        JOIN customers AS c ON c.id = taken.customer_id
+        JOIN customer_activity AS a ON a.customer_id = taken.customer_id
+        WHERE c.last_activity < a.last_seen_at AND c.status <> 'DELETED'
+        ORDER BY c.id FOR NO KEY UPDATE OF c
+      ),
+      moved AS (
+        UPDATE customers AS c SET last_activity = GREATEST(c.last_activity, moving.last_seen_at)
+        FROM moving WHERE c.id = moving.id AND c.status <> 'DELETED'
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM taken)::int AS synced`
+    return synced
+  })
+
   // Idle polls open no transaction and lock nothing (the partial index answers).
   const pending = Effect.map(
     sql<{ readonly some: boolean }>`SELECT EXISTS (SELECT 1 FROM event_batches WHERE folded_at IS NULL) AS some`,
@@ -308,5 +338,10 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
   }).pipe(Effect.scoped)
 
   for (let n = 0; n < folders; n++) yield* Effect.forkScoped(folder)
+  yield* Effect.forkScoped(repeatLoggingFailures(
+    "rollups: last activity sync failed",
+    syncInterval,
+    sql.withTransaction(syncLastActivity())
+  ))
   if (publishing) yield* Effect.forkScoped(repeatLoggingFailures("rollups: prune failed", pruneInterval, prune()))
 }))

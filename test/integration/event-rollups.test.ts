@@ -39,6 +39,15 @@ const folded = Effect.flatMap(PgClient.PgClient, (sql) =>
     ([row]) => row.waiting === 0
   ))
 
+/** Every queued last activity written to its customers row. */
+const synced = Effect.flatMap(PgClient.PgClient, (sql) =>
+  eventually(
+    "every queued last activity to be written",
+    sql<{ readonly waiting: number }>`SELECT count(*)::int AS waiting FROM customer_last_activity_pending`
+      .pipe(Effect.orDie),
+    ([row]) => row.waiting === 0
+  ))
+
 const query = <A extends object>(run: (sql: PgClient.PgClient) => Effect.Effect<ReadonlyArray<A>, unknown>) =>
   Effect.flatMap(PgClient.PgClient, (sql) => Effect.orDie(run(sql)))
 
@@ -87,7 +96,14 @@ const typesOf = (customerId: string) =>
   )
 
 const Env = testServiceWithDatabase({
-  env: { ROLLUP_FOLDERS: "3", ROLLUP_FOLD_MAX_BATCHES: "2", ROLLUP_PRUNE_INTERVAL: "200 millis" }
+  env: {
+    ROLLUP_FOLDERS: "3",
+    ROLLUP_FOLD_MAX_BATCHES: "2",
+    ROLLUP_PRUNE_INTERVAL: "200 millis",
+    // Three customers' last activity a run: a burst of more takes several.
+    LAST_ACTIVITY_SYNC_BATCH: "3",
+    LAST_ACTIVITY_SYNC_INTERVAL: "100 millis"
+  }
 })
 
 layer(Env, { excludeTestServices: true })("folding tracked events into the rollups", (it) => {
@@ -314,10 +330,12 @@ layer(Env, { excludeTestServices: true })("folding tracked events into the rollu
       const later = new Date(Date.parse(customer.lastActivity) + 60_000).toISOString()
       yield* track(customer.id, { type: "sign_in", occurredAt: later })
       yield* folded
+      yield* synced
       assert.strictEqual((yield* getCustomer(customer.id)).lastActivity, later)
 
       yield* track(customer.id, { type: "purchase", occurredAt: "2020-01-01T00:00:00Z", revenue: 1, currency: "USD" })
       yield* folded
+      yield* synced
       assert.strictEqual((yield* getCustomer(customer.id)).lastActivity, later)
     }))
 
@@ -327,9 +345,23 @@ layer(Env, { excludeTestServices: true })("folding tracked events into the rollu
       const within = new Date(Date.parse(customer.lastActivity) + 59_000).toISOString()
       yield* track(customer.id, { type: "page_view", occurredAt: within })
       yield* folded
+      yield* synced
       assert.strictEqual((yield* getCustomer(customer.id)).lastActivity, customer.lastActivity)
       // The exact time is kept in the customer's rollup.
       assert.strictEqual((yield* activityOf(customer.id)).lastSeenAt, within.replace(/\.\d{3}Z$/, "Z"))
+    }))
+
+  it.effect("a burst of more customers than one sync run takes all get their last activity written", () =>
+    Effect.gen(function*() {
+      const customers = yield* Effect.forEach(Array.from({ length: 8 }), () => createCustomer())
+      const later = (customer: { readonly lastActivity: string }) =>
+        new Date(Date.parse(customer.lastActivity) + 120_000).toISOString()
+      yield* trackBatch(customers.map((customer) => ({ customerId: customer.id, type: "sign_in", occurredAt: later(customer) })))
+      yield* folded
+      yield* synced
+      for (const customer of customers) {
+        assert.strictEqual((yield* getCustomer(customer.id)).lastActivity, later(customer))
+      }
     }))
 
   it.effect("every batch is folded exactly once, however many folders run", () =>

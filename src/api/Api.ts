@@ -35,8 +35,9 @@ export class Api extends HttpApi.make("customer-service")
       "Every error is an RFC 9457 `application/problem+json` document with a stable `type` " +
       "(`/problems/...`); invalid input names each offending value in `errors[].path`, and unknown fields " +
       "are refused. Authenticate with `Authorization: Bearer <JWT>` or `X-API-Key: <key>`. Roles: `admin` " +
-      "(everything), `agent` (read, write, delete), `analyst` (read; refit the fleet's analytics models), " +
-      "`service` (read, write; refit the models); every role reads analytics (`analytics:read`).",
+      "(everything), `agent` (read, write, delete), `analyst` (read; refit the fleet's analytics models; " +
+      "define segments), `service` (read, write; refit the models; define segments); every role reads " +
+      "analytics (`analytics:read`) and segments.",
     license: { name: "MIT", identifier: "MIT" },
     servers: [{ url: "/", description: "The service that serves this document" }]
   }))

@@ -104,7 +104,7 @@ export class SegmentsApi extends HttpApiGroup.make("segments")
       payload: CreateSegment,
       success: Created,
       error: CreateSegmentErrors
-    }).middleware(JsonBody).middleware(Authorization).annotate(RequiredPermission, "customers:write").annotateMerge(
+    }).middleware(JsonBody).middleware(Authorization).annotate(RequiredPermission, "segments:manage").annotateMerge(
       documented(
         "Create a segment",
         "A `dynamic` segment states its criteria (one tree, so at least one criterion; see docs/segments.md); a " +
@@ -124,7 +124,7 @@ export class SegmentsApi extends HttpApiGroup.make("segments")
       payload: UpdateSegment,
       success: SegmentWithETag,
       error: UpdateSegmentErrors
-    }).middleware(JsonBody).middleware(Authorization).annotate(RequiredPermission, "customers:write").annotateMerge(
+    }).middleware(JsonBody).middleware(Authorization).annotate(RequiredPermission, "segments:manage").annotateMerge(
       documented(
         "Change a segment's definition",
         "Only the fields sent change; `description: null` clears it; the type never changes, and only a " +
@@ -137,7 +137,7 @@ export class SegmentsApi extends HttpApiGroup.make("segments")
       headers: IfMatch,
       success: HttpApiSchema.NoContent,
       error: DeleteSegmentErrors
-    }).middleware(Authorization).annotate(RequiredPermission, "customers:write").annotateMerge(documented(
+    }).middleware(Authorization).annotate(RequiredPermission, "segments:manage").annotateMerge(documented(
       "Delete a segment",
       "With its membership history. Refused (409) while other segments' criteria refer to it."
     )),
@@ -145,7 +145,7 @@ export class SegmentsApi extends HttpApiGroup.make("segments")
       params: idParam,
       success: Accepted,
       error: CalculateSegmentErrors
-    }).middleware(Authorization).annotate(RequiredPermission, "customers:write").annotateMerge(documented(
+    }).middleware(Authorization).annotate(RequiredPermission, "segments:manage").annotateMerge(documented(
       "Calculate a dynamic segment's members",
       "Queues a calculation and answers at once (202) with the job and, in `Location`, where to poll it. When " +
         "one is already queued or running, that one is the answer: two calculations of a segment never run at " +
@@ -185,7 +185,7 @@ export class SegmentsApi extends HttpApiGroup.make("segments")
       payload: ChangeSegmentMembers,
       success: MembershipChanges,
       error: ChangeSegmentMembersErrors
-    }).middleware(JsonBody).middleware(Authorization).annotate(RequiredPermission, "customers:write").annotateMerge(
+    }).middleware(JsonBody).middleware(Authorization).annotate(RequiredPermission, "segments:manage").annotateMerge(
       documented(
         "Add or remove members of a manual segment",
         "Up to 10,000 distinct customer ids, applied together in one statement; each id's outcome is in " +

@@ -58,17 +58,17 @@ export class SegmentsRpc extends RpcGroup.make(
     payload: { input: CreateSegment },
     success: Segment,
     error: Schema.Union(CreateSegmentErrors)
-  }).annotate(RequiredPermission, "customers:write"),
+  }).annotate(RequiredPermission, "segments:manage"),
   Rpc.make("UpdateSegment", {
     // The version the change is based on is `expectedVersion` here, as for customers; none in the update.
     payload: { id: SegmentId, update: SegmentChanges, expectedVersion: ExpectedVersion },
     success: Segment,
     error: Schema.Union(UpdateSegmentErrors)
-  }).annotate(RequiredPermission, "customers:write"),
+  }).annotate(RequiredPermission, "segments:manage"),
   Rpc.make("DeleteSegment", {
     payload: { id: SegmentId, expectedVersion: ExpectedVersion },
     error: Schema.Union(DeleteSegmentErrors)
-  }).annotate(RequiredPermission, "customers:write"),
+  }).annotate(RequiredPermission, "segments:manage"),
   Rpc.make("ListCustomerSegments", {
     payload: { id: CustomerId },
     success: CustomerSegments,
@@ -78,12 +78,12 @@ export class SegmentsRpc extends RpcGroup.make(
     payload: ChangeSegmentMembers,
     success: MembershipChanges,
     error: Schema.Union(ChangeSegmentMembersErrors)
-  }).annotate(RequiredPermission, "customers:write"),
+  }).annotate(RequiredPermission, "segments:manage"),
   Rpc.make("CalculateSegment", {
     payload: { id: SegmentId },
     success: SegmentCalculation,
     error: Schema.Union(CalculateSegmentErrors)
-  }).annotate(RequiredPermission, "customers:write"),
+  }).annotate(RequiredPermission, "segments:manage"),
   Rpc.make("GetSegmentCalculation", {
     payload: { id: SegmentId, calculationId: SegmentCalculationId },
     success: SegmentCalculation,

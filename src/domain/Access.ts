@@ -17,6 +17,7 @@ export const Permission = Schema.Literals([
   "tracking-plan:manage",
   "analytics:read",
   "analytics:write",
+  "segments:manage",
   "api-keys:manage"
 ])
 export type Permission = typeof Permission.Type
@@ -37,11 +38,13 @@ type Grants = readonly ["customers:read", ...ReadonlyArray<Permission>]
 const grants: Record<Role, Grants> = {
   admin: Permission.literals,
   agent: ["customers:read", "customers:write", "customers:delete", "events:write", "analytics:read"],
-  // Fleet models are the analysts' own: they read them and refit them (a fit changes no customer).
-  analyst: ["customers:read", "analytics:read", "analytics:write"],
+  // Fleet models are the analysts' own: they read them and refit them (a fit changes no customer). Audiences
+  // too: the people who define segments (marketing, product) work as analysts, and a segment changes no
+  // customer's profile. Agents, who change profiles in conversations, do not define audiences.
+  analyst: ["customers:read", "analytics:read", "analytics:write", "segments:manage"],
   // Services read the fitted parameters to score customers themselves (e.g. P(alive) in SQL), and a backfill
   // may ask for a refit when it is done; what an analyst may, a service may too.
-  service: ["customers:read", "customers:write", "events:write", "analytics:read", "analytics:write"]
+  service: ["customers:read", "customers:write", "events:write", "analytics:read", "analytics:write", "segments:manage"]
 }
 
 const permissions: Record<Role, ReadonlySet<Permission>> = {

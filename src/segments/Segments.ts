@@ -183,7 +183,7 @@ export class Segments extends Context.Service<Segments, {
       const create = Effect.fn("Segments.create")(function*(
         { actor, requestId, input }: CommandOptions & { readonly input: CreateSegment }
       ) {
-        yield* requirePermission(actor, "customers:write")
+        yield* requirePermission(actor, "segments:manage")
         const references = input.type === "dynamic" ? yield* checkedReferences(input.criteria) : []
         const at = yield* now
         const segment: Segment = {
@@ -220,7 +220,7 @@ export class Segments extends Context.Service<Segments, {
           readonly expectedVersion: number | null
         }
       ) {
-        yield* requirePermission(actor, "customers:write")
+        yield* requirePermission(actor, "segments:manage")
         const before = yield* found(id)
         if (expectedVersion !== null && expectedVersion !== before.version) {
           return yield* new SegmentVersionConflict({ expectedVersion, currentVersion: before.version })
@@ -274,7 +274,7 @@ export class Segments extends Context.Service<Segments, {
           readonly expectedVersion: number | null
         }
       ) {
-        yield* requirePermission(actor, "customers:write")
+        yield* requirePermission(actor, "segments:manage")
         const entry = { actor, action: "segment.delete", segmentId: id, requestId, fields: [] }
         const outcome = yield* repo.delete(id, expectedVersion, audit.recordGuardedStatement(entry))
         switch (outcome._tag) {
@@ -302,7 +302,7 @@ export class Segments extends Context.Service<Segments, {
       const changeMembers = Effect.fn("Segments.changeMembers")(function*(
         { actor, requestId, input }: CommandOptions & { readonly input: ChangeSegmentMembers }
       ) {
-        yield* requirePermission(actor, "customers:write")
+        yield* requirePermission(actor, "segments:manage")
         // One entry per call, naming the segment and not the customers: an erased customer's audiences go with
         // their memberships (SegmentRepo.eraseCustomer), and the audit trail keeps none of them.
         const entry = { actor, action: `segment.members.${input.action}`, segmentId: input.segmentId, requestId, fields: [] }
@@ -335,7 +335,7 @@ export class Segments extends Context.Service<Segments, {
       const calculate = Effect.fn("Segments.calculate")(function*(
         { actor, id }: CommandOptions & { readonly id: SegmentId }
       ) {
-        yield* requirePermission(actor, "customers:write")
+        yield* requirePermission(actor, "segments:manage")
         const segment = yield* found(id)
         if (segment.type !== "dynamic") {
           return yield* new SegmentNotDynamic({

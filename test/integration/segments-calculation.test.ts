@@ -452,7 +452,7 @@ layer(
         "/problems/segment-calculation-not-found"
       )
       yield* expectProblem(
-        yield* call("POST", `${segmentPath(dynamic.id)}/calculate`, { role: "analyst" }),
+        yield* call("POST", `${segmentPath(dynamic.id)}/calculate`, { role: "agent" }),
         403,
         "/problems/forbidden"
       )

@@ -352,7 +352,7 @@ layer(testServiceWithDatabase({ nats: false }), { excludeTestServices: true })("
       }
     }))
 
-  it.effect("every role reads segments; only roles that write customers change them", () =>
+  it.effect("every role reads segments; analysts and services define them, agents do not", () =>
     Effect.gen(function*() {
       const created = yield* createSegment()
       for (const role of ["analyst", "agent", "service"] as const) {
@@ -360,14 +360,14 @@ layer(testServiceWithDatabase({ nats: false }), { excludeTestServices: true })("
         assert.strictEqual((yield* call("GET", segmentsPath, { role })).status, 200)
       }
       const forbidden = yield* refusedWritingNothing(
-        call("POST", segmentsPath, { body: dynamicSegment(), role: "analyst" }),
+        call("POST", segmentsPath, { body: dynamicSegment(), role: "agent" }),
         403,
         "/problems/forbidden"
       )
-      assert.strictEqual((forbidden as Problem & { readonly permission: string }).permission, "customers:write")
-      yield* expectProblem(yield* call("DELETE", segmentPath(created.id), { role: "analyst" }), 403, "/problems/forbidden")
-      const byAgent = yield* call("PATCH", segmentPath(created.id), { body: { description: "agent" }, role: "agent" })
-      assert.strictEqual(byAgent.status, 200)
+      assert.strictEqual((forbidden as Problem & { readonly permission: string }).permission, "segments:manage")
+      yield* expectProblem(yield* call("DELETE", segmentPath(created.id), { role: "agent" }), 403, "/problems/forbidden")
+      const byAnalyst = yield* call("PATCH", segmentPath(created.id), { body: { description: "analyst" }, role: "analyst" })
+      assert.strictEqual(byAnalyst.status, 200)
       yield* expectProblem(
         yield* call("GET", segmentsPath, { auth: false }),
         401,

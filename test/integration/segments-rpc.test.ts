@@ -141,11 +141,11 @@ layer(testServiceWithDatabase({ nats: false }), { excludeTestServices: true })("
       assert.instanceOf(notManual, SegmentNotManual)
 
       const forbidden = yield* withClient(
-        (client) => client.CreateSegment({ input: { name: `Rpc analyst ${unique()}`, type: "manual" } }),
-        "analyst"
+        (client) => client.CreateSegment({ input: { name: `Rpc agent ${unique()}`, type: "manual" } }),
+        "agent"
       ).pipe(Effect.flip)
       assert.instanceOf(forbidden, Forbidden)
-      assert.strictEqual((forbidden as Forbidden).permission, "customers:write")
+      assert.strictEqual((forbidden as Forbidden).permission, "segments:manage")
     }))
 
   it.effect("bulk membership and a customer's segments", () =>
@@ -196,7 +196,7 @@ layer(testServiceWithDatabase({ nats: false }), { excludeTestServices: true })("
         client.GetSegmentCalculation({ id: segment.id, calculationId: SegmentCalculationId.make(crypto.randomUUID()) })
       ).pipe(Effect.flip)
       assert.instanceOf(unknownJob, SegmentCalculationNotFound)
-      const forbidden = yield* withClient((client) => client.CalculateSegment({ id: segment.id }), "analyst").pipe(
+      const forbidden = yield* withClient((client) => client.CalculateSegment({ id: segment.id }), "agent").pipe(
         Effect.flip
       )
       assert.instanceOf(forbidden, Forbidden)

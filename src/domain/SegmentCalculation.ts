@@ -20,11 +20,14 @@ export const SegmentCalculationTrigger = Schema.Literals([
   "requested",
   "created",
   "criteria-changed",
-  "dependency-changed"
+  "dependency-changed",
+  "scheduled"
 ]).annotate({
   identifier: "SegmentCalculationTrigger",
   description: "`requested`: POST .../calculate; `created`: the segment was created; `criteria-changed`: its " +
-    "criteria changed; `dependency-changed`: the members of a segment its criteria name changed"
+    "criteria changed; `dependency-changed`: the members of a segment its criteria name changed; `scheduled`: " +
+    "its criteria read the clock (relative windows, churn risk, engagement) and its last calculation is older " +
+    "than SEGMENT_RECALCULATION_INTERVAL"
 })
 export type SegmentCalculationTrigger = typeof SegmentCalculationTrigger.Type
 

@@ -28,7 +28,7 @@ import type {
 import type { Criterion, SegmentId } from "../domain/SegmentCriteria.ts"
 import { maxCustomersPerMembershipEvent, segmentsStreamName } from "../domain/SegmentEvents.ts"
 import { ClvModels } from "../analytics/ClvModels.ts"
-import { errorClass, loggingFailures } from "../platform/BackgroundWork.ts"
+import { errorClass, loggingFailures, repeatLoggingFailures } from "../platform/BackgroundWork.ts"
 import { uuidv7 } from "../platform/Ids.ts"
 import { Nats } from "../platform/Nats.ts"
 import { type NewEvent, Outbox } from "../platform/Outbox.ts"
@@ -125,6 +125,11 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
    * changed outside a calculation (by hand).
    */
   recalculateDependents(segmentId: SegmentId): Effect.Effect<void>
+  /**
+   * Queues a calculation (unless one is pending) of every dynamic segment whose criteria read the clock and
+   * whose last calculation is `every` old or more (or that was never calculated); how many were due.
+   */
+  queueClockDependent(every: Duration.Duration): Effect.Effect<number>
   /** Tells this process's runner there is work, so it need not wait for its next poll. */
   readonly wake: Effect.Effect<void>
   /** Resolves when `wake` was called. */
@@ -149,6 +154,19 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
         sql`INSERT INTO segment_calculations (id, segment_id, status, trigger, requested_at)
           VALUES (${uuidv7(at.getTime())}, ${segmentId}, 'queued', ${trigger}, ${at})
           ON CONFLICT (segment_id) WHERE status IN ('queued', 'running') DO NOTHING`
+
+      const queueClockDependent = Effect.fn("SegmentCalculations.queueClockDependent")(function*(
+        every: Duration.Duration
+      ) {
+        const now = yield* Clock.currentTimeMillis
+        const due = yield* sql<{ readonly id: SegmentId }>`SELECT id FROM customer_segments
+          WHERE type = 'dynamic'
+            AND (last_calculated_at IS NULL OR last_calculated_at <= ${new Date(now - Duration.toMillis(every))})
+            AND jsonb_path_exists(criteria, ${clockDependentCriteria}::jsonpath)`.pipe(Effect.orDie)
+        for (const { id } of due) yield* queueStatement(id, "scheduled", new Date(now)).pipe(Effect.orDie)
+        if (due.length > 0) yield* wake
+        return due.length
+      })
 
       /**
        * The new job, or the pending one it met. A pending job committed by a concurrent request after this
@@ -370,6 +388,7 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
         request,
         find,
         recalculateDependents,
+        queueClockDependent,
         wake,
         woken: Queue.take(wakeUps),
         runPending
@@ -382,11 +401,29 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
  * The runner: every SEGMENT_CALCULATION_POLL_SECONDS (default 2), or at once after a request in this process,
  * claims and runs what is queued. Every process runs one; the table decides who runs what.
  */
+/**
+ * Criteria that read the clock: a relative window (`lastDays`) moves with today; churn risk and engagement
+ * decay with time since the customer's purchases and events. As a JSON path over the stored criteria, at any
+ * depth.
+ */
+const clockDependentCriteria =
+  'lax $.** ? (@.kind == "churnRisk" || @.kind == "engagementScore" || exists(@.window.lastDays))'
+
 export const SegmentCalculationRunnerLive = Layer.effectDiscard(Effect.gen(function*() {
   const calculations = yield* SegmentCalculations
   const nats = yield* Nats
   const poll = Duration.seconds(yield* Config.Number("SEGMENT_CALCULATION_POLL_SECONDS").pipe(Config.withDefault(2)))
+  const recalculateEvery = yield* Config.Duration("SEGMENT_RECALCULATION_INTERVAL").pipe(
+    Config.withDefault(Duration.hours(1))
+  )
+  const scheduleCheck = yield* Config.Duration("SEGMENT_RECALCULATION_CHECK").pipe(Config.withDefault(Duration.minutes(1)))
   yield* nats.ensureStream({ name: segmentsStreamName, subjects: ["segments.>"] })
+  // Every process checks; the pending-job index makes a second queueing of the same segment a no-op.
+  yield* Effect.forkScoped(repeatLoggingFailures(
+    "segments: scheduled recalculation failed",
+    scheduleCheck,
+    calculations.queueClockDependent(recalculateEvery)
+  ))
   yield* Effect.forkScoped(
     calculations.runPending.pipe(
       loggingFailures("segments: calculation runner failed"),

@@ -16,7 +16,7 @@ import { CustomerFactsRepo } from "../../src/segments/CustomerFacts.ts"
 import { dailyRowsReadByAll, type EvaluationContext, todayOf } from "../../src/segments/Evaluation.ts"
 import { scopedDatabase } from "./TestService.ts"
 
-/** PgClient (and the facts repository) on a database of this test file's own, migrated, with a membership table. */
+/** PgClient (and the facts repository) on a database of this test file's own, migrated, with a stand-in membership table. */
 export const segmentDatabase = Layer.unwrap(Effect.gen(function*() {
   const { url } = yield* scopedDatabase
   const database = DatabaseLive.pipe(
@@ -26,7 +26,9 @@ export const segmentDatabase = Layer.unwrap(Effect.gen(function*() {
       DB_COMMAND_POOL_MAX: "1"
     })))
   )
-  // Segment membership does not have its table yet: the evaluators take it as an input, and this stands in.
+  // The evaluators take membership of other segments as an input (memberOf / isMember). A table of the tests'
+  // own holds it, free of customer_segment_memberships' foreign keys and history, which the property's random
+  // worlds would have to satisfy without testing anything more of the evaluators.
   const membershipTable = Layer.effectDiscard(Effect.flatMap(PgClient.PgClient, (sql) =>
     sql`CREATE TABLE test_segment_members (segment_id uuid NOT NULL, customer_id uuid NOT NULL,
       PRIMARY KEY (segment_id, customer_id))`.pipe(Effect.orDie)))

@@ -51,6 +51,21 @@ interface Message {
   readonly payload: { readonly $ref: string }
 }
 
+/** A message the outbox publishes (a customer's or a segment's event): named by its eventId. */
+const outboxMessage = (
+  event: { readonly type: string; readonly message: string; readonly description: string }
+): [string, Message] => [event.message, {
+  name: event.type,
+  title: event.message,
+  summary: event.description,
+  contentType: "application/json",
+  headers: {
+    type: "object",
+    properties: { "Nats-Msg-Id": { type: "string", description: "The event's eventId" } }
+  },
+  payload: { $ref: `#/components/schemas/${event.message}` }
+}]
+
 const build = (version: string) => {
   const document = JsonSchema.toDocumentDraft07(
     Schema.toJsonSchemaDocument(Schema.Union([CustomerEvent, TrackedEvents, SegmentMembershipChanged]))
@@ -133,17 +148,7 @@ const build = (version: string) => {
       messages: [{ $ref: `#/channels/${event.channel}/messages/${event.message}` }]
     }]))),
     components: {
-      messages: Object.fromEntries(events.map((event): [string, Message] => [event.message, {
-        name: event.type,
-        title: event.message,
-        summary: event.description,
-        contentType: "application/json",
-        headers: {
-          type: "object",
-          properties: { "Nats-Msg-Id": { type: "string", description: "The event's eventId" } }
-        },
-        payload: { $ref: `#/components/schemas/${event.message}` }
-      }]).concat([[tracked, {
+      messages: Object.fromEntries(events.map(outboxMessage).concat([[tracked, {
         name: "tracked",
         title: tracked,
         summary: "Tracked events of one type from one committed batch",
@@ -155,17 +160,7 @@ const build = (version: string) => {
           }
         },
         payload: { $ref: `#/components/schemas/${tracked}` }
-      }]]).concat(membership.map((event): [string, Message] => [event.message, {
-        name: event.type,
-        title: event.message,
-        summary: event.description,
-        contentType: "application/json",
-        headers: {
-          type: "object",
-          properties: { "Nats-Msg-Id": { type: "string", description: "The event's eventId" } }
-        },
-        payload: { $ref: `#/components/schemas/${event.message}` }
-      }]))),
+      }]]).concat(membership.map(outboxMessage))),
       schemas: relocate(document.definitions)
     }
   }

@@ -24,6 +24,7 @@ import {
 import { documentQueryParameters } from "./QueryParameters.ts"
 import { Authentication, Authorization, RequiredPermission } from "./Security.ts"
 import { JsonBody } from "./Transport.ts"
+import { IfMatch } from "./Versioning.ts"
 
 export const customersPath = "/api/v1/customers"
 
@@ -32,16 +33,6 @@ const idParam = {
     description: "The customer's id (a UUID)",
     examples: [CustomerId.make("0190a5e4-7c1a-7b3e-9f2d-4c8b1e6a0d35")]
   })
-}
-
-const IfMatch = {
-  "if-match": Schema.optionalKey(
-    Schema.String.check(Schema.isMaxLength(64)).annotate({
-      description:
-        "The ETag of the version the change is based on (`\"v3\"`), or `*`. A stale or unreadable tag answers 412.",
-      examples: ["\"v1\""]
-    })
-  )
 }
 
 /** `"v<version>"`: the customer's version as an entity tag, for If-Match. */

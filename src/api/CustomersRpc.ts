@@ -48,6 +48,7 @@ import { maxBulkMembershipIds } from "../domain/Segment.ts"
 import { RegisteredEventType, RegisterEventType, TrackingPlanTypes } from "../domain/TrackingPlan.ts"
 import { SegmentsRpc } from "./SegmentsRpc.ts"
 import { RequiredPermission, RpcAuthentication } from "./Security.ts"
+import { ExpectedVersion } from "./Versioning.ts"
 
 export const maxCallsPerRequest = 20
 export const maxCustomersPerRequest = 500
@@ -85,8 +86,6 @@ export const eventsRequested = (tag: string, payload: unknown): number =>
     : tag === "ListCustomerEvents"
     ? (payload as TimelineQuery).limit ?? defaultTimelinePageSize
     : 0
-
-const ExpectedVersion = Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
 
 /** The customer operations themselves (handlers: src/rpc/CustomersRpcLive.ts). */
 export class CustomerOperationsRpc extends RpcGroup.make(

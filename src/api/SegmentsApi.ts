@@ -43,6 +43,7 @@ import { customersPath } from "./CustomersApi.ts"
 import { documentQueryParameters } from "./QueryParameters.ts"
 import { Authentication, Authorization, RequiredPermission } from "./Security.ts"
 import { JsonBody } from "./Transport.ts"
+import { IfMatch } from "./Versioning.ts"
 
 export const segmentsPath = `${customersPath}/segments`
 export const bulkSegmentsPath = `${customersPath}/bulk/segments`
@@ -52,16 +53,6 @@ const idParam = {
     description: "The segment's id (a UUID)",
     examples: [SegmentId.make("0190a5e4-7c1a-7b3e-9f2d-4c8b1e6a0d36")]
   })
-}
-
-const IfMatch = {
-  "if-match": Schema.optionalKey(
-    Schema.String.check(Schema.isMaxLength(64)).annotate({
-      description:
-        "The ETag of the version the change is based on (`\"v3\"`), or `*`. A stale or unreadable tag answers 412.",
-      examples: ["\"v1\""]
-    })
-  )
 }
 
 const SegmentETag = Schema.String.check(Schema.isPattern(/^"v[0-9]{1,9}"$/u)).annotate({

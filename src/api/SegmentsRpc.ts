@@ -36,8 +36,7 @@ import {
   SegmentPage
 } from "../domain/Segment.ts"
 import { RequiredPermission, RpcAuthentication } from "./Security.ts"
-
-const ExpectedVersion = Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)))
+import { ExpectedVersion } from "./Versioning.ts"
 
 /** The customer ids a call adds or removes, counted against the door's per-request limit. */
 export const membershipChangesRequested = (tag: string, payload: unknown): number =>

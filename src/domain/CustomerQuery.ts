@@ -3,6 +3,7 @@ import { Schema, SchemaTransformation, Struct } from "effect"
 import { Age, Customer, CustomerStatus, isStorableText, Tag } from "./Customer.ts"
 import { InstantText } from "./Instant.ts"
 import { CountryCode } from "./Reference.ts"
+import { PageLimit } from "./Paging.ts"
 
 export const SortField = Schema.Literals(["createdAt", "updatedAt", "lastActivity", "name", "email"])
 export type SortField = typeof SortField.Type
@@ -52,11 +53,7 @@ export const ListCustomersQuery = Schema.Struct({
   ).annotate({ description: "Name or email contains this text, ignoring letter case" })),
   sort: Schema.optionalKey(Sort),
   limit: Schema.optionalKey(
-    Schema.NumberFromString.pipe(Schema.decodeTo(
-      Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 500 })).annotate({
-        description: `Customers per page, ${defaultPageSize} when not given`
-      })
-    ))
+    PageLimit("Customers", 500, defaultPageSize)
   ),
   cursor: Schema.optionalKey(Schema.String.check(Schema.isMaxCodePoints(512)).annotate({
     description: "The previous page's `nextCursor`, with the same sort"

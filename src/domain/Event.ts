@@ -6,6 +6,7 @@ import { Schema, SchemaTransformation } from "effect"
 import { CustomerId, isStorableText, Metadata, Timestamp } from "./Customer.ts"
 import { InstantText } from "./Instant.ts"
 import { CurrencyCode } from "./Reference.ts"
+import { PageLimit } from "./Paging.ts"
 
 export const EventId = Schema.String.check(Schema.isUUID()).pipe(Schema.brand("EventId")).annotate({
   description: "The event's id (a UUID). Send your own so that a retried event is stored once; one is made otherwise."
@@ -222,11 +223,7 @@ export const TimelineQuery = Schema.Struct({
   from: Schema.optionalKey(InstantText.annotate({ description: "Only events that occurred at or after this time" })),
   to: Schema.optionalKey(InstantText.annotate({ description: "Only events that occurred before this time" })),
   limit: Schema.optionalKey(
-    Schema.NumberFromString.pipe(Schema.decodeTo(
-      Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: maxTimelinePageSize })).annotate({
-        description: `Events per page, ${defaultTimelinePageSize} when not given`
-      })
-    ))
+    PageLimit("Events", maxTimelinePageSize, defaultTimelinePageSize)
   ),
   cursor: Schema.optionalKey(Schema.String.check(Schema.isMaxCodePoints(512)).annotate({
     description: "The previous page's `nextCursor`"

@@ -7,6 +7,7 @@
 import { Schema } from "effect"
 import { CustomerId, isStorableText, Timestamp } from "./Customer.ts"
 import { type Criterion, SegmentCriteria, SegmentId } from "./SegmentCriteria.ts"
+import { PageLimit } from "./Paging.ts"
 
 export { SegmentId }
 
@@ -145,11 +146,7 @@ export const ListSegmentsQuery = Schema.Struct({
   type: Schema.optionalKey(SegmentType),
   sort: Schema.optionalKey(SegmentSort),
   limit: Schema.optionalKey(
-    Schema.NumberFromString.pipe(Schema.decodeTo(
-      Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: maxSegmentPageSize })).annotate({
-        description: `Segments per page, ${defaultSegmentPageSize} when not given`
-      })
-    ))
+    PageLimit("Segments", maxSegmentPageSize, defaultSegmentPageSize)
   ),
   cursor: Schema.optionalKey(Schema.String.check(Schema.isMaxCodePoints(512)).annotate({
     description: "The previous page's `nextCursor`, with the same sort"

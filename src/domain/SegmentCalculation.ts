@@ -6,6 +6,7 @@
 import { Schema } from "effect"
 import { CustomerId, Timestamp } from "./Customer.ts"
 import { SegmentId } from "./SegmentCriteria.ts"
+import { PageLimit } from "./Paging.ts"
 
 export const SegmentCalculationId = Schema.String.check(Schema.isUUID()).pipe(Schema.brand("SegmentCalculationId"))
 export type SegmentCalculationId = typeof SegmentCalculationId.Type
@@ -76,11 +77,7 @@ export const maxMembersPageSize = 1000
 
 export const SegmentMembersQuery = Schema.Struct({
   limit: Schema.optionalKey(
-    Schema.NumberFromString.pipe(Schema.decodeTo(
-      Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: maxMembersPageSize })).annotate({
-        description: `Members per page, ${defaultMembersPageSize} when not given`
-      })
-    ))
+    PageLimit("Members", maxMembersPageSize, defaultMembersPageSize)
   ),
   cursor: Schema.optionalKey(CustomerId.annotate({
     description: "The previous page's `nextCursor`: members with a greater customer id follow"

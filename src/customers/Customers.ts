@@ -4,7 +4,7 @@
  */
 import { Context, Effect, Layer, Option, Predicate } from "effect"
 import type { ClusterError, Sharding } from "effect/cluster"
-import type { Actor } from "../domain/Access.ts"
+import type { Actor, CommandOptions } from "../domain/Access.ts"
 import { requirePermission } from "../domain/Access.ts"
 import {
   type CreateCustomer,
@@ -38,11 +38,6 @@ type ClusterFailure =
   | ClusterError.AlreadyProcessingMessage
   | ClusterError.EntityNotAssignedToRunner
   | ClusterError.PersistenceError
-
-export interface CommandOptions {
-  readonly actor: Actor
-  readonly requestId: string | null
-}
 
 export interface Created {
   readonly customer: Customer

@@ -64,6 +64,12 @@ export const Actor = Schema.Struct({
 }).annotate({ identifier: "Actor" })
 export type Actor = typeof Actor.Type
 
+/** Who asks for a change, and the request it came in (audit rows name both). */
+export interface CommandOptions {
+  readonly actor: Actor
+  readonly requestId: string | null
+}
+
 /**
  * Permissions only a person's credential (a JWT) carries, whatever an API key's role: a leaked key
  * must not mint its successors or revoke the key that would replace it.

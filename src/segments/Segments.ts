@@ -6,7 +6,7 @@
  * SegmentRepo: a segment's commands are rare and guarded by its version.
  */
 import { Clock, Context, Effect, Layer, Option } from "effect"
-import type { Actor } from "../domain/Access.ts"
+import type { Actor, CommandOptions } from "../domain/Access.ts"
 import { requirePermission } from "../domain/Access.ts"
 import type { CustomerId } from "../domain/Customer.ts"
 import {
@@ -54,11 +54,6 @@ import { uuidv7 } from "../platform/Ids.ts"
 import { AuditLog } from "../privacy/AuditLog.ts"
 import { SegmentCalculations } from "./SegmentCalculation.ts"
 import { SegmentRepo } from "./SegmentRepo.ts"
-
-export interface CommandOptions {
-  readonly actor: Actor
-  readonly requestId: string | null
-}
 
 type Path = ReadonlyArray<string | number>
 

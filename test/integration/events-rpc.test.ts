@@ -8,25 +8,17 @@ import { Effect, Exit } from "effect"
 import {
   CustomerId,
   CustomerNotFound,
-  CustomerRpcClient,
   Forbidden,
   OccurredInFuture
 } from "../../src/client/index.ts"
 import type { Role } from "../../src/domain/Access.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
+import { type RpcClient, withRpcClient } from "../support/Rpc.ts"
 import { createCustomer, expectProblem } from "../support/Http.ts"
 import { TestService } from "../support/TestService.ts"
 
-type Client = CustomerRpcClient["Service"]
-
-const withClient = <A, E>(use: (client: Client) => Effect.Effect<A, E>, role: Role = "service") =>
-  Effect.gen(function*() {
-    const { baseUrl, token } = yield* TestService
-    const bearer = yield* token(role)
-    return yield* Effect.flatMap(Effect.service(CustomerRpcClient), use).pipe(
-      Effect.provide(CustomerRpcClient.layer({ baseUrl, credentials: { bearer } }))
-    )
-  })
+const withClient = <A, E>(use: (client: RpcClient) => Effect.Effect<A, E>, role: Role = "service") =>
+  withRpcClient(use, role)
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>) => Exit.isFailure(exit) ? exit.cause.reasons.find((reason) => reason._tag === "Fail")?.error : undefined
 

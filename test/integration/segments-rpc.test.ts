@@ -8,7 +8,6 @@ import { Effect } from "effect"
 import {
   CustomerId,
   CustomerNotFound,
-  CustomerRpcClient,
   Forbidden,
   InvalidSegmentCriteria,
   SegmentCalculationId,
@@ -25,23 +24,14 @@ import type { Role } from "../../src/domain/Access.ts"
 import type { Criterion } from "../../src/domain/SegmentCriteria.ts"
 import { newCustomer, unique } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
+import { type RpcClient, withRpcClient } from "../support/Rpc.ts"
 import { eventually } from "../support/Eventually.ts"
 import { call, createCustomer } from "../support/Http.ts"
 import { definitionOf, type SegmentBody, segmentPath } from "../support/SegmentsApi.ts"
-import { json, TestService } from "../support/TestService.ts"
+import { json } from "../support/TestService.ts"
 
-type Client = CustomerRpcClient["Service"]
-
-const withClient = <A, E>(use: (client: Client) => Effect.Effect<A, E>, role: Role = "admin") =>
-  Effect.gen(function*() {
-    const { baseUrl, token } = yield* TestService
-    const bearer = yield* token(role)
-    return yield* Effect.gen(function*() {
-      return yield* use(yield* CustomerRpcClient)
-    }).pipe(
-      Effect.provide(CustomerRpcClient.layer({ baseUrl, credentials: { bearer } }))
-    )
-  })
+const withClient = <A, E>(use: (client: RpcClient) => Effect.Effect<A, E>, role: Role = "admin") =>
+  withRpcClient(use, role)
 
 const country = (code: "GB" | "FR"): Criterion => ({ kind: "country", in: [code] })
 

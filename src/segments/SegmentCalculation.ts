@@ -398,10 +398,6 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
 }
 
 /**
- * The runner: every SEGMENT_CALCULATION_POLL_SECONDS (default 2), or at once after a request in this process,
- * claims and runs what is queued. Every process runs one; the table decides who runs what.
- */
-/**
  * Criteria that read the clock: a relative window (`lastDays`) moves with today; churn risk and engagement
  * decay with time since the customer's purchases and events. As a JSON path over the stored criteria, at any
  * depth.
@@ -409,6 +405,10 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
 const clockDependentCriteria =
   'lax $.** ? (@.kind == "churnRisk" || @.kind == "engagementScore" || exists(@.window.lastDays))'
 
+/**
+ * The runner: every SEGMENT_CALCULATION_POLL_SECONDS (default 2), or at once after a request in this process,
+ * claims and runs what is queued. Every process runs one; the table decides who runs what.
+ */
 export const SegmentCalculationRunnerLive = Layer.effectDiscard(Effect.gen(function*() {
   const calculations = yield* SegmentCalculations
   const nats = yield* Nats

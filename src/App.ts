@@ -37,6 +37,7 @@ import { Health } from "./platform/Health.ts"
 import { Nats } from "./platform/Nats.ts"
 import { Outbox } from "./platform/Outbox.ts"
 import { OutboxRelayLive } from "./platform/OutboxRelay.ts"
+import { RulesEngine } from "./platform/RulesEngine.ts"
 import { AuditLog } from "./privacy/AuditLog.ts"
 import { SegmentCalculationRunnerLive, SegmentCalculations } from "./segments/SegmentCalculation.ts"
 import { SegmentRepo } from "./segments/SegmentRepo.ts"
@@ -47,7 +48,9 @@ const ClusterLive = SingleRunner.layer({ runnerStorage: "memory" }).pipe(
 )
 
 // Issuing and revoking API keys is audited.
-const Platform = Layer.mergeAll(Outbox.layer, Nats.layer, Authenticator.layer).pipe(Layer.provideMerge(AuditLog.layer))
+const Platform = Layer.mergeAll(Outbox.layer, Nats.layer, Authenticator.layer, RulesEngine.layer).pipe(
+  Layer.provideMerge(AuditLog.layer)
+)
 
 const CustomersFeature = CustomerEntityLayer.pipe(
   Layer.provideMerge(Customers.layer),

@@ -7,11 +7,18 @@ export const DependencyCheck = Schema.Struct({
   detail: Schema.optionalKey(Schema.String)
 })
 
+/** The rules engine: `open` while the client's circuit breaker refuses calls to it. */
+export const RulesEngineDependencyCheck = Schema.Struct({
+  status: Schema.Literals(["up", "down", "open", "disabled"]),
+  detail: Schema.optionalKey(Schema.String)
+})
+
 export const Readiness = Schema.Struct({
   status: Schema.Literals(["ready", "degraded"]),
   checks: Schema.Struct({
     database: DependencyCheck,
     nats: DependencyCheck,
+    rulesEngine: RulesEngineDependencyCheck,
     outbox: Schema.Struct({ pending: Schema.Int })
   })
 }).annotate({ identifier: "Readiness" })
@@ -32,8 +39,9 @@ export class SystemApi extends HttpApiGroup.make("system", { topLevel: true }).a
   })),
   HttpApiEndpoint.get("ready", "/ready", { success: Readiness, error: NotReady }).annotateMerge(OpenApi.annotations({
     summary: "Readiness",
-    description: "The database, NATS and the outbox backlog. 503 while the database is unreachable; NATS being " +
-      "down only degrades (events wait in the outbox)."
+    description: "The database, NATS, the rules engine and the outbox backlog. 503 while the database is " +
+      "unreachable; NATS being down only degrades (events wait in the outbox), and so does the rules engine being " +
+      "down or its circuit breaker open (segments naming rules cannot be changed or calculated meanwhile)."
   }))
 ).annotateMerge(OpenApi.annotations({
   title: "System",

@@ -282,16 +282,27 @@ export class SegmentCalculationNotFound
   }, { calculationId: Schema.String })
 {}
 
+/**
+ * Criteria naming a rule could not be checked: the rules engine did not answer (down, too slow, failing, its
+ * circuit breaker open, or not configured). Nothing was stored; retrying later may succeed.
+ */
+export class RulesEngineUnavailable extends HttpApiError.Problem<RulesEngineUnavailable>()("RulesEngineUnavailable", {
+  type: problemType("rules-engine-unavailable"),
+  status: 503,
+  title: "The rules engine cannot be reached to check the criteria's rules: retry shortly"
+}) {}
+
 /** Segments: reads need no permission (every role reads customers); changes need `customers:write`. */
 export const GetSegmentErrors = [SegmentNotFound] as const
 export const ListSegmentsErrors = [InvalidCursor] as const
-export const CreateSegmentErrors = [SegmentNameTaken, InvalidSegmentCriteria, Forbidden] as const
+export const CreateSegmentErrors = [SegmentNameTaken, InvalidSegmentCriteria, Forbidden, RulesEngineUnavailable] as const
 export const UpdateSegmentErrors = [
   SegmentNotFound,
   SegmentVersionConflict,
   SegmentNameTaken,
   InvalidSegmentCriteria,
-  Forbidden
+  Forbidden,
+  RulesEngineUnavailable
 ] as const
 export const DeleteSegmentErrors = [SegmentNotFound, SegmentVersionConflict, SegmentInUse, Forbidden] as const
 export const CustomerSegmentsErrors = [CustomerNotFound] as const

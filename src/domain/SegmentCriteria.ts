@@ -10,6 +10,7 @@ import { Schema, SchemaTransformation } from "effect"
 import { Age, CustomerStatus, Gender, isStorableText, Tag } from "./Customer.ts"
 import { EventType } from "./Event.ts"
 import { CountryCode } from "./Reference.ts"
+import { RuleId } from "./Rules.ts"
 
 /** Combinators nest at most this deep: the root is at depth 1. */
 export const maxCriteriaDepth = 10
@@ -255,6 +256,21 @@ export const SegmentCriterion = Schema.Struct({
   segmentId: SegmentId
 }).annotate({ identifier: "SegmentCriterion", description: "The customer is a member of another segment" })
 
+// ----- external rules --------------------------------------------------------------------------------------
+
+/**
+ * The customer matches a rule of the external rules engine (docs/rules-engine.md): the id is checked with the
+ * engine when the criteria are stored, and the engine evaluates the rule when the segment is calculated.
+ */
+export const RuleCriterion = Schema.Struct({
+  kind: Schema.Literal("rule"),
+  ruleId: RuleId
+}).annotate({
+  identifier: "RuleCriterion",
+  description: "The customer matches a rule of the rules engine",
+  examples: [{ kind: "rule", ruleId: RuleId.make("vip-gb") }]
+})
+
 export const LeafCriterion = Schema.Union([
   AgeCriterion,
   GenderCriterion,
@@ -272,7 +288,8 @@ export const LeafCriterion = Schema.Union([
   PreferenceCriterion,
   PreferenceFlagCriterion,
   ConsentCriterion,
-  SegmentCriterion
+  SegmentCriterion,
+  RuleCriterion
 ])
 export type LeafCriterion = typeof LeafCriterion.Type
 

@@ -4,7 +4,8 @@
  * the SQL compiler's predicate (CriteriaSql.ts) does for the same rows; the
  * property test in test/property/segment-evaluators.test.ts holds the two
  * together. Missing data (docs/segments.md): a leaf that needs a value the
- * customer does not have is false, and `not` of it is true.
+ * customer does not have is false, and `not` of it is true. Membership of
+ * other segments and the rules engine's outcomes are inputs.
  */
 import { engagementOf } from "../analytics/Engagement.ts"
 import type { Criterion, LeafCriterion, MetadataScalar } from "../domain/SegmentCriteria.ts"
@@ -16,6 +17,7 @@ import {
   isInRange,
   type MembershipLookup,
   moneyUnits,
+  type RuleOutcomes,
   todayOf
 } from "./Evaluation.ts"
 
@@ -74,7 +76,8 @@ const leafMatches = (
   node: LeafCriterion,
   facts: CustomerFacts,
   context: EvaluationContext,
-  membership: MembershipLookup
+  membership: MembershipLookup,
+  rules: RuleOutcomes
 ): boolean => {
   const today = todayOf(context)
   switch (node.kind) {
@@ -155,6 +158,8 @@ const leafMatches = (
       return facts.consent[node.purpose] === node.given
     case "segment":
       return membership.isMember(node.segmentId)
+    case "rule":
+      return rules.matches(node.ruleId)
   }
 }
 
@@ -163,16 +168,17 @@ export const evaluate = (
   criteria: Criterion,
   facts: CustomerFacts,
   context: EvaluationContext,
-  membership: MembershipLookup
+  membership: MembershipLookup,
+  rules: RuleOutcomes
 ): boolean => {
   switch (criteria.kind) {
     case "all":
-      return criteria.criteria.every((item) => evaluate(item, facts, context, membership))
+      return criteria.criteria.every((item) => evaluate(item, facts, context, membership, rules))
     case "any":
-      return criteria.criteria.some((item) => evaluate(item, facts, context, membership))
+      return criteria.criteria.some((item) => evaluate(item, facts, context, membership, rules))
     case "not":
-      return !evaluate(criteria.criterion, facts, context, membership)
+      return !evaluate(criteria.criterion, facts, context, membership, rules)
     default:
-      return leafMatches(criteria, facts, context, membership)
+      return leafMatches(criteria, facts, context, membership, rules)
   }
 }

@@ -14,12 +14,15 @@
 import type { Statement } from "effect/sql"
 import { dayText } from "../analytics/Days.ts"
 import { activeDaysAtHalf, eventsPerDayAtHalf, halfLifeDays, weights, windowDays } from "../analytics/Engagement.ts"
+import type { RuleId } from "../domain/Rules.ts"
 import type { Criterion, LeafCriterion, SegmentId, Window } from "../domain/SegmentCriteria.ts"
 import { dayRangeOf, type EvaluationContext, expLimit, riskSteps, todayOf } from "./Evaluation.ts"
 
 export interface SqlEvaluationContext extends EvaluationContext {
   /** A predicate over `c`: the customer is a member of that segment. */
   readonly memberOf: (segmentId: SegmentId) => Statement.Fragment
+  /** A predicate over `c`: the rules engine's rule matched the customer (the calculation stored its answers). */
+  readonly ruleMatches: (ruleId: RuleId) => Statement.Fragment
 }
 
 type Sql = Statement.Constructor
@@ -182,6 +185,8 @@ const leafPredicate = (sql: Sql, node: LeafCriterion, context: SqlEvaluationCont
       return sql`c.consent -> ${node.purpose} = ${JSON.stringify(node.given)}::jsonb`
     case "segment":
       return context.memberOf(node.segmentId)
+    case "rule":
+      return context.ruleMatches(node.ruleId)
   }
 }
 

@@ -9,6 +9,7 @@ import type { BgNbdParameters } from "../analytics/Clv.ts"
 import { ClvModels } from "../analytics/ClvModels.ts"
 import { dayNumber, dayOfInstant } from "../analytics/Days.ts"
 import { windowDays } from "../analytics/Engagement.ts"
+import type { RuleId } from "../domain/Rules.ts"
 import type { Criterion, SegmentId, Window } from "../domain/SegmentCriteria.ts"
 
 export interface EvaluationContext {
@@ -32,6 +33,14 @@ export const currentEvaluationContext: Effect.Effect<EvaluationContext, never, C
 /** Where one customer's membership of other segments comes from, for the in-memory evaluator. */
 export interface MembershipLookup {
   readonly isMember: (segmentId: SegmentId) => boolean
+}
+
+/**
+ * Whether the rules engine's rule matched one customer, for the in-memory evaluator: the engine's answer is an
+ * input, as membership is (the calculation asks the engine; see RuleMatches.ts).
+ */
+export interface RuleOutcomes {
+  readonly matches: (ruleId: RuleId) => boolean
 }
 
 /** UTC days as day numbers (Days.ts), both bounds included; null: open. */

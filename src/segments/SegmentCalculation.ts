@@ -32,8 +32,11 @@ import { errorClass, loggingFailures, repeatLoggingFailures } from "../platform/
 import { uuidv7 } from "../platform/Ids.ts"
 import { Nats } from "../platform/Nats.ts"
 import { type NewEvent, Outbox } from "../platform/Outbox.ts"
+import { RulesEngine } from "../platform/RulesEngine.ts"
+import { rulesNamed } from "./CriteriaReferences.ts"
 import { criteriaPredicate } from "./CriteriaSql.ts"
 import { currentEvaluationContext } from "./Evaluation.ts"
+import { storeRuleMatches } from "./RuleMatches.ts"
 
 /** A job that took its process down this many times is given up rather than retried for ever. */
 const maxAttempts = 3
@@ -143,6 +146,7 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
       const sql = yield* PgClient.PgClient
       const outbox = yield* Outbox
       const models = yield* ClvModels
+      const rulesEngine = yield* RulesEngine
       const lease = Duration.seconds(
         yield* Config.Number("SEGMENT_CALCULATION_LEASE_SECONDS").pipe(Config.withDefault(60))
       )
@@ -233,7 +237,9 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
           const memberOf = (segmentId: SegmentId) =>
             sql`EXISTS (SELECT 1 FROM customer_segment_memberships other
               WHERE other.segment_id = ${segmentId} AND other.customer_id = c.id AND other.left_at IS NULL)`
-          const predicate = criteriaPredicate(sql, criteria, { ...context, memberOf })
+          // The engine's answers first (none asked when the criteria name no rule).
+          const ruleMatches = yield* storeRuleMatches(sql, rulesEngine, rulesNamed(criteria))
+          const predicate = criteriaPredicate(sql, criteria, { ...context, memberOf, ruleMatches })
           const at = new Date(claimed.startedAt)
           // The matches in a table of the transaction's own, with its statistics: compared with the current
           // stays as a CTE, whose size the planner cannot know, the leaves became a nested loop over both sets
@@ -340,6 +346,22 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
         sql`UPDATE segment_calculations SET status = 'queued', lease_expires_at = NULL, error = ${reason}
           WHERE id = ${claimed.id} AND status = 'running' AND attempts = ${claimed.attempts}`.pipe(afterLostConnection)
 
+      /**
+       * The transaction rolled back whole, so the job can simply run again (a lost connection, a deadlock, the
+       * rules engine away for a moment); until its attempts run out, so that a run that always fails does not
+       * hold the segment's queue. Should the database be gone, these writes fail too, and the lease brings the
+       * job back.
+       */
+      const retryOrGiveUp = (claimed: Claimed, reason: string, error: unknown) =>
+        Effect.andThen(
+          Effect.logWarning("segments: calculation failed").pipe(
+            Effect.annotateLogs({ calculationId: claimed.id, attempt: claimed.attempts, error: errorClass(error) })
+          ),
+          claimed.attempts < maxAttempts
+            ? requeue(claimed, `attempt ${claimed.attempts}: ${reason}`)
+            : markFailed(claimed, reason)
+        )
+
       const runClaimed = (claimed: Claimed) =>
         claimed.attempts > maxAttempts
           ? markFailed(claimed, `gave up after ${maxAttempts} attempts that did not finish`)
@@ -349,21 +371,12 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
                 Effect.annotateLogs({ calculationId: claimed.id })
               )),
             Effect.catchTag("CalculationFailed", (failure) => markFailed(claimed, failure.reason)),
-            // The transaction rolled back whole, so the job can simply run again (a lost connection, a
-            // deadlock); until its attempts run out, so that a run that always fails does not hold the segment's
-            // queue. Recorded by class only: a driver's message can quote a row. Should the database be gone,
-            // these writes fail too, and the lease brings the job back.
-            Effect.catchTag("SqlError", (error) => {
-              const reason = `internal error (${errorClass(error)})`
-              return Effect.andThen(
-                Effect.logWarning("segments: calculation failed").pipe(
-                  Effect.annotateLogs({ calculationId: claimed.id, attempt: claimed.attempts, error: errorClass(error) })
-                ),
-                claimed.attempts < maxAttempts
-                  ? requeue(claimed, `attempt ${claimed.attempts}: ${reason}`)
-                  : markFailed(claimed, reason)
-              )
-            })
+            Effect.catchTag("RuleGone", (gone) =>
+              markFailed(claimed, `the rules engine has no rule ${gone.ruleId} any more: change the criteria`)),
+            // Recorded by class only: a driver's message can quote a row.
+            Effect.catchTag("SqlError", (error) => retryOrGiveUp(claimed, `internal error (${errorClass(error)})`, error)),
+            Effect.catchTag("RulesEngineUnreachable", (error) =>
+              retryOrGiveUp(claimed, `rules engine unavailable (${error.reason})`, error))
           )
 
       const runPending = Effect.gen(function*() {
@@ -399,11 +412,11 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
 
 /**
  * Criteria that read the clock: a relative window (`lastDays`) moves with today; churn risk and engagement
- * decay with time since the customer's purchases and events. As a JSON path over the stored criteria, at any
- * depth.
+ * decay with time since the customer's purchases and events. Rules of the rules engine too: they can change in
+ * the engine at any time, and nothing tells the service. As a JSON path over the stored criteria, at any depth.
  */
 const clockDependentCriteria =
-  'lax $.** ? (@.kind == "churnRisk" || @.kind == "engagementScore" || exists(@.window.lastDays))'
+  'lax $.** ? (@.kind == "churnRisk" || @.kind == "engagementScore" || @.kind == "rule" || exists(@.window.lastDays))'
 
 /**
  * The runner: every SEGMENT_CALCULATION_POLL_SECONDS (default 2), or at once after a request in this process,

@@ -21,6 +21,7 @@ import {
   type GetSegmentErrors,
   InvalidSegmentCriteria,
   type ListSegmentsErrors,
+  RulesEngineUnavailable,
   SegmentInUse,
   SegmentCalculationNotFound,
   type SegmentMembersErrors,
@@ -52,28 +53,10 @@ import type { Criterion, SegmentId } from "../domain/SegmentCriteria.ts"
 import { CustomerRepo } from "../customers/CustomerRepo.ts"
 import { uuidv7 } from "../platform/Ids.ts"
 import { AuditLog } from "../privacy/AuditLog.ts"
+import { RulesEngine } from "../platform/RulesEngine.ts"
+import { type Path, ruleReferences, segmentReferences } from "./CriteriaReferences.ts"
 import { SegmentCalculations } from "./SegmentCalculation.ts"
 import { SegmentRepo } from "./SegmentRepo.ts"
-
-type Path = ReadonlyArray<string | number>
-
-/** Every `segment` node of a tree with its path from the segment's fields (`["criteria", ...]`). */
-export const segmentReferences = (
-  criteria: Criterion,
-  path: Path = ["criteria"]
-): ReadonlyArray<{ readonly segmentId: SegmentId; readonly path: Path }> => {
-  switch (criteria.kind) {
-    case "all":
-    case "any":
-      return criteria.criteria.flatMap((child, index) => segmentReferences(child, [...path, "criteria", index]))
-    case "not":
-      return segmentReferences(criteria.criterion, [...path, "criterion"])
-    case "segment":
-      return [{ segmentId: criteria.segmentId, path: [...path, "segmentId"] }]
-    default:
-      return []
-  }
-}
 
 const distinctIds = (references: ReadonlyArray<{ readonly segmentId: SegmentId }>) => [
   ...new Set(references.map((reference) => reference.segmentId))
@@ -130,7 +113,7 @@ export class Segments extends Context.Service<Segments, {
   static readonly layer: Layer.Layer<
     Segments,
     never,
-    SegmentRepo | SegmentCalculations | CustomerRepo | AuditLog
+    SegmentRepo | SegmentCalculations | CustomerRepo | AuditLog | RulesEngine
   > = Layer.effect(
     Segments,
     Effect.gen(function*() {
@@ -138,6 +121,7 @@ export class Segments extends Context.Service<Segments, {
       const customers = yield* CustomerRepo
       const audit = yield* AuditLog
       const calculations = yield* SegmentCalculations
+      const rulesEngine = yield* RulesEngine
 
       const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis).toISOString())
 
@@ -162,6 +146,30 @@ export class Segments extends Context.Service<Segments, {
         return ids
       })
 
+      /**
+       * Every rule the criteria name exists in the rules engine (asked once per distinct rule, answers cached);
+       * the nodes naming none are the error. The engine not answering refuses the change: unchecked rules are
+       * never stored.
+       */
+      const checkedRules = Effect.fnUntraced(function*(criteria: Criterion) {
+        const references = ruleReferences(criteria)
+        const ids = [...new Set(references.map((reference) => reference.ruleId))]
+        const found = yield* Effect.forEach(ids, (ruleId) =>
+          Effect.map(rulesEngine.lookup(ruleId), (rule) => [ruleId, Option.isSome(rule)] as const), {
+          concurrency: 4
+        }).pipe(Effect.mapError((error) =>
+          new RulesEngineUnavailable({ detail: `The rules engine could not be reached (${error.reason})` })
+        ))
+        const known = new Map(found)
+        const unknown = references.filter((reference) => known.get(reference.ruleId) !== true)
+        if (unknown.length > 0) {
+          return yield* invalidCriteria(unknown.map((reference) => ({
+            path: reference.path,
+            message: `no rule ${reference.ruleId} in the rules engine`
+          })))
+        }
+      })
+
       /** A version-guarded write that matched nothing: the segment is at another version now. */
       const conflict = (expectedVersion: number, currentVersion: number) =>
         new SegmentVersionConflict({ expectedVersion, currentVersion })
@@ -180,6 +188,7 @@ export class Segments extends Context.Service<Segments, {
       ) {
         yield* requirePermission(actor, "segments:manage")
         const references = input.type === "dynamic" ? yield* checkedReferences(input.criteria) : []
+        if (input.type === "dynamic") yield* checkedRules(input.criteria)
         const at = yield* now
         const segment: Segment = {
           id: uuidv7() as SegmentId,
@@ -228,6 +237,7 @@ export class Segments extends Context.Service<Segments, {
         }
         if (changedFields(update).length === 0) return before
         const references = update.criteria === undefined ? undefined : yield* checkedReferences(update.criteria)
+        if (update.criteria !== undefined) yield* checkedRules(update.criteria)
         const { version: _, ...changes } = update
         // Guarded by the version read above, so a change in between is a conflict, never overwritten.
         const entry = { actor, action: "segment.update", segmentId: id, requestId, fields: changedFields(update) }

@@ -1,7 +1,7 @@
 /**
  * The two criteria evaluators agree. Random customers (profiles with
  * missing fields, rollup rows on and around window edges, inconsistent
- * rollups too, segment memberships) go into the real database; random
+ * rollups too, segment memberships, rule outcomes) go into the real database; random
  * criteria trees over the same small vocabularies (so that they select
  * some customers and not others) are run as
  * `SELECT c.id FROM customers c WHERE <compiled predicate>` and by the
@@ -30,6 +30,8 @@ const segmentIds = [
   "0190a5e4-7c1a-7b3e-9f2d-4c8b1e6a0d37"
 ] as const
 const eventTypes = ["purchase", "page_view", "login"] as const
+/** Rules of the rules engine; which customers each matches is part of the world, given to both evaluators. */
+const ruleIds = ["vip-gb", "big-spender", "rule:unknown.1"] as const
 const hostile = "x'); DELETE FROM customers; --"
 
 /** Days before today, biased to the edges of the windows the criteria use. */
@@ -114,7 +116,8 @@ const customer = (today: number): fc.Arbitrary<WorldCustomer> => {
       fc.record({ day, type: fc.constantFrom(...eventTypes), events: fc.nat(5), revenue: moneyUnits.map(moneyText) }),
       { selector: (row) => `${row.day}/${row.type}`, maxLength: 8 }
     ),
-    segments: fc.subarray([segmentIds[0], segmentIds[1]])
+    segments: fc.subarray([segmentIds[0], segmentIds[1]]),
+    rules: fc.subarray([ruleIds[0], ruleIds[1]])
   })
 }
 
@@ -196,7 +199,8 @@ const criteria = (today: number): fc.Arbitrary<Criterion> => {
     ).map(([setting, is]) => ({ kind: "preferenceFlag", setting, is })),
     fc.tuple(fc.constantFrom("marketing", "dataProcessing"), fc.boolean())
       .map(([purpose, given]) => ({ kind: "consent", purpose, given })),
-    fc.constantFrom(...segmentIds).map((segmentId) => ({ kind: "segment", segmentId }))
+    fc.constantFrom(...segmentIds).map((segmentId) => ({ kind: "segment", segmentId })),
+    fc.constantFrom(...ruleIds).map((ruleId) => ({ kind: "rule", ruleId }))
   )
   const { node } = fc.letrec<{ node: unknown; combined: unknown }>((tie) => ({
     // The first arbitrary (a leaf) is what remains at the maximum depth: trees stay within the limits.
@@ -268,8 +272,14 @@ layer(segmentDatabase, { excludeTestServices: true })("segment evaluators (prope
             for (const leaf of leavesOf(tree)) {
               const outcome = outcomes.get(leaf.kind) ?? { held: 0, failed: 0 }
               for (const customerFacts of facts.values()) {
-                const member = world.customers.find((row) => row.id === customerFacts.id)?.segments ?? []
-                if (evaluate(leaf, customerFacts, world.context, { isMember: (id) => member.includes(id) })) outcome.held += 1
+                const customer = world.customers.find((row) => row.id === customerFacts.id)
+                const member = customer?.segments ?? []
+                const rules: ReadonlyArray<string> = customer?.rules ?? []
+                if (
+                  evaluate(leaf, customerFacts, world.context, { isMember: (id) => member.includes(id) }, {
+                    matches: (id) => rules.includes(id)
+                  })
+                ) outcome.held += 1
                 else outcome.failed += 1
               }
               outcomes.set(leaf.kind, outcome)
@@ -284,7 +294,7 @@ layer(segmentDatabase, { excludeTestServices: true })("segment evaluators (prope
         assert.isAbove(outcome.held, 0, `${kind} never held`)
         assert.isAbove(outcome.failed, 0, `${kind} never failed`)
       }
-      assert.strictEqual(outcomes.size, 17, `leaf kinds generated: ${[...outcomes.keys()].join(", ")}`)
+      assert.strictEqual(outcomes.size, 18, `leaf kinds generated: ${[...outcomes.keys()].join(", ")}`)
       console.info(
         `segment evaluators: ${numRuns} runs, ${comparisons} criteria trees compared, ` +
           `${selected} selections, ${seconds.toFixed(1)} s`

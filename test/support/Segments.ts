@@ -1,13 +1,15 @@
 /**
  * Segment criteria against a real database: a fresh database with the
  * migrations applied (no service running: the evaluators need only the
- * tables), customers and their rollup rows written straight into it, and
+ * tables), customers and their rollup rows written straight into it (with
+ * their memberships and rule outcomes, the evaluators' other inputs), and
  * both evaluators asked who matches.
  */
 import { PgClient } from "@effect/sql-pg"
 import { Array as Arr, ConfigProvider, Effect, Layer, References } from "effect"
 import { ClvModels } from "../../src/analytics/ClvModels.ts"
 import type { CustomerId } from "../../src/domain/Customer.ts"
+import type { RuleId } from "../../src/domain/Rules.ts"
 import type { Criterion, SegmentId } from "../../src/domain/SegmentCriteria.ts"
 import { DatabaseLive } from "../../src/platform/Database.ts"
 import { evaluate } from "../../src/segments/CriteriaEval.ts"
@@ -29,9 +31,14 @@ export const segmentDatabase = Layer.unwrap(Effect.gen(function*() {
   // The evaluators take membership of other segments as an input (memberOf / isMember). A table of the tests'
   // own holds it, free of customer_segment_memberships' foreign keys and history, which the property's random
   // worlds would have to satisfy without testing anything more of the evaluators.
+  // The rules engine's answers are an input in the same way (ruleMatches / matches): a table of rule outcomes.
   const membershipTable = Layer.effectDiscard(Effect.flatMap(PgClient.PgClient, (sql) =>
-    sql`CREATE TABLE test_segment_members (segment_id uuid NOT NULL, customer_id uuid NOT NULL,
-      PRIMARY KEY (segment_id, customer_id))`.pipe(Effect.orDie)))
+    Effect.andThen(
+      sql`CREATE TABLE test_segment_members (segment_id uuid NOT NULL, customer_id uuid NOT NULL,
+        PRIMARY KEY (segment_id, customer_id))`,
+      sql`CREATE TABLE test_rule_matches (rule_id text NOT NULL, customer_id uuid NOT NULL,
+        PRIMARY KEY (rule_id, customer_id))`
+    ).pipe(Effect.orDie)))
   return Layer.mergeAll(CustomerFactsRepo.layer, ClvModels.layer, membershipTable).pipe(Layer.provideMerge(database))
 })).pipe(Layer.provide(Layer.succeed(References.MinimumLogLevel, "Warn")))
 
@@ -57,6 +64,8 @@ export interface WorldCustomer {
   readonly types: ReadonlyArray<{ readonly type: string; readonly events: number; readonly lastOn: string }>
   readonly daily: ReadonlyArray<{ readonly day: string; readonly type: string; readonly events: number; readonly revenue: string }>
   readonly segments: ReadonlyArray<string>
+  /** The rules of the rules engine this customer matches (the engine's answer, given). */
+  readonly rules: ReadonlyArray<string>
 }
 
 /** A customer with nothing but what a profile must have. */
@@ -74,6 +83,7 @@ export const plainCustomer = (overrides: Partial<WorldCustomer> = {}): WorldCust
   types: [],
   daily: [],
   segments: [],
+  rules: [],
   ...overrides
 })
 
@@ -82,7 +92,8 @@ const customerTables = [
   "customer_activity",
   "customer_type_activity",
   "customer_daily_activity",
-  "test_segment_members"
+  "test_segment_members",
+  "test_rule_matches"
 ] as const
 
 /** Replaces every customer (and their rollup rows and memberships) with these, a statement per table. */
@@ -140,6 +151,9 @@ export const replaceWorld = (customers: ReadonlyArray<WorldCustomer>) =>
     yield* insert("test_segment_members", customers.flatMap((customer) =>
       customer.segments.map((segmentId) => ({ segment_id: segmentId, customer_id: customer.id }))
     ))
+    yield* insert("test_rule_matches", customers.flatMap((customer) =>
+      customer.rules.map((ruleId) => ({ rule_id: ruleId, customer_id: customer.id }))
+    ))
   }).pipe(Effect.orDie)
 
 export interface Selection {
@@ -156,6 +170,8 @@ export const selectEach = (criteria: ReadonlyArray<Criterion>, context: Evaluati
     const sql = yield* PgClient.PgClient
     const memberOf = (segmentId: SegmentId) =>
       sql`EXISTS (SELECT 1 FROM test_segment_members m WHERE m.segment_id = ${segmentId} AND m.customer_id = c.id)`
+    const ruleMatches = (ruleId: RuleId) =>
+      sql`EXISTS (SELECT 1 FROM test_rule_matches r WHERE r.rule_id = ${ruleId} AND r.customer_id = c.id)`
     const ids = yield* sql<{ readonly id: CustomerId }>`SELECT id FROM customers`.pipe(Effect.orDie)
     // Only the daily rows the criteria read: a bound too tight would show as a disagreement.
     const days = dailyRowsReadByAll(criteria, todayOf(context))
@@ -163,16 +179,19 @@ export const selectEach = (criteria: ReadonlyArray<Criterion>, context: Evaluati
     const members = yield* sql<{ readonly segmentId: string; readonly customerId: string }>`SELECT
       segment_id AS "segmentId", customer_id AS "customerId" FROM test_segment_members`.pipe(Effect.orDie)
     const memberships = new Set(members.map((row) => `${row.segmentId}/${row.customerId}`))
+    const ruleRows = yield* sql<{ readonly ruleId: string; readonly customerId: string }>`SELECT
+      rule_id AS "ruleId", customer_id AS "customerId" FROM test_rule_matches`.pipe(Effect.orDie)
+    const ruleOutcomes = new Set(ruleRows.map((row) => `${row.ruleId}/${row.customerId}`))
     return yield* Effect.forEach(criteria, (criterion) =>
       Effect.gen(function*() {
-        const predicate = criteriaPredicate(sql, criterion, { ...context, memberOf })
+        const predicate = criteriaPredicate(sql, criterion, { ...context, memberOf, ruleMatches })
         const bySql = yield* sql<{ readonly id: string }>`SELECT c.id FROM customers c WHERE ${predicate}`.pipe(
           Effect.orDie
         )
         const inMemory = facts.filter((customer) =>
           evaluate(criterion, customer, context, {
             isMember: (segmentId) => memberships.has(`${segmentId}/${customer.id}`)
-          })
+          }, { matches: (ruleId) => ruleOutcomes.has(`${ruleId}/${customer.id}`) })
         )
         return {
           sql: bySql.map((row) => row.id).sort(),

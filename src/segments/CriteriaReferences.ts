@@ -1,0 +1,49 @@
+/**
+ * Where criteria name things outside the customer's own data: other
+ * segments and rules of the rules engine, each node with its path (for
+ * messages that point at it). `criteriaNameRules` is the seam for callers
+ * that evaluate one customer without asking the engine (real-time
+ * re-evaluation): they leave rule-backed segments to calculation.
+ */
+import type { RuleId } from "../domain/Rules.ts"
+import type { Criterion, LeafCriterion, SegmentId } from "../domain/SegmentCriteria.ts"
+
+export type Path = ReadonlyArray<string | number>
+
+/** Every leaf of a tree with its path from the segment's fields (`["criteria", "criteria", 0]`). */
+export const leavesWithPaths = (
+  criteria: Criterion,
+  path: Path = ["criteria"]
+): ReadonlyArray<{ readonly leaf: LeafCriterion; readonly path: Path }> => {
+  switch (criteria.kind) {
+    case "all":
+    case "any":
+      return criteria.criteria.flatMap((child, index) => leavesWithPaths(child, [...path, "criteria", index]))
+    case "not":
+      return leavesWithPaths(criteria.criterion, [...path, "criterion"])
+    default:
+      return [{ leaf: criteria, path }]
+  }
+}
+
+/** Every `segment` node with the path of its `segmentId`. */
+export const segmentReferences = (
+  criteria: Criterion
+): ReadonlyArray<{ readonly segmentId: SegmentId; readonly path: Path }> =>
+  leavesWithPaths(criteria).flatMap(({ leaf, path }) =>
+    leaf.kind === "segment" ? [{ segmentId: leaf.segmentId, path: [...path, "segmentId"] }] : []
+  )
+
+/** Every `rule` node with the path of its `ruleId`. */
+export const ruleReferences = (criteria: Criterion): ReadonlyArray<{ readonly ruleId: RuleId; readonly path: Path }> =>
+  leavesWithPaths(criteria).flatMap(({ leaf, path }) =>
+    leaf.kind === "rule" ? [{ ruleId: leaf.ruleId, path: [...path, "ruleId"] }] : []
+  )
+
+/** The distinct rules the criteria name, in order of first appearance. */
+export const rulesNamed = (criteria: Criterion): ReadonlyArray<RuleId> => [
+  ...new Set(ruleReferences(criteria).map((reference) => reference.ruleId))
+]
+
+/** Whether the criteria name a rule of the rules engine: only a calculation can evaluate them. */
+export const criteriaNameRules = (criteria: Criterion): boolean => ruleReferences(criteria).length > 0

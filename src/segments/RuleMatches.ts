@@ -1,0 +1,73 @@
+/**
+ * The rules engine's answers for one calculation: every live customer's
+ * rule facts (docs/rules-engine.md: no contact details, no free text), read
+ * in pages by id, are sent to the engine for each rule the criteria name, and
+ * the customers it says match go into a table of the run's transaction, which
+ * the compiled predicate's `rule` leaves read (as `segment` leaves read the
+ * memberships). The run's transaction rolls back if the engine fails.
+ */
+import { Data, Effect, Option } from "effect"
+import type { SqlClient, SqlError, Statement } from "effect/sql"
+import type { RuleId, RuleSubject } from "../domain/Rules.ts"
+import type { RulesEngine, RulesEngineUnreachable } from "../platform/RulesEngine.ts"
+
+/** The engine no longer has a rule the criteria name: the calculation cannot be made until they change. */
+export class RuleGone extends Data.TaggedError("RuleGone")<{ readonly ruleId: RuleId }> {}
+
+interface FactsRow {
+  readonly id: string
+  readonly age: number | null
+  readonly gender: string | null
+  readonly status: string
+  readonly country: string | null
+  readonly tags: ReadonlyArray<string>
+  readonly events: number
+  readonly revenue: string
+  readonly purchaseDays: number
+  readonly lastSeenOn: string | null
+}
+
+const subjectOf = ({ id, ...facts }: FactsRow): RuleSubject => ({ id, facts })
+
+/**
+ * Asks the engine about every live customer for each rule and stores who matches, in `segment_rule_matches`
+ * (dropped at commit); returns the predicate over `c` for a rule leaf. Must run inside the run's transaction.
+ */
+export const storeRuleMatches = (
+  sql: SqlClient.SqlClient,
+  engine: RulesEngine["Service"],
+  rules: ReadonlyArray<RuleId>
+): Effect.Effect<(ruleId: RuleId) => Statement.Fragment, RulesEngineUnreachable | RuleGone | SqlError.SqlError> =>
+  Effect.gen(function*() {
+    const matches = (ruleId: RuleId) =>
+      sql`EXISTS (SELECT 1 FROM segment_rule_matches r WHERE r.rule_id = ${ruleId} AND r.customer_id = c.id)`
+    if (rules.length === 0) return matches
+    yield* sql`CREATE TEMP TABLE segment_rule_matches (rule_id text NOT NULL, customer_id uuid NOT NULL,
+      PRIMARY KEY (rule_id, customer_id)) ON COMMIT DROP`
+    let after: string | null = null
+    while (true) {
+      const page: ReadonlyArray<FactsRow> = yield* sql<FactsRow>`SELECT c.id::text AS id, c.age, c.gender, c.status,
+          c.country, c.tags, coalesce(a.events, 0)::float8 AS events,
+          coalesce(a.revenue, 0::numeric(20, 4))::text AS revenue,
+          coalesce(a.purchase_days, 0)::int AS "purchaseDays",
+          to_char((a.last_seen_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS "lastSeenOn"
+        FROM customers c LEFT JOIN customer_activity a ON a.customer_id = c.id
+        WHERE c.status <> 'DELETED' AND ${after === null ? sql`TRUE` : sql`c.id > ${after}::uuid`}
+        ORDER BY c.id LIMIT ${engine.batchSize}`
+      if (page.length === 0) break
+      const subjects = page.map(subjectOf)
+      yield* Effect.forEach(rules, (ruleId) =>
+        Effect.gen(function*() {
+          const matched = yield* engine.evaluate(ruleId, subjects)
+          if (Option.isNone(matched)) return yield* new RuleGone({ ruleId })
+          if (matched.value.size > 0) {
+            yield* sql`INSERT INTO segment_rule_matches (rule_id, customer_id)
+              SELECT ${ruleId}, unnest(${[...matched.value]}::uuid[])`
+          }
+        }), { concurrency: 4, discard: true })
+      if (page.length < engine.batchSize) break
+      after = page[page.length - 1].id
+    }
+    yield* sql`ANALYZE segment_rule_matches`
+    return matches
+  })

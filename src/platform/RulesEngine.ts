@@ -8,10 +8,10 @@
  * the embedded database stands in for PostgreSQL); in production the engine
  * is disabled and every call fails as unreachable.
  */
-import { Cache, Cause, Config, Context, Data, Duration, Effect, Exit, Layer, Option, Redacted, Schedule } from "effect"
+import { Cache, Cause, Config, Context, Data, Duration, Effect, Exit, Layer, Option, Redacted, Schedule, Schema } from "effect"
 import { FetchHttpClient, HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { CircuitBreaker } from "effect/persistence"
-import { EvaluateResponse, Rule, type RuleId, type RuleSubject } from "../domain/Rules.ts"
+import { EvaluateResponse, maxEvaluateBatch, Rule, type RuleId, type RuleSubject } from "../domain/Rules.ts"
 import { errorClass } from "./BackgroundWork.ts"
 
 export type RulesEngineStatus = "up" | "down" | "open" | "disabled"
@@ -132,6 +132,7 @@ export class RulesEngine extends Context.Service<RulesEngine, {
         Effect.orElseSucceed(() => false)
       )
       const check = Effect.gen(function*() {
+        // The in-memory store cannot fail; were it to, the engine's own /health still answers for it.
         const state = yield* breaker.state(breakerKey).pipe(Effect.option)
         if (Option.isSome(state) && state.value._tag === "Open") {
           const seconds = Math.ceil(Duration.toSeconds(state.value.retryAfter))
@@ -156,7 +157,10 @@ const RulesEngineConfig = Config.all({
   breakerFailures: Config.Int("RULES_ENGINE_BREAKER_FAILURES").pipe(Config.withDefault(5)),
   breakerCooldown: Config.Duration("RULES_ENGINE_BREAKER_COOLDOWN").pipe(Config.withDefault(Duration.seconds(30))),
   cacheTtl: Config.Duration("RULES_ENGINE_CACHE_TTL").pipe(Config.withDefault(Duration.minutes(5))),
-  batchSize: Config.Int("RULES_ENGINE_BATCH_SIZE").pipe(Config.withDefault(500)),
+  batchSize: Config.schema(
+    Schema.NumberFromString.pipe(Schema.decodeTo(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: maxEvaluateBatch })))),
+    "RULES_ENGINE_BATCH_SIZE"
+  ).pipe(Config.withDefault(500)),
   production: Config.String("NODE_ENV").pipe(Config.map((env) => env === "production"), Config.withDefault(false))
 })
 
@@ -167,10 +171,12 @@ const RulesEngineConfig = Config.all({
 const engineEndpoint = Effect.fnUntraced(function*(settings: Config.Success<typeof RulesEngineConfig>) {
   if (Option.isSome(settings.url)) {
     yield* Effect.logInfo("rules engine: remote").pipe(Effect.annotateLogs({ host: new URL(settings.url.value).host }))
-    return Option.some({
-      url: settings.url.value,
-      apiKey: Option.getOrElse(settings.apiKey, () => Redacted.make(""))
+    // A remote engine without its key would refuse every call: refused at start-up instead.
+    const apiKey = yield* Option.match(settings.apiKey, {
+      onNone: () => Config.Redacted("RULES_ENGINE_API_KEY"),
+      onSome: Effect.succeed
     })
+    return Option.some({ url: settings.url.value, apiKey })
   }
   if (settings.production) {
     yield* Effect.logWarning("rules engine: disabled (NODE_ENV=production and no RULES_ENGINE_URL)").pipe(

@@ -5,8 +5,8 @@
  * 503 when the engine cannot answer, nothing stored either way), lookups
  * cached, the engine slow, failing (retries, then the circuit breaker opens
  * and closes after its cool-down) and down, calculation by the engine's
- * answers, calculation without rules untouched by the engine's absence, and
- * /ready reporting it.
+ * answers, calculation without rules untouched by the engine's absence,
+ * /ready reporting it; and production without an engine configured.
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
@@ -16,6 +16,7 @@ import type { SegmentCalculation, SegmentMembersPage } from "../../src/domain/Se
 import { newCustomer, unique } from "../support/Customers.ts"
 import { eventually } from "../support/Eventually.ts"
 import { call, createCustomer, expectProblem } from "../support/Http.ts"
+import { testServiceWithDatabase } from "../support/Database.ts"
 import { serviceWithStandInEngine, StandInEngine } from "../support/RulesEngine.ts"
 import { createSegment, dynamicSegment, segmentPath, segmentsPath } from "../support/SegmentsApi.ts"
 import { json } from "../support/TestService.ts"
@@ -262,5 +263,22 @@ layer(
       assert.strictEqual(down.status, "degraded")
       assert.strictEqual(down.checks.rulesEngine.status, "down")
       yield* engineRestored
+    }))
+})
+
+// As deployed without a rules engine: production, no RULES_ENGINE_URL.
+layer(
+  testServiceWithDatabase({ env: { NODE_ENV: "production" } }),
+  { excludeTestServices: true, timeout: "60 seconds" }
+)("rules engine not configured in production", (it) => {
+  it.effect("is reported disabled without degrading readiness, and a segment naming a rule is refused with 503", () =>
+    Effect.gen(function*() {
+      const ready = yield* eventually("NATS to be up", readiness, (body) => body.checks.nats.status === "up")
+      assert.strictEqual(ready.status, "ready")
+      assert.strictEqual(ready.checks.rulesEngine.status, "disabled")
+      const problem = yield* expectProblem(yield* writesNothing(postSegment(withRule("vip-gb"))), 503, unavailable)
+      assert.match(problem.detail ?? "", /disabled/)
+      // Segments without rules do not need it.
+      yield* createSegment(dynamicSegment({ criteria: taggedWith(`rules-${unique()}`) }))
     }))
 })

@@ -32,6 +32,7 @@ export {
   maxCriteriaNodes,
   SegmentCriteria
 } from "../domain/SegmentCriteria.ts"
+export { RuleId } from "../domain/Rules.ts"
 export * from "../domain/TrackingPlan.ts"
 
 export type Credentials = { readonly bearer: string } | { readonly apiKey: string }

@@ -11,7 +11,7 @@ import type { Criterion, LeafCriterion, SegmentId } from "../domain/SegmentCrite
 export type Path = ReadonlyArray<string | number>
 
 /** Every leaf of a tree with its path from the segment's fields (`["criteria", "criteria", 0]`). */
-export const leavesWithPaths = (
+const leavesWithPaths = (
   criteria: Criterion,
   path: Path = ["criteria"]
 ): ReadonlyArray<{ readonly leaf: LeafCriterion; readonly path: Path }> => {

@@ -12,11 +12,13 @@ import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import type { Readiness } from "../../src/api/SystemApi.ts"
+import { InvalidSegmentCriteria, RuleId, RulesEngineUnavailable } from "../../src/client/index.ts"
 import type { SegmentCalculation, SegmentMembersPage } from "../../src/domain/SegmentCalculation.ts"
 import { newCustomer, unique } from "../support/Customers.ts"
 import { eventually } from "../support/Eventually.ts"
 import { call, createCustomer, expectProblem } from "../support/Http.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
+import { withRpcClient } from "../support/Rpc.ts"
 import { serviceWithStandInEngine, StandInEngine } from "../support/RulesEngine.ts"
 import { createSegment, dynamicSegment, segmentPath, segmentsPath } from "../support/SegmentsApi.ts"
 import { json } from "../support/TestService.ts"
@@ -159,6 +161,22 @@ layer(
       yield* expectProblem(response, 503, unavailable)
       const after = yield* json<{ readonly version: number }>(yield* call("GET", segmentPath(segment.id)))
       assert.strictEqual(after.version, segment.version)
+      yield* engineRestored
+    }))
+
+  it.effect("over RPC the same refusals arrive as the domain's errors: unknown rule with its path, engine unavailable", () =>
+    Effect.gen(function*() {
+      const engine = yield* StandInEngine
+      const create = (ruleId: string) =>
+        withRpcClient((client) =>
+          client.CreateSegment({
+            input: { name: `Rpc rules ${unique()}`, type: "dynamic", criteria: { kind: "rule", ruleId: RuleId.make(ruleId) } }
+          }), "admin").pipe(Effect.flip)
+      const unknown = yield* create(unknownRule())
+      assert.instanceOf(unknown, InvalidSegmentCriteria)
+      assert.deepStrictEqual((unknown as InvalidSegmentCriteria).errors.map((error) => error.path), [["criteria", "ruleId"]])
+      yield* Effect.promise(() => engine.down())
+      assert.instanceOf(yield* writesNothing(create(unknownRule())), RulesEngineUnavailable)
       yield* engineRestored
     }))
 

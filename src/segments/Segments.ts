@@ -54,7 +54,7 @@ import { CustomerRepo } from "../customers/CustomerRepo.ts"
 import { uuidv7 } from "../platform/Ids.ts"
 import { AuditLog } from "../privacy/AuditLog.ts"
 import { RulesEngine } from "../platform/RulesEngine.ts"
-import { type Path, ruleReferences, segmentReferences } from "./CriteriaReferences.ts"
+import { type Path, ruleReferences, rulesNamed, segmentReferences } from "./CriteriaReferences.ts"
 import { SegmentCalculations } from "./SegmentCalculation.ts"
 import { SegmentRepo } from "./SegmentRepo.ts"
 
@@ -152,16 +152,14 @@ export class Segments extends Context.Service<Segments, {
        * never stored.
        */
       const checkedRules = Effect.fnUntraced(function*(criteria: Criterion) {
-        const references = ruleReferences(criteria)
-        const ids = [...new Set(references.map((reference) => reference.ruleId))]
-        const found = yield* Effect.forEach(ids, (ruleId) =>
+        const found = yield* Effect.forEach(rulesNamed(criteria), (ruleId) =>
           Effect.map(rulesEngine.lookup(ruleId), (rule) => [ruleId, Option.isSome(rule)] as const), {
           concurrency: 4
         }).pipe(Effect.mapError((error) =>
           new RulesEngineUnavailable({ detail: `The rules engine could not be reached (${error.reason})` })
         ))
         const known = new Map(found)
-        const unknown = references.filter((reference) => known.get(reference.ruleId) !== true)
+        const unknown = ruleReferences(criteria).filter((reference) => known.get(reference.ruleId) !== true)
         if (unknown.length > 0) {
           return yield* invalidCriteria(unknown.map((reference) => ({
             path: reference.path,

@@ -6,7 +6,7 @@
  * the compiled predicate's `rule` leaves read (as `segment` leaves read the
  * memberships). The run's transaction rolls back if the engine fails.
  */
-import { Data, Effect, Option } from "effect"
+import { Data, Effect, Option, Stream } from "effect"
 import type { SqlClient, SqlError, Statement } from "effect/sql"
 import type { RuleId, RuleSubject } from "../domain/Rules.ts"
 import type { RulesEngine, RulesEngineUnreachable } from "../platform/RulesEngine.ts"
@@ -27,6 +27,13 @@ interface FactsRow {
   readonly lastSeenOn: string | null
 }
 
+/**
+ * Pages being evaluated at once, and rules asked at once per page: the next pages are read while the engine
+ * answers, and at most 16 requests wait on it.
+ */
+const pagesInFlight = 4
+const rulesInFlight = 4
+
 const subjectOf = ({ id, ...facts }: FactsRow): RuleSubject => ({ id, facts })
 
 /**
@@ -44,19 +51,17 @@ export const storeRuleMatches = (
     if (rules.length === 0) return matches
     yield* sql`CREATE TEMP TABLE segment_rule_matches (rule_id text NOT NULL, customer_id uuid NOT NULL,
       PRIMARY KEY (rule_id, customer_id)) ON COMMIT DROP`
-    let after: string | null = null
-    while (true) {
-      const page: ReadonlyArray<FactsRow> = yield* sql<FactsRow>`SELECT c.id::text AS id, c.age, c.gender, c.status,
-          c.country, c.tags, coalesce(a.events, 0)::float8 AS events,
-          coalesce(a.revenue, 0::numeric(20, 4))::text AS revenue,
+    const page = (after: string | null) =>
+      sql<FactsRow>`SELECT c.id::text AS id, c.age, c.gender, c.status, c.country, c.tags,
+          coalesce(a.events, 0)::float8 AS events, coalesce(a.revenue, 0::numeric(20, 4))::text AS revenue,
           coalesce(a.purchase_days, 0)::int AS "purchaseDays",
           to_char((a.last_seen_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS "lastSeenOn"
         FROM customers c LEFT JOIN customer_activity a ON a.customer_id = c.id
         WHERE c.status <> 'DELETED' AND ${after === null ? sql`TRUE` : sql`c.id > ${after}::uuid`}
         ORDER BY c.id LIMIT ${engine.batchSize}`
-      if (page.length === 0) break
-      const subjects = page.map(subjectOf)
-      yield* Effect.forEach(rules, (ruleId) =>
+    const evaluatePage = (rows: ReadonlyArray<FactsRow>) => {
+      const subjects = rows.map(subjectOf)
+      return Effect.forEach(rules, (ruleId) =>
         Effect.gen(function*() {
           const matched = yield* engine.evaluate(ruleId, subjects)
           if (Option.isNone(matched)) return yield* new RuleGone({ ruleId })
@@ -64,10 +69,17 @@ export const storeRuleMatches = (
             yield* sql`INSERT INTO segment_rule_matches (rule_id, customer_id)
               SELECT ${ruleId}, unnest(${[...matched.value]}::uuid[])`
           }
-        }), { concurrency: 4, discard: true })
-      if (page.length < engine.batchSize) break
-      after = page[page.length - 1].id
+        }), { concurrency: rulesInFlight, discard: true })
     }
+    yield* Stream.paginate(null as string | null, (after) =>
+      Effect.map(page(after), (rows) =>
+        [
+          rows.length === 0 ? [] : [rows],
+          rows.length < engine.batchSize ? Option.none() : Option.some(rows[rows.length - 1].id)
+        ] as const)).pipe(
+        Stream.mapEffect(evaluatePage, { concurrency: pagesInFlight, unordered: true }),
+        Stream.runDrain
+      )
     yield* sql`ANALYZE segment_rule_matches`
     return matches
   })

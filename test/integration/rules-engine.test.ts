@@ -16,7 +16,7 @@ import { InvalidSegmentCriteria, RuleId, RulesEngineUnavailable } from "../../sr
 import type { SegmentCalculation, SegmentMembersPage } from "../../src/domain/SegmentCalculation.ts"
 import { newCustomer, unique } from "../support/Customers.ts"
 import { eventually } from "../support/Eventually.ts"
-import { call, createCustomer, expectProblem } from "../support/Http.ts"
+import { call, createCustomer, expectProblem, invalidPaths } from "../support/Http.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
 import { withRpcClient } from "../support/Rpc.ts"
 import { serviceWithStandInEngine, StandInEngine } from "../support/RulesEngine.ts"
@@ -118,6 +118,17 @@ layer(
         path: ["criteria", "criteria", 1, "ruleId"],
         message: `no rule ${missing} in the rules engine`
       }])
+    }))
+
+  it.effect("a malformed rule id is a 400 naming it, and the engine is not asked", () =>
+    Effect.gen(function*() {
+      const engine = yield* StandInEngine
+      const lookups = engine.requests.lookups
+      for (const ruleId of ["", "-leading-dash", "with space", "x".repeat(65)]) {
+        const problem = yield* expectProblem(yield* writesNothing(postSegment(withRule(ruleId))), 400, "/problems/invalid-request")
+        assert.include(invalidPaths(problem), "payload.criteria.criteria.1.ruleId", ruleId)
+      }
+      assert.strictEqual(engine.requests.lookups, lookups)
     }))
 
   it.effect("changing criteria to name a rule the engine does not have is refused with 422, the segment unchanged", () =>

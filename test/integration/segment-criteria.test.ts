@@ -378,6 +378,22 @@ layer(segmentDatabase)("segment criteria, both evaluators", (it) => {
       assert.strictEqual(count.n, 3)
     }))
 
+  it.effect("rules of the rules engine, as the engine answered for each customer; unanswered is no match", () =>
+    Effect.gen(function*() {
+      const customers = yield* world({
+        both: { rules: ["vip-gb", "big-spender"], age: 40 },
+        vip: { rules: ["vip-gb"], age: 20 },
+        neither: { age: 40 }
+      })
+      yield* expectMatches(customers, { kind: "rule", ruleId: "vip-gb" }, ["both", "vip"])
+      yield* expectMatches(customers, { kind: "not", criterion: { kind: "rule", ruleId: "big-spender" } }, ["vip", "neither"])
+      yield* expectMatches(customers, { kind: "rule", ruleId: "never-answered" }, [])
+      yield* expectMatches(customers, {
+        kind: "all",
+        criteria: [{ kind: "rule", ruleId: "vip-gb" }, { kind: "age", atLeast: 30 }]
+      }, ["both"])
+    }))
+
   it.effect("an evaluation takes its instant from the Clock and its churn model from the latest fit", () =>
     Effect.gen(function*() {
       const customers = yield* world({

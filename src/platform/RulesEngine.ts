@@ -57,8 +57,11 @@ export class RulesEngine extends Context.Service<RulesEngine, {
       const client = base.pipe(
         HttpClient.mapRequest(HttpClientRequest.bearerToken(apiKey)),
         HttpClient.mapRequest(HttpClientRequest.acceptJson),
-        // Per attempt, so a slow answer is retried like a lost one.
-        HttpClient.transformResponse(Effect.timeout(settings.timeout)),
+        // Per attempt, and the body within it (read here; the response keeps it), so a slow answer is retried
+        // like a lost one.
+        HttpClient.transformResponse((attempt) =>
+          attempt.pipe(Effect.tap((response) => response.arrayBuffer), Effect.timeout(settings.timeout))
+        ),
         // Both calls are safe to repeat: a lookup reads, and evaluating a rule changes nothing in the engine.
         HttpClient.retryTransient({
           schedule: Schedule.exponential(settings.retryBase).pipe(Schedule.jittered),

@@ -18,6 +18,9 @@ import { EmailVerificationRepo } from "./customers/EmailVerificationRepo.ts"
 import { IdempotencyKeyRepo } from "./customers/IdempotencyKeyRepo.ts"
 import { Customers } from "./customers/Customers.ts"
 import { IdempotencyKeyExpiryLive } from "./customers/IdempotencyKeyExpiry.ts"
+import { DestinationDeliveryLive } from "./destinations/DestinationDelivery.ts"
+import { DestinationRepo } from "./destinations/DestinationRepo.ts"
+import { Destinations } from "./destinations/Destinations.ts"
 import { EventErasure } from "./events/EventErasure.ts"
 import { EventIngest } from "./events/EventIngest.ts"
 import { EventPublisherLive } from "./events/EventPublisher.ts"
@@ -82,10 +85,14 @@ const SegmentsFeature = Segments.layer.pipe(
   Layer.provideMerge(Layer.mergeAll(SegmentRepo.layer, SegmentCalculations.layer))
 )
 
+// Webhook subscriptions to segment joins and leaves; a destination may name one segment.
+const DestinationsFeature = Destinations.layer.pipe(Layer.provideMerge(DestinationRepo.layer))
+
 /** Every service the routes need, the database built first. */
 export const ServicesLive = Layer.mergeAll(
   CustomersFeature,
   SegmentsFeature.pipe(Layer.provide([CustomersFeature, AnalyticsFeature])),
+  DestinationsFeature.pipe(Layer.provide(CustomersFeature)),
   EventsFeature,
   AnalyticsFeature,
   Health.layer
@@ -102,6 +109,7 @@ export const HttpAppLive = Layer.mergeAll(
   RfmBreakpointsLive,
   ClvFitJobLive,
   SegmentCalculationRunnerLive,
+  DestinationDeliveryLive,
   PartitionUpkeepLive,
   EventsNatsDoorLive,
   EventPublisherLive,

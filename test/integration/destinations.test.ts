@@ -14,20 +14,19 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { createServer, type IncomingHttpHeaders } from "node:http"
 import { Webhook, WebhookVerificationError } from "standardwebhooks"
-import type { CreatedDestination, DeadLetterPage, Destination, RotatedSecret } from "../../src/domain/Destination.ts"
+import type { DeadLetterPage, Destination, RotatedSecret } from "../../src/domain/Destination.ts"
 import { Forbidden } from "../../src/domain/Errors.ts"
 import { segmentsStreamName } from "../../src/domain/SegmentEvents.ts"
 import { uuidv7 } from "../../src/platform/Ids.ts"
 import { newCustomer, unique } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
+import { createDestination, destinationsPath } from "../support/Destinations.ts"
 import { eventually } from "../support/Eventually.ts"
 import { call, createCustomer, expectProblem, invalidPaths } from "../support/Http.ts"
 import { freePort, natsConnection } from "../support/Nats.ts"
 import { withRpcClient } from "../support/Rpc.ts"
 import { createSegment, dynamicSegment, manualSegment, segmentsPath } from "../support/SegmentsApi.ts"
 import { json, natsUrl } from "../support/TestService.ts"
-
-const destinationsPath = "/api/v1/destinations"
 
 /** A request a receiver got: its headers as the library reads them, the body as sent, when it arrived. */
 interface Received {
@@ -102,16 +101,6 @@ const consumerCleanup = Layer.effectDiscard(Effect.addFinalizer(() =>
     yield* Effect.promise(() => manager.consumers.delete(segmentsStreamName, durable).catch(() => false))
   }).pipe(Effect.scoped)
 ))
-
-const createDestination = (body: Record<string, unknown>) =>
-  Effect.gen(function*() {
-    const response = yield* call("POST", destinationsPath, { body: { name: `Hook ${unique()}`, ...body } })
-    const text = yield* Effect.promise(() => response.clone().text())
-    assert.strictEqual(response.status, 201, text)
-    const created = yield* json<CreatedDestination>(response)
-    assert.strictEqual(response.headers.get("location"), `${destinationsPath}/${created.id}`)
-    return created
-  })
 
 const readDestination = (id: string) =>
   Effect.gen(function*() {

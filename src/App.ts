@@ -61,8 +61,9 @@ const CustomersFeature = CustomerEntityLayer.pipe(
       IdempotencyKeyRepo.layer,
       EmailVerificationRepo.layer,
       EventErasure.layer,
-      // Erasure removes the customer's segment memberships too.
-      SegmentRepo.layer
+      // Erasure removes the customer's segment memberships too, and their id from deliveries to destinations.
+      SegmentRepo.layer,
+      DestinationRepo.layer
     )
   ),
   Layer.provideMerge(ClusterLive)

@@ -8,6 +8,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Option } from "effect"
 import type { Statement } from "effect/sql"
+import type { CustomerId } from "../domain/Customer.ts"
 import type {
   DeadLetter,
   DeadLetterPage,
@@ -171,6 +172,11 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
   delivered(delivery: ClaimedDelivery, httpStatus: number, at: Date): Effect.Effect<void>
   /** Records the failed attempt: the delivery waits for its next attempt or is dead. */
   failed(delivery: ClaimedDelivery, outcome: FailedAttempt, at: Date): Effect.Effect<void>
+  /**
+   * Erasure, inside its transaction: every delivery's body loses the customer's id, as the outbox's segment
+   * events do (a body still to be sent, or replayed, no longer names the person).
+   */
+  eraseCustomer(customerId: CustomerId): Effect.Effect<void>
   /** Deletes deliveries delivered before `cutoff`. */
   prune(cutoff: Date): Effect.Effect<void>
 }>()("cms/destinations/DestinationRepo") {
@@ -359,6 +365,15 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
             UPDATE destinations SET last_failure_at = ${at}, last_http_status = ${outcome.httpStatus}::int,
               last_error = ${outcome.error}, consecutive_failures = consecutive_failures + 1
             WHERE id IN (SELECT destination_id FROM failed)`.pipe(Effect.orDie)
+        }),
+
+        eraseCustomer: Effect.fn("DestinationRepo.eraseCustomer")(function*(customerId) {
+          const id = sql`to_jsonb(${customerId}::text)`
+          yield* sql`UPDATE destination_deliveries SET payload = jsonb_set(payload::jsonb, '{customerIds}', COALESCE(
+                (SELECT jsonb_agg(member) FROM jsonb_array_elements(payload::jsonb -> 'customerIds') AS member
+                  WHERE member <> ${id}),
+                '[]'::jsonb))::text
+            WHERE payload::jsonb -> 'customerIds' @> jsonb_build_array(${id})`.pipe(Effect.orDie)
         }),
 
         prune: Effect.fn("DestinationRepo.prune")(function*(cutoff) {

@@ -311,6 +311,30 @@ layer(
       assert.deepStrictEqual(after.data, [])
     }))
 
+  it.effect("erasing a customer takes their id out of dead letters, so a replay no longer names them", () =>
+    Effect.gen(function*() {
+      let healthy = false
+      const hooks = yield* receiver(() => healthy ? 200 : 503)
+      yield* consumerReady
+      const wanted = yield* segmentOf(0)
+      const destination = yield* createDestination({ url: hooks.url, segmentId: wanted.segmentId })
+      const [kept, erased] = [
+        (yield* createCustomer(newCustomer({ tags: [wanted.tag] }))).id,
+        (yield* createCustomer(newCustomer({ tags: [wanted.tag] }))).id
+      ]
+      assert.strictEqual((yield* call("POST", `${segmentsPath}/${wanted.segmentId}/calculate`)).status, 202)
+      yield* eventually("the dead letter", readDestination(destination.id), (read) => read.status.dead === 1)
+      assert.include(hooks.received[0].body, erased)
+
+      assert.strictEqual((yield* call("DELETE", `/api/v1/customers/${erased}`)).status, 204)
+      healthy = true
+      yield* call("POST", `${destinationsPath}/${destination.id}/dead-letters/replay`, { body: {} })
+      const [, , , replayed] = yield* eventually("the replay", Effect.sync(() => hooks.received), (got) => got.length === 4)
+      const payload = new Webhook(destination.secret).verify(replayed.body, replayed.headers) as MembershipNotification
+      assert.deepStrictEqual(payload.customerIds, [kept])
+      assert.notInclude(replayed.body, erased)
+    }))
+
   it.effect("an unreachable destination's status names the connection error, with no HTTP status", () =>
     Effect.gen(function*() {
       const port = yield* freePort

@@ -14,6 +14,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { createServer, type IncomingHttpHeaders } from "node:http"
 import { Webhook, WebhookVerificationError } from "standardwebhooks"
+import { openApiDocument } from "../../src/api/Documentation.ts"
 import type { DeadLetterPage, Destination, RotatedSecret } from "../../src/domain/Destination.ts"
 import { Forbidden } from "../../src/domain/Errors.ts"
 import { segmentsStreamName } from "../../src/domain/SegmentEvents.ts"
@@ -24,6 +25,7 @@ import { createDestination, destinationsPath } from "../support/Destinations.ts"
 import { eventually } from "../support/Eventually.ts"
 import { call, createCustomer, expectProblem, invalidPaths } from "../support/Http.ts"
 import { freePort, natsConnection } from "../support/Nats.ts"
+import { makeValidator } from "../support/OpenApi.ts"
 import { withRpcClient } from "../support/Rpc.ts"
 import { createSegment, dynamicSegment, manualSegment, segmentsPath } from "../support/SegmentsApi.ts"
 import { json, natsUrl } from "../support/TestService.ts"
@@ -79,6 +81,12 @@ const verifiedFor = (received: ReadonlyArray<Received>, secret: string, segmentI
   received
     .map((request) => ({ request, payload: new Webhook(secret).verify(request.body, request.headers) as MembershipNotification }))
     .filter(({ payload }) => payload.segmentId === segmentId)
+
+const document = openApiDocument()
+const validate = makeValidator(document)
+const webhookBodySchema = (type: string) =>
+  (document.webhooks as Record<string, { readonly post: { readonly requestBody: { readonly content: Record<string, { readonly schema: Record<string, unknown> }> } } }>)[type]
+    .post.requestBody.content["application/json"].schema
 
 const durable = `test-destinations-${unique()}`
 
@@ -192,6 +200,9 @@ layer(
       assert.deepStrictEqual(notification.payload.customerIds, customers)
       assert.strictEqual(notification.request.headers["content-type"], "application/json")
       assert.match(notification.request.headers["webhook-signature"], /^v1,[A-Za-z0-9+/=]+$/)
+      // The body is what the document's `webhooks` entry describes.
+      const documented = webhookBodySchema("segment.joined")
+      assert.deepStrictEqual(validate(documented, JSON.parse(notification.request.body)), [])
       const [row] = (yield* deliveryRows(destination.id)).filter((row) => row.eventId === notification.payload.eventId)
       assert.strictEqual(notification.request.headers["webhook-id"], row.id)
 

@@ -13,9 +13,18 @@ import { request as httpRequest } from "node:http"
 import { request as httpsRequest } from "node:https"
 import { BlockList, isIP, type LookupFunction } from "node:net"
 
-/** Addresses no webhook may reach: loopback, private, link-local, shared, multicast, reserved, unspecified. */
-const blocked = new BlockList()
-for (const [network, prefix] of [
+/**
+ * Addresses no webhook may reach: loopback, private, link-local, shared, multicast, reserved, unspecified. One list
+ * per family: a BlockList also matches IPv4 addresses against its IPv6 rules (as IPv4-mapped addresses), so
+ * the rule refusing every mapped address would refuse every IPv4 address.
+ */
+const subnets = (family: "ipv4" | "ipv6", networks: ReadonlyArray<readonly [string, number]>) => {
+  const list = new BlockList()
+  for (const [network, prefix] of networks) list.addSubnet(network, prefix, family)
+  return list
+}
+
+const blockedV4 = subnets("ipv4", [
   ["0.0.0.0", 8],
   ["10.0.0.0", 8],
   ["100.64.0.0", 10],
@@ -27,19 +36,20 @@ for (const [network, prefix] of [
   ["198.18.0.0", 15],
   ["224.0.0.0", 4],
   ["240.0.0.0", 4]
-] as const) blocked.addSubnet(network, prefix, "ipv4")
-for (const [network, prefix] of [
+])
+
+const blockedV6 = subnets("ipv6", [
   ["::", 127], // unspecified and loopback
   ["::ffff:0:0", 96], // IPv4-mapped: the IPv4 rules apply to such a peer, so none is accepted
   ["64:ff9b::", 96], // NAT64 reaches IPv4 addresses, private ones included
   ["fc00::", 7],
   ["fe80::", 10],
   ["ff00::", 8]
-] as const) blocked.addSubnet(network, prefix, "ipv6")
+])
 
 const isBlocked = (address: string): boolean => {
   const family = isIP(address)
-  return family === 4 ? blocked.check(address, "ipv4") : family === 6 ? blocked.check(address, "ipv6") : true
+  return family === 4 ? blockedV4.check(address, "ipv4") : family === 6 ? blockedV6.check(address, "ipv6") : true
 }
 
 /** The URL's host without IPv6 brackets. */

@@ -39,7 +39,7 @@ export class Api extends HttpApi.make("customer-service")
       "are refused. Authenticate with `Authorization: Bearer <JWT>` or `X-API-Key: <key>`. Roles: `admin` " +
       "(everything), `agent` (read, write, delete), `analyst` (read; refit the fleet's analytics models; " +
       "define segments), `service` (read, write; refit the models; define segments); every role reads " +
-      "analytics (`analytics:read`) and segments.",
+      "analytics (`analytics:read`), segments and their destinations.",
     license: { name: "MIT", identifier: "MIT" },
     servers: [{ url: "/", description: "The service that serves this document" }]
   }))

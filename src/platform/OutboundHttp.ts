@@ -6,7 +6,7 @@
  * rebinding) is refused too. `allowPrivate` lifts the address rule (tests and
  * local development, whose receivers listen on loopback).
  */
-import { Data, Effect } from "effect"
+import { Data, Duration, Effect } from "effect"
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from "node:dns"
 import { lookup as lookupAll } from "node:dns/promises"
 import { request as httpRequest } from "node:http"
@@ -74,6 +74,9 @@ export const urlRefusal = (text: string, allowPrivate: boolean): Effect.Effect<s
           (found) => found.map((entry) => entry.address),
           () => []
         )
+      ).pipe(
+        // A resolver that does not answer in time is a name that does not resolve, not a request left hanging.
+        Effect.timeoutOrElse({ duration: Duration.seconds(5), orElse: () => Effect.succeed([]) })
       )
     if (addresses.length === 0) return "names a host that does not resolve"
     if (!allowPrivate && addresses.some(isBlocked)) {
@@ -152,7 +155,7 @@ export const post = (target: string, options: PostOptions): Effect.Effect<number
       catch: (cause) => new PostFailed({ reason: reasonOf(cause) })
     }).pipe(
       Effect.timeoutOrElse({
-        duration: options.timeoutMillis,
+        duration: Duration.millis(options.timeoutMillis),
         orElse: () => Effect.fail(new PostFailed({ reason: "timeout" }))
       })
     )

@@ -15,7 +15,7 @@
  *   anything else is retried with exponential backoff and jitter until
  *   DESTINATION_MAX_ATTEMPTS, after which the delivery is dead (a dead letter).
  */
-import { Clock, Config, Duration, Effect, FiberSet, Layer, Option, Random, Ref, Result, Schema } from "effect"
+import { Clock, Config, Duration, Effect, Exit, FiberSet, Layer, Option, Random, Ref, Result, Schema } from "effect"
 import { Webhook } from "standardwebhooks"
 import { segmentsStream } from "../domain/SegmentEvents.ts"
 import { cutoffBefore, loggingFailures, repeatLoggingFailures } from "../platform/BackgroundWork.ts"
@@ -68,7 +68,7 @@ export const DestinationDeliveryLive = Layer.effectDiscard(Effect.gen(function*(
     const body = decoder.decode(message.data)
     const decoded = decodeRoutedEvent(body)
     // A message that is no join or leave cannot be routed, now or later: it is acknowledged, and logged.
-    if (decoded._tag === "Failure") {
+    if (Exit.isFailure(decoded)) {
       return yield* Effect.logWarning("destinations: a message on the segment stream is no join or leave, skipped")
         .pipe(Effect.annotateLogs({ subject: message.subject }))
     }

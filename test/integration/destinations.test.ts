@@ -42,7 +42,7 @@ const flatHeaders = (headers: IncomingHttpHeaders) =>
 
 /**
  * A webhook receiver on loopback for the test's scope: it records every request and answers each with the
- * status `answer` gives for it (its 0-based number), 200 unless told.
+ * status `answer` gives for it (its 0-based number), 200 unless told; 0 is no answer at all.
  */
 const receiver = (answer: (index: number) => number = () => 200) =>
   Effect.acquireRelease(
@@ -55,13 +55,21 @@ const receiver = (answer: (index: number) => number = () => 200) =>
           request.on("end", () => {
             const index = received.length
             received.push({ headers: flatHeaders(request.headers), body: Buffer.concat(chunks).toString(), at: Date.now() })
-            response.writeHead(answer(index)).end()
+            const status = answer(index)
+            if (status !== 0) response.writeHead(status).end()
           })
         })
         server.listen(0, "127.0.0.1", () => {
           const address = server.address()
           const port = typeof address === "object" && address !== null ? address.port : 0
-          resolve({ url: `http://127.0.0.1:${port}/hooks`, received, close: () => server.close() })
+          resolve({
+            url: `http://127.0.0.1:${port}/hooks`,
+            received,
+            close: () => {
+              server.closeAllConnections()
+              server.close()
+            }
+          })
         })
       })
     ),
@@ -344,6 +352,43 @@ layer(
       const payload = new Webhook(destination.secret).verify(replayed.body, replayed.headers) as MembershipNotification
       assert.deepStrictEqual(payload.customerIds, [kept])
       assert.notInclude(replayed.body, erased)
+    }))
+
+  it.effect("a destination that does not answer holds only its own attempts: another gets the same event at once", () =>
+    Effect.gen(function*() {
+      const [silent, prompt] = [yield* receiver(() => 0), yield* receiver()]
+      yield* consumerReady
+      const wanted = yield* segmentOf(0)
+      const hanging = yield* createDestination({ url: silent.url, segmentId: wanted.segmentId })
+      const answering = yield* createDestination({ url: prompt.url, segmentId: wanted.segmentId })
+      yield* joinNew(wanted)
+
+      yield* eventually("the answering destination's delivery", readDestination(answering.id), (read) => read.status.delivered === 1)
+      yield* eventually("the silent receiver's request", Effect.sync(() => silent.received.length), (count) => count === 1)
+      const meanwhile = yield* readDestination(hanging.id)
+      assert.strictEqual(meanwhile.status.pending, 1, "its attempt is still waiting for an answer")
+      assert.strictEqual(meanwhile.status.consecutiveFailures, 0)
+
+      const timedOut = yield* eventually("the timeout", readDestination(hanging.id), (read) => read.status.consecutiveFailures >= 1)
+      assert.strictEqual(timedOut.status.lastError, "timeout")
+      assert.isNull(timedOut.status.lastHttpStatus)
+    }))
+
+  it.effect("a disabled destination keeps its deliveries pending and gets them once enabled", () =>
+    Effect.gen(function*() {
+      const hooks = yield* receiver()
+      yield* consumerReady
+      const wanted = yield* segmentOf(0)
+      const destination = yield* createDestination({ url: hooks.url, segmentId: wanted.segmentId, enabled: false })
+      yield* joinNew(wanted)
+      yield* eventually("the delivery filed", readDestination(destination.id), (read) => read.status.pending === 1)
+      yield* Effect.sleep("500 millis")
+      assert.strictEqual(hooks.received.length, 0)
+
+      const enabled = yield* call("PATCH", `${destinationsPath}/${destination.id}`, { body: { enabled: true } })
+      assert.isTrue((yield* json<Destination>(enabled)).enabled)
+      yield* eventually("the delivery", readDestination(destination.id), (read) => read.status.delivered === 1)
+      assert.strictEqual(hooks.received.length, 1)
     }))
 
   it.effect("an unreachable destination's status names the connection error, with no HTTP status", () =>

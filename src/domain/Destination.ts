@@ -22,7 +22,7 @@ export const maxUrlLength = 2048
 
 export const DestinationUrl = Schema.String.check(
   Schema.isPattern(/^[Hh][Tt][Tt][Pp][Ss]?:\/\/[^\s]+$/u, { expected: "an http or https URL" }),
-  Schema.isMaxLength(maxUrlLength)
+  Schema.isMaxCodePoints(maxUrlLength)
 ).annotate({
   description: "Where notifications are POSTed: http or https, without credentials, and (unless the service " +
     "allows private networks) resolving to public addresses only"

@@ -8,7 +8,6 @@
  * twice, RPC, and the refusals (bad input, SSRF) as RFC 9457 problems.
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
-import { headers as natsHeaders } from "@nats-io/transport-node"
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -28,7 +27,8 @@ import { freePort, natsConnection } from "../support/Nats.ts"
 import { makeValidator } from "../support/OpenApi.ts"
 import { withRpcClient } from "../support/Rpc.ts"
 import { createSegment, dynamicSegment, manualSegment, segmentsPath } from "../support/SegmentsApi.ts"
-import { json, natsUrl } from "../support/TestService.ts"
+import { runningService } from "../support/ServiceProcess.ts"
+import { json, natsUrl, TestService } from "../support/TestService.ts"
 
 /** A request a receiver got: its headers as the library reads them, the body as sent, when it arrived. */
 interface Received {
@@ -167,6 +167,29 @@ const deleteDestination = (id: string) =>
 
 /** A secret of the right form that no destination has. */
 const strangerSecret = `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`
+
+/** A join of one new customer id, as the calculation publishes it. */
+const membershipEvent = (segmentId: string) => ({
+  type: "segment.joined",
+  eventId: uuidv7(),
+  segmentId,
+  calculationId: uuidv7(),
+  occurredAt: new Date().toISOString(),
+  customerIds: [uuidv7()],
+  part: 1,
+  parts: 1
+})
+
+/** Publishes the events to the segment stream as the outbox relay would, each under a fresh Nats-Msg-Id. */
+const publishEvents = (events: ReadonlyArray<{ readonly segmentId: string }>) =>
+  Effect.gen(function*() {
+    const js = jetstream(yield* natsConnection(natsUrl))
+    for (const event of events) {
+      yield* Effect.promise(() =>
+        js.publish(`segments.${event.segmentId}.joined`, JSON.stringify(event), { msgID: uuidv7() })
+      )
+    }
+  })
 
 const deliveryRows = (destinationId: string) =>
   Effect.flatMap(PgClient.PgClient, (sql) =>
@@ -433,29 +456,10 @@ layer(
       yield* consumerReady
       const segment = yield* createSegment(manualSegment())
       const destination = yield* createDestination({ url: hooks.url, segmentId: segment.id })
-      const event = (customerIds: ReadonlyArray<string>) => ({
-        type: "segment.joined",
-        eventId: uuidv7(),
-        segmentId: segment.id,
-        calculationId: uuidv7(),
-        occurredAt: new Date().toISOString(),
-        customerIds,
-        part: 1,
-        parts: 1,
-        reason: "realtime"
-      })
-      const twice = event([uuidv7()])
-      const marker = event([uuidv7()])
-      const nc = yield* natsConnection(natsUrl)
-      const js = jetstream(nc)
+      const twice = { ...membershipEvent(segment.id), reason: "realtime" }
+      const marker = membershipEvent(segment.id)
       // Distinct Nats-Msg-Ids, so the stream keeps both copies: the consumer sees the event twice.
-      for (const body of [twice, twice, marker]) {
-        const headers = natsHeaders()
-        headers.set("test", "redelivery")
-        yield* Effect.promise(() =>
-          js.publish(`segments.${segment.id}.joined`, JSON.stringify(body), { msgID: uuidv7(), headers })
-        )
-      }
+      yield* publishEvents([twice, twice, marker])
       const got = yield* eventually("both events", Effect.sync(() => hooks.received), (received) => received.length >= 2)
       yield* Effect.sleep("500 millis")
       const payloads = got.map((request) => new Webhook(destination.secret).verify(request.body, request.headers) as MembershipNotification)
@@ -464,6 +468,31 @@ layer(
       assert.deepStrictEqual(JSON.parse(got.find((request) => request.body.includes(twice.eventId))!.body), twice)
       assert.strictEqual((yield* deliveryRows(destination.id)).length, 2)
     }))
+
+  it.effect("two service processes on one database share the work: every event reaches the destination once", () =>
+    Effect.gen(function*() {
+      const { databaseUrl } = yield* TestService
+      yield* runningService({
+        DATABASE_URL: databaseUrl,
+        NATS_URL: natsUrl,
+        ACCESS_LOG: "false",
+        DESTINATIONS_ALLOW_PRIVATE_NETWORKS: "true",
+        DESTINATIONS_CONSUMER: durable,
+        DESTINATION_POLL_SECONDS: "0.1"
+      })
+      const hooks = yield* receiver()
+      yield* consumerReady
+      const segment = yield* createSegment(manualSegment())
+      const destination = yield* createDestination({ url: hooks.url, segmentId: segment.id })
+      const events = Array.from({ length: 40 }, () => membershipEvent(segment.id))
+      yield* publishEvents(events)
+
+      yield* eventually("every delivery", readDestination(destination.id), (read) => read.status.delivered === 40)
+      yield* Effect.sleep("300 millis")
+      assert.strictEqual(hooks.received.length, 40)
+      const sent = hooks.received.map((request) => (JSON.parse(request.body) as { readonly eventId: string }).eventId)
+      assert.deepStrictEqual(sent.sort(), events.map((event) => event.eventId).sort())
+    }), { timeout: 120_000 })
 
   it.effect("the same operations over typed RPC, changes refused to roles without segments:manage", () =>
     Effect.gen(function*() {

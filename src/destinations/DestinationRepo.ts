@@ -214,7 +214,8 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
 
         list: Effect.fn("DestinationRepo.list")(function*(query) {
           const limit = query.limit ?? destinationPageSize.default
-          const rows = yield* selectDestinations(query.cursor === undefined ? sql`TRUE` : sql`d.id > ${query.cursor}`, limit + 1)
+          const after = query.cursor === undefined ? sql`TRUE` : sql`d.id > ${query.cursor}`
+          const rows = yield* selectDestinations(after, limit + 1)
           const page = rows.slice(0, limit).map(toDestination)
           return { data: page, nextCursor: rows.length > limit ? page[page.length - 1].id : null }
         }),

@@ -118,7 +118,7 @@ export interface PostOptions {
   readonly allowPrivate: boolean
 }
 
-/** At most this much of an answer is read (and dropped): a receiver cannot make the service buffer more. */
+/** An answer is read (and dropped) up to this much, then cut: an endless answer cannot hold a slot until the timeout. */
 const maxAnswerBytes = 64 * 1024
 
 const reasonOf = (cause: unknown): string =>

@@ -14,7 +14,7 @@ import { Effect, Layer } from "effect"
 import { createServer, type IncomingHttpHeaders } from "node:http"
 import { Webhook, WebhookVerificationError } from "standardwebhooks"
 import { openApiDocument } from "../../src/api/Documentation.ts"
-import type { DeadLetterPage, Destination, RotatedSecret } from "../../src/domain/Destination.ts"
+import type { DeadLetterPage, Destination, DestinationPage, RotatedSecret } from "../../src/domain/Destination.ts"
 import { Forbidden } from "../../src/domain/Errors.ts"
 import { segmentsStreamName } from "../../src/domain/SegmentEvents.ts"
 import { uuidv7 } from "../../src/platform/Ids.ts"
@@ -26,7 +26,13 @@ import { call, createCustomer, expectProblem, invalidPaths } from "../support/Ht
 import { freePort, natsConnection } from "../support/Nats.ts"
 import { makeValidator } from "../support/OpenApi.ts"
 import { withRpcClient } from "../support/Rpc.ts"
-import { createSegment, dynamicSegment, manualSegment, segmentsPath } from "../support/SegmentsApi.ts"
+import {
+  createSegment,
+  dynamicSegment,
+  manualSegment,
+  type SegmentBody,
+  segmentsPath
+} from "../support/SegmentsApi.ts"
 import { runningService } from "../support/ServiceProcess.ts"
 import { json, natsUrl, TestService } from "../support/TestService.ts"
 
@@ -92,9 +98,10 @@ const verifiedFor = (received: ReadonlyArray<Received>, secret: string, segmentI
 
 const document = openApiDocument()
 const validate = makeValidator(document)
+type JsonSchema = Record<string, unknown>
+type WebhookEntry = { readonly post: { readonly requestBody: { readonly content: Record<string, { readonly schema: JsonSchema }> } } }
 const webhookBodySchema = (type: string) =>
-  (document.webhooks as Record<string, { readonly post: { readonly requestBody: { readonly content: Record<string, { readonly schema: Record<string, unknown> }> } } }>)[type]
-    .post.requestBody.content["application/json"].schema
+  (document.webhooks as Record<string, WebhookEntry>)[type].post.requestBody.content["application/json"].schema
 
 const durable = `test-destinations-${unique()}`
 
@@ -145,7 +152,7 @@ const segmentOf = (count: number) =>
     const segment = yield* createSegment(dynamicSegment({ criteria: taggedWith(tag) }))
     yield* eventually(
       "the first calculation",
-      Effect.flatMap(call("GET", `${segmentsPath}/${segment.id}`), (response) => json<{ readonly lastCalculatedAt: string | null }>(response)),
+      Effect.flatMap(call("GET", `${segmentsPath}/${segment.id}`), (response) => json<SegmentBody>(response)),
       (read) => read.lastCalculatedAt !== null
     )
     return { segmentId: segment.id, tag, customers: customers.sort() } satisfies TaggedSegment
@@ -514,7 +521,8 @@ layer(
 
   it.effect("bad input is refused as a problem naming the field, and nothing is written", () =>
     Effect.gen(function*() {
-      const before = (yield* json<{ readonly data: ReadonlyArray<unknown> }>(yield* call("GET", `${destinationsPath}?limit=100`))).data.length
+      const listed = Effect.flatMap(call("GET", `${destinationsPath}?limit=100`), (response) => json<DestinationPage>(response))
+      const before = (yield* listed).data.length
       const invalid = (body: unknown) => call("POST", destinationsPath, { body })
       const cases: ReadonlyArray<readonly [unknown, string]> = [
         [{ name: "x", url: "ftp://example.com/hooks" }, "payload.url"],
@@ -539,8 +547,9 @@ layer(
         "/problems/invalid-destination-url"
       )
       assert.strictEqual(credentials.field, "url")
-      yield* expectProblem(yield* call("POST", destinationsPath, { body: { name: "x", url: "http://127.0.0.1:9/" }, role: "agent" }), 403, "/problems/forbidden")
-      const after = (yield* json<{ readonly data: ReadonlyArray<unknown> }>(yield* call("GET", `${destinationsPath}?limit=100`))).data.length
+      const byAgent = yield* call("POST", destinationsPath, { body: { name: "x", url: "http://127.0.0.1:9/" }, role: "agent" })
+      yield* expectProblem(byAgent, 403, "/problems/forbidden")
+      const after = (yield* listed).data.length
       assert.strictEqual(after, before)
       yield* expectProblem(yield* call("GET", `${destinationsPath}/${uuidv7()}`), 404, "/problems/destination-not-found")
     }))

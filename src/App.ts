@@ -18,6 +18,9 @@ import { EmailVerificationRepo } from "./customers/EmailVerificationRepo.ts"
 import { IdempotencyKeyRepo } from "./customers/IdempotencyKeyRepo.ts"
 import { Customers } from "./customers/Customers.ts"
 import { IdempotencyKeyExpiryLive } from "./customers/IdempotencyKeyExpiry.ts"
+import { DestinationDeliveryLive } from "./destinations/DestinationDelivery.ts"
+import { DestinationRepo } from "./destinations/DestinationRepo.ts"
+import { Destinations } from "./destinations/Destinations.ts"
 import { EventErasure } from "./events/EventErasure.ts"
 import { EventIngest } from "./events/EventIngest.ts"
 import { EventPublisherLive } from "./events/EventPublisher.ts"
@@ -61,8 +64,9 @@ const CustomersFeature = CustomerEntityLayer.pipe(
       IdempotencyKeyRepo.layer,
       EmailVerificationRepo.layer,
       EventErasure.layer,
-      // Erasure removes the customer's segment memberships too.
-      SegmentRepo.layer
+      // Erasure removes the customer's segment memberships too, and their id from deliveries to destinations.
+      SegmentRepo.layer,
+      DestinationRepo.layer
     )
   ),
   Layer.provideMerge(ClusterLive)
@@ -85,10 +89,14 @@ const SegmentsFeature = Segments.layer.pipe(
   Layer.provideMerge(Layer.mergeAll(SegmentRepo.layer, SegmentCalculations.layer))
 )
 
+// Webhook subscriptions to segment joins and leaves; a destination may name one segment.
+const DestinationsFeature = Destinations.layer.pipe(Layer.provideMerge(DestinationRepo.layer))
+
 /** Every service the routes need, the database built first. */
 export const ServicesLive = Layer.mergeAll(
   CustomersFeature,
   SegmentsFeature.pipe(Layer.provide([CustomersFeature, AnalyticsFeature])),
+  DestinationsFeature.pipe(Layer.provide(CustomersFeature)),
   EventsFeature,
   AnalyticsFeature,
   Health.layer
@@ -105,6 +113,7 @@ export const HttpAppLive = Layer.mergeAll(
   RfmBreakpointsLive,
   ClvFitJobLive,
   SegmentCalculationRunnerLive,
+  DestinationDeliveryLive,
   PartitionUpkeepLive,
   EventsNatsDoorLive,
   EventPublisherLive,

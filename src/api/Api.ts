@@ -4,6 +4,7 @@ import { AnalyticsApi } from "./AnalyticsApi.ts"
 import { ApiKeysApi } from "./ApiKeysApi.ts"
 import { CustomerAnalyticsApi } from "./CustomerAnalyticsApi.ts"
 import { CustomersApi } from "./CustomersApi.ts"
+import { DestinationsApi } from "./DestinationsApi.ts"
 import { EventsApi } from "./EventsApi.ts"
 import { SegmentsApi } from "./SegmentsApi.ts"
 import { SystemApi } from "./SystemApi.ts"
@@ -17,6 +18,7 @@ export class Api extends HttpApi.make("customer-service")
   .add(SystemApi)
   .add(CustomersApi.middleware(RequestValidation).middleware(InternalErrors))
   .add(SegmentsApi.middleware(RequestValidation).middleware(InternalErrors))
+  .add(DestinationsApi.middleware(RequestValidation).middleware(InternalErrors))
   .add(EventsApi.middleware(RequestValidation).middleware(InternalErrors))
   .add(TrackingPlanApi.middleware(RequestValidation).middleware(InternalErrors))
   .add(CustomerAnalyticsApi.middleware(RequestValidation).middleware(InternalErrors))
@@ -37,7 +39,7 @@ export class Api extends HttpApi.make("customer-service")
       "are refused. Authenticate with `Authorization: Bearer <JWT>` or `X-API-Key: <key>`. Roles: `admin` " +
       "(everything), `agent` (read, write, delete), `analyst` (read; refit the fleet's analytics models; " +
       "define segments), `service` (read, write; refit the models; define segments); every role reads " +
-      "analytics (`analytics:read`) and segments.",
+      "analytics (`analytics:read`), segments and their destinations.",
     license: { name: "MIT", identifier: "MIT" },
     servers: [{ url: "/", description: "The service that serves this document" }]
   }))

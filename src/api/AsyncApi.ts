@@ -96,7 +96,10 @@ const build = (version: string) => {
         "message in the order they occurred. " +
         `Every change of a segment's members, to the stream \`${segmentsStreamName}\` on ` +
         "`segments.<segmentId>.joined` and `.left`, from the same outbox, in the transaction that changed them: " +
-        `up to ${maxCustomersPerMembershipEvent} customer ids per message; a segment's events are published in order.`
+        `up to ${maxCustomersPerMembershipEvent} customer ids per message; a segment's events are published in order. ` +
+        "The service consumes them too, through the durable consumer named by DESTINATIONS_CONSUMER " +
+        "(`cms-destinations`), to notify its webhook destinations (docs/destinations.md): another consumer of these " +
+        "subjects uses a durable name of its own."
     },
     defaultContentType: "application/json",
     servers: {

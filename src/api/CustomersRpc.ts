@@ -46,6 +46,7 @@ import {
 import { EventType } from "../domain/Event.ts"
 import { maxBulkMembershipIds } from "../domain/Segment.ts"
 import { RegisteredEventType, RegisterEventType, TrackingPlanTypes } from "../domain/TrackingPlan.ts"
+import { DestinationsRpc } from "./DestinationsRpc.ts"
 import { SegmentsRpc } from "./SegmentsRpc.ts"
 import { RequiredPermission, RpcAuthentication } from "./Security.ts"
 import { ExpectedVersion } from "./Versioning.ts"
@@ -160,5 +161,8 @@ export class CustomerOperationsRpc extends RpcGroup.make(
   }).annotate(RequiredPermission, "tracking-plan:manage")
 ).middleware(RpcAuthentication) {}
 
-/** Every RPC the door serves: the customer operations and the segment operations (src/api/SegmentsRpc.ts). */
-export class CustomersRpc extends CustomerOperationsRpc.merge(SegmentsRpc) {}
+/**
+ * Every RPC the door serves: the customer operations, the segment operations (src/api/SegmentsRpc.ts) and the
+ * destination operations (src/api/DestinationsRpc.ts).
+ */
+export class CustomersRpc extends CustomerOperationsRpc.merge(SegmentsRpc, DestinationsRpc) {}

@@ -7,13 +7,15 @@ import { OpenApi } from "effect/http-api"
 import { Api } from "./Api.ts"
 import { asyncApiDocument, asyncApiPath } from "./AsyncApi.ts"
 import { RpcApi } from "./RpcApi.ts"
+import { segmentWebhooks } from "./Webhooks.ts"
 
 export const DocumentedApi = Api.add(RpcApi)
 
 export const openApiPath = "/api/v1/openapi.json"
 export const docsPath = "/docs"
 
-export const openApiDocument = () => OpenApi.fromApi(DocumentedApi)
+/** The API, and the webhooks destinations receive. */
+export const openApiDocument = () => ({ ...OpenApi.fromApi(DocumentedApi), webhooks: segmentWebhooks() })
 
 export { asyncApiPath }
 

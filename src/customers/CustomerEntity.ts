@@ -33,6 +33,7 @@ import {
 } from "../domain/Errors.ts"
 import { randomToken, sha256 } from "../platform/Ids.ts"
 import { EventErasure } from "../events/EventErasure.ts"
+import { DestinationRepo } from "../destinations/DestinationRepo.ts"
 import { SegmentRepo } from "../segments/SegmentRepo.ts"
 import { type NewEvent, Outbox } from "../platform/Outbox.ts"
 import { AuditLog } from "../privacy/AuditLog.ts"
@@ -174,6 +175,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
     const outbox = yield* Outbox
     const eventErasure = yield* EventErasure
     const segments = yield* SegmentRepo
+    const destinations = yield* DestinationRepo
     const audit = yield* AuditLog
     const { entityId } = yield* Entity.CurrentAddress
     const id = CustomerId.make(entityId)
@@ -301,6 +303,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           yield* outbox.eraseCustomer(id)
           yield* eventErasure.eraseCustomer(id)
           yield* segments.eraseCustomer(id)
+          yield* destinations.eraseCustomer(id)
           yield* outbox.append({ type: "customer.deleted", ...changeOf(after.value, actor, requestId) })
           yield* audit.record({ actor, action: "customer.delete", customerId: id, requestId, fields: [] })
         })),

@@ -310,3 +310,40 @@ export const ChangeSegmentMembersErrors = [SegmentNotFound, SegmentNotManual, Fo
 export const CalculateSegmentErrors = [SegmentNotFound, SegmentNotDynamic, Forbidden] as const
 export const GetSegmentCalculationErrors = [SegmentNotFound, SegmentCalculationNotFound] as const
 export const SegmentMembersErrors = [SegmentNotFound] as const
+
+// ----- destinations ----------------------------------------------------------------------------------------
+
+export class DestinationNotFound extends HttpApiError.Problem<DestinationNotFound>()("DestinationNotFound", {
+  type: problemType("destination-not-found"),
+  status: 404,
+  title: "Destination not found"
+}, { destinationId: Schema.String }) {}
+
+/** A URL the service will not call: credentials in it, or (SSRF) an address on a private network. */
+export class InvalidDestinationUrl extends HttpApiError.Problem<InvalidDestinationUrl>()("InvalidDestinationUrl", {
+  type: problemType("invalid-destination-url"),
+  status: 422,
+  title: "The service does not send notifications to this URL"
+}, { field: Schema.Literal("url") }) {}
+
+export class DestinationSegmentNotFound
+  extends HttpApiError.Problem<DestinationSegmentNotFound>()("DestinationSegmentNotFound", {
+    type: problemType("destination-segment-not-found"),
+    status: 422,
+    title: "The destination names a segment that does not exist"
+  }, { field: Schema.Literal("segmentId") })
+{}
+
+/** Destinations: every role reads them (a list cannot fail); changes need `segments:manage`. */
+export const GetDestinationErrors = [DestinationNotFound] as const
+export const CreateDestinationErrors = [InvalidDestinationUrl, DestinationSegmentNotFound, Forbidden] as const
+export const UpdateDestinationErrors = [
+  DestinationNotFound,
+  InvalidDestinationUrl,
+  DestinationSegmentNotFound,
+  Forbidden
+] as const
+export const DeleteDestinationErrors = [DestinationNotFound, Forbidden] as const
+export const RotateDestinationSecretErrors = [DestinationNotFound, Forbidden] as const
+export const DeadLettersErrors = [DestinationNotFound] as const
+export const ReplayDeadLettersErrors = [DestinationNotFound, Forbidden] as const

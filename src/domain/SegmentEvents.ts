@@ -12,6 +12,9 @@ import { SegmentId } from "./SegmentCriteria.ts"
 
 export const segmentsStreamName = "SEGMENTS"
 
+/** The stream and its subjects, as the publisher creates it and consumers expect it. */
+export const segmentsStream = { name: segmentsStreamName, subjects: ["segments.>"] } as const
+
 /** Customer ids per event: a calculation moving more customers publishes several events. */
 export const maxCustomersPerMembershipEvent = 1000
 

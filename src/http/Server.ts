@@ -17,6 +17,7 @@ import { ApiKeysHttpLive } from "./ApiKeysHttp.ts"
 import { AuthenticationLive, AuthorizationLive } from "./Authentication.ts"
 import { CustomerAnalyticsHttpLive } from "./CustomerAnalyticsHttp.ts"
 import { CustomersHttpLive } from "./CustomersHttp.ts"
+import { DestinationsHttpLive } from "./DestinationsHttp.ts"
 import { EventsHttpLive } from "./EventsHttp.ts"
 import { RequestPipelineLive } from "./RequestPipeline.ts"
 import { SegmentsHttpLive } from "./SegmentsHttp.ts"
@@ -30,6 +31,7 @@ const ApiRoutes = HttpApiBuilder.layer(Api).pipe(
   Layer.provide([
     CustomersHttpLive,
     SegmentsHttpLive,
+    DestinationsHttpLive,
     EventsHttpLive,
     TrackingPlanHttpLive,
     CustomerAnalyticsHttpLive,

@@ -3,9 +3,9 @@
  * the service runs (and the outbox fills) while NATS is away, and the client
  * reconnects on its own.
  */
-import { jetstream, type JetStreamClient, jetstreamManager } from "@nats-io/jetstream"
+import { AckPolicy, DeliverPolicy, jetstream, type JetStreamClient, jetstreamManager } from "@nats-io/jetstream"
 import { connect, headers as natsHeaders, nanos, type NatsConnection } from "@nats-io/transport-node"
-import { Config, Context, Data, Deferred, Effect, Layer, MutableRef, Option, Ref, Schedule, type Scope, Stream } from "effect"
+import { Cause, Config, Context, Data, Deferred, Effect, Layer, MutableRef, Option, Ref, Schedule, type Scope, Stream } from "effect"
 import { describeFailure, logFailure, loggingFailures } from "./BackgroundWork.ts"
 
 export type NatsStatus = "up" | "down" | "disabled"
@@ -28,6 +28,24 @@ export interface ServiceSpec {
   readonly queue: string
   /** Requests handled at once by this process; more wait in the client's buffer (NATS' slow-consumer limits apply). */
   readonly concurrency: number
+}
+
+/**
+ * A durable pull consumer on a stream, shared by every process that consumes with the same `durable` name:
+ * each message goes to one of them. Created on first use to start at the messages published from then on.
+ */
+export interface ConsumerSpec {
+  readonly stream: StreamSpec
+  readonly durable: string
+  readonly filter: string
+  /** How long a message may wait for its ack before JetStream delivers it again. */
+  readonly ackWaitMillis: number
+}
+
+/** A message as a consumer's handler sees it. */
+export interface ConsumedMessage {
+  readonly subject: string
+  readonly data: Uint8Array
 }
 
 /** What a request is answered with: a body and optional headers. */
@@ -61,6 +79,15 @@ export class Nats extends Context.Service<Nats, {
     spec: ServiceSpec,
     handle: (data: Uint8Array) => Effect.Effect<Reply>
   ) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * Consumes `spec` until the scope closes, from the moment NATS is first reached (never when it is disabled).
+   * A message is acknowledged once `handle` succeeds; a failure is logged and the message delivered again
+   * after a pause, so `handle` must be idempotent.
+   */
+  readonly consume: <E, R>(
+    spec: ConsumerSpec,
+    handle: (message: ConsumedMessage) => Effect.Effect<void, E, R>
+  ) => Effect.Effect<void, never, Scope.Scope | R>
 }>()("cms/platform/Nats") {
   static readonly layer = Layer.effect(
     Nats,
@@ -72,7 +99,8 @@ export class Nats extends Context.Service<Nats, {
           status: Effect.succeed("disabled"),
           jetstream: Effect.succeedNone,
           ensureStream: () => Effect.void,
-          serve: () => Effect.void
+          serve: () => Effect.void,
+          consume: () => Effect.void
         })
       }
       const connection = yield* Ref.make(Option.none<{ readonly nc: NatsConnection; readonly js: JetStreamClient }>())
@@ -196,9 +224,63 @@ export class Nats extends Context.Service<Nats, {
           )
         }).pipe(Effect.forkScoped, Effect.asVoid)
 
+      /** The durable consumer's messages, the consumer created (to start at new messages) when it is missing. */
+      const consumerMessages = (nc: NatsConnection, spec: ConsumerSpec) =>
+        Effect.acquireRelease(
+          Effect.tryPromise({
+            try: async () => {
+              const manager = await jetstreamManager(nc)
+              await manager.consumers.info(spec.stream.name, spec.durable).catch(() =>
+                manager.consumers.add(spec.stream.name, {
+                  durable_name: spec.durable,
+                  ack_policy: AckPolicy.Explicit,
+                  deliver_policy: DeliverPolicy.New,
+                  filter_subject: spec.filter,
+                  ack_wait: nanos(spec.ackWaitMillis)
+                })
+              )
+              const consumer = await jetstream(nc).consumers.get(spec.stream.name, spec.durable)
+              return await consumer.consume({ max_messages: 64 })
+            },
+            catch: (cause) => new StreamSetupFailed({ reason: describeFailure(cause) })
+          }),
+          (messages) => Effect.promise(() => messages.close())
+        )
+
+      const consume = <E, R>(spec: ConsumerSpec, handle: (message: ConsumedMessage) => Effect.Effect<void, E, R>) =>
+        Effect.gen(function*() {
+          yield* ensureStream(spec.stream)
+          const nc = yield* Deferred.await(firstConnection)
+          const run = Effect.gen(function*() {
+            const messages = yield* consumerMessages(nc, spec)
+            yield* Stream.fromAsyncIterable(messages, (cause) => cause).pipe(
+              Stream.runForEach((message) =>
+                handle({ subject: message.subject, data: message.data }).pipe(
+                  Effect.andThen(Effect.sync(() => message.ack())),
+                  Effect.catchCause((cause) =>
+                    Cause.hasInterruptsOnly(cause)
+                      ? Effect.interrupt
+                      : Effect.andThen(
+                        logFailure(`nats: a message on ${message.subject} failed, redelivering`, Cause.squash(cause)),
+                        Effect.sync(() => message.nak(1_000))
+                      )
+                  )
+                )
+              )
+            )
+          }).pipe(Effect.scoped)
+          // The stream missing (not created yet), the consumer deleted, the iterator ended: start again.
+          yield* run.pipe(
+            loggingFailures(`nats: consuming ${spec.stream.name} as ${spec.durable} failed, restarting`, Effect.sleep("1 second")),
+            Effect.andThen(Effect.sleep("1 second")),
+            Effect.forever
+          )
+        }).pipe(Effect.forkScoped, Effect.asVoid)
+
       return Nats.of({
         ensureStream,
         serve,
+        consume,
         status: Effect.sync((): NatsStatus => MutableRef.get(connected) ? "up" : "down"),
         jetstream: Effect.map(
           Ref.get(connection),

@@ -17,6 +17,8 @@ export interface AuditEntry {
   readonly apiKeyId?: string
   /** The segment concerned, for changes of segments and their members. */
   readonly segmentId?: string
+  /** The destination concerned, for changes of destinations and replays of their dead letters. */
+  readonly destinationId?: string
   readonly requestId: string | null
   readonly fields: ReadonlyArray<string>
 }
@@ -33,15 +35,17 @@ export class AuditLog extends Context.Service<AuditLog, {
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
       const recordStatement = (entry: AuditEntry) =>
-        sql`INSERT INTO audit_log (actor, actor_role, action, customer_id, api_key_id, segment_id, request_id, fields)
+        sql`INSERT INTO audit_log
+            (actor, actor_role, action, customer_id, api_key_id, segment_id, destination_id, request_id, fields)
           VALUES (${`${entry.actor.kind}:${entry.actor.subject}`}, ${entry.actor.role}, ${entry.action},
-            ${entry.customerId ?? null}, ${entry.apiKeyId ?? null}, ${entry.segmentId ?? null}, ${entry.requestId},
-            ${entry.fields})`
+            ${entry.customerId ?? null}, ${entry.apiKeyId ?? null}, ${entry.segmentId ?? null},
+            ${entry.destinationId ?? null}, ${entry.requestId}, ${entry.fields})`
       const recordGuardedStatement = (entry: AuditEntry) =>
-        sql`INSERT INTO audit_log (actor, actor_role, action, customer_id, api_key_id, segment_id, request_id, fields)
+        sql`INSERT INTO audit_log
+            (actor, actor_role, action, customer_id, api_key_id, segment_id, destination_id, request_id, fields)
           SELECT ${`${entry.actor.kind}:${entry.actor.subject}`}, ${entry.actor.role}, ${entry.action},
             ${entry.customerId ?? null}::uuid, ${entry.apiKeyId ?? null}::uuid, ${entry.segmentId ?? null}::uuid,
-            ${entry.requestId}::text, ${entry.fields}::text[]
+            ${entry.destinationId ?? null}::uuid, ${entry.requestId}::text, ${entry.fields}::text[]
           FROM ${sql.literal(guardName)}`
       return AuditLog.of({
         recordStatement,

@@ -28,6 +28,7 @@ import { requestInvalid } from "../http/Validation.ts"
 import { Authenticator } from "../platform/Authenticator.ts"
 import { CurrentRequestId } from "../platform/RequestContext.ts"
 import { CustomersRpcLive } from "./CustomersRpcLive.ts"
+import { DestinationsRpcLive } from "./DestinationsRpcLive.ts"
 import { SegmentsRpcLive } from "./SegmentsRpcLive.ts"
 
 /** Calls of one batch running at once: enough to overlap round trips, too few to flood the pool. */
@@ -272,5 +273,11 @@ export const RpcRoutesLive = HttpRouter.use((router) =>
     yield* router.add("POST", rpcPath, yield* door(rpcServer))
   })
 ).pipe(
-  Layer.provide([CustomersRpcLive, SegmentsRpcLive, RpcAuthenticationLive, RpcSerialization.layerJson])
+  Layer.provide([
+    CustomersRpcLive,
+    SegmentsRpcLive,
+    DestinationsRpcLive,
+    RpcAuthenticationLive,
+    RpcSerialization.layerJson
+  ])
 )

@@ -26,7 +26,7 @@ import type {
   SegmentCalculationTrigger
 } from "../domain/SegmentCalculation.ts"
 import type { Criterion, SegmentId } from "../domain/SegmentCriteria.ts"
-import { maxCustomersPerMembershipEvent, segmentsStreamName } from "../domain/SegmentEvents.ts"
+import { maxCustomersPerMembershipEvent, segmentsStream } from "../domain/SegmentEvents.ts"
 import { ClvModels } from "../analytics/ClvModels.ts"
 import { errorClass, loggingFailures, repeatLoggingFailures } from "../platform/BackgroundWork.ts"
 import { uuidv7 } from "../platform/Ids.ts"
@@ -430,7 +430,7 @@ export const SegmentCalculationRunnerLive = Layer.effectDiscard(Effect.gen(funct
     Config.withDefault(Duration.hours(1))
   )
   const scheduleCheck = yield* Config.Duration("SEGMENT_RECALCULATION_CHECK").pipe(Config.withDefault(Duration.minutes(1)))
-  yield* nats.ensureStream({ name: segmentsStreamName, subjects: ["segments.>"] })
+  yield* nats.ensureStream(segmentsStream)
   // Every process checks; the pending-job index makes a second queueing of the same segment a no-op.
   yield* Effect.forkScoped(repeatLoggingFailures(
     "segments: scheduled recalculation failed",

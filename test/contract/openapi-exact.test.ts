@@ -12,6 +12,13 @@ import { openApiDocument } from "../../src/api/Documentation.ts"
 import { IssueApiKey, ListApiKeysQuery } from "../../src/domain/ApiKey.ts"
 import { CreateCustomer, PatchCustomer, VerifyEmail } from "../../src/domain/Customer.ts"
 import { ListCustomersQuery } from "../../src/domain/CustomerQuery.ts"
+import {
+  CreateDestination,
+  DeadLettersQuery,
+  ListDestinationsQuery,
+  ReplayDeadLetters,
+  UpdateDestination
+} from "../../src/domain/Destination.ts"
 import { CohortReportQuery, FleetReportQuery } from "../../src/domain/FleetReport.ts"
 import { ChangeSegmentMembers, CreateSegment, ListSegmentsQuery, UpdateSegment } from "../../src/domain/Segment.ts"
 import { makeValidator } from "../support/OpenApi.ts"
@@ -230,6 +237,47 @@ describe("the segment bodies the document describes are the ones the server acce
   })
 })
 
+describe("the destination bodies the document describes are the ones the server accepts", () => {
+  const url = "https://hooks.example.com/segments"
+  const segmentId = "0190a5e4-7c1a-7b3e-9f2d-4c8b1e6a0d36"
+
+  it("create: a name, an http(s) URL of up to 2,048 characters, an optional segment and enabled flag", () =>
+    agree(bodySchema("/api/v1/destinations", "post"), serverAccepts(CreateDestination), [
+      { name: "CRM", url },
+      { name: "CRM", url: "HTTP://hooks.example.com" },
+      { name: "CRM", url: "ftp://hooks.example.com" },
+      { name: "CRM", url: "https://" },
+      { name: "CRM", url: "https://hooks example.com" },
+      { name: "CRM", url: `https://h.example/${"a".repeat(2048 - 18)}` },
+      { name: "CRM", url: `https://h.example/${"a".repeat(2048 - 17)}` },
+      { name: "CRM", url: `https://h.example/${emoji.repeat(2048 - 18)}` },
+      { name: "", url },
+      { name: "CRM", url, segmentId },
+      { name: "CRM", url, segmentId: null },
+      { name: "CRM", url, segmentId: "segments" },
+      { name: "CRM", url, enabled: false },
+      { name: "CRM", url, secret: "whsec_mine" }
+    ]))
+
+  it("update: partial", () =>
+    agree(bodySchema("/api/v1/destinations/{id}", "patch"), serverAccepts(UpdateDestination), [
+      {},
+      { enabled: true },
+      { url: "ftp://hooks.example.com" },
+      { segmentId: null },
+      { name: null }
+    ]))
+
+  it("replay: every dead letter, or 1 to 1,000 ids", () =>
+    agree(bodySchema("/api/v1/destinations/{id}/dead-letters/replay", "post"), serverAccepts(ReplayDeadLetters), [
+      {},
+      { ids: [segmentId] },
+      { ids: [] },
+      { ids: ["not-a-uuid"] },
+      { ids: Array.from({ length: 1001 }, () => crypto.randomUUID()) }
+    ]))
+})
+
 /**
  * A query value as a client writes it from the document: an integer in
  * decimal, a list joined with commas (explode: false), anything else as it is.
@@ -288,6 +336,11 @@ describe("the query parameters the document describes are the ones the server ac
     queryAgree("/api/v1/customers/segments", ListSegmentsQuery, "limit", [0, 1, 200, 201, 2.5])
     queryAgree("/api/v1/customers/segments", ListSegmentsQuery, "sort", ["name", "-createdAt", "updatedAt"])
     queryAgree("/api/v1/customers/segments", ListSegmentsQuery, "type", ["manual", "dynamic", "static"])
+  })
+
+  it("destinations and dead letters: limit from 1 to 100", () => {
+    queryAgree("/api/v1/destinations", ListDestinationsQuery, "limit", [0, 1, 100, 101, 2.5])
+    queryAgree("/api/v1/destinations/{id}/dead-letters", DeadLettersQuery, "limit", [0, 1, 100, 101])
   })
 
   it("API keys: limit from 1 to 100", () =>

@@ -11,6 +11,7 @@ import { Effect } from "effect"
 import { openApiDocument } from "../../src/api/Documentation.ts"
 import { customersPath, newCustomer, uniqueEmail } from "../support/Customers.ts"
 import { outboxRows, testServiceWithDatabase } from "../support/Database.ts"
+import { createDestination, destinationPath, destinationsPath } from "../support/Destinations.ts"
 import { call, type CallOptions, createCustomer } from "../support/Http.ts"
 import { expectDocumented, makeValidator, operationsOf } from "../support/OpenApi.ts"
 import {
@@ -26,6 +27,8 @@ import { json, TestService } from "../support/TestService.ts"
 const apiKeysPath = "/api/v1/api-keys"
 const rpcPath = "/api/v1/rpc"
 const unknownId = "0190a5e4-7c1a-7b3e-9f2d-4c8b1e6a0d35"
+// No segment event reaches these destinations: nothing is ever sent here.
+const receiverUrl = "http://127.0.0.1:9/hooks"
 
 /** A request in the service's own terms; `text` goes out as it is, with the content type `headers` give. */
 const send = (method: string, path: string, { text, ...options }: CallOptions & { readonly text?: string } = {}) =>
@@ -259,6 +262,42 @@ const answers: Record<string, {
     success: Effect.flatMap(createSegment(), ({ id }) => send("GET", `${segmentPath(id)}/customers?limit=10`)),
     error: send("GET", `${segmentPath(unknownId)}/customers`)
   },
+  "destinations.list": {
+    success: Effect.andThen(createDestination({ url: receiverUrl }), send("GET", `${destinationsPath}?limit=10`)),
+    error: send("GET", `${destinationsPath}?limit=0`)
+  },
+  "destinations.create": {
+    success: send("POST", destinationsPath, { body: { name: "contract", url: receiverUrl } }),
+    error: send("POST", destinationsPath, { body: { name: "contract", url: receiverUrl, segmentId: unknownId } })
+  },
+  "destinations.get": {
+    success: Effect.flatMap(createDestination({ url: receiverUrl }), ({ id }) => send("GET", destinationPath(id))),
+    error: send("GET", destinationPath(unknownId))
+  },
+  "destinations.update": {
+    success: Effect.flatMap(createDestination({ url: receiverUrl }), ({ id }) =>
+      send("PATCH", destinationPath(id), { body: { enabled: false } })),
+    error: send("PATCH", destinationPath(unknownId), { body: { enabled: false } })
+  },
+  "destinations.delete": {
+    success: Effect.flatMap(createDestination({ url: receiverUrl }), ({ id }) => send("DELETE", destinationPath(id))),
+    error: send("DELETE", destinationPath(unknownId))
+  },
+  "destinations.rotateSecret": {
+    success: Effect.flatMap(createDestination({ url: receiverUrl }), ({ id }) =>
+      send("POST", `${destinationPath(id)}/rotate-secret`)),
+    error: send("POST", `${destinationPath(unknownId)}/rotate-secret`)
+  },
+  "destinations.deadLetters": {
+    success: Effect.flatMap(createDestination({ url: receiverUrl }), ({ id }) =>
+      send("GET", `${destinationPath(id)}/dead-letters?limit=10`)),
+    error: send("GET", `${destinationPath(unknownId)}/dead-letters`)
+  },
+  "destinations.replay": {
+    success: Effect.flatMap(createDestination({ url: receiverUrl }), ({ id }) =>
+      send("POST", `${destinationPath(id)}/dead-letters/replay`, { body: {} })),
+    error: send("POST", `${destinationPath(unknownId)}/dead-letters/replay`, { body: {} })
+  },
   rpc: {
     success: Effect.flatMap(createCustomer(), ({ id }) => send("POST", rpcPath, { body: [rpcCall("GetCustomer", { id })] })),
     error: send("POST", rpcPath, { body: [rpcCall("ListCustomers", {})], auth: false })
@@ -268,7 +307,10 @@ const answers: Record<string, {
 const document = openApiDocument()
 const validate = makeValidator(document)
 
-layer(testServiceWithDatabase(), { excludeTestServices: true })("the served OpenAPI document", (it) => {
+// Destinations on loopback are allowed, as in local development.
+const service = testServiceWithDatabase({ env: { DESTINATIONS_ALLOW_PRIVATE_NETWORKS: "true" } })
+
+layer(service, { excludeTestServices: true })("the served OpenAPI document", (it) => {
   it.effect("is the document the service was built from", () =>
     Effect.gen(function*() {
       const served = yield* send("GET", "/api/v1/openapi.json", { auth: false }).pipe(Effect.flatMap(json))

@@ -1,0 +1,387 @@
+/**
+ * Destinations and their deliveries in PostgreSQL (migrations/0014). Every
+ * statement of the destination feature is here: definitions, delivery status,
+ * the fan-out of an event into deliveries, the delivery claims (FOR UPDATE SKIP
+ * LOCKED with a lease, so several processes share the work), outcomes, dead
+ * letters and their replay.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Context, Effect, Layer, Option } from "effect"
+import type { Statement } from "effect/sql"
+import type { CustomerId } from "../domain/Customer.ts"
+import type {
+  DeadLetter,
+  DeadLetterPage,
+  DeadLettersQuery,
+  DeliveryId,
+  Destination,
+  DestinationId,
+  DestinationPage,
+  ListDestinationsQuery
+} from "../domain/Destination.ts"
+import { destinationPageSize } from "../domain/Destination.ts"
+import type { SegmentId } from "../domain/SegmentCriteria.ts"
+import { uuidv7 } from "../platform/Ids.ts"
+
+interface DestinationRow {
+  readonly id: DestinationId
+  readonly name: string
+  readonly url: string
+  readonly segment_id: SegmentId | null
+  readonly enabled: boolean
+  readonly created_at: Date
+  readonly updated_at: Date
+  readonly last_success_at: Date | null
+  readonly last_failure_at: Date | null
+  readonly last_http_status: number | null
+  readonly last_error: string | null
+  readonly consecutive_failures: number
+  readonly delivered_count: string
+  readonly pending: number
+  readonly dead: number
+}
+
+const iso = (date: Date | null) => date === null ? null : date.toISOString()
+
+const toDestination = (row: DestinationRow): Destination => ({
+  id: row.id,
+  name: row.name,
+  url: row.url,
+  segmentId: row.segment_id,
+  enabled: row.enabled,
+  createdAt: row.created_at.toISOString(),
+  updatedAt: row.updated_at.toISOString(),
+  status: {
+    pending: row.pending,
+    delivered: Number(row.delivered_count),
+    dead: row.dead,
+    lastSuccessAt: iso(row.last_success_at),
+    lastFailureAt: iso(row.last_failure_at),
+    lastHttpStatus: row.last_http_status,
+    lastError: row.last_error,
+    consecutiveFailures: row.consecutive_failures
+  }
+})
+
+interface DeadLetterRow {
+  readonly id: DeliveryId
+  readonly event_id: string
+  readonly event_type: string
+  readonly attempts: number
+  readonly created_at: Date
+  readonly finished_at: Date
+  readonly last_http_status: number | null
+  readonly last_error: string | null
+}
+
+const toDeadLetter = (row: DeadLetterRow): DeadLetter => ({
+  id: row.id,
+  eventId: row.event_id,
+  type: row.event_type,
+  attempts: row.attempts,
+  createdAt: row.created_at.toISOString(),
+  diedAt: row.finished_at.toISOString(),
+  lastHttpStatus: row.last_http_status,
+  lastError: row.last_error
+})
+
+/** A new destination's row. */
+export interface NewDestination {
+  readonly id: DestinationId
+  readonly name: string
+  readonly url: string
+  readonly segmentId: SegmentId | null
+  readonly enabled: boolean
+  readonly secret: string
+  readonly at: Date
+}
+
+export interface DestinationChanges {
+  readonly name?: string
+  readonly url?: string
+  readonly segmentId?: SegmentId | null
+  readonly enabled?: boolean
+}
+
+/** A segment event as the fan-out files it: the body is the message as published, sent as it is. */
+export interface FannedOutEvent {
+  readonly eventId: string
+  readonly type: string
+  readonly segmentId: string
+  readonly body: string
+}
+
+/** A delivery claimed for one attempt: where to, signed with which secrets, and which attempt this is. */
+export interface ClaimedDelivery {
+  readonly id: DeliveryId
+  readonly destinationId: DestinationId
+  readonly url: string
+  /** The current secret first, then the one before a rotation while it is still honoured. */
+  readonly secrets: ReadonlyArray<string>
+  readonly body: string
+  readonly attempt: number
+}
+
+/** An attempt that failed: what it got, and when to try again (none: the delivery is dead). */
+export interface FailedAttempt {
+  readonly httpStatus: number | null
+  readonly error: string
+  readonly nextAttemptAt: Option.Option<Date>
+}
+
+export class DestinationRepo extends Context.Service<DestinationRepo, {
+  insert(destination: NewDestination, audit: Statement.Statement<unknown>): Effect.Effect<void>
+  findById(id: DestinationId): Effect.Effect<Option.Option<Destination>>
+  list(query: ListDestinationsQuery): Effect.Effect<DestinationPage>
+  /** The destination after the change; none when it does not exist. */
+  update(
+    id: DestinationId,
+    changes: DestinationChanges,
+    at: Date,
+    audit: Statement.Statement<unknown>
+  ): Effect.Effect<Option.Option<Destination>>
+  /** Whether there was one to delete. */
+  delete(id: DestinationId, audit: Statement.Statement<unknown>): Effect.Effect<boolean>
+  /** The new secret signs from now on; the old one beside it until `previousExpiresAt`. Whether it exists. */
+  rotateSecret(
+    id: DestinationId,
+    secret: string,
+    previousExpiresAt: Date,
+    at: Date,
+    audit: Statement.Statement<unknown>
+  ): Effect.Effect<boolean>
+  deadLetters(id: DestinationId, query: DeadLettersQuery): Effect.Effect<DeadLetterPage>
+  /** Queues the destination's dead letters (those of `ids`, or all) again, attempts from zero; how many. */
+  replay(
+    id: DestinationId,
+    ids: ReadonlyArray<DeliveryId> | undefined,
+    at: Date,
+    audit: Statement.Statement<unknown>
+  ): Effect.Effect<number>
+  /**
+   * One delivery per destination of the event's segment and per destination of every segment (when the
+   * segment is this service's), due at once; a delivery that exists already is kept. How many were added.
+   */
+  fanOut(event: FannedOutEvent, at: Date): Effect.Effect<number>
+  /**
+   * Claims up to `limit` due deliveries of enabled destinations until `leasedUntil`, at most `perDestination`
+   * in flight per destination counting those already leased, soonest first.
+   */
+  claim(now: Date, leasedUntil: Date, limit: number, perDestination: number): Effect.Effect<ReadonlyArray<ClaimedDelivery>>
+  /** Records the attempt's 2xx, unless the claim was lost meanwhile (its lease passed and another took it). */
+  delivered(delivery: ClaimedDelivery, httpStatus: number, at: Date): Effect.Effect<void>
+  /** Records the failed attempt: the delivery waits for its next attempt or is dead. */
+  failed(delivery: ClaimedDelivery, outcome: FailedAttempt, at: Date): Effect.Effect<void>
+  /**
+   * Erasure, inside its transaction: every delivery's body loses the customer's id, as the outbox's segment
+   * events do (a body still to be sent, or replayed, no longer names the person).
+   */
+  eraseCustomer(customerId: CustomerId): Effect.Effect<void>
+  /** Deletes deliveries delivered before `cutoff`. */
+  prune(cutoff: Date): Effect.Effect<void>
+}>()("cms/destinations/DestinationRepo") {
+  static readonly layer = Layer.effect(
+    DestinationRepo,
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+
+      const selectDestinations = (where: Statement.Fragment, limit: number) =>
+        sql<DestinationRow>`SELECT d.id, d.name, d.url, d.segment_id, d.enabled, d.created_at, d.updated_at,
+            d.last_success_at, d.last_failure_at, d.last_http_status, d.last_error, d.consecutive_failures,
+            d.delivered_count::text AS delivered_count,
+            (SELECT count(*) FROM destination_deliveries x WHERE x.destination_id = d.id AND x.status = 'pending')::int
+              AS pending,
+            (SELECT count(*) FROM destination_deliveries x WHERE x.destination_id = d.id AND x.status = 'dead')::int
+              AS dead
+          FROM destinations d WHERE ${where} ORDER BY d.id LIMIT ${limit}`.pipe(Effect.orDie)
+
+      const findById = Effect.fn("DestinationRepo.findById")(function*(id: DestinationId) {
+        const rows = yield* selectDestinations(sql`d.id = ${id}`, 1)
+        return Option.map(Option.fromNullishOr(rows[0]), toDestination)
+      })
+
+      return DestinationRepo.of({
+        insert: Effect.fn("DestinationRepo.insert")(function*(destination, audit) {
+          yield* sql.withTransaction(Effect.gen(function*() {
+            yield* sql`INSERT INTO destinations (id, name, url, segment_id, enabled, secret, created_at, updated_at)
+              VALUES (${destination.id}, ${destination.name}, ${destination.url}, ${destination.segmentId},
+                ${destination.enabled}, ${destination.secret}, ${destination.at}, ${destination.at})`
+            yield* audit
+          })).pipe(Effect.orDie)
+        }),
+
+        findById,
+
+        list: Effect.fn("DestinationRepo.list")(function*(query) {
+          const limit = query.limit ?? destinationPageSize.default
+          const after = query.cursor === undefined ? sql`TRUE` : sql`d.id > ${query.cursor}`
+          const rows = yield* selectDestinations(after, limit + 1)
+          const page = rows.slice(0, limit).map(toDestination)
+          return { data: page, nextCursor: rows.length > limit ? page[page.length - 1].id : null }
+        }),
+
+        update: Effect.fn("DestinationRepo.update")(function*(id, changes, at, audit) {
+          const updated = yield* sql.withTransaction(Effect.gen(function*() {
+            const set = {
+              ...(changes.name === undefined ? {} : { name: changes.name }),
+              ...(changes.url === undefined ? {} : { url: changes.url }),
+              ...(changes.segmentId === undefined ? {} : { segment_id: changes.segmentId }),
+              ...(changes.enabled === undefined ? {} : { enabled: changes.enabled }),
+              updated_at: at
+            }
+            const result = yield* sql`UPDATE destinations SET ${sql.update(set)} WHERE id = ${id} RETURNING id`
+            if (result.length === 0) return false
+            yield* audit
+            return true
+          })).pipe(Effect.orDie)
+          return updated ? yield* findById(id) : Option.none()
+        }),
+
+        delete: Effect.fn("DestinationRepo.delete")(function*(id, audit) {
+          return yield* sql.withTransaction(Effect.gen(function*() {
+            const rows = yield* sql`DELETE FROM destinations WHERE id = ${id} RETURNING id`
+            if (rows.length === 0) return false
+            yield* audit
+            return true
+          })).pipe(Effect.orDie)
+        }),
+
+        rotateSecret: Effect.fn("DestinationRepo.rotateSecret")(function*(id, secret, previousExpiresAt, at, audit) {
+          return yield* sql.withTransaction(Effect.gen(function*() {
+            const rows = yield* sql`UPDATE destinations SET previous_secret = secret,
+                previous_secret_expires_at = ${previousExpiresAt}, secret = ${secret}, updated_at = ${at}
+              WHERE id = ${id} RETURNING id`
+            if (rows.length === 0) return false
+            yield* audit
+            return true
+          })).pipe(Effect.orDie)
+        }),
+
+        deadLetters: Effect.fn("DestinationRepo.deadLetters")(function*(id, query) {
+          const limit = query.limit ?? destinationPageSize.default
+          const rows = yield* sql<DeadLetterRow>`SELECT id, event_id::text AS event_id, event_type, attempts,
+              created_at, finished_at, last_http_status, last_error
+            FROM destination_deliveries
+            WHERE destination_id = ${id} AND status = 'dead'
+              AND ${query.cursor === undefined ? sql`TRUE` : sql`id > ${query.cursor}`}
+            ORDER BY id LIMIT ${limit + 1}`.pipe(Effect.orDie)
+          const page = rows.slice(0, limit).map(toDeadLetter)
+          return { data: page, nextCursor: rows.length > limit ? page[page.length - 1].id : null }
+        }),
+
+        replay: Effect.fn("DestinationRepo.replay")(function*(id, ids, at, audit) {
+          return yield* sql.withTransaction(Effect.gen(function*() {
+            const rows = yield* sql`UPDATE destination_deliveries SET status = 'pending', attempts = 0,
+                next_attempt_at = ${at}, leased_until = NULL, finished_at = NULL
+              WHERE destination_id = ${id} AND status = 'dead'
+                AND ${ids === undefined ? sql`TRUE` : sql`id = ANY(${ids}::uuid[])`}
+              RETURNING id`
+            yield* audit
+            return rows.length
+          })).pipe(Effect.orDie)
+        }),
+
+        fanOut: Effect.fn("DestinationRepo.fanOut")(function*(event, at) {
+          const destinations = yield* sql<{ readonly id: string }>`SELECT id FROM destinations
+            WHERE segment_id = ${event.segmentId}::uuid
+              OR (segment_id IS NULL AND EXISTS (SELECT 1 FROM customer_segments WHERE id = ${event.segmentId}::uuid))`
+            .pipe(Effect.orDie)
+          if (destinations.length === 0) return 0
+          const ids = destinations.map(() => uuidv7(at.getTime()))
+          const added = yield* sql`INSERT INTO destination_deliveries
+              (id, destination_id, event_id, event_type, payload, status, next_attempt_at, created_at)
+            SELECT delivery.id, delivery.destination_id, ${event.eventId}::uuid, ${event.type}, ${event.body},
+              'pending', ${at}, ${at}
+            FROM unnest(${ids}::uuid[], ${destinations.map((row) => row.id)}::uuid[]) AS delivery (id, destination_id)
+            ON CONFLICT (destination_id, event_id) DO NOTHING
+            RETURNING id`.pipe(Effect.orDie)
+          return added.length
+        }),
+
+        claim: Effect.fn("DestinationRepo.claim")(function*(now, leasedUntil, limit, perDestination) {
+          const rows = yield* sql<{
+            readonly id: DeliveryId
+            readonly destination_id: DestinationId
+            readonly url: string
+            readonly secret: string
+            readonly previous_secret: string | null
+            readonly payload: string
+            readonly attempts: number
+          }>`WITH candidates AS (
+                SELECT x.id, x.destination_id, x.next_attempt_at FROM destination_deliveries x
+                WHERE x.status = 'pending' AND x.next_attempt_at <= ${now}
+                  AND (x.leased_until IS NULL OR x.leased_until <= ${now})
+                  AND EXISTS (SELECT 1 FROM destinations d WHERE d.id = x.destination_id AND d.enabled)
+                ORDER BY x.next_attempt_at, x.id
+                LIMIT ${limit * 4}
+                FOR UPDATE OF x SKIP LOCKED
+              ), ranked AS (
+                SELECT c.id, row_number() OVER (PARTITION BY c.destination_id ORDER BY c.next_attempt_at, c.id)
+                  + (SELECT count(*) FROM destination_deliveries b
+                      WHERE b.destination_id = c.destination_id AND b.status = 'pending' AND b.leased_until > ${now})
+                  AS place
+                FROM candidates c
+              ), chosen AS (
+                SELECT id FROM ranked WHERE place <= ${perDestination} ORDER BY id LIMIT ${limit}
+              )
+              UPDATE destination_deliveries x SET leased_until = ${leasedUntil}, attempts = x.attempts + 1
+              FROM chosen, destinations d
+              WHERE x.id = chosen.id AND d.id = x.destination_id
+              RETURNING x.id, x.destination_id, d.url, d.secret,
+                CASE WHEN d.previous_secret_expires_at > ${now} THEN d.previous_secret END AS previous_secret,
+                x.payload, x.attempts`.pipe(Effect.orDie)
+          return rows.map((row) => ({
+            id: row.id,
+            destinationId: row.destination_id,
+            url: row.url,
+            secrets: row.previous_secret === null ? [row.secret] : [row.secret, row.previous_secret],
+            body: row.payload,
+            attempt: row.attempts
+          }))
+        }),
+
+        delivered: Effect.fn("DestinationRepo.delivered")(function*(delivery, httpStatus, at) {
+          yield* sql`WITH done AS (
+              UPDATE destination_deliveries SET status = 'delivered', finished_at = ${at}, leased_until = NULL,
+                last_http_status = ${httpStatus}, last_error = NULL
+              WHERE id = ${delivery.id} AND status = 'pending' AND attempts = ${delivery.attempt}
+              RETURNING destination_id
+            )
+            UPDATE destinations SET last_success_at = ${at}, last_http_status = ${httpStatus}, last_error = NULL,
+              consecutive_failures = 0, delivered_count = delivered_count + 1
+            WHERE id IN (SELECT destination_id FROM done)`.pipe(Effect.orDie)
+        }),
+
+        failed: Effect.fn("DestinationRepo.failed")(function*(delivery, outcome, at) {
+          const next = Option.getOrNull(outcome.nextAttemptAt)
+          yield* sql`WITH failed AS (
+              UPDATE destination_deliveries SET
+                status = ${next === null ? "dead" : "pending"},
+                finished_at = ${next === null ? at : null}::timestamptz,
+                next_attempt_at = COALESCE(${next}::timestamptz, next_attempt_at),
+                leased_until = NULL, last_http_status = ${outcome.httpStatus}::int, last_error = ${outcome.error}
+              WHERE id = ${delivery.id} AND status = 'pending' AND attempts = ${delivery.attempt}
+              RETURNING destination_id
+            )
+            UPDATE destinations SET last_failure_at = ${at}, last_http_status = ${outcome.httpStatus}::int,
+              last_error = ${outcome.error}, consecutive_failures = consecutive_failures + 1
+            WHERE id IN (SELECT destination_id FROM failed)`.pipe(Effect.orDie)
+        }),
+
+        eraseCustomer: Effect.fn("DestinationRepo.eraseCustomer")(function*(customerId) {
+          const id = sql`to_jsonb(${customerId}::text)`
+          yield* sql`UPDATE destination_deliveries SET payload = jsonb_set(payload::jsonb, '{customerIds}', COALESCE(
+                (SELECT jsonb_agg(member) FROM jsonb_array_elements(payload::jsonb -> 'customerIds') AS member
+                  WHERE member <> ${id}),
+                '[]'::jsonb))::text
+            WHERE payload::jsonb -> 'customerIds' @> jsonb_build_array(${id})`.pipe(Effect.orDie)
+        }),
+
+        prune: Effect.fn("DestinationRepo.prune")(function*(cutoff) {
+          yield* sql`DELETE FROM destination_deliveries WHERE status = 'delivered' AND finished_at < ${cutoff}`
+            .pipe(Effect.orDie)
+        })
+      })
+    })
+  )
+}

@@ -38,6 +38,9 @@ import { Nats } from "./platform/Nats.ts"
 import { Outbox } from "./platform/Outbox.ts"
 import { OutboxRelayLive } from "./platform/OutboxRelay.ts"
 import { AuditLog } from "./privacy/AuditLog.ts"
+import { CustomerFactsRepo } from "./segments/CustomerFacts.ts"
+import { SegmentEvaluationQueue } from "./segments/EvaluationQueue.ts"
+import { RealtimeMembershipLive } from "./segments/RealtimeMembership.ts"
 import { SegmentCalculationRunnerLive, SegmentCalculations } from "./segments/SegmentCalculation.ts"
 import { SegmentRepo } from "./segments/SegmentRepo.ts"
 import { Segments } from "./segments/Segments.ts"
@@ -59,7 +62,9 @@ const CustomersFeature = CustomerEntityLayer.pipe(
       EmailVerificationRepo.layer,
       EventErasure.layer,
       // Erasure removes the customer's segment memberships too.
-      SegmentRepo.layer
+      SegmentRepo.layer,
+      // Creates and updates queue the customer for real-time segment membership (so do folds of their events).
+      SegmentEvaluationQueue.layer
     )
   ),
   Layer.provideMerge(ClusterLive)
@@ -76,10 +81,10 @@ const AnalyticsFeature = CustomerAnalytics.layer.pipe(
   Layer.provideMerge(ClvModels.layer)
 )
 
-// Segment definitions, hand-kept membership and calculation (churn risk reads the latest CLV fit); a customer's
-// segments are read for known customers only.
+// Segment definitions, hand-kept membership, calculation and the facts real-time membership evaluates (churn risk
+// reads the latest CLV fit); a customer's segments are read for known customers only.
 const SegmentsFeature = Segments.layer.pipe(
-  Layer.provideMerge(Layer.mergeAll(SegmentRepo.layer, SegmentCalculations.layer))
+  Layer.provideMerge(Layer.mergeAll(SegmentRepo.layer, SegmentCalculations.layer, CustomerFactsRepo.layer))
 )
 
 /** Every service the routes need, the database built first. */
@@ -102,6 +107,7 @@ export const HttpAppLive = Layer.mergeAll(
   RfmBreakpointsLive,
   ClvFitJobLive,
   SegmentCalculationRunnerLive,
+  RealtimeMembershipLive,
   PartitionUpkeepLive,
   EventsNatsDoorLive,
   EventPublisherLive,

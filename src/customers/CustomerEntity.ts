@@ -33,10 +33,12 @@ import {
 } from "../domain/Errors.ts"
 import { randomToken, sha256 } from "../platform/Ids.ts"
 import { EventErasure } from "../events/EventErasure.ts"
+import { profileFactFields } from "../segments/CustomerFacts.ts"
+import { SegmentEvaluationQueue } from "../segments/EvaluationQueue.ts"
 import { SegmentRepo } from "../segments/SegmentRepo.ts"
 import { type NewEvent, Outbox } from "../platform/Outbox.ts"
 import { AuditLog } from "../privacy/AuditLog.ts"
-import { CommandSql, guardedStatement, inOneStatement } from "../platform/Database.ts"
+import { CommandSql, guardedStatement, guardName, inOneStatement } from "../platform/Database.ts"
 import { CustomerRepo, uniqueViolationOrDie } from "./CustomerRepo.ts"
 import { EmailVerificationRepo } from "./EmailVerificationRepo.ts"
 import { IdempotencyKeyRepo } from "./IdempotencyKeyRepo.ts"
@@ -115,11 +117,13 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
   static readonly layer = Layer.effect(
     CustomerCreation,
     Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
       const commandSql = yield* CommandSql
       const repo = yield* CustomerRepo
       const idempotencyKeys = yield* IdempotencyKeyRepo
       const outbox = yield* Outbox
       const audit = yield* AuditLog
+      const evaluations = yield* SegmentEvaluationQueue
       return CustomerCreation.of({
         create: Effect.fn("CustomerCreation.create")(function*(id, { actor, requestId, input, idempotency }) {
           if (idempotency !== null) {
@@ -146,7 +150,9 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
               ? []
               : [idempotencyKeys.recordStatement(idempotency.principal, idempotency.key, idempotency.requestHash, customer)]),
             outbox.appendStatement({ type: "customer.created", ...changeEvent(id)(customer, actor, requestId) }),
-            audit.recordStatement({ actor, action: "customer.create", customerId: id, requestId, fields: Object.keys(input) })
+            audit.recordStatement({ actor, action: "customer.create", customerId: id, requestId, fields: Object.keys(input) }),
+            // A new customer may already match dynamic segments.
+            evaluations.queueStatement("profile", sql`SELECT ${id}::uuid`, new Date(now))
           ]).pipe(
             uniqueViolationOrDie,
             Effect.catchTag("UniqueViolation", (violation) =>
@@ -157,6 +163,7 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
               ))
           )
           yield* outbox.committed
+          yield* evaluations.wake
           return { customer, replayed: false }
         })
       })
@@ -174,6 +181,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
     const outbox = yield* Outbox
     const eventErasure = yield* EventErasure
     const segments = yield* SegmentRepo
+    const evaluations = yield* SegmentEvaluationQueue
     const audit = yield* AuditLog
     const { entityId } = yield* Entity.CurrentAddress
     const id = CustomerId.make(entityId)
@@ -265,6 +273,10 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
             expiresAt: expiresAt.toISOString()
           })
         }
+        const movesSegments = outcome.changedFields.some((field) => profileFactFields.includes(field))
+        if (movesSegments) {
+          writes.push(evaluations.queueStatement("profile", sql`SELECT id FROM ${sql.literal(guardName)}`, new Date(now)))
+        }
         writes.push(
           outbox.appendGuardedStatement(events),
           audit.recordGuardedStatement({
@@ -282,6 +294,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           )
         if (!matched) return yield* lostRace(before.version)
         yield* outbox.committed
+        if (movesSegments) yield* evaluations.wake
         return after
       })
 
@@ -300,6 +313,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           yield* idempotencyKeys.forgetResponses(id)
           yield* outbox.eraseCustomer(id)
           yield* eventErasure.eraseCustomer(id)
+          yield* evaluations.forgetCustomer(id)
           yield* segments.eraseCustomer(id)
           yield* outbox.append({ type: "customer.deleted", ...changeOf(after.value, actor, requestId) })
           yield* audit.record({ actor, action: "customer.delete", customerId: id, requestId, fields: [] })

@@ -51,6 +51,21 @@ export interface CustomerFacts {
   readonly days: ReadonlyArray<DayFacts>
 }
 
+/**
+ * The profile fields the facts hold (those criteria read): a change of another field (name, email, phone)
+ * cannot move a customer in or out of a segment, so it queues no re-evaluation.
+ */
+export const profileFactFields: ReadonlyArray<string> = [
+  "age",
+  "gender",
+  "status",
+  "location",
+  "preferences",
+  "tags",
+  "metadata",
+  "consent"
+] satisfies ReadonlyArray<keyof CustomerFacts>
+
 type Row = Omit<CustomerFacts, "activity" | "days"> & {
   readonly activity: (Omit<ActivityFacts, "revenue"> & { readonly revenue: string }) | null
   readonly days: ReadonlyArray<Omit<DayFacts, "revenue"> & { readonly revenue: string }>

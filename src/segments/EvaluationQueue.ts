@@ -1,0 +1,63 @@
+/**
+ * The queue of customers whose segment membership must be re-evaluated
+ * (migrations/0013): filled in the transaction (or the statement) that
+ * changes a customer, drained by the real-time worker (RealtimeMembership.ts).
+ *
+ * A change that meets its customer already queued (one row per customer and
+ * source) writes nothing, but locks that row until it commits: the worker's
+ * claim (FOR UPDATE SKIP LOCKED) then skips the row until the change is
+ * committed, so it never takes the row and reads the facts without the change
+ * (which a plain DO NOTHING would allow, losing the change). A change that
+ * meets a row a round has claimed waits for that round (milliseconds), then
+ * queues a new row.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Context, Effect, Layer, Queue } from "effect"
+import type { Statement } from "effect/sql"
+import type { CustomerId } from "../domain/Customer.ts"
+
+/** What changed: the profile (create, update) or the event facts (a fold of tracked events). */
+export type EvaluationSource = "profile" | "events"
+
+export class SegmentEvaluationQueue extends Context.Service<SegmentEvaluationQueue, {
+  /**
+   * Queues the customers `customers` selects (one uuid column) as a statement, for the change's transaction or
+   * statement. Nothing is queued while there is no dynamic segment: ingestion and updates then cost nothing more.
+   */
+  queueStatement(source: EvaluationSource, customers: Statement.Fragment, at: Date): Statement.Statement<unknown>
+  /**
+   * Erasure, inside its transaction, before it removes the customer's stays: waits for a round evaluating the
+   * customer to commit (so the stays it opened are seen and removed) and drops what is queued.
+   */
+  forgetCustomer(customerId: CustomerId): Effect.Effect<void>
+  /** Tells this process's worker a change was committed, so it need not wait for its next poll. */
+  readonly wake: Effect.Effect<void>
+  /** Resolves when `wake` was called. */
+  readonly woken: Effect.Effect<void>
+}>()("cms/segments/SegmentEvaluationQueue") {
+  static readonly layer = Layer.effect(
+    SegmentEvaluationQueue,
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      const wakeUps = yield* Queue.sliding<void>(1)
+
+      const queueStatement = (source: EvaluationSource, customers: Statement.Fragment, at: Date) =>
+        sql`INSERT INTO segment_evaluation_pending (customer_id, source, due_at)
+          SELECT DISTINCT queued.customer_id, ${source}, ${at}::timestamptz FROM (${customers}) AS queued (customer_id)
+          WHERE EXISTS (SELECT 1 FROM customer_segments WHERE type = 'dynamic')
+          ORDER BY 1
+          ON CONFLICT (customer_id, source) DO UPDATE SET due_at = segment_evaluation_pending.due_at WHERE FALSE`
+
+      const forgetCustomer = Effect.fn("SegmentEvaluationQueue.forgetCustomer")(function*(customerId: CustomerId) {
+        yield* sql`DELETE FROM segment_evaluation_pending WHERE customer_id = ${customerId}`.pipe(Effect.orDie)
+      })
+
+      return SegmentEvaluationQueue.of({
+        queueStatement,
+        forgetCustomer,
+        wake: Queue.offer(wakeUps, undefined).pipe(Effect.asVoid),
+        woken: Queue.take(wakeUps)
+      })
+    })
+  )
+}

@@ -5,7 +5,7 @@
  * and the joined/left events on JetStream; a segment naming another follows in
  * the same round; nothing is written when nothing moved; a queued customer is
  * evaluated by whichever process polls the queue; a calculation holding the
- * segment keeps the customer queued until it is done.
+ * segment keeps the customer queued until it is done; erasure drops what is queued.
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
@@ -298,5 +298,27 @@ layer(
       yield* arrived(received, 1, released)
       assert.deepStrictEqual(summary(received), [["segment.joined", "real-time", null, [customer.id]]])
       assert.strictEqual((yield* readSegment(segment.id)).memberCount, 1)
+    }))
+
+  it.effect("erasing a queued customer drops their evaluation: an erased customer never joins", () =>
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      const tag = `erased-${unique()}`
+      const customer = yield* createCustomer(newCustomer({ tags: ["other"] }))
+      const segment = yield* calculatedSegment(taggedWith(tag))
+      const received = yield* watch(yield* natsConnection(natsUrl), segment.id)
+
+      yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`SELECT 1 FROM customer_segments WHERE id = ${segment.id} FOR NO KEY UPDATE`
+        yield* patch(customer.id, { tags: [tag] })
+        assert.deepStrictEqual(yield* queued(customer.id), ["profile"])
+        assert.strictEqual((yield* call("DELETE", `${customersPath}/${customer.id}`)).status, 204)
+        assert.deepStrictEqual(yield* queued(customer.id), [])
+      })).pipe(Effect.orDie)
+
+      yield* Effect.sleep("1 second")
+      assert.deepStrictEqual(received, [])
+      assert.deepStrictEqual(yield* stays(segment.id), [])
+      assert.strictEqual((yield* readSegment(segment.id)).memberCount, 0)
     }))
 })

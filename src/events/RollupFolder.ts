@@ -11,8 +11,9 @@
  * Lock order, so that concurrent folds (and erasures) wait for one another
  * instead of deadlocking: customer_activity rows, in customer order (two folds
  * sharing a customer are then serialised, and every later statement of the
- * second sees the first's rows); the other per-customer tables, each in key
- * order; and last the fleet and cohort rows every fold touches, held only for
+ * second sees the first's rows); the customers' rows queued for real-time
+ * segment membership (segments/EvaluationQueue.ts); the other per-customer
+ * tables, each in key order; and last the fleet and cohort rows every fold touches, held only for
  * the last statement before the commit. A fold locks no customers row: it
  * queues the customers whose last activity moved, and a throttled sync writes
  * customers.last_activity (erasure locks the customers row first, then the

@@ -3,13 +3,13 @@
  * (migrations/0013): filled in the transaction (or the statement) that
  * changes a customer, drained by the real-time worker (RealtimeMembership.ts).
  *
- * A change that meets its customer already queued (one row per customer and
- * source) writes nothing, but locks that row until it commits: the worker's
- * claim (FOR UPDATE SKIP LOCKED) then skips the row until the change is
- * committed, so it never takes the row and reads the facts without the change
- * (which a plain DO NOTHING would allow, losing the change). A change that
- * meets a row a round has claimed waits for that round (milliseconds), then
- * queues a new row.
+ * Append-only: a change inserts its rows and never updates or locks another's,
+ * so it never waits for a round, and its rows become visible together with the
+ * facts it changed: a round that takes a row reads those facts. (A row per
+ * customer, deduplicated ON CONFLICT, would make a fold wait for every round
+ * holding one of its customers, or, with DO NOTHING, let a round take the row
+ * and read the facts before the change that met it committed.) A round
+ * evaluates a customer once however many of their rows it takes.
  */
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Queue } from "effect"
@@ -27,7 +27,8 @@ export class SegmentEvaluationQueue extends Context.Service<SegmentEvaluationQue
   queueStatement(source: EvaluationSource, customers: Statement.Fragment, at: Date): Statement.Statement<unknown>
   /**
    * Erasure, inside its transaction, before it removes the customer's stays: waits for a round evaluating the
-   * customer to commit (so the stays it opened are seen and removed) and drops what is queued.
+   * customer to commit (so the stays it opened are seen and removed) and drops what is queued. A scan of the
+   * queue (no index on the customer: every change would pay for it, and the queue is short when drained).
    */
   forgetCustomer(customerId: CustomerId): Effect.Effect<void>
   /** Tells this process's worker a change was committed, so it need not wait for its next poll. */
@@ -44,9 +45,7 @@ export class SegmentEvaluationQueue extends Context.Service<SegmentEvaluationQue
       const queueStatement = (source: EvaluationSource, customers: Statement.Fragment, at: Date) =>
         sql`INSERT INTO segment_evaluation_pending (customer_id, source, due_at)
           SELECT DISTINCT queued.customer_id, ${source}, ${at}::timestamptz FROM (${customers}) AS queued (customer_id)
-          WHERE EXISTS (SELECT 1 FROM customer_segments WHERE type = 'dynamic')
-          ORDER BY 1
-          ON CONFLICT (customer_id, source) DO UPDATE SET due_at = segment_evaluation_pending.due_at WHERE FALSE`
+          WHERE EXISTS (SELECT 1 FROM customer_segments WHERE type = 'dynamic')`
 
       const forgetCustomer = Effect.fn("SegmentEvaluationQueue.forgetCustomer")(function*(customerId: CustomerId) {
         yield* sql`DELETE FROM segment_evaluation_pending WHERE customer_id = ${customerId}`.pipe(Effect.orDie)

@@ -5,7 +5,7 @@
  * joins and leaves are written and published, without a calculation.
  *
  * A round is one transaction: it claims up to SEGMENT_REALTIME_BATCH queued
- * customers (FOR UPDATE SKIP LOCKED: any number of processes share the queue),
+ * rows (FOR UPDATE SKIP LOCKED: any number of processes share the queue),
  * locks the segments it may change (FOR NO KEY UPDATE SKIP LOCKED), loads the
  * customers' facts in one statement, evaluates each segment in dependency order
  * (a `segment` node reads the memberships this round just decided), and opens
@@ -186,13 +186,15 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
   const round = Effect.fn("RealtimeMembership.round")(function*() {
     const now = yield* Clock.currentTimeMillis
     const at = new Date(now)
-    const claimed = yield* sql<Claimed>`DELETE FROM segment_evaluation_pending
-      WHERE (customer_id, source) IN (
-        SELECT customer_id, source FROM segment_evaluation_pending WHERE due_at <= ${at}
-        ORDER BY due_at LIMIT ${batch} FOR UPDATE SKIP LOCKED
+    const taken = yield* sql<Claimed>`DELETE FROM segment_evaluation_pending
+      WHERE id IN (
+        SELECT id FROM segment_evaluation_pending WHERE due_at <= ${at}
+        ORDER BY due_at, id LIMIT ${batch} FOR UPDATE SKIP LOCKED
       )
       RETURNING customer_id::text AS customer_id, source`
-    const nothing: Round = { claimed: claimed.length, joined: 0, left: 0, keptBack: 0 }
+    // A customer changed several times (a busy customer, several folds) is evaluated once.
+    const claimed = [...new Map(taken.map((row) => [`${row.customer_id}/${row.source}`, row])).values()]
+    const nothing: Round = { claimed: taken.length, joined: 0, left: 0, keptBack: 0 }
     if (claimed.length === 0) return nothing
 
     const definitionOf = (row: { readonly id: SegmentId; readonly criteria: Criterion }): Definition => ({
@@ -223,8 +225,7 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
       yield* sql`INSERT INTO segment_evaluation_pending (customer_id, source, due_at)
         SELECT customer_id, source, ${new Date(now + Duration.toMillis(retry))}::timestamptz
         FROM unnest(${keptBack.map((row) => row.customer_id)}::uuid[], ${keptBack.map((row) => row.source)}::text[])
-          AS kept (customer_id, source)
-        ON CONFLICT DO NOTHING`
+          AS kept (customer_id, source)`
     }
     if (locked.length === 0) return { ...nothing, keptBack: keptBack.length }
 
@@ -293,7 +294,7 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
         ...membershipEvents("segment.left", change, ascending(leftBySegment.get(segmentId) ?? []))
       ]
     }))
-    return { claimed: claimed.length, joined: joined.length, left: left.length, keptBack: keptBack.length }
+    return { claimed: taken.length, joined: joined.length, left: left.length, keptBack: keptBack.length }
   })
 
   const rounds = Effect.gen(function*() {

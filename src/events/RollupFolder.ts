@@ -11,9 +11,8 @@
  * Lock order, so that concurrent folds (and erasures) wait for one another
  * instead of deadlocking: customer_activity rows, in customer order (two folds
  * sharing a customer are then serialised, and every later statement of the
- * second sees the first's rows); the customers' rows queued for real-time
- * segment membership (segments/EvaluationQueue.ts); the other per-customer
- * tables, each in key order; and last the fleet and cohort rows every fold touches, held only for
+ * second sees the first's rows); the other per-customer tables, each in key
+ * order; and last the fleet and cohort rows every fold touches, held only for
  * the last statement before the commit. A fold locks no customers row: it
  * queues the customers whose last activity moved, and a throttled sync writes
  * customers.last_activity (erasure locks the customers row first, then the
@@ -139,8 +138,8 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
       DELETE FROM customer_activity WHERE customer_id IN (SELECT id FROM erased)`
 
     // The customers whose event facts this fold changes, queued for real-time segment membership in this
-    // transaction: evaluated before the commit, they would be read without these rollups. In customer order,
-    // after their customer_activity rows, as every fold locks them.
+    // transaction, so that they become due with these rollups (evaluated earlier, they would be read without).
+    // An insert that locks nothing another fold or a round holds.
     yield* evaluations.queueStatement("events", sql`SELECT customer_id FROM folding_events`, now)
 
     // The sessions' totals in customer_activity move by each touched session's change: `touched` reads the

@@ -17,6 +17,8 @@
  * 5. p50 / p95 / p99 / max per kind of probe, probes whose event never came, the ingest's achieved rate and
  *    acknowledgement p99, and the largest evaluation queue seen.
  *
+ * REALTIME_BASELINE=1 runs the same ingest with no segment and no probe: what real-time membership costs it.
+ *
  * Environment: REALTIME_ADMIN_URL (postgres://postgres@127.0.0.1:5432/test), REALTIME_DB (cms_bench_realtime),
  * REALTIME_CUSTOMERS, REALTIME_RATE, REALTIME_SECONDS, REALTIME_PROBE_MS, BENCH_BATCH_SIZE (500 events a request).
  */
@@ -42,6 +44,8 @@ const probeEvery = Number(env.REALTIME_PROBE_MS ?? 100)
 const dbName = env.REALTIME_DB ?? "cms_bench_realtime"
 const adminUrl = env.REALTIME_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const jwtSecret = "bench-secret-not-for-production-0123456789"
+/** REALTIME_BASELINE=1: the same ingest with no dynamic segment (nothing is queued), for its rate alone. */
+const baseline = env.REALTIME_BASELINE === "1"
 const warmupMs = 5_000
 /** How long a probe's event may take before it counts as missing. */
 const giveUpMs = 30_000
@@ -134,7 +138,7 @@ const main = async () => {
     return response.json() as Promise<{ readonly id: string }>
   }
 
-  const probes = Math.ceil((seconds * 1000) / probeEvery) + 10
+  const probes = baseline ? 0 : Math.ceil((seconds * 1000) / probeEvery) + 10
   const probeCustomers: Array<string> = []
   for (let n = 0; n < probes; n++) {
     const created = await api("POST", "/api/v1/customers", {
@@ -145,15 +149,14 @@ const main = async () => {
     })
     probeCustomers.push(created.id)
   }
-  const tagged = await api("POST", "/api/v1/customers/segments", {
-    name: "Real-time probes",
-    type: "dynamic",
-    criteria: { kind: "tags", match: "any", tags: ["rt-probe"] }
-  })
-  const buyers = await api("POST", "/api/v1/customers/segments", {
-    name: "Bought 3 times in 30 days",
-    type: "dynamic",
-    criteria: { kind: "eventCount", type: "purchase", window: { lastDays: 30 }, atLeast: 3 }
+  const segment = (name: string, criteria: unknown) =>
+    baseline ? Promise.resolve({ id: "-" }) : api("POST", "/api/v1/customers/segments", { name, type: "dynamic", criteria })
+  const tagged = await segment("Real-time probes", { kind: "tags", match: "any", tags: ["rt-probe"] })
+  const buyers = await segment("Bought 3 times in 30 days", {
+    kind: "eventCount",
+    type: "purchase",
+    window: { lastDays: 30 },
+    atLeast: 3
   })
   while (true) {
     const [{ pending }] = await sql<Array<{ pending: number }>>`SELECT count(*)::int AS pending FROM segment_calculations
@@ -161,7 +164,9 @@ const main = async () => {
     if (pending === 0) break
     await sleep(200)
   }
-  log(`${int(probes)} probe customers; segments calculated: tags ${tagged.id}, buyers ${buyers.id}`)
+  log(baseline
+    ? "baseline: no segment, no probe"
+    : `${int(probes)} probe customers; segments calculated: tags ${tagged.id}, buyers ${buyers.id}`)
 
   // Arrival of each probe's joined event.
   const arrivals = new Map<string, number>()
@@ -191,7 +196,7 @@ const main = async () => {
     })
   const probing = (async () => {
     await sleep(warmupMs)
-    const deadline = performance.now() + seconds * 1000
+    const deadline = performance.now() + (baseline ? 0 : seconds * 1000)
     let n = 0
     while (performance.now() < deadline) {
       const customerId = probeCustomers[n]
@@ -242,10 +247,10 @@ const main = async () => {
       mine.length - latencies.length
     }`)
   }
-  const [{ members }] = await sql<Array<{ members: number }>>`SELECT member_count AS members FROM customer_segments
-    WHERE id = ${buyers.id}`
+  const [counted] = await sql<Array<{ members: number }>>`SELECT member_count AS members FROM customer_segments
+    WHERE name = 'Bought 3 times in 30 days'`
   if (failedProbes.length > 0) log(`${failedProbes.length} probe requests failed, e.g. ${failedProbes[0]}`)
-  log(`evaluation queue peak ${int(queuePeak)} rows (sampled every 500 ms); buyers segment ${int(members)} members`)
+  log(`evaluation queue peak ${int(queuePeak)} rows (sampled every 500 ms); buyers segment ${int(counted?.members ?? 0)} members`)
   log(`load average at the end ${loadavg().map((n) => n.toFixed(2)).join(" ")}`)
 
   await nc.close()

@@ -152,7 +152,7 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
             outbox.appendStatement({ type: "customer.created", ...changeEvent(id)(customer, actor, requestId) }),
             audit.recordStatement({ actor, action: "customer.create", customerId: id, requestId, fields: Object.keys(input) }),
             // A new customer may already match dynamic segments.
-            evaluations.queueStatement("profile", sql`SELECT ${id}::uuid`, new Date(now))
+            evaluations.queueProfileStatement(sql`SELECT ${id}::uuid`, new Date(now))
           ]).pipe(
             uniqueViolationOrDie,
             Effect.catchTag("UniqueViolation", (violation) =>
@@ -275,7 +275,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
         }
         const movesSegments = outcome.changedFields.some((field) => profileFactFields.includes(field))
         if (movesSegments) {
-          writes.push(evaluations.queueStatement("profile", sql`SELECT id FROM ${sql.literal(guardName)}`, new Date(now)))
+          writes.push(evaluations.queueProfileStatement(sql`SELECT id FROM ${sql.literal(guardName)}`, new Date(now)))
         }
         writes.push(
           outbox.appendGuardedStatement(events),

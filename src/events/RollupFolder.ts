@@ -137,10 +137,10 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
       events AS (DELETE FROM customer_events WHERE customer_id IN (SELECT id FROM erased))
       DELETE FROM customer_activity WHERE customer_id IN (SELECT id FROM erased)`
 
-    // The customers whose event facts this fold changes, queued for real-time segment membership in this
-    // transaction, so that they become due with these rollups (evaluated earlier, they would be read without).
+    // The customers whose event facts this fold changes (in a way some segment reads), queued for real-time
+    // segment membership in this transaction, so that they become due with these rollups (evaluated earlier, they would be read without).
     // An insert that locks nothing another fold or a round holds.
-    yield* evaluations.queueStatement("events", sql`SELECT customer_id FROM folding_events`, now)
+    yield* evaluations.queueFoldedStatement(sql`SELECT customer_id, type FROM folding_events`, now)
 
     // The sessions' totals in customer_activity move by each touched session's change: `touched` reads the
     // sessions as they were before this statement (every part of it shares one snapshot, and a fold sharing a

@@ -21,10 +21,16 @@ export type EvaluationSource = "profile" | "events"
 
 export class SegmentEvaluationQueue extends Context.Service<SegmentEvaluationQueue, {
   /**
-   * Queues the customers `customers` selects (one uuid column) as a statement, for the change's transaction or
-   * statement. Nothing is queued while there is no dynamic segment: ingestion and updates then cost nothing more.
+   * Queues the customers `customers` selects (one uuid column), whose profile changed, as a statement for the
+   * change's transaction or statement. Nothing is queued while there is no dynamic segment.
    */
-  queueStatement(source: EvaluationSource, customers: Statement.Fragment, at: Date): Statement.Statement<unknown>
+  queueProfileStatement(customers: Statement.Fragment, at: Date): Statement.Statement<unknown>
+  /**
+   * Queues the customers of folded events (`folded` selects customer_id and type): only those with events of a
+   * type some dynamic segment reads (every type, when a segment reads events of any type: revenue, engagement,
+   * a count or recency without a type). Events of no type a segment reads cannot move a customer.
+   */
+  queueFoldedStatement(folded: Statement.Fragment, at: Date): Statement.Statement<unknown>
   /**
    * Erasure, inside its transaction, before it removes the customer's stays: waits for a round evaluating the
    * customer to commit (so the stays it opened are seen and removed) and drops what is queued. A scan of the
@@ -42,17 +48,31 @@ export class SegmentEvaluationQueue extends Context.Service<SegmentEvaluationQue
       const sql = yield* PgClient.PgClient
       const wakeUps = yield* Queue.sliding<void>(1)
 
-      const queueStatement = (source: EvaluationSource, customers: Statement.Fragment, at: Date) =>
+      const queueProfileStatement = (customers: Statement.Fragment, at: Date) =>
         sql`INSERT INTO segment_evaluation_pending (customer_id, source, due_at)
-          SELECT DISTINCT queued.customer_id, ${source}, ${at}::timestamptz FROM (${customers}) AS queued (customer_id)
+          SELECT DISTINCT queued.customer_id, 'profile', ${at}::timestamptz FROM (${customers}) AS queued (customer_id)
           WHERE EXISTS (SELECT 1 FROM customer_segments WHERE type = 'dynamic')`
+
+      const queueFoldedStatement = (folded: Statement.Fragment, at: Date) =>
+        sql`WITH dynamic AS (SELECT criteria FROM customer_segments WHERE type = 'dynamic'),
+          read_types AS (
+            SELECT jsonb_path_query(criteria, ${typedEvents}::jsonpath) #>> '{}' AS type FROM dynamic
+            UNION SELECT 'purchase' FROM dynamic WHERE jsonb_path_exists(criteria, ${purchaseDays}::jsonpath)
+          ),
+          every_type AS (
+            SELECT EXISTS (SELECT 1 FROM dynamic WHERE jsonb_path_exists(criteria, ${anyEvents}::jsonpath)) AS reads
+          )
+          INSERT INTO segment_evaluation_pending (customer_id, source, due_at)
+          SELECT DISTINCT folded.customer_id, 'events', ${at}::timestamptz FROM (${folded}) AS folded (customer_id, type)
+          WHERE (SELECT reads FROM every_type) OR folded.type IN (SELECT type FROM read_types)`
 
       const forgetCustomer = Effect.fn("SegmentEvaluationQueue.forgetCustomer")(function*(customerId: CustomerId) {
         yield* sql`DELETE FROM segment_evaluation_pending WHERE customer_id = ${customerId}`.pipe(Effect.orDie)
       })
 
       return SegmentEvaluationQueue.of({
-        queueStatement,
+        queueProfileStatement,
+        queueFoldedStatement,
         forgetCustomer,
         wake: Queue.offer(wakeUps, undefined).pipe(Effect.asVoid),
         woken: Queue.take(wakeUps)
@@ -60,3 +80,11 @@ export class SegmentEvaluationQueue extends Context.Service<SegmentEvaluationQue
     })
   )
 }
+
+// What the criteria's behavioural kinds read of the events, as JSON paths over the stored criteria, at any depth
+// (CriteriaEval.ts): counts and recency of one type; churn risk, purchase days; revenue, engagement and untyped
+// counts and recency, events of every type.
+const typedEvents = 'lax $.** ? (@.kind == "eventCount" || @.kind == "lastSeen").type'
+const purchaseDays = 'lax $.** ? (@.kind == "churnRisk")'
+const anyEvents = 'lax $.** ? (@.kind == "revenue" || @.kind == "engagementScore" || ' +
+  '((@.kind == "eventCount" || @.kind == "lastSeen") && !(exists(@.type))))'

@@ -188,6 +188,27 @@ layer(
       assert.strictEqual((yield* readSegment(segment.id)).memberCount, 1)
     }))
 
+  it.effect("tracked events of a type no dynamic segment reads queue no evaluation", () =>
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      const [viewer, buyer] = [yield* createCustomer(), yield* createCustomer()]
+      const segment = yield* calculatedSegment({ kind: "eventCount", type: "purchase", window: { lastDays: 30 }, atLeast: 1 })
+      yield* eventually("the creations' evaluations", Effect.map(Effect.all([queued(viewer.id), queued(buyer.id)]), (rows) => rows.flat()), (rows) => rows.length === 0)
+
+      // Holding the segment keeps the buyer's evaluation in the queue, where the test can see it.
+      yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`SELECT 1 FROM customer_segments WHERE id = ${segment.id} FOR NO KEY UPDATE`
+        const occurredAt = new Date(Date.now() - 60_000).toISOString()
+        const response = yield* call("POST", "/api/v1/events/batch", {
+          body: { events: [{ customerId: viewer.id, type: "page_view", occurredAt }, { customerId: buyer.id, type: "purchase", occurredAt }] },
+          role: "service"
+        })
+        assert.strictEqual(response.status, 200)
+        yield* eventually("the buyer's evaluation queued by the fold", queued(buyer.id), (sources) => sources.length > 0)
+        assert.deepStrictEqual(yield* queued(viewer.id), [])
+      })).pipe(Effect.orDie)
+    }))
+
   // Consent is recorded at creation (updates do not change it: Customer.ts), so that is where it moves a customer.
   it.effect("a customer created with marketing consent joins a segment of consent within a second; one without does not", () =>
     Effect.gen(function*() {

@@ -13,6 +13,10 @@
  * per segment, all at the round's instant. A crash rolls it back and the
  * customers are still queued.
  *
+ * Rounds run one at a time across processes (a transaction advisory lock: one
+ * round's segment locks would make another's keep back all its customers); a
+ * process that meets a round under way leaves the queue to it until its next poll.
+ *
  * A segment under calculation holds its row for the whole run, evaluated at the
  * run's start, possibly before the customers' changes: a round skips it rather
  * than wait, and keeps the customers it could move queued for
@@ -135,6 +139,9 @@ export const dependencyOrder = (definitions: ReadonlyArray<Definition>): Readonl
   return ordered
 }
 
+/** The advisory lock key of a round (arbitrary; the segment references' is 0x5e6_0001). */
+const roundLockKey = 0x5e6_0002
+
 interface Claimed {
   readonly customer_id: CustomerId
   readonly source: EvaluationSource
@@ -184,6 +191,10 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
   const retry = yield* Config.Duration("SEGMENT_REALTIME_RETRY").pipe(Config.withDefault(Duration.seconds(1)))
 
   const round = Effect.fn("RealtimeMembership.round")(function*() {
+    // One round at a time across processes: two at once would each lock the segments the other needs and keep
+    // back all of the other's customers. A process that meets a round under way leaves the queue to it.
+    const [{ mine }] = yield* sql<{ readonly mine: boolean }>`SELECT pg_try_advisory_xact_lock(${roundLockKey}) AS mine`
+    if (!mine) return { claimed: 0, joined: 0, left: 0, keptBack: 0 }
     const now = yield* Clock.currentTimeMillis
     const at = new Date(now)
     const taken = yield* sql<Claimed>`DELETE FROM segment_evaluation_pending

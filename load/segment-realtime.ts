@@ -182,16 +182,24 @@ const main = async () => {
   await nc.flush()
 
   let queuePeak = 0
+  let foldPeak = 0
   const sampling = setInterval(() => {
-    void sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM segment_evaluation_pending`.then(([row]) => {
-      queuePeak = Math.max(queuePeak, row.n)
+    void sql<Array<{ queued: number; unfolded: number }>>`SELECT
+        (SELECT count(*) FROM segment_evaluation_pending)::int AS queued,
+        (SELECT count(*) FROM event_batches WHERE folded_at IS NULL)::int AS unfolded`.then(([row]) => {
+      queuePeak = Math.max(queuePeak, row.queued)
+      foldPeak = Math.max(foldPeak, row.unfolded)
     })
   }, 500)
 
   const sent: Array<{ readonly kind: "update" | "track"; readonly key: string; readonly at: number }> = []
+  /** When each probe's request was answered: the latency's share spent before the change was committed. */
+  const answered = new Map<string, number>()
   const failedProbes: Array<string> = []
-  const probe = (method: string, path: string, body: unknown) =>
-    api(method, path, body).catch((error: unknown) => {
+  const probe = (key: string, method: string, path: string, body: unknown) =>
+    api(method, path, body).then(() => {
+      answered.set(key, performance.now())
+    }, (error: unknown) => {
       failedProbes.push(String(error))
     })
   const probing = (async () => {
@@ -202,12 +210,14 @@ const main = async () => {
       const customerId = probeCustomers[n]
       const at = performance.now()
       if (n % 2 === 0) {
-        sent.push({ kind: "update", key: `${tagged.id}/${customerId}`, at })
-        void probe("PATCH", `/api/v1/customers/${customerId}`, { tags: ["probe", "rt-probe"] })
+        const key = `${tagged.id}/${customerId}`
+        sent.push({ kind: "update", key, at })
+        void probe(key, "PATCH", `/api/v1/customers/${customerId}`, { tags: ["probe", "rt-probe"] })
       } else {
-        sent.push({ kind: "track", key: `${buyers.id}/${customerId}`, at })
+        const key = `${buyers.id}/${customerId}`
+        sent.push({ kind: "track", key, at })
         const occurredAt = new Date().toISOString()
-        void probe("POST", "/api/v1/events/batch", {
+        void probe(key, "POST", "/api/v1/events/batch", {
           events: Array.from({ length: 3 }, () => ({ customerId, type: "purchase", occurredAt, revenue: 10, currency: "USD" }))
         })
       }
@@ -241,16 +251,22 @@ const main = async () => {
       const at = arrivals.get(probe.key)
       return at === undefined ? [] : [at - probe.at]
     })
+    const requests = mine.flatMap((probe) => {
+      const at = answered.get(probe.key)
+      return at === undefined ? [] : [at - probe.at]
+    })
     log(`join latency after ${kind === "update" ? "PATCH (profile)" : "3 tracked purchases"}: ${latencies.length} probes, p50 ${
       fmt(percentile(latencies, 50))
     } p95 ${fmt(percentile(latencies, 95))} p99 ${fmt(percentile(latencies, 99))} max ${fmt(percentile(latencies, 100))} ms; missing ${
       mine.length - latencies.length
-    }`)
+    }; of which the request itself p50 ${fmt(percentile(requests, 50))} p95 ${fmt(percentile(requests, 95))} ms`)
   }
   const [counted] = await sql<Array<{ members: number }>>`SELECT member_count AS members FROM customer_segments
     WHERE name = 'Bought 3 times in 30 days'`
   if (failedProbes.length > 0) log(`${failedProbes.length} probe requests failed, e.g. ${failedProbes[0]}`)
-  log(`evaluation queue peak ${int(queuePeak)} rows (sampled every 500 ms); buyers segment ${int(counted?.members ?? 0)} members`)
+  log(`peaks sampled every 500 ms: evaluation queue ${int(queuePeak)} rows, batches waiting for the fold ${
+    int(foldPeak)
+  }; buyers segment ${int(counted?.members ?? 0)} members`)
   log(`load average at the end ${loadavg().map((n) => n.toFixed(2)).join(" ")}`)
 
   await nc.close()

@@ -153,7 +153,7 @@ interface Stay {
 }
 
 /** What one round did. */
-export interface Round {
+interface Round {
   readonly claimed: number
   readonly joined: number
   readonly left: number
@@ -178,7 +178,7 @@ const grouped = (stays: ReadonlyArray<Stay>) => {
 /**
  * The worker: a round at once after a local change committed (EvaluationQueue.wake), else every
  * SEGMENT_REALTIME_POLL for other processes' changes; rounds follow one another while they come back full.
- * Every process runs one; the queue's row locks decide who evaluates whom.
+ * Every process runs one; the round lock and the queue's row locks decide who evaluates whom.
  */
 export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*() {
   const sql = yield* PgClient.PgClient
@@ -228,7 +228,8 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
       FROM customer_segments WHERE id = ANY(${candidates}::uuid[]) AND type = 'dynamic'
       ORDER BY id FOR NO KEY UPDATE SKIP LOCKED`
     const held = new Set(lockedRows.map((row) => row.id))
-    // Not returned: under calculation (or another round's); or deleted meanwhile, which the retry then forgets.
+    // Not returned: held by a calculation or a change of the definition; or deleted meanwhile, which the retry
+    // then forgets.
     const skipped = candidates.filter((id) => !held.has(id))
     const locked = lockedRows.map(definitionOf).filter((definition) => definition.reads.inMemory)
     const keptBack = claimed.filter((row) => skipped.some((id) => affected[row.source].has(id)))

@@ -10,6 +10,7 @@
  * 2. REALTIME_CUSTOMERS (100,000) seeded with COPY (load/seed.ts); probe customers created through the API.
  * 3. Two dynamic segments, calculated once: tagged `rt-probe` (profile) and "purchased at least 3 times in the
  *    last 30 days" (behavioural: the background events buy too, so it moves under the load as well).
+ * 3b. REALTIME_DRAIN (20,000) seeded customers queued at once, timed until the worker has evaluated them all.
  * 4. The paced ingest for REALTIME_SECONDS (60, after 5 s of warm-up); meanwhile every REALTIME_PROBE_MS (100)
  *    a probe: alternately a PATCH tagging a probe customer `rt-probe`, and a batch of 3 purchases of another.
  *    Each probe's latency runs from just before its request to the arrival of the joined event naming it
@@ -47,6 +48,8 @@ const jwtSecret = "bench-secret-not-for-production-0123456789"
 /** REALTIME_BASELINE=1: the same ingest with no dynamic segment (nothing is queued), for its rate alone. */
 const baseline = env.REALTIME_BASELINE === "1"
 const warmupMs = 5_000
+/** Customers queued at once before the ingest, to time the worker alone. */
+const drain = Number(env.REALTIME_DRAIN ?? 20_000)
 /** How long a probe's event may take before it counts as missing. */
 const giveUpMs = 30_000
 
@@ -167,6 +170,19 @@ const main = async () => {
   log(baseline
     ? "baseline: no segment, no probe"
     : `${int(probes)} probe customers; segments calculated: tags ${tagged.id}, buyers ${buyers.id}`)
+
+  // The worker's own rate, before the ingest: REALTIME_DRAIN customers queued at once (as folds would queue
+  // them), timed until the queue is empty.
+  if (!baseline && drain > 0) {
+    const drained = performance.now()
+    await sql`INSERT INTO segment_evaluation_pending (customer_id, source, due_at)
+      SELECT id::uuid, 'events', now() FROM unnest(${ids.slice(0, drain)}::text[]) AS id`
+    while ((await sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM segment_evaluation_pending`)[0].n > 0) {
+      await sleep(50)
+    }
+    const took = (performance.now() - drained) / 1000
+    log(`drain: ${int(drain)} queued customers evaluated in ${took.toFixed(1)} s (${int(drain / took)} customers/s, no ingest)`)
+  }
 
   // Arrival of each probe's joined event.
   const arrivals = new Map<string, number>()

@@ -67,7 +67,11 @@ export class SegmentEvaluationQueue extends Context.Service<SegmentEvaluationQue
           WHERE (SELECT reads FROM every_type) OR folded.type IN (SELECT type FROM read_types)`
 
       const forgetCustomer = Effect.fn("SegmentEvaluationQueue.forgetCustomer")(function*(customerId: CustomerId) {
-        yield* sql`DELETE FROM segment_evaluation_pending WHERE customer_id = ${customerId}`.pipe(Effect.orDie)
+        const forget = sql`DELETE FROM segment_evaluation_pending WHERE customer_id = ${customerId}`.pipe(Effect.orDie)
+        yield* forget
+        // Again, with a new snapshot: the rows a round it waited for put back (kept back for a segment under
+        // calculation) were not in the first statement's.
+        yield* forget
       })
 
       return SegmentEvaluationQueue.of({

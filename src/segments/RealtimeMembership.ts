@@ -197,10 +197,12 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
     if (!mine) return { claimed: 0, joined: 0, left: 0, keptBack: 0 }
     const now = yield* Clock.currentTimeMillis
     const at = new Date(now)
+    // Profile changes first: they come one by one from callers waiting to see them; a fold queues customers
+    // by the thousand, and behind those a profile change waited seconds under ingest (load/segment-realtime.ts).
     const taken = yield* sql<Claimed>`DELETE FROM segment_evaluation_pending
       WHERE id IN (
         SELECT id FROM segment_evaluation_pending WHERE due_at <= ${at}
-        ORDER BY due_at, id LIMIT ${batch} FOR UPDATE SKIP LOCKED
+        ORDER BY source <> 'profile', due_at, id LIMIT ${batch} FOR UPDATE SKIP LOCKED
       )
       RETURNING customer_id::text AS customer_id, source`
     // A customer changed several times (a busy customer, several folds) is evaluated once.

@@ -295,5 +295,6 @@ const main = async () => {
 main().catch(async (error: unknown) => {
   console.error(error)
   await stopAll()
+  execFileSync("psql", [adminUrl, "-qc", `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`], { stdio: "ignore" })
   process.exit(1)
 })

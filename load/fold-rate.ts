@@ -23,6 +23,7 @@ import { FleetReports, SignupCountsLive } from "../src/events/FleetReports.ts"
 import { RollupFolderLive } from "../src/events/RollupFolder.ts"
 import { DatabaseLive } from "../src/platform/Database.ts"
 import { uuidv7 } from "../src/platform/Ids.ts"
+import { SegmentEvaluationQueue } from "../src/segments/EvaluationQueue.ts"
 import { Nats } from "../src/platform/Nats.ts"
 import { prng, seedCustomers } from "./seed.ts"
 
@@ -51,7 +52,7 @@ const config = ConfigProvider.layer(ConfigProvider.fromEnvRecord({
   ROLLUP_FOLD_MAX_BATCHES: maxBatches,
   DB_POOL_MAX: "8"
 }))
-const Services = Layer.mergeAll(EventStore.layer, FleetReports.layer, Nats.layer).pipe(
+const Services = Layer.mergeAll(EventStore.layer, FleetReports.layer, Nats.layer, SegmentEvaluationQueue.layer).pipe(
   Layer.provideMerge(DatabaseLive),
   Layer.provide(config)
 )

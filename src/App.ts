@@ -42,6 +42,9 @@ import { Outbox } from "./platform/Outbox.ts"
 import { OutboxRelayLive } from "./platform/OutboxRelay.ts"
 import { RulesEngine } from "./platform/RulesEngine.ts"
 import { AuditLog } from "./privacy/AuditLog.ts"
+import { CustomerFactsRepo } from "./segments/CustomerFacts.ts"
+import { SegmentEvaluationQueue } from "./segments/EvaluationQueue.ts"
+import { RealtimeMembershipLive } from "./segments/RealtimeMembership.ts"
 import { SegmentCalculationRunnerLive, SegmentCalculations } from "./segments/SegmentCalculation.ts"
 import { SegmentRepo } from "./segments/SegmentRepo.ts"
 import { Segments } from "./segments/Segments.ts"
@@ -66,7 +69,9 @@ const CustomersFeature = CustomerEntityLayer.pipe(
       EventErasure.layer,
       // Erasure removes the customer's segment memberships too, and their id from deliveries to destinations.
       SegmentRepo.layer,
-      DestinationRepo.layer
+      DestinationRepo.layer,
+      // Creates and updates queue the customer for real-time segment membership (so do folds of their events).
+      SegmentEvaluationQueue.layer
     )
   ),
   Layer.provideMerge(ClusterLive)
@@ -83,10 +88,10 @@ const AnalyticsFeature = CustomerAnalytics.layer.pipe(
   Layer.provideMerge(ClvModels.layer)
 )
 
-// Segment definitions, hand-kept membership and calculation (churn risk reads the latest CLV fit); a customer's
-// segments are read for known customers only.
+// Segment definitions, hand-kept membership, calculation and the facts real-time membership evaluates (churn risk
+// reads the latest CLV fit); a customer's segments are read for known customers only.
 const SegmentsFeature = Segments.layer.pipe(
-  Layer.provideMerge(Layer.mergeAll(SegmentRepo.layer, SegmentCalculations.layer))
+  Layer.provideMerge(Layer.mergeAll(SegmentRepo.layer, SegmentCalculations.layer, CustomerFactsRepo.layer))
 )
 
 // Webhook subscriptions to segment joins and leaves; a destination may name one segment.
@@ -114,6 +119,7 @@ export const HttpAppLive = Layer.mergeAll(
   ClvFitJobLive,
   SegmentCalculationRunnerLive,
   DestinationDeliveryLive,
+  RealtimeMembershipLive,
   PartitionUpkeepLive,
   EventsNatsDoorLive,
   EventPublisherLive,

@@ -34,10 +34,12 @@ import {
 import { randomToken, sha256 } from "../platform/Ids.ts"
 import { EventErasure } from "../events/EventErasure.ts"
 import { DestinationRepo } from "../destinations/DestinationRepo.ts"
+import { profileFactFields } from "../segments/CustomerFacts.ts"
+import { SegmentEvaluationQueue } from "../segments/EvaluationQueue.ts"
 import { SegmentRepo } from "../segments/SegmentRepo.ts"
 import { type NewEvent, Outbox } from "../platform/Outbox.ts"
 import { AuditLog } from "../privacy/AuditLog.ts"
-import { CommandSql, guardedStatement, inOneStatement } from "../platform/Database.ts"
+import { CommandSql, guardedStatement, guardName, inOneStatement } from "../platform/Database.ts"
 import { CustomerRepo, uniqueViolationOrDie } from "./CustomerRepo.ts"
 import { EmailVerificationRepo } from "./EmailVerificationRepo.ts"
 import { IdempotencyKeyRepo } from "./IdempotencyKeyRepo.ts"
@@ -116,11 +118,13 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
   static readonly layer = Layer.effect(
     CustomerCreation,
     Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
       const commandSql = yield* CommandSql
       const repo = yield* CustomerRepo
       const idempotencyKeys = yield* IdempotencyKeyRepo
       const outbox = yield* Outbox
       const audit = yield* AuditLog
+      const evaluations = yield* SegmentEvaluationQueue
       return CustomerCreation.of({
         create: Effect.fn("CustomerCreation.create")(function*(id, { actor, requestId, input, idempotency }) {
           if (idempotency !== null) {
@@ -147,7 +151,9 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
               ? []
               : [idempotencyKeys.recordStatement(idempotency.principal, idempotency.key, idempotency.requestHash, customer)]),
             outbox.appendStatement({ type: "customer.created", ...changeEvent(id)(customer, actor, requestId) }),
-            audit.recordStatement({ actor, action: "customer.create", customerId: id, requestId, fields: Object.keys(input) })
+            audit.recordStatement({ actor, action: "customer.create", customerId: id, requestId, fields: Object.keys(input) }),
+            // A new customer may already match dynamic segments.
+            evaluations.queueProfileStatement(sql`SELECT ${id}::uuid`, new Date(now))
           ]).pipe(
             uniqueViolationOrDie,
             Effect.catchTag("UniqueViolation", (violation) =>
@@ -158,6 +164,7 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
               ))
           )
           yield* outbox.committed
+          yield* evaluations.wake
           return { customer, replayed: false }
         })
       })
@@ -176,6 +183,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
     const eventErasure = yield* EventErasure
     const segments = yield* SegmentRepo
     const destinations = yield* DestinationRepo
+    const evaluations = yield* SegmentEvaluationQueue
     const audit = yield* AuditLog
     const { entityId } = yield* Entity.CurrentAddress
     const id = CustomerId.make(entityId)
@@ -267,6 +275,10 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
             expiresAt: expiresAt.toISOString()
           })
         }
+        const movesSegments = outcome.changedFields.some((field) => profileFactFields.includes(field))
+        if (movesSegments) {
+          writes.push(evaluations.queueProfileStatement(sql`SELECT id FROM ${sql.literal(guardName)}`, new Date(now)))
+        }
         writes.push(
           outbox.appendGuardedStatement(events),
           audit.recordGuardedStatement({
@@ -284,6 +296,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           )
         if (!matched) return yield* lostRace(before.version)
         yield* outbox.committed
+        if (movesSegments) yield* evaluations.wake
         return after
       })
 
@@ -302,6 +315,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           yield* idempotencyKeys.forgetResponses(id)
           yield* outbox.eraseCustomer(id)
           yield* eventErasure.eraseCustomer(id)
+          yield* evaluations.forgetCustomer(id)
           yield* segments.eraseCustomer(id)
           yield* destinations.eraseCustomer(id)
           yield* outbox.append({ type: "customer.deleted", ...changeOf(after.value, actor, requestId) })

@@ -27,6 +27,7 @@ import { PgClient } from "@effect/sql-pg"
 import { Clock, Config, Duration, Effect, Layer, PubSub } from "effect"
 import { loggingFailures, repeatLoggingFailures } from "../platform/BackgroundWork.ts"
 import { Nats } from "../platform/Nats.ts"
+import { SegmentEvaluationQueue } from "../segments/EvaluationQueue.ts"
 import { EventStore } from "./EventStore.ts"
 import { reportingCurrency } from "./ReportingCurrency.ts"
 
@@ -55,6 +56,7 @@ const foldingTable = `CREATE TEMP TABLE folding_events (
 export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
   const sql = yield* PgClient.PgClient
   const store = yield* EventStore
+  const evaluations = yield* SegmentEvaluationQueue
   const nats = yield* Nats
   const currency = yield* reportingCurrency
   const idlePoll = yield* Config.Duration("ROLLUP_FOLD_INTERVAL").pipe(Config.withDefault(Duration.millis(250)))
@@ -134,6 +136,11 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
       dropped AS (DELETE FROM folding_events WHERE customer_id IN (SELECT id FROM erased)),
       events AS (DELETE FROM customer_events WHERE customer_id IN (SELECT id FROM erased))
       DELETE FROM customer_activity WHERE customer_id IN (SELECT id FROM erased)`
+
+    // The customers whose event facts this fold changes (in a way some segment reads), queued for real-time
+    // segment membership in this transaction, so that they become due with these rollups (evaluated earlier, they would be read without).
+    // An insert that locks nothing another fold or a round holds.
+    yield* evaluations.queueFoldedStatement(sql`SELECT customer_id, type FROM folding_events`, now)
 
     // The sessions' totals in customer_activity move by each touched session's change: `touched` reads the
     // sessions as they were before this statement (every part of it shares one snapshot, and a fold sharing a
@@ -328,7 +335,11 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
     const wakeUps = yield* PubSub.subscribe(store.batchCommitted)
     const waitForWork = PubSub.take(wakeUps).pipe(Effect.timeoutOption(idlePoll), Effect.asVoid)
     yield* pending.pipe(
-      Effect.flatMap((some) => some ? sql.withTransaction(fold()) : Effect.succeed({ batches: 0, events: 0 })),
+      Effect.flatMap((some) =>
+        some
+          ? sql.withTransaction(fold()).pipe(Effect.tap(({ events }) => events > 0 ? evaluations.wake : Effect.void))
+          : Effect.succeed({ batches: 0, events: 0 })
+      ),
       // A full fold means more may be waiting: go on at once.
       Effect.flatMap(({ batches }) => batches < maxBatches ? waitForWork : Effect.void),
       // Nothing was marked: the same batches are folded on the next try.

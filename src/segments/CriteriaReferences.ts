@@ -1,9 +1,7 @@
 /**
  * Where criteria name things outside the customer's own data: other
  * segments and rules of the rules engine, each node with its path (for
- * messages that point at it). `criteriaNameRules` is the seam for callers
- * that evaluate one customer without asking the engine (real-time
- * re-evaluation): they leave rule-backed segments to calculation.
+ * messages that point at it).
  */
 import type { RuleId } from "../domain/Rules.ts"
 import type { Criterion, LeafCriterion, SegmentId } from "../domain/SegmentCriteria.ts"
@@ -44,6 +42,3 @@ export const ruleReferences = (criteria: Criterion): ReadonlyArray<{ readonly ru
 export const rulesNamed = (criteria: Criterion): ReadonlyArray<RuleId> => [
   ...new Set(ruleReferences(criteria).map((reference) => reference.ruleId))
 ]
-
-/** Whether the criteria name a rule of the rules engine: only a calculation can evaluate them. */
-export const criteriaNameRules = (criteria: Criterion): boolean => ruleReferences(criteria).length > 0

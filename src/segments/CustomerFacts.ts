@@ -28,7 +28,7 @@ export interface TypeFacts {
   readonly lastDay: number
 }
 
-/** customer_daily_activity: events and revenue per day and type (those the criteria read: Evaluation.dailyRowsRead). */
+/** customer_daily_activity: events and revenue per day and type (the days and types the criteria read: Evaluation.dailyRowsRead). */
 export interface DayFacts {
   readonly day: number
   readonly type: string
@@ -50,6 +50,21 @@ export interface CustomerFacts {
   readonly types: ReadonlyArray<TypeFacts>
   readonly days: ReadonlyArray<DayFacts>
 }
+
+/**
+ * The profile fields the facts hold (those criteria read): a change of another field (name, email, phone)
+ * cannot move a customer in or out of a segment, so it queues no re-evaluation.
+ */
+export const profileFactFields: ReadonlyArray<string> = [
+  "age",
+  "gender",
+  "status",
+  "location",
+  "preferences",
+  "tags",
+  "metadata",
+  "consent"
+] satisfies ReadonlyArray<keyof CustomerFacts>
 
 type Row = Omit<CustomerFacts, "activity" | "days"> & {
   readonly activity: (Omit<ActivityFacts, "revenue"> & { readonly revenue: string }) | null
@@ -84,9 +99,10 @@ export class CustomerFactsRepo extends Context.Service<CustomerFactsRepo, {
         if (ids.length === 0) return new Map<CustomerId, CustomerFacts>()
         const dailyRows = days._tag === "None"
           ? sql`FALSE`
-          : days.from === null
-          ? sql`TRUE`
-          : sql`d.day >= ${dayText(days.from)}::date`
+          : sql.and([
+            days.from === null ? sql`TRUE` : sql`d.day >= ${dayText(days.from)}::date`,
+            days.types === null ? sql`TRUE` : sql`d.type = ANY(${days.types}::text[])`
+          ])
         // Revenue as text: a float would round what numeric holds exactly.
         const rows = yield* sql<Row>`SELECT c.id, c.age, c.gender, c.status, c.location, c.preferences, c.tags,
             c.metadata, c.consent,

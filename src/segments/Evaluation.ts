@@ -125,10 +125,13 @@ export const riskSteps = 1_000_000
 export const toRiskPrecision = (risk: number) => Math.floor(risk * riskSteps + 0.5) / riskSteps
 
 /**
- * Which of a customer's daily rollup rows (customer_daily_activity) the criteria read as of `today`: none, all
- * (`from` null), or those from a day on. What the facts loader needs to load, and no more.
+ * Which of a customer's daily rollup rows (customer_daily_activity) the criteria read as of `today`: none, or
+ * those from a day on (`from` null: every day) of some types (`types` null: every type). What the facts loader
+ * needs to load, and no more.
  */
-export type DailyRowsRead = { readonly _tag: "None" } | { readonly _tag: "From"; readonly from: number | null }
+export type DailyRowsRead =
+  | { readonly _tag: "None" }
+  | { readonly _tag: "From"; readonly from: number | null; readonly types: ReadonlyArray<string> | null }
 
 const readsNone: DailyRowsRead = { _tag: "None" }
 
@@ -137,7 +140,11 @@ const union = (left: DailyRowsRead, right: DailyRowsRead): DailyRowsRead =>
     ? right
     : right._tag === "None"
     ? left
-    : { _tag: "From", from: left.from === null || right.from === null ? null : Math.min(left.from, right.from) }
+    : {
+      _tag: "From",
+      from: left.from === null || right.from === null ? null : Math.min(left.from, right.from),
+      types: left.types === null || right.types === null ? null : [...new Set([...left.types, ...right.types])]
+    }
 
 export const dailyRowsRead = (criteria: Criterion, today: number): DailyRowsRead => {
   switch (criteria.kind) {
@@ -147,18 +154,28 @@ export const dailyRowsRead = (criteria: Criterion, today: number): DailyRowsRead
     case "not":
       return dailyRowsRead(criteria.criterion, today)
     case "eventCount":
+      return criteria.window === undefined
+        ? readsNone
+        : {
+          _tag: "From",
+          from: dayRangeOf(criteria.window, today).from,
+          types: criteria.type === undefined ? null : [criteria.type]
+        }
     case "revenue":
-      return criteria.window === undefined ? readsNone : { _tag: "From", from: dayRangeOf(criteria.window, today).from }
+      // Revenue counts every type's.
+      return criteria.window === undefined
+        ? readsNone
+        : { _tag: "From", from: dayRangeOf(criteria.window, today).from, types: null }
     case "engagementScore":
-      // The engagement window: the days after today - 365.
-      return { _tag: "From", from: today - windowDays + 1 }
+      // The engagement window: the days after today - 365, every type.
+      return { _tag: "From", from: today - windowDays + 1, types: null }
     default:
       return readsNone
   }
 }
 
 /** Every daily row: for callers that do not know the criteria yet. */
-export const allDailyRows: DailyRowsRead = { _tag: "From", from: null }
+export const allDailyRows: DailyRowsRead = { _tag: "From", from: null, types: null }
 
 export const dailyRowsReadByAll = (criteria: ReadonlyArray<Criterion>, today: number): DailyRowsRead =>
   criteria.reduce<DailyRowsRead>((read, item) => union(read, dailyRowsRead(item, today)), readsNone)

@@ -26,16 +26,17 @@ import type {
   SegmentCalculationTrigger
 } from "../domain/SegmentCalculation.ts"
 import type { Criterion, SegmentId } from "../domain/SegmentCriteria.ts"
-import { maxCustomersPerMembershipEvent, segmentsStream } from "../domain/SegmentEvents.ts"
+import { segmentsStream } from "../domain/SegmentEvents.ts"
 import { ClvModels } from "../analytics/ClvModels.ts"
 import { errorClass, loggingFailures, repeatLoggingFailures } from "../platform/BackgroundWork.ts"
 import { uuidv7 } from "../platform/Ids.ts"
 import { Nats } from "../platform/Nats.ts"
-import { type NewEvent, Outbox } from "../platform/Outbox.ts"
+import { Outbox } from "../platform/Outbox.ts"
 import { RulesEngine } from "../platform/RulesEngine.ts"
 import { rulesNamed } from "./CriteriaReferences.ts"
 import { criteriaPredicate } from "./CriteriaSql.ts"
 import { currentEvaluationContext } from "./Evaluation.ts"
+import { membershipEvents } from "./MembershipEvents.ts"
 import { storeRuleMatches } from "./RuleMatches.ts"
 
 /** A job that took its process down this many times is given up rather than retried for ever. */
@@ -93,24 +94,6 @@ interface Claimed {
   readonly attempts: number
   /** The run's one instant: the criteria are evaluated at it and the stays open and close at it. */
   readonly startedAt: number
-}
-
-/** The ids in events of at most `maxCustomersPerMembershipEvent`, each knowing its place among them. */
-const membershipEvents = (
-  type: "segment.joined" | "segment.left",
-  claimed: Claimed,
-  customerIds: ReadonlyArray<CustomerId>
-): Array<NewEvent> => {
-  const parts = Math.ceil(customerIds.length / maxCustomersPerMembershipEvent)
-  return Array.from({ length: parts }, (_, index) => ({
-    type,
-    segmentId: claimed.segmentId,
-    calculationId: claimed.id,
-    occurredAt: new Date(claimed.startedAt).toISOString(),
-    customerIds: customerIds.slice(index * maxCustomersPerMembershipEvent, (index + 1) * maxCustomersPerMembershipEvent),
-    part: index + 1,
-    parts
-  }))
 }
 
 export class SegmentCalculations extends Context.Service<SegmentCalculations, {
@@ -295,9 +278,10 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
             return yield* new CalculationFailed({ reason: "the segment is manual: its members are kept by hand" })
           }
           const diff = yield* applyDiff(claimed, segment.criteria)
+          const change = { segmentId: claimed.segmentId, cause: "calculation", calculationId: claimed.id, at: claimed.startedAt } as const
           yield* outbox.appendAll([
-            ...membershipEvents("segment.joined", claimed, diff.joined),
-            ...membershipEvents("segment.left", claimed, diff.left)
+            ...membershipEvents("segment.joined", change, diff.joined),
+            ...membershipEvents("segment.left", change, diff.left)
           ])
           const at = new Date(claimed.startedAt)
           yield* sql`UPDATE customer_segments SET member_count = ${diff.members}, last_calculated_at = ${at}

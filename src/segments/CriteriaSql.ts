@@ -185,6 +185,19 @@ const leafPredicate = (sql: Sql, node: LeafCriterion, context: SqlEvaluationCont
   }
 }
 
+/** Membership of another segment as the calculation reads it: a current stay in the membership table. */
+export const currentMemberOf = (sql: Sql) => (segmentId: SegmentId): Statement.Fragment =>
+  sql`EXISTS (SELECT 1 FROM customer_segment_memberships other
+    WHERE other.segment_id = ${segmentId} AND other.customer_id = c.id AND other.left_at IS NULL)`
+
+/**
+ * The live customers the criteria match, as the calculation selects them: one query shared with
+ * `npm run bench` (load/segments.ts), which times its bare COUNT(*) beside the calculation.
+ */
+export const matchingCustomers = (sql: Sql, criteria: Criterion, context: EvaluationContext): Statement.Fragment =>
+  sql`SELECT c.id FROM customers c WHERE c.status <> 'DELETED'
+    AND ${criteriaPredicate(sql, criteria, { ...context, memberOf: currentMemberOf(sql) })}`
+
 /** The criteria as a predicate over `customers c`: true or false for every customer, never NULL. */
 export const criteriaPredicate = (sql: Sql, criteria: Criterion, context: SqlEvaluationContext): Statement.Fragment => {
   switch (criteria.kind) {

@@ -32,7 +32,7 @@ import { errorClass, loggingFailures, repeatLoggingFailures } from "../platform/
 import { uuidv7 } from "../platform/Ids.ts"
 import { Nats } from "../platform/Nats.ts"
 import { type NewEvent, Outbox } from "../platform/Outbox.ts"
-import { criteriaPredicate } from "./CriteriaSql.ts"
+import { matchingCustomers } from "./CriteriaSql.ts"
 import { currentEvaluationContext } from "./Evaluation.ts"
 
 /** A job that took its process down this many times is given up rather than retried for ever. */
@@ -230,10 +230,6 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
       const applyDiff = (claimed: Claimed, criteria: Criterion) =>
         Effect.gen(function*() {
           const context = { ...(yield* currentEvaluationContext.pipe(Effect.provideService(ClvModels, models))), now: claimed.startedAt }
-          const memberOf = (segmentId: SegmentId) =>
-            sql`EXISTS (SELECT 1 FROM customer_segment_memberships other
-              WHERE other.segment_id = ${segmentId} AND other.customer_id = c.id AND other.left_at IS NULL)`
-          const predicate = criteriaPredicate(sql, criteria, { ...context, memberOf })
           const at = new Date(claimed.startedAt)
           // The matches in a table of the transaction's own, with its statistics: compared with the current
           // stays as a CTE, whose size the planner cannot know, the leaves became a nested loop over both sets
@@ -241,7 +237,7 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
           yield* sql`CREATE TEMP TABLE segment_matches (customer_id uuid PRIMARY KEY) ON COMMIT DROP`
           const [{ members }] = yield* sql<{ readonly members: number }>`WITH inserted AS (
               INSERT INTO segment_matches (customer_id)
-              SELECT c.id FROM customers c WHERE c.status <> 'DELETED' AND ${predicate}
+              ${matchingCustomers(sql, criteria, context)}
               RETURNING 1
             )
             SELECT count(*)::int AS members FROM inserted`

@@ -1,8 +1,9 @@
 /**
  * The criteria compiler: a criteria tree becomes one predicate over
- * `customers c`, reading the rollup tables (migrations/0005) through
- * correlated subqueries, for set-wise calculation
- * (`SELECT c.id FROM customers c WHERE <predicate>`).
+ * `customers c`, reading the rollup tables (migrations/0005), for set-wise
+ * calculation (`SELECT c.id FROM customers c WHERE <predicate>`): counts,
+ * revenue and churn risk as sets of customers read once (`c.id IN (...)`),
+ * recency and engagement through subqueries.
  *
  * Every value from the criteria is a bound parameter of the sql-pg template
  * (metadata paths too: `c.metadata #> $1::text[]`); nothing of the input
@@ -49,6 +50,41 @@ const within = (
   return sql.and(bounds)
 }
 
+/** Where a per-customer amount is read from: one row per customer, or rows to sum per customer. */
+interface AmountSource {
+  /** The table with its alias, e.g. `customer_daily_activity d`. */
+  readonly rows: Statement.Fragment
+  /** Its customer column, e.g. `d.customer_id`. */
+  readonly customer: Statement.Fragment
+  readonly where: ReadonlyArray<Statement.Fragment>
+  /** The amount: a column of the one row, or an aggregate over the customer's rows (`grouped`). */
+  readonly amount: Statement.Fragment
+  readonly grouped: boolean
+}
+
+/**
+ * The customers whose amount is within the bounds, as a set: `c.id IN (...)`, which the planner evaluates once
+ * (a semi-join, or a hashed subplan under OR and NOT) where a correlated subquery probes the rollups once per
+ * customer (at a million customers, seconds per leaf). A customer without rows has the amount 0, as the
+ * in-memory evaluator counts it: when 0 is within the bounds, the leaf is "not among those outside them".
+ */
+const amountWithin = (
+  sql: Sql,
+  source: AmountSource,
+  bounds: { readonly atLeast: number | undefined; readonly atMost: number | undefined },
+  literal: (sql: Sql, value: number | undefined) => Statement.Fragment | undefined
+) => {
+  const zeroWithin = (bounds.atLeast === undefined || bounds.atLeast <= 0) &&
+    (bounds.atMost === undefined || bounds.atMost >= 0)
+  const test = within(sql, source.amount, literal(sql, bounds.atLeast), literal(sql, bounds.atMost))
+  const selected = zeroWithin ? sql`NOT (${test})` : test
+  const customers = source.grouped
+    ? sql`SELECT ${source.customer} FROM ${source.rows} WHERE ${sql.and(source.where)}
+        GROUP BY ${source.customer} HAVING ${selected}`
+    : sql`SELECT ${source.customer} FROM ${source.rows} WHERE ${sql.and([...source.where, selected])}`
+  return zeroWithin ? sql`c.id NOT IN (${customers})` : sql`c.id IN (${customers})`
+}
+
 const integer = (sql: Sql, value: number | undefined) => value === undefined ? undefined : sql`${value}`
 // As text: a float8 parameter cast to numeric keeps only 15 significant digits.
 const numeric = (sql: Sql, value: number | undefined) => value === undefined ? undefined : sql`${String(value)}::numeric`
@@ -78,10 +114,18 @@ const metadataPredicate = (sql: Sql, node: Extract<LeafCriterion, { readonly kin
   }
 }
 
-/** 1 - P(alive), as Evaluation.ts churnRiskOf computes it, over `a` (customer_activity). */
-const churnRisk = (sql: Sql, context: EvaluationContext, today: number) => {
+/**
+ * The customers whose churn risk (1 - P(alive), as Evaluation.ts churnRiskOf computes it) is within the
+ * bounds, as a set read once from customer_activity; without a model (risk unknown) none.
+ */
+const churnRiskWithin = (
+  sql: Sql,
+  context: EvaluationContext,
+  today: number,
+  bounds: { readonly atLeast: number | undefined; readonly atMost: number | undefined }
+) => {
   const model = context.churnModel
-  if (model === null) return sql`NULL::float8`
+  if (model === null) return sql`FALSE`
   const x = sql`(a.purchase_days - 1)`
   const first = dayNumberOf(sql, sql`a.first_purchase_on`)
   const last = dayNumberOf(sql, sql`a.last_purchase_on`)
@@ -91,11 +135,14 @@ const churnRisk = (sql: Sql, context: EvaluationContext, today: number) => {
   const exponent = sql`ln(${model.a}::float8) - ln(${model.b}::float8 + ${x} - 1)
     + (${model.r}::float8 + ${x}) * ln((${alpha} + ${T}) / (${alpha} + ${tX}))`
   const risk = sql`1 - 1 / (1 + exp(greatest(${-expLimit}::float8, least(${expLimit}::float8, ${exponent}))))`
-  return sql`(SELECT CASE WHEN ${x} = 0 THEN 0::float8
-      ELSE floor((${risk}) * ${riskSteps}::float8 + 0.5) / ${riskSteps}::float8 END
-    FROM customer_activity a
-    WHERE a.customer_id = c.id AND a.purchase_days >= 1
-      AND a.first_purchase_on IS NOT NULL AND a.last_purchase_on >= a.first_purchase_on)`
+  const value = sql`CASE WHEN ${x} = 0 THEN 0::float8
+    ELSE floor((${risk}) * ${riskSteps}::float8 + 0.5) / ${riskSteps}::float8 END`
+  const readable = sql`a.purchase_days >= 1 AND a.first_purchase_on IS NOT NULL
+    AND a.last_purchase_on >= a.first_purchase_on`
+  // The CASE keeps the arithmetic off the histories it cannot read (ln of a negative number fails), whatever
+  // order the planner evaluates the conditions in.
+  return sql`c.id IN (SELECT a.customer_id FROM customer_activity a WHERE ${readable}
+    AND CASE WHEN ${readable} THEN ${within(sql, value, float(sql, bounds.atLeast), float(sql, bounds.atMost))} ELSE FALSE END)`
 }
 
 /**
@@ -135,18 +182,33 @@ const leafPredicate = (sql: Sql, node: LeafCriterion, context: SqlEvaluationCont
     case "city":
       return sql`c.location ->> 'city' = ANY(${node.in}::text[])`
     case "eventCount": {
-      let events: Statement.Fragment
+      const bounds = { atLeast: node.atLeast, atMost: node.atMost }
       if (node.window !== undefined) {
-        const conditions = [sql`d.customer_id = c.id`, dateInWindow(sql, sql`d.day`, node.window, today)]
-        if (node.type !== undefined) conditions.push(sql`d.type = ${node.type}`)
-        events = sql`(SELECT coalesce(sum(d.events), 0) FROM customer_daily_activity d WHERE ${sql.and(conditions)})`
-      } else if (node.type !== undefined) {
-        events = sql`coalesce((SELECT t.events FROM customer_type_activity t
-          WHERE t.customer_id = c.id AND t.type = ${node.type}), 0)`
-      } else {
-        events = sql`coalesce((SELECT a.events FROM customer_activity a WHERE a.customer_id = c.id), 0)`
+        const where = [dateInWindow(sql, sql`d.day`, node.window, today)]
+        if (node.type !== undefined) where.push(sql`d.type = ${node.type}`)
+        return amountWithin(sql, {
+          rows: sql`customer_daily_activity d`,
+          customer: sql`d.customer_id`,
+          where,
+          amount: sql`sum(d.events)`,
+          grouped: true
+        }, bounds, integer)
       }
-      return within(sql, events, integer(sql, node.atLeast), integer(sql, node.atMost))
+      return node.type !== undefined
+        ? amountWithin(sql, {
+          rows: sql`customer_type_activity t`,
+          customer: sql`t.customer_id`,
+          where: [sql`t.type = ${node.type}`],
+          amount: sql`t.events`,
+          grouped: false
+        }, bounds, integer)
+        : amountWithin(sql, {
+          rows: sql`customer_activity a`,
+          customer: sql`a.customer_id`,
+          where: [],
+          amount: sql`a.events`,
+          grouped: false
+        }, bounds, integer)
     }
     case "lastSeen":
       return node.type === undefined
@@ -155,14 +217,25 @@ const leafPredicate = (sql: Sql, node: LeafCriterion, context: SqlEvaluationCont
         : sql`EXISTS (SELECT 1 FROM customer_type_activity t WHERE t.customer_id = c.id AND t.type = ${node.type}
             AND ${dateInWindow(sql, sql`t.last_on`, node.window, today)})`
     case "revenue": {
-      const revenue = node.window === undefined
-        ? sql`coalesce((SELECT a.revenue FROM customer_activity a WHERE a.customer_id = c.id), 0)`
-        : sql`(SELECT coalesce(sum(d.revenue), 0) FROM customer_daily_activity d
-            WHERE d.customer_id = c.id AND ${dateInWindow(sql, sql`d.day`, node.window, today)})`
-      return within(sql, revenue, numeric(sql, node.atLeast), numeric(sql, node.atMost))
+      const bounds = { atLeast: node.atLeast, atMost: node.atMost }
+      return node.window === undefined
+        ? amountWithin(sql, {
+          rows: sql`customer_activity a`,
+          customer: sql`a.customer_id`,
+          where: [],
+          amount: sql`a.revenue`,
+          grouped: false
+        }, bounds, numeric)
+        : amountWithin(sql, {
+          rows: sql`customer_daily_activity d`,
+          customer: sql`d.customer_id`,
+          where: [dateInWindow(sql, sql`d.day`, node.window, today)],
+          amount: sql`sum(d.revenue)`,
+          grouped: true
+        }, bounds, numeric)
     }
     case "churnRisk":
-      return within(sql, churnRisk(sql, context, today), float(sql, node.atLeast), float(sql, node.atMost))
+      return churnRiskWithin(sql, context, today, { atLeast: node.atLeast, atMost: node.atMost })
     case "engagementScore": {
       const raw = engagementRaw(sql, today)
       const bounds: Array<Statement.Fragment> = []

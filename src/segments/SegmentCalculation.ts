@@ -17,7 +17,6 @@
 import { PgClient } from "@effect/sql-pg"
 import { Clock, Config, Context, Data, Duration, Effect, Layer, Option, Queue, Schedule } from "effect"
 import { SqlError, type Statement } from "effect/sql"
-import type { CustomerId } from "../domain/Customer.ts"
 import { SegmentNotFound } from "../domain/Errors.ts"
 import type {
   SegmentCalculation,
@@ -32,7 +31,7 @@ import { errorClass, loggingFailures, repeatLoggingFailures } from "../platform/
 import { uuidv7 } from "../platform/Ids.ts"
 import { Nats } from "../platform/Nats.ts"
 import { type NewEvent, Outbox } from "../platform/Outbox.ts"
-import { matchingCustomers } from "./CriteriaSql.ts"
+import { calculationSettings, defaultCalculationWorkMem, matchingCustomers } from "./CriteriaSql.ts"
 import { currentEvaluationContext } from "./Evaluation.ts"
 
 /** A job that took its process down this many times is given up rather than retried for ever. */
@@ -92,21 +91,27 @@ interface Claimed {
   readonly startedAt: number
 }
 
-/** The ids in events of at most `maxCustomersPerMembershipEvent`, each knowing its place among them. */
+/**
+ * The run's events of one kind, each of at most `maxCustomersPerMembershipEvent` customers and knowing its place
+ * among them; their ids are filled in the database (`changedIds`), keyed `<kind>:<part>`.
+ */
 const membershipEvents = (
   type: "segment.joined" | "segment.left",
   claimed: Claimed,
-  customerIds: ReadonlyArray<CustomerId>
-): Array<NewEvent> => {
-  const parts = Math.ceil(customerIds.length / maxCustomersPerMembershipEvent)
+  customers: number
+): Array<{ readonly event: NewEvent; readonly key: string }> => {
+  const parts = Math.ceil(customers / maxCustomersPerMembershipEvent)
   return Array.from({ length: parts }, (_, index) => ({
-    type,
-    segmentId: claimed.segmentId,
-    calculationId: claimed.id,
-    occurredAt: new Date(claimed.startedAt).toISOString(),
-    customerIds: customerIds.slice(index * maxCustomersPerMembershipEvent, (index + 1) * maxCustomersPerMembershipEvent),
-    part: index + 1,
-    parts
+    event: {
+      type,
+      segmentId: claimed.segmentId,
+      calculationId: claimed.id,
+      occurredAt: new Date(claimed.startedAt).toISOString(),
+      customerIds: [],
+      part: index + 1,
+      parts
+    },
+    key: `${type}:${index + 1}`
   }))
 }
 
@@ -145,6 +150,9 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
       const models = yield* ClvModels
       const lease = Duration.seconds(
         yield* Config.Number("SEGMENT_CALCULATION_LEASE_SECONDS").pipe(Config.withDefault(60))
+      )
+      const workMem = yield* Config.String("SEGMENT_CALCULATION_WORK_MEM").pipe(
+        Config.withDefault(defaultCalculationWorkMem)
       )
       const wakeUps = yield* Queue.sliding<void>(1)
       const columns = sql.literal(calculationColumns)
@@ -231,6 +239,7 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
         Effect.gen(function*() {
           const context = { ...(yield* currentEvaluationContext.pipe(Effect.provideService(ClvModels, models))), now: claimed.startedAt }
           const at = new Date(claimed.startedAt)
+          yield* calculationSettings(sql, workMem)
           // The matches in a table of the transaction's own, with its statistics: compared with the current
           // stays as a CTE, whose size the planner cannot know, the leaves became a nested loop over both sets
           // (42 s for 33,000 members where the predicate alone took 0.5 s).
@@ -242,23 +251,45 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
             )
             SELECT count(*)::int AS members FROM inserted`
           yield* sql`ANALYZE segment_matches`
+          // The run's joins and leaves stay in the database, in a table of the transaction's own: the events are
+          // built from it set-wise (Outbox.appendFilled), so a million ids never travel to the service and back.
+          yield* sql`CREATE TEMP TABLE segment_changes (type text NOT NULL, customer_id uuid NOT NULL) ON COMMIT DROP`
           // Joins first: the stays they open match, so the leaves below cannot close them. The current stay's
           // unique index decides who is new: a NOT EXISTS probe, planned on the statistics of a segment with no
           // members yet, became a scan of the rows this very statement inserts, per row (13 s for 33,000 joins).
-          const joined = yield* sql<{ readonly id: CustomerId }>`INSERT INTO customer_segment_memberships
-              (segment_id, customer_id, joined_at)
-            SELECT ${claimed.segmentId}, s.customer_id, ${at} FROM segment_matches s
-            ON CONFLICT (segment_id, customer_id) WHERE left_at IS NULL DO NOTHING
-            RETURNING customer_id::text AS id`
-          const left = yield* sql<{ readonly id: CustomerId }>`UPDATE customer_segment_memberships m
-            SET left_at = greatest(m.joined_at, ${at})
-            WHERE m.segment_id = ${claimed.segmentId} AND m.left_at IS NULL
-              AND NOT EXISTS (SELECT 1 FROM segment_matches s WHERE s.customer_id = m.customer_id)
-            RETURNING m.customer_id::text AS id`
-          // Ascending ids in the events (text order is uuid order: fixed-width lowercase hex).
-          const ascending = (rows: ReadonlyArray<{ readonly id: CustomerId }>) => rows.map((row) => row.id).sort()
-          return { joined: ascending(joined), left: ascending(left), members }
+          const [{ joined }] = yield* sql<{ readonly joined: number }>`WITH opened AS (
+              INSERT INTO customer_segment_memberships (segment_id, customer_id, joined_at)
+              SELECT ${claimed.segmentId}, s.customer_id, ${at} FROM segment_matches s
+              ON CONFLICT (segment_id, customer_id) WHERE left_at IS NULL DO NOTHING
+              RETURNING customer_id
+            ), kept AS (
+              INSERT INTO segment_changes (type, customer_id) SELECT 'segment.joined', customer_id FROM opened
+              RETURNING 1
+            )
+            SELECT count(*)::int AS joined FROM kept`
+          const [{ left }] = yield* sql<{ readonly left: number }>`WITH closed AS (
+              UPDATE customer_segment_memberships m
+              SET left_at = greatest(m.joined_at, ${at})
+              WHERE m.segment_id = ${claimed.segmentId} AND m.left_at IS NULL
+                AND NOT EXISTS (SELECT 1 FROM segment_matches s WHERE s.customer_id = m.customer_id)
+              RETURNING m.customer_id
+            ), kept AS (
+              INSERT INTO segment_changes (type, customer_id) SELECT 'segment.left', customer_id FROM closed
+              RETURNING 1
+            )
+            SELECT count(*)::int AS left FROM kept`
+          return { joined, left, members }
         })
+
+      /**
+       * Each event's ids, keyed `<type>:<part>`: the changed customers of its type, ascending (uuid order, which
+       * is the order of their text), cut into parts of `maxCustomersPerMembershipEvent`.
+       */
+      const changedIds = sql`SELECT type || ':' || part, jsonb_agg(customer_id::text ORDER BY customer_id)
+        FROM (SELECT type, customer_id,
+            (row_number() OVER (PARTITION BY type ORDER BY customer_id) - 1) / ${maxCustomersPerMembershipEvent} + 1 AS part
+          FROM segment_changes) numbered
+        GROUP BY type, part`
 
       /** Segments whose criteria name this one: their members may change with its members. */
       const queueDependents = (segmentId: SegmentId, at: Date) =>
@@ -285,20 +316,20 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
             return yield* new CalculationFailed({ reason: "the segment is manual: its members are kept by hand" })
           }
           const diff = yield* applyDiff(claimed, segment.criteria)
-          yield* outbox.appendAll([
+          yield* outbox.appendFilled([
             ...membershipEvents("segment.joined", claimed, diff.joined),
             ...membershipEvents("segment.left", claimed, diff.left)
-          ])
+          ], "customerIds", changedIds)
           const at = new Date(claimed.startedAt)
           yield* sql`UPDATE customer_segments SET member_count = ${diff.members}, last_calculated_at = ${at}
             WHERE id = ${claimed.segmentId}`
           const finishedAt = yield* Clock.currentTimeMillis
-          const dependents = diff.joined.length + diff.left.length > 0
+          const dependents = diff.joined + diff.left > 0
             ? yield* queueDependents(claimed.segmentId, new Date(finishedAt))
             : 0
           yield* sql`UPDATE segment_calculations SET status = 'succeeded', finished_at = ${new Date(finishedAt)},
-              lease_expires_at = NULL, members = ${diff.members}, joined = ${diff.joined.length},
-              departed = ${diff.left.length}, duration_ms = ${finishedAt - claimed.startedAt}, error = NULL
+              lease_expires_at = NULL, members = ${diff.members}, joined = ${diff.joined},
+              departed = ${diff.left}, duration_ms = ${finishedAt - claimed.startedAt}, error = NULL
             WHERE id = ${claimed.id}`
           return { ...diff, dependents, durationMs: finishedAt - claimed.startedAt }
         })).pipe(
@@ -307,14 +338,14 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
           Effect.catchDefect((defect) => SqlError.isSqlError(defect) ? Effect.fail(defect) : Effect.die(defect)),
           Effect.tap((outcome) =>
             Effect.gen(function*() {
-              if (outcome.joined.length + outcome.left.length > 0) yield* outbox.committed
+              if (outcome.joined + outcome.left > 0) yield* outbox.committed
               if (outcome.dependents > 0) yield* wake
               yield* Effect.logInfo("segments: calculated").pipe(Effect.annotateLogs({
                 calculationId: claimed.id,
                 segmentId: claimed.segmentId,
                 members: outcome.members,
-                joined: outcome.joined.length,
-                left: outcome.left.length,
+                joined: outcome.joined,
+                left: outcome.left,
                 durationMs: outcome.durationMs
               }))
             })

@@ -3,7 +3,8 @@
  * service's compiler (src/segments/CriteriaSql.ts) writes their SQL; each one's first calculation, then its
  * recalculation after BENCH_SEGMENT_CHANGED (1 %) of the customers changed; beside each, the bare COUNT(*) of
  * the very query the calculation selects its matches with (`matchingCustomers`, compiled here by the same
- * compiler with the job's instant and the latest CLV model), run through the `postgres` driver in the same run.
+ * compiler with the job's instant and the latest CLV model), run through the `postgres` driver in the same run
+ * under the run's settings (`calculationSettings`).
  * Then members paging (first page, cursors in the middle and on the last pages) against the raw baseline's
  * keyset query (load/baseline.ts), at BENCH_SEGMENT_CONCURRENCY connections.
  *
@@ -16,7 +17,7 @@ import { Effect, Layer, Redacted, References } from "effect"
 import type postgres from "postgres"
 import { ClvModels } from "../src/analytics/ClvModels.ts"
 import type { Criterion } from "../src/domain/SegmentCriteria.ts"
-import { matchingCustomers } from "../src/segments/CriteriaSql.ts"
+import { calculationSettings, defaultCalculationWorkMem, matchingCustomers } from "../src/segments/CriteriaSql.ts"
 import { currentEvaluationContext } from "../src/segments/Evaluation.ts"
 import { timeFit } from "./analytics.ts"
 import { sleep } from "./net.ts"
@@ -156,7 +157,10 @@ const compileCount = (dbUrl: string, criteria: Criterion, now: number) =>
   Effect.runPromise(Effect.gen(function*() {
     const sql = yield* PgClient.PgClient
     const context = { ...(yield* currentEvaluationContext), now }
-    return sql`SELECT count(*)::int AS n FROM (${matchingCustomers(sql, criteria, context)}) matches`.compile()
+    return {
+      settings: calculationSettings(sql, defaultCalculationWorkMem).compile(),
+      count: sql`SELECT count(*)::int AS n FROM (${matchingCustomers(sql, criteria, context)}) matches`.compile()
+    }
   }).pipe(
     Effect.provide(ClvModels.layer.pipe(
       Layer.provideMerge(PgClient.layer({ url: Redacted.make(dbUrl), maxConnections: 1 })),
@@ -165,10 +169,14 @@ const compileCount = (dbUrl: string, criteria: Criterion, now: number) =>
   ))
 
 const rawCount = async (options: SegmentsOptions, criteria: Criterion, now: number) => {
-  const [text, params] = await compileCount(options.dbUrl, criteria, now)
-  const started = performance.now()
-  const [{ n }] = await options.sql.unsafe<Array<{ n: number }>>(text, params as Array<postgres.ParameterOrJSON<never>>)
-  return { count: n, seconds: (performance.now() - started) / 1000 }
+  const { settings, count: [text, params] } = await compileCount(options.dbUrl, criteria, now)
+  // In a transaction with the run's settings, as the calculation runs it.
+  return options.sql.begin(async (tx) => {
+    await tx.unsafe(settings[0], settings[1] as Array<postgres.ParameterOrJSON<never>>)
+    const started = performance.now()
+    const [{ n }] = await tx.unsafe<Array<{ n: number }>>(text, params as Array<postgres.ParameterOrJSON<never>>)
+    return { count: n, seconds: (performance.now() - started) / 1000 }
+  })
 }
 
 /**

@@ -281,18 +281,32 @@ export const currentMemberOf = (sql: Sql) => (segmentId: SegmentId): Statement.F
  */
 export const matchingCustomers = (sql: Sql, criteria: Criterion, context: EvaluationContext): Statement.Fragment =>
   sql`SELECT c.id FROM customers c WHERE c.status <> 'DELETED'
-    AND ${criteriaPredicate(sql, criteria, { ...context, memberOf: currentMemberOf(sql) })}`
+    AND ${criteriaPredicate(sql, criteria, { ...context, memberOf: currentMemberOf(sql) }, false)}`
 
-/** The criteria as a predicate over `customers c`: true or false for every customer, never NULL. */
-export const criteriaPredicate = (sql: Sql, criteria: Criterion, context: SqlEvaluationContext): Statement.Fragment => {
+/**
+ * The criteria as a predicate over `customers c`: true or false for every customer, never NULL. Unless `total`
+ * is false: then, for a WHERE clause only, it may be NULL where it would be false, and leaves outside any NOT
+ * go without their COALESCE, so that the planner can use an index for them (`c.country = ANY(...)`) and join a
+ * set of customers (`c.id IN (...)`) rather than probe it. The rows it selects are the same: AND and OR keep
+ * "true" when an unknown becomes false (mapping unknown to false preserves both), and only NOT does not, so
+ * every leaf under a NOT keeps its COALESCE.
+ */
+export const criteriaPredicate = (
+  sql: Sql,
+  criteria: Criterion,
+  context: SqlEvaluationContext,
+  total = true
+): Statement.Fragment => {
   switch (criteria.kind) {
     case "all":
-      return sql`(${sql.and(criteria.criteria.map((item) => criteriaPredicate(sql, item, context)))})`
+      return sql`(${sql.and(criteria.criteria.map((item) => criteriaPredicate(sql, item, context, total)))})`
     case "any":
-      return sql`(${sql.or(criteria.criteria.map((item) => criteriaPredicate(sql, item, context)))})`
+      return sql`(${sql.or(criteria.criteria.map((item) => criteriaPredicate(sql, item, context, total)))})`
     case "not":
-      return sql`(NOT ${criteriaPredicate(sql, criteria.criterion, context)})`
+      return sql`(NOT ${criteriaPredicate(sql, criteria.criterion, context, true)})`
     default:
-      return sql`COALESCE((${leafPredicate(sql, criteria, context)}), FALSE)`
+      return total
+        ? sql`COALESCE((${leafPredicate(sql, criteria, context)}), FALSE)`
+        : sql`(${leafPredicate(sql, criteria, context)})`
   }
 }

@@ -144,12 +144,14 @@ export const replaceWorld = (customers: ReadonlyArray<WorldCustomer>) =>
 
 export interface Selection {
   readonly sql: ReadonlyArray<string>
+  /** The SQL predicate in its WHERE-only form (`total` false), as the calculation selects with it. */
+  readonly where: ReadonlyArray<string>
   readonly memory: ReadonlyArray<string>
 }
 
 /**
- * Who matches each of the criteria, by each evaluator (ids sorted): the SQL predicate run over the table, and
- * the in-memory evaluator over the facts CustomerFactsRepo loads (once, for every customer).
+ * Who matches each of the criteria, by each evaluator (ids sorted): the SQL predicate run over the table (in
+ * both its forms), and the in-memory evaluator over the facts CustomerFactsRepo loads (once, for every customer).
  */
 export const selectEach = (criteria: ReadonlyArray<Criterion>, context: EvaluationContext) =>
   Effect.gen(function*() {
@@ -165,17 +167,20 @@ export const selectEach = (criteria: ReadonlyArray<Criterion>, context: Evaluati
     const memberships = new Set(members.map((row) => `${row.segmentId}/${row.customerId}`))
     return yield* Effect.forEach(criteria, (criterion) =>
       Effect.gen(function*() {
-        const predicate = criteriaPredicate(sql, criterion, { ...context, memberOf })
-        const bySql = yield* sql<{ readonly id: string }>`SELECT c.id FROM customers c WHERE ${predicate}`.pipe(
-          Effect.orDie
-        )
+        const select = (total: boolean) =>
+          sql<{ readonly id: string }>`SELECT c.id FROM customers c
+            WHERE ${criteriaPredicate(sql, criterion, { ...context, memberOf }, total)}`.pipe(
+            Effect.map((rows) => rows.map((row) => row.id).sort()),
+            Effect.orDie
+          )
         const inMemory = facts.filter((customer) =>
           evaluate(criterion, customer, context, {
             isMember: (segmentId) => memberships.has(`${segmentId}/${customer.id}`)
           })
         )
         return {
-          sql: bySql.map((row) => row.id).sort(),
+          sql: yield* select(true),
+          where: yield* select(false),
           memory: inMemory.map((customer) => customer.id as string).sort()
         } satisfies Selection
       }))

@@ -243,14 +243,14 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
           // The matches in a table of the transaction's own, with its statistics: compared with the current
           // stays as a CTE, whose size the planner cannot know, the leaves became a nested loop over both sets
           // (42 s for 33,000 members where the predicate alone took 0.5 s).
-          yield* sql`CREATE TEMP TABLE segment_matches (customer_id uuid PRIMARY KEY) ON COMMIT DROP`
-          const [{ members }] = yield* sql<{ readonly members: number }>`WITH inserted AS (
-              INSERT INTO segment_matches (customer_id)
-              ${matchingCustomers(sql, criteria, context)}
-              RETURNING 1
-            )
-            SELECT count(*)::int AS members FROM inserted`
+          // CREATE TABLE AS, not INSERT: PostgreSQL may run its query in parallel workers (an INSERT's never),
+          // 1.3 s instead of 5.3 s for a profile-only shape over 1,000,000 customers.
+          yield* sql`CREATE TEMP TABLE segment_matches (customer_id) ON COMMIT DROP AS
+            ${matchingCustomers(sql, criteria, context)}`
+          yield* sql`ALTER TABLE segment_matches ADD PRIMARY KEY (customer_id)`
           yield* sql`ANALYZE segment_matches`
+          const [{ members }] = yield* sql<{ readonly members: number }>`SELECT count(*)::int AS members
+            FROM segment_matches`
           // The run's joins and leaves stay in the database, in a table of the transaction's own: the events are
           // built from it set-wise (Outbox.appendFilled), so a million ids never travel to the service and back.
           yield* sql`CREATE TEMP TABLE segment_changes (type text NOT NULL, customer_id uuid NOT NULL) ON COMMIT DROP`

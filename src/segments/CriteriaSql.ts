@@ -37,6 +37,19 @@ const dateInWindow = (sql: Sql, column: Statement.Fragment, window: Window, toda
   return sql.and(bounds)
 }
 
+/**
+ * The UTC day of `column` (a timestamptz) within the window, as a range of instants (midnight UTC of the first
+ * day, up to midnight after the last), so that an index on the column can serve.
+ */
+const instantInWindow = (sql: Sql, column: Statement.Fragment, window: Window, today: number) => {
+  const range = dayRangeOf(window, today)
+  const midnight = (day: number) => `${dayText(day)}T00:00:00Z`
+  const bounds: Array<Statement.Fragment> = []
+  if (range.from !== null) bounds.push(sql`${column} >= ${midnight(range.from)}::timestamptz`)
+  if (range.to !== null) bounds.push(sql`${column} < ${midnight(range.to + 1)}::timestamptz`)
+  return sql.and(bounds)
+}
+
 /** `value` within the inclusive bounds; each bound is already a parameter fragment. */
 const within = (
   sql: Sql,
@@ -213,7 +226,7 @@ const leafPredicate = (sql: Sql, node: LeafCriterion, context: SqlEvaluationCont
     case "lastSeen":
       return node.type === undefined
         ? sql`EXISTS (SELECT 1 FROM customer_activity a WHERE a.customer_id = c.id
-            AND ${dateInWindow(sql, sql`(a.last_seen_at AT TIME ZONE 'UTC')::date`, node.window, today)})`
+            AND ${instantInWindow(sql, sql`a.last_seen_at`, node.window, today)})`
         : sql`EXISTS (SELECT 1 FROM customer_type_activity t WHERE t.customer_id = c.id AND t.type = ${node.type}
             AND ${dateInWindow(sql, sql`t.last_on`, node.window, today)})`
     case "revenue": {

@@ -301,7 +301,13 @@ export const runSegments = async (options: SegmentsOptions) => {
     })
   }
 
-  // Paging over the largest segment's members.
+  // Paging over the largest segment's members, once the relay has published the runs' events (as before every
+  // run of the scenario matrix, load/bench.ts).
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
+    const [{ n }] = await sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`
+    if (n === 0) break
+    await sleep(250)
+  }
   const largest = measured.filter((m) => m.run === "recalculation").sort((a, b) => b.members - a.members)[0]
   const pagingSegment = segmentIds.get(largest.shape) ?? ""
   const pages = largest.members

@@ -38,7 +38,7 @@ export interface AnalyticsOptions {
 }
 
 /** Requests a fit of all history and waits for it: its row, and the wall time from request to result. */
-const timeFit = async (sql: postgres.Sql, service: Target) => {
+export const timeFit = async (sql: postgres.Sql, service: Target) => {
   const started = performance.now()
   const response = await fetch(`${service.baseUrl}/api/v1/analytics/models/clv/fit`, {
     method: "POST",

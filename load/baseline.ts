@@ -345,6 +345,23 @@ const track = async (req: IncomingMessage, res: ServerResponse, customerId: stri
 }
 
 const prefix = "/api/v1/customers"
+const segmentMembersPath = /^\/api\/v1\/customers\/segments\/([0-9a-f-]{36})\/customers$/
+
+/** A segment's current members after the cursor (a customer id), by id: src/segments/SegmentRepo.ts `members`. */
+const segmentMembers = async (res: ServerResponse, segmentId: string, params: URLSearchParams) => {
+  const limit = Number(params.get("limit") ?? 100)
+  const cursor = params.get("cursor")
+  if (cursor !== null && !uuidPattern.test(cursor)) return send(res, 400, { title: "Invalid cursor" })
+  const rows = await sql<Array<{ customer_id: string; joined_at: Date }>>`SELECT customer_id, joined_at
+    FROM customer_segment_memberships
+    WHERE segment_id = ${segmentId} AND left_at IS NULL AND ${cursor === null ? sql`TRUE` : sql`customer_id > ${cursor}`}
+    ORDER BY customer_id LIMIT ${limit + 1}`
+  const page = rows.slice(0, limit)
+  send(res, 200, {
+    data: page.map((row) => ({ customerId: row.customer_id, joinedAt: row.joined_at.toISOString() })),
+    nextCursor: rows.length > limit ? page[page.length - 1].customer_id : null
+  })
+}
 
 const server = createServer((req, res) => {
   const url = req.url ?? "/"
@@ -355,6 +372,10 @@ const server = createServer((req, res) => {
     if (path === "/api/v1/events/batch" && req.method === "POST") return trackBatch(req, res)
     if (path.startsWith(prefix + "/") && path.endsWith("/track") && req.method === "POST") {
       return track(req, res, path.slice(prefix.length + 1, -"/track".length))
+    }
+    const members = segmentMembersPath.exec(path)
+    if (members !== null && req.method === "GET") {
+      return segmentMembers(res, members[1], new URLSearchParams(q === -1 ? "" : url.slice(q + 1)))
     }
     if (path === prefix || path === prefix + "/") {
       if (req.method === "GET") return list(res, new URLSearchParams(q === -1 ? "" : url.slice(q + 1)))

@@ -15,6 +15,11 @@
  *   BENCH_INGEST_SUSTAIN  seconds at 1,000,000 events/min [60]   BENCH_INGEST_COPY_CONNECTIONS [4]
  *   BENCH_EVENTS      events seeded for the analytics phase (load/analytics.ts) [10000000]; 0 skips the phase
  *   BENCH_HEAVY_EVENTS  events of the heaviest customer [100000]   BENCH_ANALYTICS_CONCURRENCY [10]
+ *   BENCH_SEGMENTS=0  skip the segments phase (load/segments.ts: four shapes' calculation and recalculation, members paging)
+ *   BENCH_SEGMENT_SHAPES  comma list of equality,range-geo,or-behaviour,clv-churn [all]
+ *   BENCH_SEGMENT_EVENTS  events per customer seeded for the segments when fewer are stored [3]
+ *   BENCH_SEGMENT_CHANGED  share of customers changed before the recalculation [0.01]
+ *   BENCH_SEGMENT_CONCURRENCY  connections of the members paging runs [10]
  *   BENCH_TARGETS     service,baseline [both]
  *   BENCH_ACCESS_LOG  comma list of scenarios also run against a service with ACCESS_LOG=true [get]; "" for none
  *   BENCH_POOL        database pool size of both servers [20]
@@ -37,6 +42,7 @@ import * as Jose from "jose"
 import postgres from "postgres"
 import { benchEvents, runAnalytics } from "./analytics.ts"
 import { runIngest } from "./ingest.ts"
+import { runSegments, segmentsPhase } from "./segments.ts"
 import { freePort, sleep } from "./net.ts"
 import { type LoadResult, runLoad } from "./run-load.ts"
 import {
@@ -438,14 +444,21 @@ const main = async () => {
     ? await runAnalytics({ sql, service: targetOf("service"), data, warmupMs, durationMs, log })
     : undefined
 
-  // 10. tracking events (after the reads at scale: the folder's backlog of them would compete with those)
+  // 10. segments over those customers and events (before ingest, whose rollup backlog would compete)
+  const segmentsResult = segmentsPhase
+    ? await runSegments({
+      sql, dbUrl, service: targetOf("service"), baseline: targetOf("baseline"), data, warmupMs, durationMs, log
+    })
+    : undefined
+
+  // 11. tracking events (after the reads at scale: the folder's backlog of them would compete with those)
   const ingestResult = ingest
     ? await runIngest({
       sql, service: targetOf("service"), baseline: targetOf("baseline"), data, warmupMs, durationMs, log
     })
     : undefined
 
-  // 11. the table
+  // 12. the table
   const find = (scenario: ScenarioName, concurrency: number, kind: Target["kind"]) =>
     records.find((r) => r.scenario === scenario && r.concurrency === concurrency && r.target === kind)
   log()
@@ -522,7 +535,8 @@ const main = async () => {
     writeFileSync(env.BENCH_JSON, JSON.stringify({
       startedAt, customers, durationMs, warmupMs, pool, pin, node: process.version, pgVersion, seed: seedSummary, records,
       ingest: ingestResult,
-      analytics: analyticsResult
+      analytics: analyticsResult,
+      segments: segmentsResult
     }, null, 2))
     log(`results: ${env.BENCH_JSON}`)
   }

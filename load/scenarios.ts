@@ -13,6 +13,7 @@ export type ScenarioName =
   | "track"
   | "track-batch"
   | AnalyticsScenario
+  | SegmentScenario
 
 /** Reads over the events seeded at scale (load/seed-events.ts), run by the analytics phase (load/analytics.ts). */
 export type AnalyticsScenario =
@@ -25,6 +26,9 @@ export type AnalyticsScenario =
   | "fleet"
   | "cohorts"
 
+/** A segment's members, 100 a page, by the segments phase (load/segments.ts): first page, middle, last pages. */
+export type SegmentScenario = "members-first" | "members-middle" | "members-last"
+
 export interface ScenarioData {
   /** Non-deleted customer ids sampled from the seed. */
   readonly ids: ReadonlyArray<string>
@@ -35,6 +39,9 @@ export interface ScenarioData {
   /** The customer with the most events, and timeline cursors at every depth of theirs (analytics phase). */
   readonly heavyCustomer?: string
   readonly timelineCursors?: ReadonlyArray<string>
+  /** The segment whose members are paged, and member ids in the middle and on the last pages (segments phase). */
+  readonly memberSegment?: string
+  readonly memberCursors?: { readonly middle: ReadonlyArray<string>; readonly last: ReadonlyArray<string> }
 }
 
 export interface Target {
@@ -75,7 +82,10 @@ export const describe: Record<ScenarioName, string> = {
   timeline: "GET /api/v1/customers/:id/events?limit=50, first page, random seeded customer",
   "timeline-deep": "GET /api/v1/customers/:id/events?limit=50&cursor=..., the heavy customer at a random depth",
   fleet: "GET /api/v1/analytics/fleet over two years, by day, week or month in turn",
-  cohorts: "GET /api/v1/analytics/cohorts over two years of signup months"
+  cohorts: "GET /api/v1/analytics/cohorts over two years of signup months",
+  "members-first": "GET /api/v1/customers/segments/:id/customers, the first page (100)",
+  "members-middle": "the same with a cursor 40-60 % into the members",
+  "members-last": "the same with a cursor on the last pages"
 }
 
 /** Spec p95 targets in ms (get, list, create, update); hello has none. */
@@ -205,6 +215,16 @@ export const requestsFor = (scenario: ScenarioName, target: Target, data: Scenar
     case "cohorts": {
       const from = new Date(Date.now() - 730 * 86_400_000).toISOString().slice(0, 10)
       return (): RequestSpec => ({ method: "GET", path: `/api/v1/analytics/cohorts?from=${from}` })
+    }
+    case "members-first":
+      return (): RequestSpec => ({ method: "GET", path: `/api/v1/customers/segments/${data.memberSegment}/customers` })
+    case "members-middle":
+    case "members-last": {
+      const cursors = (scenario === "members-middle" ? data.memberCursors?.middle : data.memberCursors?.last) ?? []
+      return (): RequestSpec => ({
+        method: "GET",
+        path: `/api/v1/customers/segments/${data.memberSegment}/customers?cursor=${pick(cursors)}`
+      })
     }
     case "track-batch": {
       const bodies = batchBodies(data)

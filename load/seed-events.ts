@@ -91,9 +91,21 @@ const rollupStatements = [
    WHERE a.customer_id = c.id AND a.last_seen_at > c.last_activity`
 ]
 
+export interface EventSeedOptions {
+  readonly events: number
+  readonly heavyEvents: number
+  /**
+   * Customers unlike one another, as the CLV model needs them (with every customer buying at one rate over the
+   * whole period, BG/NBD has no heterogeneity to fit and does not converge): activity rates skewed (a customer's
+   * share falls with their place in the list) and a third of the customers stopping at some point of the period.
+   */
+  readonly skewed?: boolean
+  readonly log: (line: string) => void
+}
+
 export const seedEvents = async (
   sql: postgres.Sql,
-  { events, heavyEvents, log }: { readonly events: number; readonly heavyEvents: number; readonly log: (line: string) => void }
+  { events, heavyEvents, skewed = false, log }: EventSeedOptions
 ): Promise<EventSeed> => {
   const customers = (await sql<Array<{ id: string }>>`SELECT id FROM customers WHERE status <> 'DELETED'`).map((row) =>
     row.id
@@ -115,8 +127,10 @@ export const seedEvents = async (
     const size = Math.min(chunk, events - made)
     let text = ""
     for (let n = 0; n < size; n++, made++) {
-      const customer = made < heavyEvents ? heavyCustomer : customers[Math.floor(Math.random() * customers.length)]
-      const at = from + Math.floor(Math.random() * (now - from))
+      const index = Math.floor((skewed ? Math.random() ** 2 : Math.random()) * customers.length)
+      const customer = made < heavyEvents ? heavyCustomer : customers[index]
+      const until = skewed && index % 3 === 0 ? from + (((index * 7919) % 1000) / 1000) * (now - from) : now
+      const at = from + Math.floor(Math.random() * (until - from))
       const type = types[made % types.length]
       const occurred = new Date(at).toISOString()
       const session = `s-${Math.floor(at / 1_800_000)}`

@@ -38,6 +38,17 @@ export class Outbox extends Context.Service<Outbox, {
   /** Events as one INSERT, in the order given (their outbox ids follow the list); inside the change's transaction. */
   appendAll(events: ReadonlyArray<NewEvent>): Effect.Effect<void>
   /**
+   * Events one of whose fields the database fills: `values` selects (key text, value jsonb) rows, and each event
+   * takes the value of its key as `field` (the schema encodes the rest; an event whose key has no row is not
+   * written). For contents that are rows the transaction changed (the ids of millions of them), so that they
+   * need not travel to the service and back. In the order given; inside the change's transaction.
+   */
+  appendFilled(
+    events: ReadonlyArray<{ readonly event: NewEvent; readonly key: string }>,
+    field: string,
+    values: Statement.Fragment
+  ): Effect.Effect<void>
+  /**
    * Erasure, inside its transaction: the customer's published events go, those still waiting lose the
    * person's data (they stay: consumers still learn that something changed). Segment membership events,
    * published or not, lose the customer's id.
@@ -53,19 +64,17 @@ export class Outbox extends Context.Service<Outbox, {
       const sql = yield* PgClient.PgClient
       const wakeUps = yield* PubSub.sliding<void>(1)
       const removePersonal = sql.literal(personalEventFields.map((field) => `- '${field}'`).join(" "))
-      const appendStatement = (event: NewEvent) => {
+      /** The event with its new id, as the outbox row's values: id, subject, encoded payload. */
+      const encoded = (event: NewEvent) => {
         const eventId = uuidv7()
         const typed = { eventId, ...event } as OutboxEvent
-        return sql`INSERT INTO outbox (event_id, subject, payload)
-          VALUES (${eventId}, ${subjectOfEvent(typed)}, ${sql.json(encodeEvent(typed))})`
+        return sql`${eventId}::uuid, ${subjectOfEvent(typed)}, ${sql.json(encodeEvent(typed))}::jsonb`
       }
+      const appendStatement = (event: NewEvent) =>
+        sql`INSERT INTO outbox (event_id, subject, payload) VALUES (${encoded(event)})`
       /** The events as VALUES rows with their position; `guard` names a guard to select from, or none. */
       const appendInOrder = (events: ReadonlyArray<NewEvent>, guard: string | null) => {
-        const rows = events.map((event, position) => {
-          const eventId = uuidv7()
-          const typed = { eventId, ...event } as OutboxEvent
-          return sql`(${eventId}::uuid, ${subjectOfEvent(typed)}, ${sql.json(encodeEvent(typed))}::jsonb, ${position}::int)`
-        })
+        const rows = events.map((event, position) => sql`(${encoded(event)}, ${position}::int)`)
         // Rows reach the insert in ORDER BY order, and each takes its id (bigserial) as it is inserted.
         return sql`INSERT INTO outbox (event_id, subject, payload)
           SELECT event.event_id, event.subject, event.payload
@@ -73,14 +82,31 @@ export class Outbox extends Context.Service<Outbox, {
             ${guard === null ? sql`` : sql`, ${sql.literal(guard)}`}
           ORDER BY event.position`
       }
-      // Four parameters a row, well under PostgreSQL's 65,535 per statement.
+      // Four or five parameters a row, well under PostgreSQL's 65,535 per statement.
       const rowsPerInsert = 5_000
       const appendAll = Effect.fn("Outbox.appendAll")(function*(events: ReadonlyArray<NewEvent>) {
         for (let start = 0; start < events.length; start += rowsPerInsert) {
           yield* appendInOrder(events.slice(start, start + rowsPerInsert), null).pipe(Effect.orDie)
         }
       })
+      const appendFilled = Effect.fn("Outbox.appendFilled")(function*(
+        events: ReadonlyArray<{ readonly event: NewEvent; readonly key: string }>,
+        field: string,
+        values: Statement.Fragment
+      ) {
+        for (let start = 0; start < events.length; start += rowsPerInsert) {
+          const rows = events.slice(start, start + rowsPerInsert).map(({ event, key }, position) =>
+            sql`(${encoded(event)}, ${key}::text, ${position}::int)`
+          )
+          yield* sql`INSERT INTO outbox (event_id, subject, payload)
+            SELECT event.event_id, event.subject, jsonb_set(event.payload, ARRAY[${field}]::text[], filled.value)
+            FROM (VALUES ${sql.csv(rows)}) AS event (event_id, subject, payload, key, position)
+              JOIN (${values}) AS filled (key, value) ON filled.key = event.key
+            ORDER BY event.position`.pipe(Effect.orDie)
+        }
+      })
       return Outbox.of({
+        appendFilled,
         appendStatement,
         appendGuardedStatement: (events) => appendInOrder(events, guardName),
         appendAll,

@@ -1,8 +1,9 @@
 /**
  * The criteria compiler: a criteria tree becomes one predicate over
- * `customers c`, reading the rollup tables (migrations/0005) through
- * correlated subqueries, for set-wise calculation
- * (`SELECT c.id FROM customers c WHERE <predicate>`).
+ * `customers c`, reading the rollup tables (migrations/0005), for set-wise
+ * calculation (`SELECT c.id FROM customers c WHERE <predicate>`): counts,
+ * revenue and churn risk as sets of customers read once (`c.id IN (...)`),
+ * recency and engagement through subqueries.
  *
  * Every value from the criteria is a bound parameter of the sql-pg template
  * (metadata paths too: `c.metadata #> $1::text[]`); nothing of the input
@@ -39,6 +40,19 @@ const dateInWindow = (sql: Sql, column: Statement.Fragment, window: Window, toda
   return sql.and(bounds)
 }
 
+/**
+ * The UTC day of `column` (a timestamptz) within the window, as a range of instants (midnight UTC of the first
+ * day, up to midnight after the last), so that an index on the column can serve.
+ */
+const instantInWindow = (sql: Sql, column: Statement.Fragment, window: Window, today: number) => {
+  const range = dayRangeOf(window, today)
+  const midnight = (day: number) => `${dayText(day)}T00:00:00Z`
+  const bounds: Array<Statement.Fragment> = []
+  if (range.from !== null) bounds.push(sql`${column} >= ${midnight(range.from)}::timestamptz`)
+  if (range.to !== null) bounds.push(sql`${column} < ${midnight(range.to + 1)}::timestamptz`)
+  return sql.and(bounds)
+}
+
 /** `value` within the inclusive bounds; each bound is already a parameter fragment. */
 const within = (
   sql: Sql,
@@ -50,6 +64,41 @@ const within = (
   if (atLeast !== undefined) bounds.push(sql`${value} >= ${atLeast}`)
   if (atMost !== undefined) bounds.push(sql`${value} <= ${atMost}`)
   return sql.and(bounds)
+}
+
+/** Where a per-customer amount is read from: one row per customer, or rows to sum per customer. */
+interface AmountSource {
+  /** The table with its alias, e.g. `customer_daily_activity d`. */
+  readonly rows: Statement.Fragment
+  /** Its customer column, e.g. `d.customer_id`. */
+  readonly customer: Statement.Fragment
+  readonly where: ReadonlyArray<Statement.Fragment>
+  /** The amount: a column of the one row, or an aggregate over the customer's rows (`grouped`). */
+  readonly amount: Statement.Fragment
+  readonly grouped: boolean
+}
+
+/**
+ * The customers whose amount is within the bounds, as a set: `c.id IN (...)`, which the planner evaluates once
+ * (a semi-join, or a hashed subplan under OR and NOT) where a correlated subquery probes the rollups once per
+ * customer (at a million customers, seconds per leaf). A customer without rows has the amount 0, as the
+ * in-memory evaluator counts it: when 0 is within the bounds, the leaf is "not among those outside them".
+ */
+const amountWithin = (
+  sql: Sql,
+  source: AmountSource,
+  bounds: { readonly atLeast: number | undefined; readonly atMost: number | undefined },
+  literal: (sql: Sql, value: number | undefined) => Statement.Fragment | undefined
+) => {
+  const zeroWithin = (bounds.atLeast === undefined || bounds.atLeast <= 0) &&
+    (bounds.atMost === undefined || bounds.atMost >= 0)
+  const test = within(sql, source.amount, literal(sql, bounds.atLeast), literal(sql, bounds.atMost))
+  const selected = zeroWithin ? sql`NOT (${test})` : test
+  const customers = source.grouped
+    ? sql`SELECT ${source.customer} FROM ${source.rows} WHERE ${sql.and(source.where)}
+        GROUP BY ${source.customer} HAVING ${selected}`
+    : sql`SELECT ${source.customer} FROM ${source.rows} WHERE ${sql.and([...source.where, selected])}`
+  return zeroWithin ? sql`c.id NOT IN (${customers})` : sql`c.id IN (${customers})`
 }
 
 const integer = (sql: Sql, value: number | undefined) => value === undefined ? undefined : sql`${value}`
@@ -81,10 +130,18 @@ const metadataPredicate = (sql: Sql, node: Extract<LeafCriterion, { readonly kin
   }
 }
 
-/** 1 - P(alive), as Evaluation.ts churnRiskOf computes it, over `a` (customer_activity). */
-const churnRisk = (sql: Sql, context: EvaluationContext, today: number) => {
+/**
+ * The customers whose churn risk (1 - P(alive), as Evaluation.ts churnRiskOf computes it) is within the
+ * bounds, as a set read once from customer_activity; without a model (risk unknown) none.
+ */
+const churnRiskWithin = (
+  sql: Sql,
+  context: EvaluationContext,
+  today: number,
+  bounds: { readonly atLeast: number | undefined; readonly atMost: number | undefined }
+) => {
   const model = context.churnModel
-  if (model === null) return sql`NULL::float8`
+  if (model === null) return sql`FALSE`
   const x = sql`(a.purchase_days - 1)`
   const first = dayNumberOf(sql, sql`a.first_purchase_on`)
   const last = dayNumberOf(sql, sql`a.last_purchase_on`)
@@ -94,11 +151,14 @@ const churnRisk = (sql: Sql, context: EvaluationContext, today: number) => {
   const exponent = sql`ln(${model.a}::float8) - ln(${model.b}::float8 + ${x} - 1)
     + (${model.r}::float8 + ${x}) * ln((${alpha} + ${T}) / (${alpha} + ${tX}))`
   const risk = sql`1 - 1 / (1 + exp(greatest(${-expLimit}::float8, least(${expLimit}::float8, ${exponent}))))`
-  return sql`(SELECT CASE WHEN ${x} = 0 THEN 0::float8
-      ELSE floor((${risk}) * ${riskSteps}::float8 + 0.5) / ${riskSteps}::float8 END
-    FROM customer_activity a
-    WHERE a.customer_id = c.id AND a.purchase_days >= 1
-      AND a.first_purchase_on IS NOT NULL AND a.last_purchase_on >= a.first_purchase_on)`
+  const value = sql`CASE WHEN ${x} = 0 THEN 0::float8
+    ELSE floor((${risk}) * ${riskSteps}::float8 + 0.5) / ${riskSteps}::float8 END`
+  const readable = sql`a.purchase_days >= 1 AND a.first_purchase_on IS NOT NULL
+    AND a.last_purchase_on >= a.first_purchase_on`
+  // The CASE keeps the arithmetic off the histories it cannot read (ln of a negative number fails), whatever
+  // order the planner evaluates the conditions in.
+  return sql`c.id IN (SELECT a.customer_id FROM customer_activity a WHERE ${readable}
+    AND CASE WHEN ${readable} THEN ${within(sql, value, float(sql, bounds.atLeast), float(sql, bounds.atMost))} ELSE FALSE END)`
 }
 
 /**
@@ -138,34 +198,60 @@ const leafPredicate = (sql: Sql, node: LeafCriterion, context: SqlEvaluationCont
     case "city":
       return sql`c.location ->> 'city' = ANY(${node.in}::text[])`
     case "eventCount": {
-      let events: Statement.Fragment
+      const bounds = { atLeast: node.atLeast, atMost: node.atMost }
       if (node.window !== undefined) {
-        const conditions = [sql`d.customer_id = c.id`, dateInWindow(sql, sql`d.day`, node.window, today)]
-        if (node.type !== undefined) conditions.push(sql`d.type = ${node.type}`)
-        events = sql`(SELECT coalesce(sum(d.events), 0) FROM customer_daily_activity d WHERE ${sql.and(conditions)})`
-      } else if (node.type !== undefined) {
-        events = sql`coalesce((SELECT t.events FROM customer_type_activity t
-          WHERE t.customer_id = c.id AND t.type = ${node.type}), 0)`
-      } else {
-        events = sql`coalesce((SELECT a.events FROM customer_activity a WHERE a.customer_id = c.id), 0)`
+        const where = [dateInWindow(sql, sql`d.day`, node.window, today)]
+        if (node.type !== undefined) where.push(sql`d.type = ${node.type}`)
+        return amountWithin(sql, {
+          rows: sql`customer_daily_activity d`,
+          customer: sql`d.customer_id`,
+          where,
+          amount: sql`sum(d.events)`,
+          grouped: true
+        }, bounds, integer)
       }
-      return within(sql, events, integer(sql, node.atLeast), integer(sql, node.atMost))
+      return node.type !== undefined
+        ? amountWithin(sql, {
+          rows: sql`customer_type_activity t`,
+          customer: sql`t.customer_id`,
+          where: [sql`t.type = ${node.type}`],
+          amount: sql`t.events`,
+          grouped: false
+        }, bounds, integer)
+        : amountWithin(sql, {
+          rows: sql`customer_activity a`,
+          customer: sql`a.customer_id`,
+          where: [],
+          amount: sql`a.events`,
+          grouped: false
+        }, bounds, integer)
     }
     case "lastSeen":
       return node.type === undefined
         ? sql`EXISTS (SELECT 1 FROM customer_activity a WHERE a.customer_id = c.id
-            AND ${dateInWindow(sql, sql`(a.last_seen_at AT TIME ZONE 'UTC')::date`, node.window, today)})`
+            AND ${instantInWindow(sql, sql`a.last_seen_at`, node.window, today)})`
         : sql`EXISTS (SELECT 1 FROM customer_type_activity t WHERE t.customer_id = c.id AND t.type = ${node.type}
             AND ${dateInWindow(sql, sql`t.last_on`, node.window, today)})`
     case "revenue": {
-      const revenue = node.window === undefined
-        ? sql`coalesce((SELECT a.revenue FROM customer_activity a WHERE a.customer_id = c.id), 0)`
-        : sql`(SELECT coalesce(sum(d.revenue), 0) FROM customer_daily_activity d
-            WHERE d.customer_id = c.id AND ${dateInWindow(sql, sql`d.day`, node.window, today)})`
-      return within(sql, revenue, numeric(sql, node.atLeast), numeric(sql, node.atMost))
+      const bounds = { atLeast: node.atLeast, atMost: node.atMost }
+      return node.window === undefined
+        ? amountWithin(sql, {
+          rows: sql`customer_activity a`,
+          customer: sql`a.customer_id`,
+          where: [],
+          amount: sql`a.revenue`,
+          grouped: false
+        }, bounds, numeric)
+        : amountWithin(sql, {
+          rows: sql`customer_daily_activity d`,
+          customer: sql`d.customer_id`,
+          where: [dateInWindow(sql, sql`d.day`, node.window, today)],
+          amount: sql`sum(d.revenue)`,
+          grouped: true
+        }, bounds, numeric)
     }
     case "churnRisk":
-      return within(sql, churnRisk(sql, context, today), float(sql, node.atLeast), float(sql, node.atMost))
+      return churnRiskWithin(sql, context, today, { atLeast: node.atLeast, atMost: node.atMost })
     case "engagementScore": {
       const raw = engagementRaw(sql, today)
       const bounds: Array<Statement.Fragment> = []
@@ -190,16 +276,59 @@ const leafPredicate = (sql: Sql, node: LeafCriterion, context: SqlEvaluationCont
   }
 }
 
-/** The criteria as a predicate over `customers c`: true or false for every customer, never NULL. */
-export const criteriaPredicate = (sql: Sql, criteria: Criterion, context: SqlEvaluationContext): Statement.Fragment => {
+/** A calculation's work_mem by default (SEGMENT_CALCULATION_WORK_MEM). */
+export const defaultCalculationWorkMem = "256MB"
+
+/**
+ * The settings the compiled query is meant to run under, for the rest of the transaction. Each set of customers
+ * (`c.id IN (...)` under OR or NOT) is hashed once only when the planner expects it to fit in work_mem, and is
+ * otherwise searched again for every customer. JIT compilation took a second of a three-second predicate at
+ * 100,000 customers and saved nothing.
+ */
+export const calculationSettings = (sql: Sql, workMem: string) =>
+  sql`SELECT set_config('work_mem', ${workMem}, true), set_config('jit', 'off', true)`
+
+/** Membership of another segment as the calculation reads it: a current stay in the membership table. */
+export const currentMemberOf = (sql: Sql) => (segmentId: SegmentId): Statement.Fragment =>
+  sql`EXISTS (SELECT 1 FROM customer_segment_memberships other
+    WHERE other.segment_id = ${segmentId} AND other.customer_id = c.id AND other.left_at IS NULL)`
+
+/**
+ * The live customers the criteria match, as the calculation selects them: one query shared with
+ * `npm run bench` (load/segments.ts), which times its bare COUNT(*) beside the calculation.
+ */
+export const matchingCustomers = (
+  sql: Sql,
+  criteria: Criterion,
+  context: EvaluationContext & Pick<SqlEvaluationContext, "ruleMatches">
+): Statement.Fragment =>
+  sql`SELECT c.id FROM customers c WHERE c.status <> 'DELETED'
+    AND ${criteriaPredicate(sql, criteria, { ...context, memberOf: currentMemberOf(sql) }, false)}`
+
+/**
+ * The criteria as a predicate over `customers c`: true or false for every customer, never NULL. Unless `total`
+ * is false: then, for a WHERE clause only, it may be NULL where it would be false, and leaves outside any NOT
+ * go without their COALESCE, so that the planner can use an index for them (`c.country = ANY(...)`) and join a
+ * set of customers (`c.id IN (...)`) rather than probe it. The rows it selects are the same: AND and OR keep
+ * "true" when an unknown becomes false (mapping unknown to false preserves both), and only NOT does not, so
+ * every leaf under a NOT keeps its COALESCE.
+ */
+export const criteriaPredicate = (
+  sql: Sql,
+  criteria: Criterion,
+  context: SqlEvaluationContext,
+  total = true
+): Statement.Fragment => {
   switch (criteria.kind) {
     case "all":
-      return sql`(${sql.and(criteria.criteria.map((item) => criteriaPredicate(sql, item, context)))})`
+      return sql`(${sql.and(criteria.criteria.map((item) => criteriaPredicate(sql, item, context, total)))})`
     case "any":
-      return sql`(${sql.or(criteria.criteria.map((item) => criteriaPredicate(sql, item, context)))})`
+      return sql`(${sql.or(criteria.criteria.map((item) => criteriaPredicate(sql, item, context, total)))})`
     case "not":
-      return sql`(NOT ${criteriaPredicate(sql, criteria.criterion, context)})`
+      return sql`(NOT ${criteriaPredicate(sql, criteria.criterion, context, true)})`
     default:
-      return sql`COALESCE((${leafPredicate(sql, criteria, context)}), FALSE)`
+      return total
+        ? sql`COALESCE((${leafPredicate(sql, criteria, context)}), FALSE)`
+        : sql`(${leafPredicate(sql, criteria, context)})`
   }
 }

@@ -17,21 +17,56 @@ export interface MembershipChange {
   readonly at: number
 }
 
+type MembershipEventType = "segment.joined" | "segment.left"
+
+const partsOf = (customers: number) => Math.ceil(customers / maxCustomersPerMembershipEvent)
+
+const eventOf = (
+  type: MembershipEventType,
+  change: MembershipChange,
+  customerIds: ReadonlyArray<CustomerId>,
+  part: number,
+  parts: number
+): NewEvent => ({
+  type,
+  segmentId: change.segmentId,
+  cause: change.cause,
+  calculationId: change.calculationId,
+  occurredAt: new Date(change.at).toISOString(),
+  customerIds,
+  part,
+  parts
+})
+
 /** `customerIds` ascending. */
 export const membershipEvents = (
-  type: "segment.joined" | "segment.left",
+  type: MembershipEventType,
   change: MembershipChange,
   customerIds: ReadonlyArray<CustomerId>
 ): Array<NewEvent> => {
-  const parts = Math.ceil(customerIds.length / maxCustomersPerMembershipEvent)
+  const parts = partsOf(customerIds.length)
+  return Array.from({ length: parts }, (_, index) =>
+    eventOf(
+      type,
+      change,
+      customerIds.slice(index * maxCustomersPerMembershipEvent, (index + 1) * maxCustomersPerMembershipEvent),
+      index + 1,
+      parts
+    ))
+}
+
+/**
+ * The events of `customers` changed customers whose ids stay in the database: each with no ids yet, keyed
+ * `<type>:<part>`, for Outbox.appendFilled to fill from a query of the same keys.
+ */
+export const membershipEventsToFill = (
+  type: MembershipEventType,
+  change: MembershipChange,
+  customers: number
+): Array<{ readonly event: NewEvent; readonly key: string }> => {
+  const parts = partsOf(customers)
   return Array.from({ length: parts }, (_, index) => ({
-    type,
-    segmentId: change.segmentId,
-    cause: change.cause,
-    calculationId: change.calculationId,
-    occurredAt: new Date(change.at).toISOString(),
-    customerIds: customerIds.slice(index * maxCustomersPerMembershipEvent, (index + 1) * maxCustomersPerMembershipEvent),
-    part: index + 1,
-    parts
+    event: eventOf(type, change, [], index + 1, parts),
+    key: `${type}:${index + 1}`
   }))
 }

@@ -40,14 +40,17 @@ const subjectOf = ({ id, ...facts }: FactsRow): RuleSubject => ({ id, facts })
  * Asks the engine about every live customer for each rule and stores who matches, in `segment_rule_matches`
  * (dropped at commit); returns the predicate over `c` for a rule leaf. Must run inside the run's transaction.
  */
+/** A predicate over `c`: the rule matched the customer, as the run's table of the engine's answers says. */
+export const storedRuleMatch = (sql: Statement.Constructor) => (ruleId: RuleId): Statement.Fragment =>
+  sql`EXISTS (SELECT 1 FROM segment_rule_matches r WHERE r.rule_id = ${ruleId} AND r.customer_id = c.id)`
+
 export const storeRuleMatches = (
   sql: SqlClient.SqlClient,
   engine: RulesEngine["Service"],
   rules: ReadonlyArray<RuleId>
 ): Effect.Effect<(ruleId: RuleId) => Statement.Fragment, RulesEngineUnreachable | RuleGone | SqlError.SqlError> =>
   Effect.gen(function*() {
-    const matches = (ruleId: RuleId) =>
-      sql`EXISTS (SELECT 1 FROM segment_rule_matches r WHERE r.rule_id = ${ruleId} AND r.customer_id = c.id)`
+    const matches = storedRuleMatch(sql)
     if (rules.length === 0) return matches
     yield* sql`CREATE TEMP TABLE segment_rule_matches (rule_id text NOT NULL, customer_id uuid NOT NULL,
       PRIMARY KEY (rule_id, customer_id)) ON COMMIT DROP`

@@ -6,7 +6,8 @@
  * some customers and not others) are run as
  * `SELECT c.id FROM customers c WHERE <compiled predicate>` and by the
  * in-memory evaluator over the loaded facts, at a random instant of the
- * day, with and without a churn model: the two sets must be identical.
+ * day, with and without a churn model: the two sets must be identical,
+ * and the predicate's WHERE-only form (the calculation's) selects the same.
  */
 import { assert, layer } from "@effect/vitest"
 import { Arbitrary, Effect, Schema } from "effect"
@@ -262,8 +263,10 @@ layer(segmentDatabase, { excludeTestServices: true })("segment evaluators (prope
           yield* replaceWorld(world.customers)
           const selections = yield* selectEach(world.criteria, world.context)
           world.criteria.forEach((tree, index) => {
-            const { memory, sql } = selections[index]
-            assert.deepStrictEqual(memory, sql, `criteria ${JSON.stringify(tree)} at ${new Date(world.context.now).toISOString()}`)
+            const { memory, sql, where } = selections[index]
+            const described = `criteria ${JSON.stringify(tree)} at ${new Date(world.context.now).toISOString()}`
+            assert.deepStrictEqual(memory, sql, described)
+            assert.deepStrictEqual(where, sql, `${described}, WHERE-only form`)
             comparisons += 1
             selected += sql.length
           })
@@ -314,7 +317,8 @@ layer(segmentDatabase, { excludeTestServices: true })("segment evaluators (prope
       const context: EvaluationContext = { now, churnModel: { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 } }
       const result = yield* Arbitrary.checkEffect(
         Arbitrary.schema(CriterionSchema),
-        (tree) => Effect.map(selectBoth(tree, context), ({ memory, sql }) => memory.join() === sql.join()),
+        (tree) =>
+          Effect.map(selectBoth(tree, context), ({ memory, sql, where }) => memory.join() === sql.join() && where.join() === sql.join()),
         { runs: 300 }
       )
       assert.strictEqual(result._tag, "Passed", Arbitrary.formatCheckFailure(result))

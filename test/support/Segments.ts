@@ -158,12 +158,14 @@ export const replaceWorld = (customers: ReadonlyArray<WorldCustomer>) =>
 
 export interface Selection {
   readonly sql: ReadonlyArray<string>
+  /** The SQL predicate in its WHERE-only form (`total` false), as the calculation selects with it. */
+  readonly where: ReadonlyArray<string>
   readonly memory: ReadonlyArray<string>
 }
 
 /**
- * Who matches each of the criteria, by each evaluator (ids sorted): the SQL predicate run over the table, and
- * the in-memory evaluator over the facts CustomerFactsRepo loads (once, for every customer).
+ * Who matches each of the criteria, by each evaluator (ids sorted): the SQL predicate run over the table (in
+ * both its forms), and the in-memory evaluator over the facts CustomerFactsRepo loads (once, for every customer).
  */
 export const selectEach = (criteria: ReadonlyArray<Criterion>, context: EvaluationContext) =>
   Effect.gen(function*() {
@@ -184,17 +186,20 @@ export const selectEach = (criteria: ReadonlyArray<Criterion>, context: Evaluati
     const ruleOutcomes = new Set(ruleRows.map((row) => `${row.ruleId}/${row.customerId}`))
     return yield* Effect.forEach(criteria, (criterion) =>
       Effect.gen(function*() {
-        const predicate = criteriaPredicate(sql, criterion, { ...context, memberOf, ruleMatches })
-        const bySql = yield* sql<{ readonly id: string }>`SELECT c.id FROM customers c WHERE ${predicate}`.pipe(
-          Effect.orDie
-        )
+        const select = (total: boolean) =>
+          sql<{ readonly id: string }>`SELECT c.id FROM customers c
+            WHERE ${criteriaPredicate(sql, criterion, { ...context, memberOf, ruleMatches }, total)}`.pipe(
+            Effect.map((rows) => rows.map((row) => row.id).sort()),
+            Effect.orDie
+          )
         const inMemory = facts.filter((customer) =>
           evaluate(criterion, customer, context, {
             isMember: (segmentId) => memberships.has(`${segmentId}/${customer.id}`)
           }, { matches: (ruleId) => ruleOutcomes.has(`${ruleId}/${customer.id}`) })
         )
         return {
-          sql: bySql.map((row) => row.id).sort(),
+          sql: yield* select(true),
+          where: yield* select(false),
           memory: inMemory.map((customer) => customer.id as string).sort()
         } satisfies Selection
       }))

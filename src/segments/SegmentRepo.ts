@@ -313,7 +313,10 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
           const referencedBy = yield* referrers(id)
           if (referencedBy.length > 0) return { _tag: "InUse", referencedBy } as const
           const deletion = sql`DELETE FROM customer_segments WHERE id = ${id} AND ${versionGuard} RETURNING id`
-          return yield* guardedStatement(sql, deletion, [audit]).pipe(
+          // A calculation locks its job row, then the segment's; the deletion's cascade reaches the job rows, so it
+          // takes them first as well, or the two deadlock (seen as a 500 on a DELETE right after a create).
+          const jobsFirst = sql`SELECT 1 FROM segment_calculations WHERE segment_id = ${id} FOR UPDATE`
+          return yield* sql.withTransaction(Effect.andThen(jobsFirst, guardedStatement(sql, deletion, [audit]))).pipe(
             Effect.flatMap((deleted): Effect.Effect<DeleteOutcome, SqlError.SqlError> =>
               deleted ? Effect.succeed({ _tag: "Done", value: undefined }) : currentVersion(id)
             ),

@@ -7,7 +7,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Effect, Fiber, Schema } from "effect"
 import type { SegmentCalculation, SegmentMembersPage } from "../../src/domain/SegmentCalculation.ts"
 import { SegmentMembershipChanged } from "../../src/domain/SegmentEvents.ts"
 import { customersPath, newCustomer, unique } from "../support/Customers.ts"
@@ -187,6 +187,25 @@ layer(
       )
       assert.deepStrictEqual(stream.delivered.map((message) => message.msgId), decoded.map((event) => event.eventId))
       assert.deepStrictEqual(stream.delivered.map((message) => message.subject), events.map((row) => row.subject))
+    }))
+
+  it.effect("deleting a segment while a run holds its job waits for the run instead of deadlocking with it", () =>
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      const segment = yield* createSegment(dynamicSegment({ criteria: taggedWith(`deleted-${unique()}`) }))
+      yield* settled(segment.id)
+
+      // A run's locks in a run's order: its job row, then (once the deletion is waiting) the segment's row.
+      const deletion = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`SELECT 1 FROM segment_calculations WHERE segment_id = ${segment.id} FOR UPDATE`
+        const deleting = yield* Effect.forkChild(call("DELETE", segmentPath(segment.id)))
+        yield* Effect.sleep("300 millis")
+        yield* sql`SELECT 1 FROM customer_segments WHERE id = ${segment.id} FOR NO KEY UPDATE`
+        return deleting
+      })).pipe(Effect.orDie)
+
+      assert.strictEqual((yield* Fiber.join(deletion)).status, 204)
+      assert.deepStrictEqual(yield* calculationRows(segment.id), [])
     }))
 
   it.effect("asking again while a calculation is pending answers that calculation: two never run at once", () =>

@@ -78,6 +78,33 @@ interface AmountSource {
   readonly grouped: boolean
 }
 
+/** A column of the all-history rollup (`events`, `revenue`): one row per customer. */
+const lifetimeRollup = (sql: Sql, column: "events" | "revenue"): AmountSource => ({
+  rows: sql`customer_activity a`,
+  customer: sql`a.customer_id`,
+  where: [],
+  amount: sql.literal(`a.${column}`),
+  grouped: false
+})
+
+/** Events of one type over all history: one row per customer and type. */
+const typeRollup = (sql: Sql, type: string): AmountSource => ({
+  rows: sql`customer_type_activity t`,
+  customer: sql`t.customer_id`,
+  where: [sql`t.type = ${type}`],
+  amount: sql`t.events`,
+  grouped: false
+})
+
+/** A column of the daily rollup summed over the days (and types) `where` selects. */
+const dailyRollup = (sql: Sql, column: "events" | "revenue", where: ReadonlyArray<Statement.Fragment>): AmountSource => ({
+  rows: sql`customer_daily_activity d`,
+  customer: sql`d.customer_id`,
+  where,
+  amount: sql.literal(`sum(d.${column})`),
+  grouped: true
+})
+
 /**
  * The customers whose amount is within the bounds, as a set: `c.id IN (...)`, which the planner evaluates once
  * (a semi-join, or a hashed subplan under OR and NOT) where a correlated subquery probes the rollups once per
@@ -202,29 +229,14 @@ const leafPredicate = (sql: Sql, node: LeafCriterion, context: SqlEvaluationCont
       if (node.window !== undefined) {
         const where = [dateInWindow(sql, sql`d.day`, node.window, today)]
         if (node.type !== undefined) where.push(sql`d.type = ${node.type}`)
-        return amountWithin(sql, {
-          rows: sql`customer_daily_activity d`,
-          customer: sql`d.customer_id`,
-          where,
-          amount: sql`sum(d.events)`,
-          grouped: true
-        }, bounds, integer)
+        return amountWithin(sql, dailyRollup(sql, "events", where), bounds, integer)
       }
-      return node.type !== undefined
-        ? amountWithin(sql, {
-          rows: sql`customer_type_activity t`,
-          customer: sql`t.customer_id`,
-          where: [sql`t.type = ${node.type}`],
-          amount: sql`t.events`,
-          grouped: false
-        }, bounds, integer)
-        : amountWithin(sql, {
-          rows: sql`customer_activity a`,
-          customer: sql`a.customer_id`,
-          where: [],
-          amount: sql`a.events`,
-          grouped: false
-        }, bounds, integer)
+      return amountWithin(
+        sql,
+        node.type !== undefined ? typeRollup(sql, node.type) : lifetimeRollup(sql, "events"),
+        bounds,
+        integer
+      )
     }
     case "lastSeen":
       return node.type === undefined
@@ -234,21 +246,14 @@ const leafPredicate = (sql: Sql, node: LeafCriterion, context: SqlEvaluationCont
             AND ${dateInWindow(sql, sql`t.last_on`, node.window, today)})`
     case "revenue": {
       const bounds = { atLeast: node.atLeast, atMost: node.atMost }
-      return node.window === undefined
-        ? amountWithin(sql, {
-          rows: sql`customer_activity a`,
-          customer: sql`a.customer_id`,
-          where: [],
-          amount: sql`a.revenue`,
-          grouped: false
-        }, bounds, numeric)
-        : amountWithin(sql, {
-          rows: sql`customer_daily_activity d`,
-          customer: sql`d.customer_id`,
-          where: [dateInWindow(sql, sql`d.day`, node.window, today)],
-          amount: sql`sum(d.revenue)`,
-          grouped: true
-        }, bounds, numeric)
+      return amountWithin(
+        sql,
+        node.window === undefined
+          ? lifetimeRollup(sql, "revenue")
+          : dailyRollup(sql, "revenue", [dateInWindow(sql, sql`d.day`, node.window, today)]),
+        bounds,
+        numeric
+      )
     }
     case "churnRisk":
       return churnRiskWithin(sql, context, today, { atLeast: node.atLeast, atMost: node.atMost })

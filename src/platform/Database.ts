@@ -6,12 +6,12 @@
  */
 import { PGlite } from "@electric-sql/pglite"
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm"
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
 import { NodeServices } from "@effect/platform-node"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
 import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
 import { Reactivity } from "effect/reactivity"
 import { SqlClient, type Statement } from "effect/sql"
+import { serveEmbedded } from "./EmbeddedPostgres.ts"
 import { mkdir, readdir, readFile } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
 
@@ -133,23 +133,24 @@ const embeddedClient = Layer.unwrap(Effect.gen(function*() {
     dataDir,
     hint: "set DATABASE_URL to use a PostgreSQL server"
   }))
-  const server = yield* Effect.acquireRelease(
+  const context = yield* Effect.context<never>()
+  const backendFailed = (error: unknown) =>
+    Effect.runForkWith(context)(Effect.logError("database: the embedded PGlite failed", error))
+  const { port } = yield* Effect.acquireRelease(
     Effect.promise(async () => {
       if (dataDir !== "memory") await mkdir(dataDir, { recursive: true })
       const db = await PGlite.create({
         ...(dataDir === "memory" ? {} : { dataDir }),
         extensions: { pg_trgm }
       })
-      const server = new PGLiteSocketServer({ db, port: 0, host: "127.0.0.1", maxConnections: 16 })
-      await server.start()
-      return { db, server }
+      return { db, ...(await serveEmbedded(db, backendFailed)) }
     }),
-    ({ db, server }) => Effect.promise(async () => {
-      await server.stop()
+    ({ close, db }) => Effect.promise(async () => {
+      await close()
       await db.close()
     })
   )
-  const url = `postgres://postgres@${server.server.getServerConn()}/postgres`
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`
   // Unmultiplexed already: commands share its few connections.
   return Layer.effect(CommandSql, PgClient.PgClient).pipe(
     Layer.provideMerge(PgClient.layer({ url: Redacted.make(url), maxConnections: 4, multiplex: false }))

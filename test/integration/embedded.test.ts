@@ -10,7 +10,9 @@ import type { Readiness } from "../../src/api/SystemApi.ts"
 import type { Customer } from "../../src/domain/Customer.ts"
 import type { CustomerPage } from "../../src/domain/CustomerQuery.ts"
 import { newCustomer, unique } from "../support/Customers.ts"
+import { eventually } from "../support/Eventually.ts"
 import { call, createCustomer } from "../support/Http.ts"
+import { createSegment, dynamicSegment } from "../support/SegmentsApi.ts"
 import { json, testService } from "../support/TestService.ts"
 
 // Live clock, and room for PGlite to start (a few seconds).
@@ -26,6 +28,27 @@ layer(testService({ embedded: true }), { excludeTestServices: true, timeout: "60
         assert.strictEqual(ready.checks.database.status, "up")
         assert.strictEqual(ready.checks.nats.status, "disabled")
         assert.strictEqual(ready.status, "degraded")
+      }))
+
+    it.effect("concurrent statements and transactions on several connections each get their own answer", () =>
+      Effect.gen(function*() {
+        // One PGlite backend serves every connection: two extended queries interleaved would bind one
+        // another's statements, e.g. one slipped in between a COMMIT and its Sync. Shapes differ, so a
+        // crossed answer cannot pass for the right one.
+        const sql = yield* PgClient.PgClient
+        const answers = yield* Effect.forEach(
+          Array.from({ length: 400 }, (_, index) => index),
+          (index) =>
+            index % 2 === 0
+              ? sql.withTransaction(sql<{ readonly n: number }>`SELECT ${index}::int AS n`).pipe(
+                Effect.map(([row]) => row.n)
+              )
+              : sql<{ readonly s: string }>`SELECT ${`text-${index}`}::text AS s, now() AS at`.pipe(
+                Effect.map(([row]) => Number(row.s.slice("text-".length)))
+              ),
+          { concurrency: "unbounded" }
+        )
+        assert.deepStrictEqual(answers, Array.from({ length: 400 }, (_, index) => index))
       }))
 
     it.effect("every migration file is applied at start-up", () =>
@@ -83,6 +106,19 @@ layer(testService({ embedded: true }), { excludeTestServices: true, timeout: "60
         assert.strictEqual(stale.status, 412)
         const current = yield* call("GET", `/api/v1/customers/${created.id}`).pipe(Effect.flatMap(json<Customer>))
         assert.strictEqual(current.name, "Renamed Embedded")
+      }))
+
+    it.effect("a dynamic segment is calculated and a customer created to match joins it in real time", () =>
+      Effect.gen(function*() {
+        // The background workers (calculations, real-time rounds, folds) share the one backend with requests.
+        const tag = `embedded-segment-${unique()}`
+        const segment = yield* createSegment(dynamicSegment({ criteria: { kind: "tags", match: "any", tags: [tag] } }))
+        const customer = yield* createCustomer(newCustomer({ tags: [tag] }))
+        const memberships = call("GET", `/api/v1/customers/${customer.id}/segments`).pipe(
+          Effect.flatMap(json<{ readonly data: ReadonlyArray<{ readonly id: string }> }>),
+          Effect.map((page) => page.data.map((entry) => entry.id))
+        )
+        yield* eventually("the customer to join the segment", memberships, (ids) => ids.includes(segment.id))
       }))
   }
 )

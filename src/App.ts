@@ -41,7 +41,9 @@ import { Nats } from "./platform/Nats.ts"
 import { Outbox } from "./platform/Outbox.ts"
 import { OutboxRelayLive } from "./platform/OutboxRelay.ts"
 import { RulesEngine } from "./platform/RulesEngine.ts"
+import { AuditChain, AuditSealerLive } from "./privacy/AuditChain.ts"
 import { AuditLog } from "./privacy/AuditLog.ts"
+import { AuditSigning } from "./privacy/AuditSigning.ts"
 import { CustomerFactsRepo } from "./segments/CustomerFacts.ts"
 import { SegmentEvaluationQueue } from "./segments/EvaluationQueue.ts"
 import { RealtimeMembershipLive } from "./segments/RealtimeMembership.ts"
@@ -53,9 +55,10 @@ const ClusterLive = SingleRunner.layer({ runnerStorage: "memory" }).pipe(
   Layer.provide([NodeServices.layer, NodeCrypto.layer])
 )
 
-// Issuing and revoking API keys is audited.
+// Issuing and revoking API keys is audited; entries are signed as written and sealed into a chain.
 const Platform = Layer.mergeAll(Outbox.layer, Nats.layer, Authenticator.layer, RulesEngine.layer).pipe(
-  Layer.provideMerge(AuditLog.layer)
+  Layer.provideMerge(Layer.mergeAll(AuditLog.layer, AuditChain.layer)),
+  Layer.provideMerge(AuditSigning.layer)
 )
 
 const CustomersFeature = CustomerEntityLayer.pipe(
@@ -124,7 +127,8 @@ export const HttpAppLive = Layer.mergeAll(
   EventsNatsDoorLive,
   EventPublisherLive,
   RollupFolderLive,
-  SignupCountsLive
+  SignupCountsLive,
+  AuditSealerLive
 )
 
 /** The port opens only once the services are up, so no request waits on a half-built service. */

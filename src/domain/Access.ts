@@ -18,7 +18,8 @@ export const Permission = Schema.Literals([
   "analytics:read",
   "analytics:write",
   "segments:manage",
-  "api-keys:manage"
+  "api-keys:manage",
+  "audit:read"
 ])
 export type Permission = typeof Permission.Type
 

@@ -14,6 +14,7 @@ import {
 import { RpcRoutesLive } from "../rpc/RpcDoor.ts"
 import { AnalyticsHttpLive } from "./AnalyticsHttp.ts"
 import { ApiKeysHttpLive } from "./ApiKeysHttp.ts"
+import { AuditHttpLive } from "./AuditHttp.ts"
 import { AuthenticationLive, AuthorizationLive } from "./Authentication.ts"
 import { CustomerAnalyticsHttpLive } from "./CustomerAnalyticsHttp.ts"
 import { CustomersHttpLive } from "./CustomersHttp.ts"
@@ -37,7 +38,8 @@ const ApiRoutes = HttpApiBuilder.layer(Api).pipe(
     CustomerAnalyticsHttpLive,
     AnalyticsHttpLive,
     SystemHttpLive,
-    ApiKeysHttpLive
+    ApiKeysHttpLive,
+    AuditHttpLive
   ]),
   // The pipeline resolves middlewares when the routes are built, as well as the handlers when they run.
   Layer.provideMerge(

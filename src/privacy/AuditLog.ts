@@ -1,13 +1,15 @@
 /**
  * The audit trail: who did what to which customer or API key, written in the
  * same transaction as the change. Field names only, never values (no PII, no
- * secrets here).
+ * secrets here). Each entry is signed as it is written; AuditChain links the
+ * committed entries into a chain that verification walks (docs/audit.md).
  */
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer } from "effect"
 import type { Statement } from "effect/sql"
 import type { Actor } from "../domain/Access.ts"
 import { guardName } from "../platform/Database.ts"
+import { AuditSigning, type SignedContent } from "./AuditSigning.ts"
 
 export interface AuditEntry {
   readonly actor: Actor
@@ -21,7 +23,22 @@ export interface AuditEntry {
   readonly destinationId?: string
   readonly requestId: string | null
   readonly fields: ReadonlyArray<string>
+  /** Why, where the caller said (privacy operations name their legal ground or ticket). */
+  readonly reason?: string
 }
+
+const contentOf = (entry: AuditEntry): SignedContent => ({
+  actor: `${entry.actor.kind}:${entry.actor.subject}`,
+  actorRole: entry.actor.role,
+  action: entry.action,
+  customerId: entry.customerId ?? null,
+  apiKeyId: entry.apiKeyId ?? null,
+  segmentId: entry.segmentId ?? null,
+  destinationId: entry.destinationId ?? null,
+  requestId: entry.requestId,
+  fields: entry.fields,
+  reason: entry.reason ?? null
+})
 
 export class AuditLog extends Context.Service<AuditLog, {
   record(entry: AuditEntry): Effect.Effect<void>
@@ -34,19 +51,19 @@ export class AuditLog extends Context.Service<AuditLog, {
     AuditLog,
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
-      const recordStatement = (entry: AuditEntry) =>
-        sql`INSERT INTO audit_log
-            (actor, actor_role, action, customer_id, api_key_id, segment_id, destination_id, request_id, fields)
-          VALUES (${`${entry.actor.kind}:${entry.actor.subject}`}, ${entry.actor.role}, ${entry.action},
-            ${entry.customerId ?? null}, ${entry.apiKeyId ?? null}, ${entry.segmentId ?? null},
-            ${entry.destinationId ?? null}, ${entry.requestId}, ${entry.fields})`
+      const signing = yield* AuditSigning
+      const values = (entry: AuditEntry) => {
+        const content = contentOf(entry)
+        return sql`${content.actor}::text, ${content.actorRole}::text, ${content.action}::text,
+          ${content.customerId}::uuid, ${content.apiKeyId}::uuid, ${content.segmentId}::uuid,
+          ${content.destinationId}::uuid, ${content.requestId}::text, ${content.fields}::text[], ${content.reason}::text,
+          ${signing.entryMac(content)}::bytea`
+      }
+      const columns = sql`(actor, actor_role, action, customer_id, api_key_id, segment_id, destination_id, request_id,
+        fields, reason, entry_mac)`
+      const recordStatement = (entry: AuditEntry) => sql`INSERT INTO audit_log ${columns} VALUES (${values(entry)})`
       const recordGuardedStatement = (entry: AuditEntry) =>
-        sql`INSERT INTO audit_log
-            (actor, actor_role, action, customer_id, api_key_id, segment_id, destination_id, request_id, fields)
-          SELECT ${`${entry.actor.kind}:${entry.actor.subject}`}, ${entry.actor.role}, ${entry.action},
-            ${entry.customerId ?? null}::uuid, ${entry.apiKeyId ?? null}::uuid, ${entry.segmentId ?? null}::uuid,
-            ${entry.destinationId ?? null}::uuid, ${entry.requestId}::text, ${entry.fields}::text[]
-          FROM ${sql.literal(guardName)}`
+        sql`INSERT INTO audit_log ${columns} SELECT ${values(entry)} FROM ${sql.literal(guardName)}`
       return AuditLog.of({
         recordStatement,
         recordGuardedStatement,

@@ -13,6 +13,7 @@ import { type ApiKeyPage, IssuedApiKey } from "../../src/domain/ApiKey.ts"
 import { Authenticator } from "../../src/platform/Authenticator.ts"
 import { DatabaseLive } from "../../src/platform/Database.ts"
 import { AuditLog } from "../../src/privacy/AuditLog.ts"
+import { AuditSigning } from "../../src/privacy/AuditSigning.ts"
 import {
   apiKey,
   apiKeysPath,
@@ -303,7 +304,7 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("API keys", (it)
 const AuthenticatorOnItsOwnDatabase = Layer.unwrap(Effect.gen(function*() {
   const database = yield* scopedDatabase
   return Authenticator.layer.pipe(
-    Layer.provide(AuditLog.layer),
+    Layer.provide(AuditLog.layer.pipe(Layer.provide(AuditSigning.layer))),
     Layer.provideMerge(DatabaseLive),
     Layer.provide(Layer.succeed(References.MinimumLogLevel, "Warn")),
     Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({

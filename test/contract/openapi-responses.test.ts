@@ -128,6 +128,14 @@ const answers: Record<string, {
     success: Effect.flatMap(issueKey, ({ id }) => send("DELETE", `${apiKeysPath}/${id}`)),
     error: send("DELETE", `${apiKeysPath}/${unknownId}`)
   },
+  "audit.customerEntries": {
+    success: Effect.flatMap(createCustomer(), ({ id }) => send("GET", `${customerPath(id)}/audit?limit=5`)),
+    error: send("GET", `${customerPath(unknownId)}/audit`, { role: "agent" })
+  },
+  "audit.verify": {
+    success: send("GET", "/api/v1/audit/verification"),
+    error: send("GET", "/api/v1/audit/verification", { role: "analyst" })
+  },
   "events.track": {
     success: Effect.flatMap(createCustomer(), ({ id }) =>
       send("POST", `${customerPath(id)}/track`, { body: { type: "page_view", properties: { path: "/" } } })),

@@ -44,6 +44,7 @@ import { RulesEngine } from "./platform/RulesEngine.ts"
 import { AuditChain, AuditSealerLive } from "./privacy/AuditChain.ts"
 import { AuditLog } from "./privacy/AuditLog.ts"
 import { AuditSigning } from "./privacy/AuditSigning.ts"
+import { DataExport } from "./privacy/DataExport.ts"
 import { CustomerFactsRepo } from "./segments/CustomerFacts.ts"
 import { SegmentEvaluationQueue } from "./segments/EvaluationQueue.ts"
 import { RealtimeMembershipLive } from "./segments/RealtimeMembership.ts"
@@ -107,6 +108,8 @@ export const ServicesLive = Layer.mergeAll(
   DestinationsFeature.pipe(Layer.provide(CustomersFeature)),
   EventsFeature,
   AnalyticsFeature,
+  // A person's export reads every feature's data about them.
+  DataExport.layer.pipe(Layer.provide([CustomersFeature, AnalyticsFeature, EventsFeature])),
   Health.layer
 ).pipe(
   Layer.provideMerge(Platform),

@@ -3,6 +3,7 @@ import { HttpApi, OpenApi } from "effect/http-api"
 import { AnalyticsApi } from "./AnalyticsApi.ts"
 import { ApiKeysApi } from "./ApiKeysApi.ts"
 import { AuditApi } from "./AuditApi.ts"
+import { PrivacyApi } from "./PrivacyApi.ts"
 import { CustomerAnalyticsApi } from "./CustomerAnalyticsApi.ts"
 import { CustomersApi } from "./CustomersApi.ts"
 import { DestinationsApi } from "./DestinationsApi.ts"
@@ -26,6 +27,7 @@ export class Api extends HttpApi.make("customer-service")
   .add(AnalyticsApi.middleware(RequestValidation).middleware(InternalErrors))
   .add(ApiKeysApi.middleware(RequestValidation).middleware(InternalErrors))
   .add(AuditApi.middleware(RequestValidation).middleware(InternalErrors))
+  .add(PrivacyApi.middleware(RequestValidation).middleware(InternalErrors))
   // Unknown fields in a body or query are a client bug worth naming, not something to drop silently.
   .annotate(HttpApi.ParseOptions, { onExcessProperty: "error", errors: "all" })
   .annotate(HttpApi.HeadersParseOptions, { errors: "all" })

@@ -19,7 +19,8 @@ export const Permission = Schema.Literals([
   "analytics:write",
   "segments:manage",
   "api-keys:manage",
-  "audit:read"
+  "audit:read",
+  "privacy:export"
 ])
 export type Permission = typeof Permission.Type
 
@@ -38,7 +39,8 @@ type Grants = readonly ["customers:read", ...ReadonlyArray<Permission>]
  */
 const grants: Record<Role, Grants> = {
   admin: Permission.literals,
-  agent: ["customers:read", "customers:write", "customers:delete", "events:write", "analytics:read"],
+  // Agents answer people's requests about their data: an export is one of them, as an erasure is.
+  agent: ["customers:read", "customers:write", "customers:delete", "events:write", "analytics:read", "privacy:export"],
   // Fleet models are the analysts' own: they read them and refit them (a fit changes no customer). Audiences
   // too: the people who define segments (marketing, product) work as analysts, and a segment changes no
   // customer's profile. Agents, who change profiles in conversations, do not define audiences.

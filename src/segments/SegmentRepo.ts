@@ -23,6 +23,7 @@ import {
   type SegmentMembersQuery
 } from "../domain/SegmentCalculation.ts"
 import type { Criterion, SegmentId } from "../domain/SegmentCriteria.ts"
+import type { SegmentStay } from "../domain/DataExport.ts"
 import { decodeCursor, encodeCursor } from "../customers/Cursor.ts"
 import { guardedStatement, guardName } from "../platform/Database.ts"
 
@@ -144,6 +145,8 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
   members(segmentId: SegmentId, query: SegmentMembersQuery): Effect.Effect<SegmentMembersPage>
   /** The customer's current segments, by name. */
   segmentsOf(customerId: CustomerId): Effect.Effect<ReadonlyArray<CustomerSegment>>
+  /** Every stay of the customer in a segment, current and past, oldest first (for their data export). */
+  staysOf(customerId: CustomerId): Effect.Effect<ReadonlyArray<SegmentStay>>
   /**
    * Erasure: the customer's memberships and their history go (they say which audiences the person was in), and
    * the segments they were in count one member fewer. Runs in the erasing transaction.
@@ -357,6 +360,24 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
         return rows.map((row) => ({ id: row.id, name: row.name, type: row.type, joinedAt: row.joined_at.toISOString() }))
       })
 
+      const staysOf = Effect.fn("SegmentRepo.staysOf")(function*(customerId: CustomerId) {
+        const rows = yield* sql<{
+          readonly segment_id: SegmentId
+          readonly name: string | null
+          readonly joined_at: Date
+          readonly left_at: Date | null
+        }>`SELECT m.segment_id, s.name, m.joined_at, m.left_at FROM customer_segment_memberships m
+            LEFT JOIN customer_segments s ON s.id = m.segment_id
+          WHERE m.customer_id = ${customerId}
+          ORDER BY m.joined_at, m.id`.pipe(Effect.orDie)
+        return rows.map((row): SegmentStay => ({
+          segmentId: row.segment_id,
+          name: row.name,
+          joinedAt: row.joined_at.toISOString(),
+          leftAt: row.left_at?.toISOString() ?? null
+        }))
+      })
+
       /**
        * One statement: the segment's row is locked (concurrent changes of one segment queue up, and its count
        * stays exact), the ids are matched with live customers, the stays opened or closed set-wise, the count
@@ -441,6 +462,7 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
         delete: remove,
         members,
         segmentsOf,
+        staysOf,
         eraseCustomer,
         changeMembers
       })

@@ -132,6 +132,10 @@ const answers: Record<string, {
     success: Effect.flatMap(createCustomer(), ({ id }) => send("GET", `${customerPath(id)}/audit?limit=5`)),
     error: send("GET", `${customerPath(unknownId)}/audit`, { role: "agent" })
   },
+  "privacy.exportData": {
+    success: Effect.flatMap(createCustomer(), ({ id }) => send("GET", `${customerPath(id)}/data`)),
+    error: send("GET", `${customerPath(unknownId)}/data`)
+  },
   "audit.verify": {
     success: send("GET", "/api/v1/audit/verification"),
     error: send("GET", "/api/v1/audit/verification", { role: "analyst" })

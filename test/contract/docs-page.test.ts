@@ -33,6 +33,8 @@ layer(Layer.mergeAll(testServiceWithDatabase(), Browser.layer), { excludeTestSer
     Effect.gen(function*() {
       const { page, elsewhere } = yield* openDocs
       const missing: Array<string> = []
+      // The reference renders its sections after load; on a busy machine that alone can take many seconds.
+      yield* Effect.promise(() => page.locator(`[id*="/GET/"]`).first().waitFor({ state: "attached", timeout: 60_000 }))
       for (const { method, path, operation } of operationsOf(document)) {
         // Scalar gives each operation a section whose id ends in "<METHOD><path>".
         const section = page.locator(`[id$="/${method}${path}"]`).first()

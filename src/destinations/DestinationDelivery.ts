@@ -75,8 +75,26 @@ export const DestinationDeliveryLive = Layer.effectDiscard(Effect.gen(function*(
     yield* repo.fanOut({ ...decoded.value, body }, yield* now)
   })
 
+  /**
+   * Where a new consumer starts: at the first destination's creation, so the events published before the
+   * consumer existed (NATS reached after the outbox relay, the consumer deleted) still reach the destinations;
+   * with none yet, now. Never before the delivered rows kept, whose events would otherwise be sent twice.
+   */
+  const consumerStart = Effect.gen(function*() {
+    const at = yield* now
+    const first = yield* repo.firstCreatedAt
+    const oldestKept = yield* cutoffBefore(Duration.hours(config.retentionHours))
+    return new Date(Math.max(Option.getOrElse(first, () => at).getTime(), oldestKept.getTime()))
+  })
+
   yield* nats.consume(
-    { stream: segmentsStream, durable: config.consumer, filter: "segments.>", ackWaitMillis: 30_000 },
+    {
+      stream: segmentsStream,
+      durable: config.consumer,
+      filter: "segments.>",
+      ackWaitMillis: 30_000,
+      startAt: consumerStart
+    },
     fanOut
   )
 

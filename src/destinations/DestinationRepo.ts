@@ -179,6 +179,8 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
   eraseCustomer(customerId: CustomerId): Effect.Effect<void>
   /** Deletes deliveries delivered before `cutoff`. */
   prune(cutoff: Date): Effect.Effect<void>
+  /** When the oldest destination was created; none when there is none. */
+  readonly firstCreatedAt: Effect.Effect<Option.Option<Date>>
 }>()("cms/destinations/DestinationRepo") {
   static readonly layer = Layer.effect(
     DestinationRepo,
@@ -380,7 +382,13 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
         prune: Effect.fn("DestinationRepo.prune")(function*(cutoff) {
           yield* sql`DELETE FROM destination_deliveries WHERE status = 'delivered' AND finished_at < ${cutoff}`
             .pipe(Effect.orDie)
-        })
+        }),
+
+        firstCreatedAt: sql<{ readonly first: Date | null }>`SELECT min(created_at) AS first FROM destinations`.pipe(
+          Effect.map(([row]) => Option.fromNullishOr(row?.first)),
+          Effect.orDie,
+          Effect.withSpan("DestinationRepo.firstCreatedAt")
+        )
       })
     })
   )

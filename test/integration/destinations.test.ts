@@ -7,11 +7,10 @@
  * replayed, delivery status, secret rotation, a message JetStream delivers
  * twice, RPC, and the refusals (bad input, SSRF) as RFC 9457 problems.
  */
-import { jetstream, jetstreamManager } from "@nats-io/jetstream"
+import { jetstreamManager } from "@nats-io/jetstream"
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { createServer, type IncomingHttpHeaders } from "node:http"
 import { Webhook, WebhookVerificationError } from "standardwebhooks"
 import { openApiDocument } from "../../src/api/Documentation.ts"
 import type { DeadLetterPage, Destination, DestinationPage, RotatedSecret } from "../../src/domain/Destination.ts"
@@ -20,7 +19,7 @@ import { segmentsStreamName } from "../../src/domain/SegmentEvents.ts"
 import { uuidv7 } from "../../src/platform/Ids.ts"
 import { newCustomer, unique } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
-import { createDestination, destinationsPath } from "../support/Destinations.ts"
+import { createDestination, destinationsPath, membershipEvent, publishEvents, type Received, receiver } from "../support/Destinations.ts"
 import { eventually } from "../support/Eventually.ts"
 import { call, createCustomer, expectProblem, invalidPaths } from "../support/Http.ts"
 import { freePort, natsConnection } from "../support/Nats.ts"
@@ -35,52 +34,6 @@ import {
 } from "../support/SegmentsApi.ts"
 import { runningService } from "../support/ServiceProcess.ts"
 import { json, natsUrl, TestService } from "../support/TestService.ts"
-
-/** A request a receiver got: its headers as the library reads them, the body as sent, when it arrived. */
-interface Received {
-  readonly headers: Record<string, string>
-  readonly body: string
-  readonly at: number
-}
-
-const flatHeaders = (headers: IncomingHttpHeaders) =>
-  Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, String(value)]))
-
-/**
- * A webhook receiver on loopback for the test's scope: it records every request and answers each with the
- * status `answer` gives for it (its 0-based number), 200 unless told; 0 is no answer at all.
- */
-const receiver = (answer: (index: number) => number = () => 200) =>
-  Effect.acquireRelease(
-    Effect.promise(() =>
-      new Promise<{ readonly url: string; readonly received: Array<Received>; readonly close: () => void }>((resolve) => {
-        const received: Array<Received> = []
-        const server = createServer((request, response) => {
-          const chunks: Array<Buffer> = []
-          request.on("data", (chunk: Buffer) => chunks.push(chunk))
-          request.on("end", () => {
-            const index = received.length
-            received.push({ headers: flatHeaders(request.headers), body: Buffer.concat(chunks).toString(), at: Date.now() })
-            const status = answer(index)
-            if (status !== 0) response.writeHead(status).end()
-          })
-        })
-        server.listen(0, "127.0.0.1", () => {
-          const address = server.address()
-          const port = typeof address === "object" && address !== null ? address.port : 0
-          resolve({
-            url: `http://127.0.0.1:${port}/hooks`,
-            received,
-            close: () => {
-              server.closeAllConnections()
-              server.close()
-            }
-          })
-        })
-      })
-    ),
-    (receiver) => Effect.sync(receiver.close)
-  )
 
 interface MembershipNotification {
   readonly type: string
@@ -169,29 +122,6 @@ const deleteDestination = (id: string) =>
 
 /** A secret of the right form that no destination has. */
 const strangerSecret = `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`
-
-/** A join of one new customer id, as the calculation publishes it. */
-const membershipEvent = (segmentId: string) => ({
-  type: "segment.joined",
-  eventId: uuidv7(),
-  segmentId,
-  calculationId: uuidv7(),
-  occurredAt: new Date().toISOString(),
-  customerIds: [uuidv7()],
-  part: 1,
-  parts: 1
-})
-
-/** Publishes the events to the segment stream as the outbox relay would, each under a fresh Nats-Msg-Id. */
-const publishEvents = (events: ReadonlyArray<{ readonly segmentId: string }>) =>
-  Effect.gen(function*() {
-    const js = jetstream(yield* natsConnection(natsUrl))
-    for (const event of events) {
-      yield* Effect.promise(() =>
-        js.publish(`segments.${event.segmentId}.joined`, JSON.stringify(event), { msgID: uuidv7() })
-      )
-    }
-  })
 
 const deliveryRows = (destinationId: string) =>
   Effect.flatMap(PgClient.PgClient, (sql) =>

@@ -36,6 +36,8 @@ interface DestinationRow {
   readonly last_http_status: number | null
   readonly last_error: string | null
   readonly consecutive_failures: number
+  readonly failing_since: Date | null
+  readonly auto_disabled_at: Date | null
   readonly delivered_count: string
   readonly pending: number
   readonly dead: number
@@ -59,7 +61,9 @@ const toDestination = (row: DestinationRow): Destination => ({
     lastFailureAt: iso(row.last_failure_at),
     lastHttpStatus: row.last_http_status,
     lastError: row.last_error,
-    consecutiveFailures: row.consecutive_failures
+    consecutiveFailures: row.consecutive_failures,
+    failingSince: iso(row.failing_since),
+    autoDisabledAt: iso(row.auto_disabled_at)
   }
 })
 
@@ -129,6 +133,15 @@ export interface FailedAttempt {
   readonly nextAttemptAt: Option.Option<Date>
 }
 
+/**
+ * When a failing destination is disabled: after at least `failures` consecutive failed attempts, the first of
+ * them at `failingSince` or earlier.
+ */
+export interface DisableWhen {
+  readonly failures: number
+  readonly failingSince: Date
+}
+
 export class DestinationRepo extends Context.Service<DestinationRepo, {
   insert(destination: NewDestination, audit: Statement.Statement<unknown>): Effect.Effect<void>
   findById(id: DestinationId): Effect.Effect<Option.Option<Destination>>
@@ -170,8 +183,11 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
   claim(now: Date, leasedUntil: Date, limit: number, perDestination: number): Effect.Effect<ReadonlyArray<ClaimedDelivery>>
   /** Records the attempt's 2xx, unless the claim was lost meanwhile (its lease passed and another took it). */
   delivered(delivery: ClaimedDelivery, httpStatus: number, at: Date): Effect.Effect<void>
-  /** Records the failed attempt: the delivery waits for its next attempt or is dead. */
-  failed(delivery: ClaimedDelivery, outcome: FailedAttempt, at: Date): Effect.Effect<void>
+  /**
+   * Records the failed attempt: the delivery waits for its next attempt or is dead, and the destination is
+   * disabled when it has been failing as `disable` says. Whether this attempt disabled it.
+   */
+  failed(delivery: ClaimedDelivery, outcome: FailedAttempt, disable: DisableWhen, at: Date): Effect.Effect<boolean>
   /**
    * Erasure, inside its transaction: every delivery's body loses the customer's id, as the outbox's segment
    * events do (a body still to be sent, or replayed, no longer names the person).
@@ -190,7 +206,7 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
       const selectDestinations = (where: Statement.Fragment, limit: number) =>
         sql<DestinationRow>`SELECT d.id, d.name, d.url, d.segment_id, d.enabled, d.created_at, d.updated_at,
             d.last_success_at, d.last_failure_at, d.last_http_status, d.last_error, d.consecutive_failures,
-            d.delivered_count::text AS delivered_count,
+            d.failing_since, d.auto_disabled_at, d.delivered_count::text AS delivered_count,
             (SELECT count(*) FROM destination_deliveries x WHERE x.destination_id = d.id AND x.status = 'pending')::int
               AS pending,
             (SELECT count(*) FROM destination_deliveries x WHERE x.destination_id = d.id AND x.status = 'dead')::int
@@ -229,6 +245,8 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
               ...(changes.url === undefined ? {} : { url: changes.url }),
               ...(changes.segmentId === undefined ? {} : { segment_id: changes.segmentId }),
               ...(changes.enabled === undefined ? {} : { enabled: changes.enabled }),
+              // Enabled again (by a user): the destination's failing starts over, so it gets a fresh allowance.
+              ...(changes.enabled === true ? { auto_disabled_at: null, failing_since: null, consecutive_failures: 0 } : {}),
               updated_at: at
             }
             const result = yield* sql`UPDATE destinations SET ${sql.update(set)} WHERE id = ${id} RETURNING id`
@@ -350,13 +368,16 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
               RETURNING destination_id
             )
             UPDATE destinations SET last_success_at = ${at}, last_http_status = ${httpStatus}, last_error = NULL,
-              consecutive_failures = 0, delivered_count = delivered_count + 1
+              consecutive_failures = 0, failing_since = NULL, delivered_count = delivered_count + 1
             WHERE id IN (SELECT destination_id FROM done)`.pipe(Effect.orDie)
         }),
 
-        failed: Effect.fn("DestinationRepo.failed")(function*(delivery, outcome, at) {
+        failed: Effect.fn("DestinationRepo.failed")(function*(delivery, outcome, disable, at) {
           const next = Option.getOrNull(outcome.nextAttemptAt)
-          yield* sql`WITH failed AS (
+          // Over the row as it is when updated (concurrent attempts of one destination count each other).
+          const failingLongEnough = sql`(d.consecutive_failures + 1 >= ${disable.failures}
+            AND COALESCE(d.failing_since, ${at}) <= ${disable.failingSince})`
+          const rows = yield* sql<{ readonly disabled: boolean }>`WITH failed AS (
               UPDATE destination_deliveries SET
                 status = ${next === null ? "dead" : "pending"},
                 finished_at = ${next === null ? at : null}::timestamptz,
@@ -365,9 +386,14 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
               WHERE id = ${delivery.id} AND status = 'pending' AND attempts = ${delivery.attempt}
               RETURNING destination_id
             )
-            UPDATE destinations SET last_failure_at = ${at}, last_http_status = ${outcome.httpStatus}::int,
-              last_error = ${outcome.error}, consecutive_failures = consecutive_failures + 1
-            WHERE id IN (SELECT destination_id FROM failed)`.pipe(Effect.orDie)
+            UPDATE destinations d SET last_failure_at = ${at}, last_http_status = ${outcome.httpStatus}::int,
+              last_error = ${outcome.error}, consecutive_failures = d.consecutive_failures + 1,
+              failing_since = COALESCE(d.failing_since, ${at}),
+              enabled = d.enabled AND NOT ${failingLongEnough},
+              auto_disabled_at = CASE WHEN d.enabled AND ${failingLongEnough} THEN ${at} ELSE d.auto_disabled_at END
+            WHERE d.id IN (SELECT destination_id FROM failed)
+            RETURNING NOT d.enabled AND d.auto_disabled_at = ${at} AS disabled`.pipe(Effect.orDie)
+          return rows[0]?.disabled === true
         }),
 
         eraseCustomer: Effect.fn("DestinationRepo.eraseCustomer")(function*(customerId) {

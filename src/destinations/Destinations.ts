@@ -57,7 +57,9 @@ const noDeliveriesYet: DeliveryStatus = {
   lastFailureAt: null,
   lastHttpStatus: null,
   lastError: null,
-  consecutiveFailures: 0
+  consecutiveFailures: 0,
+  failingSince: null,
+  autoDisabledAt: null
 }
 
 export class Destinations extends Context.Service<Destinations, {

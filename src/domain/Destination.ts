@@ -43,7 +43,15 @@ export const DeliveryStatus = Schema.Struct({
   lastError: Schema.NullOr(Schema.String).annotate({
     description: "Why the last attempt failed (`HTTP 500`, `timeout`, a connection error's code); null after a success"
   }),
-  consecutiveFailures: Count.annotate({ description: "Failed attempts since the last success" })
+  consecutiveFailures: Count.annotate({ description: "Failed attempts since the last success (or re-enable)" }),
+  failingSince: Schema.NullOr(Timestamp).annotate({
+    description: "The first of those failed attempts; null while the last attempt succeeded"
+  }),
+  autoDisabledAt: Schema.NullOr(Timestamp).annotate({
+    description: "When the service disabled the destination because it kept failing " +
+      "(DESTINATION_DISABLE_AFTER_FAILURES attempts in a row over DESTINATION_DISABLE_AFTER_HOURS); null when it " +
+      "is enabled or a user disabled it. Enabling it (`enabled: true`) clears this and the failure count"
+  })
 }).annotate({ identifier: "DeliveryStatus", readOnly: true })
 export type DeliveryStatus = typeof DeliveryStatus.Type
 
@@ -55,7 +63,8 @@ const destinationFields = {
     description: "The segment whose joins and leaves are sent; null for every segment"
   }),
   enabled: Schema.Boolean.annotate({
-    description: "A disabled destination keeps its deliveries pending until it is enabled again"
+    description: "A disabled destination keeps its deliveries pending until it is enabled again; the service " +
+      "disables one that keeps failing (`status.autoDisabledAt`)"
   }),
   createdAt: ServiceTimestamp,
   updatedAt: ServiceTimestamp
@@ -79,7 +88,9 @@ export const Destination = Schema.Struct({ ...destinationFields, status: Deliver
       lastFailureAt: "2026-01-31T09:45:00.000Z",
       lastHttpStatus: 200,
       lastError: null,
-      consecutiveFailures: 0
+      consecutiveFailures: 0,
+      failingSince: null,
+      autoDisabledAt: null
     }
   }]
 })

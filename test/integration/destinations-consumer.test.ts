@@ -5,7 +5,6 @@
  * before that are not sent. The service under test runs without NATS, so the test decides when the fan-out
  * (DestinationDeliveryLive on a fresh consumer name) starts.
  */
-import { jetstreamManager } from "@nats-io/jetstream"
 import { assert, layer } from "@effect/vitest"
 import { ConfigProvider, Context, Effect, Layer } from "effect"
 import { Webhook } from "standardwebhooks"
@@ -15,9 +14,16 @@ import { segmentsStream, segmentsStreamName } from "../../src/domain/SegmentEven
 import { Nats } from "../../src/platform/Nats.ts"
 import { unique } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
-import { createDestination, membershipEvent, publishEvents, receiver } from "../support/Destinations.ts"
+import {
+  createDestination,
+  durableConsumerCleanup,
+  durableConsumerExists,
+  membershipEvent,
+  natsManager,
+  publishEvents,
+  receiver
+} from "../support/Destinations.ts"
 import { eventually } from "../support/Eventually.ts"
-import { natsConnection } from "../support/Nats.ts"
 import { createSegment, manualSegment } from "../support/SegmentsApi.ts"
 import { natsUrl } from "../support/TestService.ts"
 
@@ -30,21 +36,11 @@ const fanOutConfig = ConfigProvider.layer(ConfigProvider.fromEnvRecord({
   DESTINATION_POLL_SECONDS: "0.1"
 }))
 
-/** A JetStream manager on a connection of the test's own (closed with the scope). */
-const natsManager = Effect.flatMap(natsConnection(natsUrl), (nc) => Effect.promise(() => jetstreamManager(nc)))
-
-const consumerExists = Effect.flatMap(natsManager, (manager) =>
-  Effect.promise(() => manager.consumers.info(segmentsStreamName, durable).then(() => true, () => false)))
-
-/** Deletes this file's durable consumer from the shared NATS when the tests are done. */
-const consumerCleanup = Layer.effectDiscard(Effect.addFinalizer(() =>
-  Effect.flatMap(natsManager, (manager) =>
-    Effect.promise(() => manager.consumers.delete(segmentsStreamName, durable).catch(() => false))).pipe(Effect.scoped)
-))
+const consumerExists = durableConsumerExists(durable)
 
 layer(
   testServiceWithDatabase({ nats: false, env: { DESTINATIONS_ALLOW_PRIVATE_NETWORKS: "true" } }).pipe(
-    Layer.provideMerge(consumerCleanup)
+    Layer.provideMerge(durableConsumerCleanup(durable))
   ),
   { excludeTestServices: true, timeout: 60_000 }
 )("the destinations' consumer", (it) => {

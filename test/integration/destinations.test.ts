@@ -7,7 +7,6 @@
  * replayed, delivery status, secret rotation, a message JetStream delivers
  * twice, RPC, and the refusals (bad input, SSRF) as RFC 9457 problems.
  */
-import { jetstreamManager } from "@nats-io/jetstream"
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -15,14 +14,22 @@ import { Webhook, WebhookVerificationError } from "standardwebhooks"
 import { openApiDocument } from "../../src/api/Documentation.ts"
 import type { DeadLetterPage, Destination, DestinationPage, RotatedSecret } from "../../src/domain/Destination.ts"
 import { Forbidden } from "../../src/domain/Errors.ts"
-import { segmentsStreamName } from "../../src/domain/SegmentEvents.ts"
 import { uuidv7 } from "../../src/platform/Ids.ts"
 import { newCustomer, unique } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
-import { createDestination, destinationsPath, membershipEvent, publishEvents, type Received, receiver } from "../support/Destinations.ts"
+import {
+  createDestination,
+  destinationsPath,
+  durableConsumerCleanup,
+  durableConsumerReady,
+  membershipEvent,
+  publishEvents,
+  type Received,
+  receiver
+} from "../support/Destinations.ts"
 import { eventually } from "../support/Eventually.ts"
 import { call, createCustomer, expectProblem, invalidPaths } from "../support/Http.ts"
-import { freePort, natsConnection } from "../support/Nats.ts"
+import { freePort } from "../support/Nats.ts"
 import { makeValidator } from "../support/OpenApi.ts"
 import { withRpcClient } from "../support/Rpc.ts"
 import {
@@ -58,25 +65,8 @@ const webhookBodySchema = (type: string) =>
 
 const durable = `test-destinations-${unique()}`
 
-/** The consumer exists (it starts at new messages): events published from now on reach the destinations. */
-const consumerReady = Effect.gen(function*() {
-  const nc = yield* natsConnection(natsUrl)
-  const manager = yield* Effect.promise(() => jetstreamManager(nc))
-  yield* eventually(
-    "the destinations' consumer",
-    Effect.promise(() => manager.consumers.info(segmentsStreamName, durable).then(() => true, () => false)),
-    (exists) => exists
-  )
-})
-
-/** Deletes this file's durable consumer from the shared NATS when the tests are done. */
-const consumerCleanup = Layer.effectDiscard(Effect.addFinalizer(() =>
-  Effect.gen(function*() {
-    const nc = yield* natsConnection(natsUrl)
-    const manager = yield* Effect.promise(() => jetstreamManager(nc))
-    yield* Effect.promise(() => manager.consumers.delete(segmentsStreamName, durable).catch(() => false))
-  }).pipe(Effect.scoped)
-))
+const consumerReady = durableConsumerReady(durable)
+const consumerCleanup = durableConsumerCleanup(durable)
 
 const readDestination = (id: string) =>
   Effect.gen(function*() {

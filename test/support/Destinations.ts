@@ -2,13 +2,15 @@
  * Destinations in tests: creating one through the API, webhook receivers on loopback, and segment events
  * published to JetStream as the outbox relay would.
  */
-import { jetstream } from "@nats-io/jetstream"
+import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { assert } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { createServer, type IncomingHttpHeaders } from "node:http"
 import type { CreatedDestination } from "../../src/domain/Destination.ts"
+import { segmentsStreamName } from "../../src/domain/SegmentEvents.ts"
 import { uuidv7 } from "../../src/platform/Ids.ts"
 import { unique } from "./Customers.ts"
+import { eventually } from "./Eventually.ts"
 import { call } from "./Http.ts"
 import { natsConnection } from "./Nats.ts"
 import { json, natsUrl } from "./TestService.ts"
@@ -97,3 +99,22 @@ export const publishEvents = (events: ReadonlyArray<{ readonly segmentId: string
     }
   })
 
+
+/** A JetStream manager on a connection of the test's own (closed with the scope). */
+export const natsManager = Effect.flatMap(natsConnection(natsUrl), (nc) => Effect.promise(() => jetstreamManager(nc)))
+
+/** Whether the service's durable consumer on the segment stream exists. */
+export const durableConsumerExists = (durable: string) =>
+  Effect.flatMap(natsManager, (manager) =>
+    Effect.promise(() => manager.consumers.info(segmentsStreamName, durable).then(() => true, () => false)))
+
+/** Waits for the service's durable consumer: events published from now on reach the destinations. */
+export const durableConsumerReady = (durable: string) =>
+  Effect.asVoid(eventually("the destinations' consumer", durableConsumerExists(durable), (exists) => exists))
+
+/** Deletes a test file's durable consumer from the shared NATS when its tests are done. */
+export const durableConsumerCleanup = (durable: string) =>
+  Layer.effectDiscard(Effect.addFinalizer(() =>
+    Effect.flatMap(natsManager, (manager) =>
+      Effect.promise(() => manager.consumers.delete(segmentsStreamName, durable).catch(() => false))).pipe(Effect.scoped)
+  ))

@@ -5,3 +5,9 @@
 ALTER TABLE destinations
   ADD COLUMN failing_since timestamptz,
   ADD COLUMN auto_disabled_at timestamptz;
+
+-- A destination's version, as customers and segments have: every change of the definition (name, URL, segment,
+-- enabled, secret) adds one, and a change may name the version it is based on (If-Match, 412 when stale).
+-- Delivery outcomes do not count (its status), except disabling a failing destination, which changes `enabled`.
+ALTER TABLE destinations ADD COLUMN version int NOT NULL DEFAULT 1;
+

@@ -11,6 +11,7 @@ import type { Statement } from "effect/sql"
 import type { CustomerId } from "../domain/Customer.ts"
 import type {
   DeadLetter,
+  DestinationChanges,
   DeadLetterPage,
   DeadLettersQuery,
   DeliveryId,
@@ -29,6 +30,7 @@ interface DestinationRow {
   readonly url: string
   readonly segment_id: SegmentId | null
   readonly enabled: boolean
+  readonly version: number
   readonly created_at: Date
   readonly updated_at: Date
   readonly last_success_at: Date | null
@@ -51,6 +53,7 @@ const toDestination = (row: DestinationRow): Destination => ({
   url: row.url,
   segmentId: row.segment_id,
   enabled: row.enabled,
+  version: row.version,
   createdAt: row.created_at.toISOString(),
   updatedAt: row.updated_at.toISOString(),
   status: {
@@ -100,12 +103,11 @@ export interface NewDestination {
   readonly at: Date
 }
 
-export interface DestinationChanges {
-  readonly name?: string
-  readonly url?: string
-  readonly segmentId?: SegmentId | null
-  readonly enabled?: boolean
-}
+/** What a version-guarded write found. */
+export type GuardedOutcome<A> =
+  | { readonly _tag: "Done"; readonly value: A }
+  | { readonly _tag: "NotFound" }
+  | { readonly _tag: "Stale"; readonly currentVersion: number }
 
 /** A segment event as the fan-out files it: the body is the message as published, sent as it is. */
 export interface FannedOutEvent {
@@ -146,15 +148,20 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
   insert(destination: NewDestination, audit: Statement.Statement<unknown>): Effect.Effect<void>
   findById(id: DestinationId): Effect.Effect<Option.Option<Destination>>
   list(query: ListDestinationsQuery): Effect.Effect<DestinationPage>
-  /** The destination after the change; none when it does not exist. */
+  /** Applies the changes when the destination is at `expectedVersion` (any version when null). */
   update(
     id: DestinationId,
+    expectedVersion: number | null,
     changes: DestinationChanges,
     at: Date,
     audit: Statement.Statement<unknown>
-  ): Effect.Effect<Option.Option<Destination>>
-  /** Whether there was one to delete. */
-  delete(id: DestinationId, audit: Statement.Statement<unknown>): Effect.Effect<boolean>
+  ): Effect.Effect<GuardedOutcome<Destination>>
+  /** Deletes the destination when it is at `expectedVersion` (any version when null). */
+  delete(
+    id: DestinationId,
+    expectedVersion: number | null,
+    audit: Statement.Statement<unknown>
+  ): Effect.Effect<GuardedOutcome<void>>
   /** The new secret signs from now on; the old one beside it until `previousExpiresAt`. Whether it exists. */
   rotateSecret(
     id: DestinationId,
@@ -204,7 +211,7 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
       const sql = yield* PgClient.PgClient
 
       const selectDestinations = (where: Statement.Fragment, limit: number) =>
-        sql<DestinationRow>`SELECT d.id, d.name, d.url, d.segment_id, d.enabled, d.created_at, d.updated_at,
+        sql<DestinationRow>`SELECT d.id, d.name, d.url, d.segment_id, d.enabled, d.version, d.created_at, d.updated_at,
             d.last_success_at, d.last_failure_at, d.last_http_status, d.last_error, d.consecutive_failures,
             d.failing_since, d.auto_disabled_at, d.delivered_count::text AS delivered_count,
             (SELECT count(*) FROM destination_deliveries x WHERE x.destination_id = d.id AND x.status = 'pending')::int
@@ -212,6 +219,17 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
             (SELECT count(*) FROM destination_deliveries x WHERE x.destination_id = d.id AND x.status = 'dead')::int
               AS dead
           FROM destinations d WHERE ${where} ORDER BY d.id LIMIT ${limit}`.pipe(Effect.orDie)
+
+      const versionGuard = (expectedVersion: number | null) =>
+        expectedVersion === null ? sql`TRUE` : sql`version = ${expectedVersion}`
+
+      /** What a guarded write that changed nothing met: no destination, or another version. */
+      const currentVersion = (id: DestinationId) =>
+        sql<{ readonly version: number }>`SELECT version FROM destinations WHERE id = ${id}`.pipe(
+          Effect.map((rows): GuardedOutcome<never> =>
+            rows.length === 0 ? { _tag: "NotFound" } : { _tag: "Stale", currentVersion: rows[0].version }
+          )
+        )
 
       const findById = Effect.fn("DestinationRepo.findById")(function*(id: DestinationId) {
         const rows = yield* selectDestinations(sql`d.id = ${id}`, 1)
@@ -238,38 +256,45 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
           return { data: page, nextCursor: rows.length > limit ? page[page.length - 1].id : null }
         }),
 
-        update: Effect.fn("DestinationRepo.update")(function*(id, changes, at, audit) {
+        update: Effect.fn("DestinationRepo.update")(function*(id, expectedVersion, changes, at, audit) {
+          const set = {
+            ...(changes.name === undefined ? {} : { name: changes.name }),
+            ...(changes.url === undefined ? {} : { url: changes.url }),
+            ...(changes.segmentId === undefined ? {} : { segment_id: changes.segmentId }),
+            ...(changes.enabled === undefined ? {} : { enabled: changes.enabled }),
+            // Enabled again (by a user): the destination's failing starts over, so it gets a fresh allowance.
+            ...(changes.enabled === true ? { auto_disabled_at: null, failing_since: null, consecutive_failures: 0 } : {}),
+            updated_at: at
+          }
           const updated = yield* sql.withTransaction(Effect.gen(function*() {
-            const set = {
-              ...(changes.name === undefined ? {} : { name: changes.name }),
-              ...(changes.url === undefined ? {} : { url: changes.url }),
-              ...(changes.segmentId === undefined ? {} : { segment_id: changes.segmentId }),
-              ...(changes.enabled === undefined ? {} : { enabled: changes.enabled }),
-              // Enabled again (by a user): the destination's failing starts over, so it gets a fresh allowance.
-              ...(changes.enabled === true ? { auto_disabled_at: null, failing_since: null, consecutive_failures: 0 } : {}),
-              updated_at: at
-            }
-            const result = yield* sql`UPDATE destinations SET ${sql.update(set)} WHERE id = ${id} RETURNING id`
-            if (result.length === 0) return false
+            const result = yield* sql`UPDATE destinations SET ${sql.update(set)}, version = version + 1
+              WHERE id = ${id} AND ${versionGuard(expectedVersion)} RETURNING id`
+            if (result.length === 0) return yield* currentVersion(id)
             yield* audit
-            return true
+            return { _tag: "Done", value: undefined } as const
           })).pipe(Effect.orDie)
-          return updated ? yield* findById(id) : Option.none()
+          if (updated._tag !== "Done") return updated
+          return yield* Option.match(yield* findById(id), {
+            onNone: () => Effect.succeed({ _tag: "NotFound" } as const),
+            onSome: (value) => Effect.succeed({ _tag: "Done", value } as const)
+          })
         }),
 
-        delete: Effect.fn("DestinationRepo.delete")(function*(id, audit) {
+        delete: Effect.fn("DestinationRepo.delete")(function*(id, expectedVersion, audit) {
           return yield* sql.withTransaction(Effect.gen(function*() {
-            const rows = yield* sql`DELETE FROM destinations WHERE id = ${id} RETURNING id`
-            if (rows.length === 0) return false
+            const rows = yield* sql`DELETE FROM destinations WHERE id = ${id} AND ${versionGuard(expectedVersion)}
+              RETURNING id`
+            if (rows.length === 0) return yield* currentVersion(id)
             yield* audit
-            return true
+            return { _tag: "Done", value: undefined } as const
           })).pipe(Effect.orDie)
         }),
 
         rotateSecret: Effect.fn("DestinationRepo.rotateSecret")(function*(id, secret, previousExpiresAt, at, audit) {
           return yield* sql.withTransaction(Effect.gen(function*() {
             const rows = yield* sql`UPDATE destinations SET previous_secret = secret,
-                previous_secret_expires_at = ${previousExpiresAt}, secret = ${secret}, updated_at = ${at}
+                previous_secret_expires_at = ${previousExpiresAt}, secret = ${secret}, updated_at = ${at},
+                version = version + 1
               WHERE id = ${id} RETURNING id`
             if (rows.length === 0) return false
             yield* audit
@@ -390,7 +415,8 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
               last_error = ${outcome.error}, consecutive_failures = d.consecutive_failures + 1,
               failing_since = COALESCE(d.failing_since, ${at}),
               enabled = d.enabled AND NOT ${failingLongEnough},
-              auto_disabled_at = CASE WHEN d.enabled AND ${failingLongEnough} THEN ${at} ELSE d.auto_disabled_at END
+              auto_disabled_at = CASE WHEN d.enabled AND ${failingLongEnough} THEN ${at} ELSE d.auto_disabled_at END,
+              version = d.version + CASE WHEN d.enabled AND ${failingLongEnough} THEN 1 ELSE 0 END
             WHERE d.id IN (SELECT destination_id FROM failed)
             RETURNING NOT d.enabled AND d.auto_disabled_at = ${at} AS disabled`.pipe(Effect.orDie)
           return rows[0]?.disabled === true

@@ -66,6 +66,11 @@ const destinationFields = {
     description: "A disabled destination keeps its deliveries pending until it is enabled again; the service " +
       "disables one that keeps failing (`status.autoDisabledAt`)"
   }),
+  version: Schema.Int.annotate({
+    readOnly: true,
+    description: "Counts the changes of the destination (its delivery status aside, but disabling a failing " +
+      "destination counts); the ETag is `\"v<version>\"`"
+  }),
   createdAt: ServiceTimestamp,
   updatedAt: ServiceTimestamp
 }
@@ -78,6 +83,7 @@ export const Destination = Schema.Struct({ ...destinationFields, status: Deliver
     url: "https://hooks.example.com/segments",
     segmentId: null,
     enabled: true,
+    version: 1,
     createdAt: "2026-01-31T09:30:00.000Z",
     updatedAt: "2026-01-31T09:30:00.000Z",
     status: {
@@ -125,11 +131,21 @@ export const CreateDestination = Schema.Struct({
 }).annotate({ identifier: "CreateDestination" })
 export type CreateDestination = typeof CreateDestination.Type
 
-export const UpdateDestination = Schema.Struct({
+/** The fields a change may set (RPC's `update`; the version it is based on is `expectedVersion` there). */
+export const DestinationChanges = Schema.Struct({
   name: Schema.optionalKey(DestinationName),
   url: Schema.optionalKey(DestinationUrl),
   segmentId: Schema.optionalKey(Schema.NullOr(SegmentId)),
   enabled: Schema.optionalKey(Schema.Boolean)
+}).annotate({ identifier: "DestinationChanges", description: "Only the fields sent change" })
+export type DestinationChanges = typeof DestinationChanges.Type
+
+/** PATCH: only the fields present change, based on `version` when given (as If-Match, as for segments). */
+export const UpdateDestination = Schema.Struct({
+  ...DestinationChanges.fields,
+  version: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).annotate({
+    description: "The version the change is based on, as If-Match names it; a stale one answers 412"
+  }))
 }).annotate({ identifier: "UpdateDestination", description: "Only the fields sent change" })
 export type UpdateDestination = typeof UpdateDestination.Type
 

@@ -1,11 +1,12 @@
 /**
  * Destinations' upkeep on the real database and NATS, with receivers that are real HTTP servers on loopback:
  * a destination that keeps failing is disabled by the service (visible in its status) and delivers again once
- * a user enables it.
+ * a user enables it; destinations are versioned (ETag, If-Match, RPC's expectedVersion) as segments are.
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import type { Destination } from "../../src/domain/Destination.ts"
+import { DestinationVersionConflict } from "../../src/domain/Errors.ts"
 import { unique } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
 import {
@@ -18,7 +19,8 @@ import {
   receiver
 } from "../support/Destinations.ts"
 import { eventually } from "../support/Eventually.ts"
-import { call } from "../support/Http.ts"
+import { call, expectProblem, type Problem } from "../support/Http.ts"
+import { withRpcClient } from "../support/Rpc.ts"
 import { createSegment, manualSegment } from "../support/SegmentsApi.ts"
 import { json } from "../support/TestService.ts"
 
@@ -75,5 +77,58 @@ layer(
       assert.strictEqual(delivered.status.pending, 0)
       assert.isTrue(delivered.enabled)
       assert.strictEqual(hooks.received.length, 4)
+    }))
+
+  it.effect("a destination has a version and an ETag: a stale If-Match or version is a 412, on REST and RPC", () =>
+    Effect.gen(function*() {
+      const created = yield* createDestination({ url: "http://127.0.0.1:9/hooks" })
+      assert.strictEqual(created.version, 1)
+      const read = yield* call("GET", destinationPath(created.id))
+      assert.strictEqual(read.headers.get("etag"), "\"v1\"")
+      const patch = (body: unknown, headers: Record<string, string> = {}) =>
+        call("PATCH", destinationPath(created.id), { body, headers })
+
+      const renamed = yield* patch({ name: `Renamed ${unique()}` }, { "if-match": "\"v1\"" })
+      assert.strictEqual(renamed.status, 200)
+      assert.strictEqual(renamed.headers.get("etag"), "\"v2\"")
+      assert.strictEqual((yield* json<Destination>(renamed)).version, 2)
+
+      const stale = (yield* expectProblem(
+        yield* patch({ enabled: false }, { "if-match": "\"v1\"" }),
+        412,
+        "/problems/version-conflict"
+      )) as Problem & { readonly expectedVersion?: number; readonly currentVersion?: number }
+      assert.strictEqual(stale.expectedVersion, 1)
+      assert.strictEqual(stale.currentVersion, 2)
+      yield* expectProblem(yield* patch({ enabled: false }, { "if-match": "yesterday's" }), 412, "/problems/version-conflict")
+      yield* expectProblem(yield* patch({ enabled: false, version: 1 }), 412, "/problems/version-conflict")
+      yield* expectProblem(yield* patch({ enabled: false, version: 1 }, { "if-match": "\"v2\"" }), 412, "/problems/version-conflict")
+      const unchanged = yield* readDestination(created.id)
+      assert.isTrue(unchanged.enabled, "nothing written by a refused change")
+      assert.strictEqual(unchanged.version, 2)
+
+      // A rotation is a change of the destination too.
+      assert.strictEqual((yield* call("POST", `${destinationPath(created.id)}/rotate-secret`)).status, 200)
+      assert.strictEqual((yield* readDestination(created.id)).version, 3)
+
+      const conflict = yield* withRpcClient(
+        (client) => client.UpdateDestination({ id: created.id, update: { enabled: false }, expectedVersion: 2 }),
+        "admin"
+      ).pipe(Effect.flip)
+      assert.instanceOf(conflict, DestinationVersionConflict)
+      const viaRpc = yield* withRpcClient(
+        (client) => client.UpdateDestination({ id: created.id, update: { enabled: false }, expectedVersion: 3 }),
+        "admin"
+      )
+      assert.strictEqual(viaRpc.version, 4)
+      assert.isFalse(viaRpc.enabled)
+
+      yield* expectProblem(
+        yield* call("DELETE", destinationPath(created.id), { headers: { "if-match": "\"v3\"" } }),
+        412,
+        "/problems/version-conflict"
+      )
+      const deleted = yield* call("DELETE", destinationPath(created.id), { headers: { "if-match": "\"v4\"" } })
+      assert.strictEqual(deleted.status, 204)
     }))
 })

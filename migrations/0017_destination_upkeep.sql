@@ -11,3 +11,11 @@ ALTER TABLE destinations
 -- Delivery outcomes do not count (its status), except disabling a failing destination, which changes `enabled`.
 ALTER TABLE destinations ADD COLUMN version int NOT NULL DEFAULT 1;
 
+-- A destination's pending and dead deliveries as counters, kept by every statement that moves a delivery between
+-- states (fan-out, outcome, replay, erasure), as delivered_count is: a GET no longer counts its rows.
+ALTER TABLE destinations
+  ADD COLUMN pending_count int NOT NULL DEFAULT 0,
+  ADD COLUMN dead_count int NOT NULL DEFAULT 0;
+UPDATE destinations d SET
+  pending_count = (SELECT count(*) FROM destination_deliveries x WHERE x.destination_id = d.id AND x.status = 'pending'),
+  dead_count = (SELECT count(*) FROM destination_deliveries x WHERE x.destination_id = d.id AND x.status = 'dead');

@@ -214,10 +214,7 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
         sql<DestinationRow>`SELECT d.id, d.name, d.url, d.segment_id, d.enabled, d.version, d.created_at, d.updated_at,
             d.last_success_at, d.last_failure_at, d.last_http_status, d.last_error, d.consecutive_failures,
             d.failing_since, d.auto_disabled_at, d.delivered_count::text AS delivered_count,
-            (SELECT count(*) FROM destination_deliveries x WHERE x.destination_id = d.id AND x.status = 'pending')::int
-              AS pending,
-            (SELECT count(*) FROM destination_deliveries x WHERE x.destination_id = d.id AND x.status = 'dead')::int
-              AS dead
+            d.pending_count AS pending, d.dead_count AS dead
           FROM destinations d WHERE ${where} ORDER BY d.id LIMIT ${limit}`.pipe(Effect.orDie)
 
       const versionGuard = (expectedVersion: number | null) =>
@@ -316,13 +313,20 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
 
         replay: Effect.fn("DestinationRepo.replay")(function*(id, ids, at, audit) {
           return yield* sql.withTransaction(Effect.gen(function*() {
-            const rows = yield* sql`UPDATE destination_deliveries SET status = 'pending', attempts = 0,
-                next_attempt_at = ${at}, leased_until = NULL, finished_at = NULL
-              WHERE destination_id = ${id} AND status = 'dead'
-                AND ${ids === undefined ? sql`TRUE` : sql`id = ANY(${ids}::uuid[])`}
-              RETURNING id`
+            const [{ replayed }] = yield* sql<{ readonly replayed: number }>`WITH replayed AS (
+                UPDATE destination_deliveries SET status = 'pending', attempts = 0,
+                  next_attempt_at = ${at}, leased_until = NULL, finished_at = NULL
+                WHERE destination_id = ${id} AND status = 'dead'
+                  AND ${ids === undefined ? sql`TRUE` : sql`id = ANY(${ids}::uuid[])`}
+                RETURNING id
+              ), counted AS (
+                UPDATE destinations SET pending_count = pending_count + (SELECT count(*) FROM replayed),
+                  dead_count = dead_count - (SELECT count(*) FROM replayed)
+                WHERE id = ${id}
+              )
+              SELECT count(*)::int AS replayed FROM replayed`
             yield* audit
-            return rows.length
+            return replayed
           })).pipe(Effect.orDie)
         }),
 
@@ -333,14 +337,19 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
             .pipe(Effect.orDie)
           if (destinations.length === 0) return 0
           const ids = destinations.map(() => uuidv7(at.getTime()))
-          const added = yield* sql`INSERT INTO destination_deliveries
+          const [{ added }] = yield* sql<{ readonly added: number }>`WITH added AS (
+            INSERT INTO destination_deliveries
               (id, destination_id, event_id, event_type, payload, status, next_attempt_at, created_at)
             SELECT delivery.id, delivery.destination_id, ${event.eventId}::uuid, ${event.type}, ${event.body},
               'pending', ${at}, ${at}
             FROM unnest(${ids}::uuid[], ${destinations.map((row) => row.id)}::uuid[]) AS delivery (id, destination_id)
             ON CONFLICT (destination_id, event_id) DO NOTHING
-            RETURNING id`.pipe(Effect.orDie)
-          return added.length
+            RETURNING destination_id
+          ), counted AS (
+            UPDATE destinations d SET pending_count = d.pending_count + 1 FROM added WHERE d.id = added.destination_id
+          )
+          SELECT count(*)::int AS added FROM added`.pipe(Effect.orDie)
+          return added
         }),
 
         claim: Effect.fn("DestinationRepo.claim")(function*(now, leasedUntil, limit, perDestination) {
@@ -393,7 +402,8 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
               RETURNING destination_id
             )
             UPDATE destinations SET last_success_at = ${at}, last_http_status = ${httpStatus}, last_error = NULL,
-              consecutive_failures = 0, failing_since = NULL, delivered_count = delivered_count + 1
+              consecutive_failures = 0, failing_since = NULL, delivered_count = delivered_count + 1,
+              pending_count = pending_count - 1
             WHERE id IN (SELECT destination_id FROM done)`.pipe(Effect.orDie)
         }),
 
@@ -413,6 +423,8 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
             )
             UPDATE destinations d SET last_failure_at = ${at}, last_http_status = ${outcome.httpStatus}::int,
               last_error = ${outcome.error}, consecutive_failures = d.consecutive_failures + 1,
+              pending_count = d.pending_count - ${next === null ? 1 : 0}::int,
+              dead_count = d.dead_count + ${next === null ? 1 : 0}::int,
               failing_since = COALESCE(d.failing_since, ${at}),
               enabled = d.enabled AND NOT ${failingLongEnough},
               auto_disabled_at = CASE WHEN d.enabled AND ${failingLongEnough} THEN ${at} ELSE d.auto_disabled_at END,

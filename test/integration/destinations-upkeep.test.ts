@@ -1,8 +1,10 @@
 /**
  * Destinations' upkeep on the real database and NATS, with receivers that are real HTTP servers on loopback:
  * a destination that keeps failing is disabled by the service (visible in its status) and delivers again once
- * a user enables it; destinations are versioned (ETag, If-Match, RPC's expectedVersion) as segments are.
+ * a user enables it; its pending, dead and delivered counters agree with its delivery rows through fan-out,
+ * failures, dead letters, a replay and deliveries; destinations are versioned (ETag, If-Match, RPC's expectedVersion) as segments are.
  */
+import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import type { Destination } from "../../src/domain/Destination.ts"
@@ -33,6 +35,18 @@ const readDestination = (id: string) =>
     return yield* json<Destination>(response)
   })
 
+/** The destination's counters (kept with every move of a delivery) equal a count of its delivery rows. */
+const countsAgreeWithRows = (destination: Destination) =>
+  Effect.gen(function*() {
+    const sql = yield* PgClient.PgClient
+    const [rows] = yield* sql<{ readonly pending: number; readonly dead: number; readonly delivered: number }>`SELECT
+        count(*) FILTER (WHERE status = 'pending')::int AS pending, count(*) FILTER (WHERE status = 'dead')::int AS dead,
+        count(*) FILTER (WHERE status = 'delivered')::int AS delivered
+      FROM destination_deliveries WHERE destination_id = ${destination.id}`.pipe(Effect.orDie)
+    const { dead, delivered, pending } = destination.status
+    assert.deepStrictEqual({ pending, dead, delivered }, rows)
+  })
+
 layer(
   testServiceWithDatabase({
     env: {
@@ -41,7 +55,7 @@ layer(
       DESTINATION_POLL_SECONDS: "0.1",
       DESTINATION_RETRY_BASE_SECONDS: "0.2",
       DESTINATION_RETRY_CAP_SECONDS: "1",
-      DESTINATION_MAX_ATTEMPTS: "10",
+      DESTINATION_MAX_ATTEMPTS: "2",
       DESTINATION_DISABLE_AFTER_FAILURES: "3",
       DESTINATION_DISABLE_AFTER_HOURS: "0"
     }
@@ -55,17 +69,29 @@ layer(
       yield* durableConsumerReady(durable)
       const segment = yield* createSegment(manualSegment())
       const destination = yield* createDestination({ url: hooks.url, segmentId: segment.id })
-      const event = membershipEvent(segment.id)
-      yield* publishEvents([event])
+      const [first, second] = [membershipEvent(segment.id), membershipEvent(segment.id)]
+      yield* publishEvents([first])
+      const oneDead = yield* eventually("the first event dead", readDestination(destination.id), (read) => read.status.dead === 1)
+      assert.isTrue(oneDead.enabled, "two failures in a row are not enough")
+      yield* countsAgreeWithRows(oneDead)
 
+      yield* publishEvents([second])
       const disabled = yield* eventually("the destination disabled", readDestination(destination.id), (read) => !read.enabled)
       assert.strictEqual(disabled.status.consecutiveFailures, 3)
       assert.isNotNull(disabled.status.autoDisabledAt)
       assert.isNotNull(disabled.status.failingSince)
       assert.strictEqual(disabled.status.lastHttpStatus, 500)
-      assert.strictEqual(disabled.status.pending, 1, "its delivery waits, neither sent nor dead")
+      assert.strictEqual(disabled.status.pending, 1, "the second event's delivery waits, neither sent nor dead")
+      assert.strictEqual(disabled.status.dead, 1)
+      yield* countsAgreeWithRows(disabled)
       yield* Effect.sleep("1 second")
       assert.strictEqual(hooks.received.length, 3, "no attempt while disabled")
+
+      const replay = yield* call("POST", `${destinationPath(destination.id)}/dead-letters/replay`, { body: {} })
+      assert.strictEqual((yield* json<{ readonly replayed: number }>(replay)).replayed, 1)
+      const replayed = yield* readDestination(destination.id)
+      assert.deepStrictEqual([replayed.status.pending, replayed.status.dead], [2, 0])
+      yield* countsAgreeWithRows(replayed)
 
       healthy = true
       const enabled = yield* json<Destination>(yield* call("PATCH", destinationPath(destination.id), { body: { enabled: true } }))
@@ -73,10 +99,11 @@ layer(
       assert.isNull(enabled.status.autoDisabledAt)
       assert.isNull(enabled.status.failingSince)
       assert.strictEqual(enabled.status.consecutiveFailures, 0)
-      const delivered = yield* eventually("the delivery", readDestination(destination.id), (read) => read.status.delivered === 1)
-      assert.strictEqual(delivered.status.pending, 0)
+      const delivered = yield* eventually("the deliveries", readDestination(destination.id), (read) => read.status.delivered === 2)
+      assert.deepStrictEqual([delivered.status.pending, delivered.status.dead], [0, 0])
       assert.isTrue(delivered.enabled)
-      assert.strictEqual(hooks.received.length, 4)
+      yield* countsAgreeWithRows(delivered)
+      assert.strictEqual(hooks.received.length, 5)
     }))
 
   it.effect("a destination has a version and an ETag: a stale If-Match or version is a 412, on REST and RPC", () =>

@@ -19,3 +19,10 @@ ALTER TABLE destinations
 UPDATE destinations d SET
   pending_count = (SELECT count(*) FROM destination_deliveries x WHERE x.destination_id = d.id AND x.status = 'pending'),
   dead_count = (SELECT count(*) FROM destination_deliveries x WHERE x.destination_id = d.id AND x.status = 'dead');
+
+-- A delivery whose every customer was erased before it was delivered is not sent, nor replayable: erasure sets it
+-- `erased` (finished), and the destination counts it.
+ALTER TABLE destination_deliveries DROP CONSTRAINT destination_deliveries_status_check;
+ALTER TABLE destination_deliveries ADD CONSTRAINT destination_deliveries_status_check
+  CHECK (status IN ('pending', 'delivered', 'dead', 'erased'));
+ALTER TABLE destinations ADD COLUMN erased_count int NOT NULL DEFAULT 0;

@@ -6,7 +6,7 @@
  * letters and their replay.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, Layer, Option } from "effect"
 import type { Statement } from "effect/sql"
 import type { CustomerId } from "../domain/Customer.ts"
 import type {
@@ -43,6 +43,7 @@ interface DestinationRow {
   readonly delivered_count: string
   readonly pending: number
   readonly dead: number
+  readonly erased: number
 }
 
 const iso = (date: Date | null) => date === null ? null : date.toISOString()
@@ -60,6 +61,7 @@ const toDestination = (row: DestinationRow): Destination => ({
     pending: row.pending,
     delivered: Number(row.delivered_count),
     dead: row.dead,
+    erased: row.erased,
     lastSuccessAt: iso(row.last_success_at),
     lastFailureAt: iso(row.last_failure_at),
     lastHttpStatus: row.last_http_status,
@@ -197,7 +199,8 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
   failed(delivery: ClaimedDelivery, outcome: FailedAttempt, disable: DisableWhen, at: Date): Effect.Effect<boolean>
   /**
    * Erasure, inside its transaction: every delivery's body loses the customer's id, as the outbox's segment
-   * events do (a body still to be sent, or replayed, no longer names the person).
+   * events do (a body still to be sent, or replayed, no longer names the person); one still to be sent or dead
+   * that names no one any more is dropped (`erased`).
    */
   eraseCustomer(customerId: CustomerId): Effect.Effect<void>
   /** Deletes deliveries delivered before `cutoff`. */
@@ -214,7 +217,7 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
         sql<DestinationRow>`SELECT d.id, d.name, d.url, d.segment_id, d.enabled, d.version, d.created_at, d.updated_at,
             d.last_success_at, d.last_failure_at, d.last_http_status, d.last_error, d.consecutive_failures,
             d.failing_since, d.auto_disabled_at, d.delivered_count::text AS delivered_count,
-            d.pending_count AS pending, d.dead_count AS dead
+            d.pending_count AS pending, d.dead_count AS dead, d.erased_count AS erased
           FROM destinations d WHERE ${where} ORDER BY d.id LIMIT ${limit}`.pipe(Effect.orDie)
 
       const versionGuard = (expectedVersion: number | null) =>
@@ -436,11 +439,33 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
 
         eraseCustomer: Effect.fn("DestinationRepo.eraseCustomer")(function*(customerId) {
           const id = sql`to_jsonb(${customerId}::text)`
-          yield* sql`UPDATE destination_deliveries SET payload = jsonb_set(payload::jsonb, '{customerIds}', COALESCE(
-                (SELECT jsonb_agg(member) FROM jsonb_array_elements(payload::jsonb -> 'customerIds') AS member
-                  WHERE member <> ${id}),
-                '[]'::jsonb))::text
-            WHERE payload::jsonb -> 'customerIds' @> jsonb_build_array(${id})`.pipe(Effect.orDie)
+          const at = new Date(yield* Clock.currentTimeMillis)
+          // A delivery left naming no one (still to be sent, or dead) would tell its receiver nothing but that
+          // someone was erased: it is dropped as `erased`, never sent or replayed. Delivered ones keep their state.
+          yield* sql`WITH named AS (
+              SELECT x.id, x.destination_id, x.status, COALESCE(
+                  (SELECT jsonb_agg(member) FROM jsonb_array_elements(x.payload::jsonb -> 'customerIds') AS member
+                    WHERE member <> ${id}),
+                  '[]'::jsonb) AS kept
+              FROM destination_deliveries x
+              WHERE x.payload::jsonb -> 'customerIds' @> jsonb_build_array(${id})
+              FOR UPDATE
+            ), judged AS (
+              SELECT named.*, named.status IN ('pending', 'dead') AND named.kept = '[]'::jsonb AS dropped FROM named
+            ), scrubbed AS (
+              UPDATE destination_deliveries x SET payload = jsonb_set(x.payload::jsonb, '{customerIds}', judged.kept)::text,
+                status = CASE WHEN judged.dropped THEN 'erased' ELSE x.status END,
+                finished_at = CASE WHEN judged.dropped THEN COALESCE(x.finished_at, ${at}) ELSE x.finished_at END,
+                leased_until = CASE WHEN judged.dropped THEN NULL ELSE x.leased_until END,
+                last_error = CASE WHEN judged.dropped THEN 'every customer it named was erased' ELSE x.last_error END
+              FROM judged WHERE x.id = judged.id
+            )
+            UPDATE destinations d SET pending_count = d.pending_count - dropped.pending,
+              dead_count = d.dead_count - dropped.dead, erased_count = d.erased_count + dropped.pending + dropped.dead
+            FROM (SELECT destination_id, count(*) FILTER (WHERE status = 'pending')::int AS pending,
+                count(*) FILTER (WHERE status = 'dead')::int AS dead
+              FROM judged WHERE dropped GROUP BY destination_id) AS dropped
+            WHERE d.id = dropped.destination_id`.pipe(Effect.orDie)
         }),
 
         prune: Effect.fn("DestinationRepo.prune")(function*(cutoff) {

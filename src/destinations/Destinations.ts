@@ -54,6 +54,7 @@ const noDeliveriesYet: DeliveryStatus = {
   pending: 0,
   delivered: 0,
   dead: 0,
+  erased: 0,
   lastSuccessAt: null,
   lastFailureAt: null,
   lastHttpStatus: null,

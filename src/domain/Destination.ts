@@ -35,6 +35,9 @@ export const DeliveryStatus = Schema.Struct({
   pending: Count.annotate({ description: "Deliveries waiting for their next attempt or in flight" }),
   delivered: Count.annotate({ description: "Deliveries a 2xx answered" }),
   dead: Count.annotate({ description: "Dead letters: deliveries given up after their last attempt" }),
+  erased: Count.annotate({
+    description: "Deliveries dropped before they were delivered because every customer they named was erased"
+  }),
   lastSuccessAt: Schema.NullOr(Timestamp).annotate({ description: "The last attempt a 2xx answered" }),
   lastFailureAt: Schema.NullOr(Timestamp).annotate({ description: "The last attempt that failed" }),
   lastHttpStatus: Schema.NullOr(Schema.Int).annotate({
@@ -90,6 +93,7 @@ export const Destination = Schema.Struct({ ...destinationFields, status: Deliver
       pending: 0,
       delivered: 42,
       dead: 1,
+      erased: 0,
       lastSuccessAt: "2026-01-31T10:00:00.000Z",
       lastFailureAt: "2026-01-31T09:45:00.000Z",
       lastHttpStatus: 200,

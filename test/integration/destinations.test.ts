@@ -299,15 +299,54 @@ layer(
       const attempts = hooks.received.length
 
       assert.strictEqual((yield* call("DELETE", `/api/v1/customers/${erased}`)).status, 204)
+      // A dead letter of the erased customer alone was dropped (erased): only the others are replayed.
+      const afterErasure = yield* readDestination(destination.id)
+      assert.strictEqual(afterErasure.status.dead + afterErasure.status.erased, dead.status.dead)
       healthy = true
       yield* call("POST", `${destinationsPath}/${destination.id}/dead-letters/replay`, { body: {} })
       const replayed = (yield* eventually(
         "the replay",
         Effect.sync(() => hooks.received),
-        (got) => got.length === attempts + dead.status.dead
+        (got) => got.length === attempts + afterErasure.status.dead
       )).slice(attempts)
       assert.deepStrictEqual([...namedIn(replayed)], [kept])
       for (const request of replayed) assert.notInclude(request.body, erased)
+    }))
+
+  it.effect("a dead letter whose every customer was erased is dropped as erased, never replayed with no ids", () =>
+    Effect.gen(function*() {
+      let healthy = false
+      const hooks = yield* receiver(() => healthy ? 200 : 503)
+      yield* consumerReady
+      const segment = yield* createSegment(manualSegment())
+      const destination = yield* createDestination({ url: hooks.url, segmentId: segment.id })
+      const [kept, erased] = [(yield* createCustomer(newCustomer())).id, (yield* createCustomer(newCustomer())).id]
+      const erasedOnly = { ...membershipEvent(segment.id), customerIds: [erased] }
+      const both = { ...membershipEvent(segment.id), customerIds: [kept, erased].sort() }
+      yield* publishEvents([erasedOnly, both])
+      yield* eventually("two dead letters", readDestination(destination.id), (read) => read.status.dead === 2)
+      const attempts = hooks.received.length
+
+      assert.strictEqual((yield* call("DELETE", `/api/v1/customers/${erased}`)).status, 204)
+      const status = (yield* readDestination(destination.id)).status
+      assert.deepStrictEqual([status.pending, status.dead, status.erased], [0, 1, 1])
+      const rows = yield* deliveryRows(destination.id)
+      assert.deepStrictEqual(
+        rows.map((row) => [row.eventId, row.status]).sort(),
+        [[erasedOnly.eventId, "erased"], [both.eventId, "dead"]].sort()
+      )
+      const letters = yield* json<DeadLetterPage>(yield* call("GET", `${destinationsPath}/${destination.id}/dead-letters`))
+      assert.deepStrictEqual(letters.data.map((letter) => letter.eventId), [both.eventId])
+
+      healthy = true
+      const replay = yield* call("POST", `${destinationsPath}/${destination.id}/dead-letters/replay`, { body: {} })
+      assert.strictEqual((yield* json<{ readonly replayed: number }>(replay)).replayed, 1)
+      yield* eventually("the replay delivered", readDestination(destination.id), (read) => read.status.delivered === 1)
+      yield* Effect.sleep("500 millis")
+      const replayed = hooks.received.slice(attempts)
+      assert.strictEqual(replayed.length, 1, "the erased-only delivery is not sent")
+      const payload = new Webhook(destination.secret).verify(replayed[0].body, replayed[0].headers) as MembershipNotification
+      assert.deepStrictEqual([payload.eventId, payload.customerIds], [both.eventId, [kept]])
     }))
 
   it.effect("a destination that does not answer holds only its own attempts: another gets the same event at once", () =>

@@ -5,7 +5,9 @@
  * criteria name change; claimed by any service process with FOR UPDATE SKIP
  * LOCKED, so several processes share the queue and never run one job twice.
  *
- * A run is one transaction: it locks its job row (other processes' claims skip
+ * A run first asks the rules engine (when the criteria name rules), outside any
+ * transaction, renewing its claim's lease meanwhile; then it is one
+ * transaction: it locks its job row (other processes' claims skip
  * it) and the segment's row (concurrent erasures and definition changes wait),
  * evaluates the criteria set-wise (CriteriaSql.ts) over the live customers at
  * one instant, closes the stays of members who no longer match, opens stays for
@@ -36,7 +38,7 @@ import { rulesNamed } from "./CriteriaReferences.ts"
 import { calculationSettings, defaultCalculationWorkMem, matchingCustomers } from "./CriteriaSql.ts"
 import { currentEvaluationContext } from "./Evaluation.ts"
 import { membershipEventsToFill } from "./MembershipEvents.ts"
-import { storeRuleMatches } from "./RuleMatches.ts"
+import { fetchRuleMatches, type RuleMatches, storeRuleMatches } from "./RuleMatches.ts"
 
 /** A job that took its process down this many times is given up rather than retried for ever. */
 const maxAttempts = 3
@@ -216,11 +218,17 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
       })
 
       /** The diff of the segment's current members against the customers its criteria match now. */
-      const applyDiff = (claimed: Claimed, criteria: Criterion) =>
+      const applyDiff = (claimed: Claimed, criteria: Criterion, fetched: RuleMatches) =>
         Effect.gen(function*() {
           const context = { ...(yield* currentEvaluationContext.pipe(Effect.provideService(ClvModels, models))), now: claimed.startedAt }
-          // The engine's answers first (none asked when the criteria name no rule).
-          const ruleMatches = yield* storeRuleMatches(sql, rulesEngine, rulesNamed(criteria))
+          // The engine's answers, asked before the transaction; rules the criteria came to name since (a change
+          // committed meanwhile) are asked now, inside it.
+          const named = rulesNamed(criteria)
+          const late = yield* fetchRuleMatches(sql, rulesEngine, named.filter((ruleId) => !fetched.has(ruleId)), () => Effect.void)
+          const ruleMatches = yield* storeRuleMatches(
+            sql,
+            new Map(named.map((ruleId) => [ruleId, fetched.get(ruleId) ?? late.get(ruleId) ?? []]))
+          )
           const at = new Date(claimed.startedAt)
           yield* calculationSettings(sql, workMem)
           // The matches in a table of the transaction's own, with its statistics: compared with the current
@@ -289,8 +297,35 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
           return dependents.length
         })
 
+      /** Keeps the claim's lease ahead while `effect` runs outside the run's transaction (no row lock keeps it). */
+      const holdingClaim = (claimed: Claimed) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        Effect.scoped(Effect.gen(function*() {
+          const renew = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            sql`UPDATE segment_calculations SET lease_expires_at = ${new Date(now + Duration.toMillis(lease))}
+              WHERE id = ${claimed.id} AND status = 'running' AND attempts = ${claimed.attempts}`)
+          yield* Effect.forkScoped(renew.pipe(
+            loggingFailures("segments: renewing a calculation's lease failed"),
+            Effect.andThen(Effect.sleep(Duration.millis(Duration.toMillis(lease) / 3))),
+            Effect.forever
+          ))
+          return yield* effect
+        }))
+
+      /**
+       * The rules engine's answers for the criteria as they are now, asked before the run's transaction opens:
+       * an engine taking minutes then holds no lock on the job, the segment or its stays.
+       */
+      const fetchBeforeRun = (claimed: Claimed) =>
+        Effect.gen(function*() {
+          const [segment] = yield* sql<{ readonly criteria: Criterion | null }>`SELECT criteria
+            FROM customer_segments WHERE id = ${claimed.segmentId}`
+          const rules = segment?.criteria == null ? [] : rulesNamed(segment.criteria)
+          if (rules.length === 0) return new Map() as RuleMatches
+          return yield* fetchRuleMatches(sql, rulesEngine, rules, () => Effect.void).pipe(holdingClaim(claimed))
+        })
+
       const run = (claimed: Claimed) =>
-        sql.withTransaction(Effect.gen(function*() {
+        Effect.flatMap(fetchBeforeRun(claimed), (fetched) => sql.withTransaction(Effect.gen(function*() {
           // The claim still holds (no process took the job over after a lease this one overran), and from here
           // the row lock keeps every other claim off the job until this transaction ends.
           const [mine] = yield* sql`SELECT 1 FROM segment_calculations
@@ -304,7 +339,7 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
           if (segment === undefined || segment.criteria === null) {
             return yield* new CalculationFailed({ reason: "the segment is manual: its members are kept by hand" })
           }
-          const diff = yield* applyDiff(claimed, segment.criteria)
+          const diff = yield* applyDiff(claimed, segment.criteria, fetched)
           const change = { segmentId: claimed.segmentId, cause: "calculation", calculationId: claimed.id, at: claimed.startedAt } as const
           yield* outbox.appendFilled([
             ...membershipEventsToFill("segment.joined", change, diff.joined),
@@ -322,7 +357,7 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
               departed = ${diff.left}, duration_ms = ${finishedAt - claimed.startedAt}, error = NULL
             WHERE id = ${claimed.id}`
           return { ...diff, dependents, durationMs: finishedAt - claimed.startedAt }
-        })).pipe(
+        }))).pipe(
           // A ROLLBACK that fails (the connection is gone) is a defect of withTransaction; the transaction is
           // rolled back all the same (PostgreSQL ends it with the connection), so it is the run's failure.
           Effect.catchDefect((defect) => SqlError.isSqlError(defect) ? Effect.fail(defect) : Effect.die(defect)),

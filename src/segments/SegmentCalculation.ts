@@ -17,7 +17,7 @@
  * recalculates from the table's state.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Clock, Config, Context, Data, Duration, Effect, Layer, Option, Queue, Schedule } from "effect"
+import { Clock, Config, Context, Data, Duration, Effect, Layer, Option, Queue, Ref, Schedule } from "effect"
 import { SqlError, type Statement } from "effect/sql"
 import { SegmentNotFound } from "../domain/Errors.ts"
 import type {
@@ -26,6 +26,7 @@ import type {
   SegmentCalculationStatus,
   SegmentCalculationTrigger
 } from "../domain/SegmentCalculation.ts"
+import type { RuleId } from "../domain/Rules.ts"
 import type { Criterion, SegmentId } from "../domain/SegmentCriteria.ts"
 import { maxCustomersPerMembershipEvent, segmentsStream } from "../domain/SegmentEvents.ts"
 import { ClvModels } from "../analytics/ClvModels.ts"
@@ -66,10 +67,29 @@ interface CalculationRow {
   readonly departed: number | null
   readonly duration_ms: number | null
   readonly error: string | null
+  readonly phase: RunningPhase | null
+  readonly progress: number | null
 }
 
+/** What a running calculation is doing, as its row records it. */
+type RunningPhase = "asking-rules-engine" | "calculating"
+
 const calculationColumns = "id, segment_id, status, trigger, requested_at, started_at, finished_at, attempts, " +
-  "members, joined, departed, duration_ms, error"
+  "members, joined, departed, duration_ms, error, phase, progress"
+
+/** The phase and its share done: stored while running, implied by the status otherwise. */
+const progressOf = (row: CalculationRow): Pick<SegmentCalculation, "phase" | "progress"> => {
+  switch (row.status) {
+    case "queued":
+      return { phase: "queued", progress: 0 }
+    case "running":
+      return { phase: row.phase ?? "calculating", progress: row.phase === "asking-rules-engine" ? row.progress ?? 0 : null }
+    case "succeeded":
+      return { phase: "finished", progress: 1 }
+    case "failed":
+      return { phase: "finished", progress: null }
+  }
+}
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString())
 
@@ -85,6 +105,7 @@ const toCalculation = (row: CalculationRow): SegmentCalculation => ({
   members: row.members,
   joined: row.joined,
   left: row.departed,
+  ...progressOf(row),
   durationMs: row.duration_ms,
   error: row.error
 })
@@ -204,6 +225,7 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
         const now = yield* Clock.currentTimeMillis
         const [claimed] = yield* sql<{ readonly id: SegmentCalculationId; readonly segment_id: SegmentId; readonly attempts: number }>`
           UPDATE segment_calculations SET status = 'running', started_at = ${new Date(now)},
+              phase = NULL, progress = NULL,
               lease_expires_at = ${new Date(now + Duration.toMillis(lease))}, attempts = attempts + 1
           WHERE id = (
             SELECT id FROM segment_calculations
@@ -297,18 +319,33 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
           return dependents.length
         })
 
-      /** Keeps the claim's lease ahead while `effect` runs outside the run's transaction (no row lock keeps it). */
-      const holdingClaim = (claimed: Claimed) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      /** How often a run outside its transaction renews its lease and records its progress. */
+      const heartbeat = Duration.millis(Math.min(500, Duration.toMillis(lease) / 3))
+
+      /**
+       * Asks the rules engine for the criteria's rules, outside the run's transaction (no row lock keeps the
+       * claim then): meanwhile the claim's lease is kept ahead and the share of customers answered for recorded.
+       */
+      const askingRulesEngine = (claimed: Claimed, rules: ReadonlyArray<RuleId>) =>
         Effect.scoped(Effect.gen(function*() {
-          const renew = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            sql`UPDATE segment_calculations SET lease_expires_at = ${new Date(now + Duration.toMillis(lease))}
-              WHERE id = ${claimed.id} AND status = 'running' AND attempts = ${claimed.attempts}`)
-          yield* Effect.forkScoped(renew.pipe(
-            loggingFailures("segments: renewing a calculation's lease failed"),
-            Effect.andThen(Effect.sleep(Duration.millis(Duration.toMillis(lease) / 3))),
+          const share = yield* Ref.make(0)
+          // Never back from `calculating`: a heartbeat still on its way when the engine is done changes nothing.
+          const record = (phase: RunningPhase, progress: number | null) =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              sql`UPDATE segment_calculations SET lease_expires_at = ${new Date(now + Duration.toMillis(lease))},
+                  phase = ${phase}, progress = ${progress}::real
+                WHERE id = ${claimed.id} AND status = 'running' AND attempts = ${claimed.attempts}
+                  AND phase IS DISTINCT FROM 'calculating'`)
+          yield* Effect.forkScoped(Ref.get(share).pipe(
+            Effect.flatMap((done) => record("asking-rules-engine", done)),
+            loggingFailures("segments: recording a calculation's progress failed"),
+            Effect.andThen(Effect.sleep(heartbeat)),
             Effect.forever
           ))
-          return yield* effect
+          const matches = yield* fetchRuleMatches(sql, rulesEngine, rules, ({ done, total }) =>
+            Ref.set(share, total === 0 ? 1 : done / total))
+          yield* record("calculating", null)
+          return matches
         }))
 
       /**
@@ -321,7 +358,7 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
             FROM customer_segments WHERE id = ${claimed.segmentId}`
           const rules = segment?.criteria == null ? [] : rulesNamed(segment.criteria)
           if (rules.length === 0) return new Map() as RuleMatches
-          return yield* fetchRuleMatches(sql, rulesEngine, rules, () => Effect.void).pipe(holdingClaim(claimed))
+          return yield* askingRulesEngine(claimed, rules)
         })
 
       const run = (claimed: Claimed) =>
@@ -353,7 +390,7 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
             ? yield* queueDependents(claimed.segmentId, new Date(finishedAt))
             : 0
           yield* sql`UPDATE segment_calculations SET status = 'succeeded', finished_at = ${new Date(finishedAt)},
-              lease_expires_at = NULL, members = ${diff.members}, joined = ${diff.joined},
+              lease_expires_at = NULL, phase = NULL, progress = NULL, members = ${diff.members}, joined = ${diff.joined},
               departed = ${diff.left}, duration_ms = ${finishedAt - claimed.startedAt}, error = NULL
             WHERE id = ${claimed.id}`
           return { ...diff, dependents, durationMs: finishedAt - claimed.startedAt }
@@ -392,11 +429,12 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
       const markFailed = (claimed: Claimed, reason: string) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           sql`UPDATE segment_calculations SET status = 'failed', error = ${reason}, finished_at = ${new Date(now)},
-              lease_expires_at = NULL, duration_ms = ${now - claimed.startedAt}
+              lease_expires_at = NULL, phase = NULL, progress = NULL, duration_ms = ${now - claimed.startedAt}
             WHERE id = ${claimed.id} AND status = 'running' AND attempts = ${claimed.attempts}`.pipe(afterLostConnection))
 
       const requeue = (claimed: Claimed, reason: string) =>
-        sql`UPDATE segment_calculations SET status = 'queued', lease_expires_at = NULL, error = ${reason}
+        sql`UPDATE segment_calculations SET status = 'queued', lease_expires_at = NULL, error = ${reason},
+            phase = NULL, progress = NULL
           WHERE id = ${claimed.id} AND status = 'running' AND attempts = ${claimed.attempts}`.pipe(afterLostConnection)
 
       /**

@@ -2,7 +2,7 @@
  * Calculation of a rule-backed segment against the slow rules engine stand-in, on the real database: the run
  * asks the engine before it opens its transaction, so while the engine answers neither the job's row nor the
  * segment's is locked (a definition change need not wait for the engine), and the members are still those the
- * rule matches.
+ * rule matches; the job resource reports its phase and the share of customers the engine has answered for.
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
@@ -84,5 +84,43 @@ layer(
       engine.setLatency(0)
       assert.strictEqual(done.status, "succeeded", done.error ?? "")
       assert.deepStrictEqual(yield* membersOf(segment.id), [gbVip])
+    }))
+
+  it.effect("the job reports its phase and the share of customers the engine answered for, then finished at 1", () =>
+    Effect.gen(function*() {
+      const engine = yield* StandInEngine
+      const tag = `progress-${unique()}`
+      // Pages of 2 customers, 4 in flight: the engine's answers arrive in several rounds.
+      for (let i = 0; i < 12; i++) yield* createCustomer(newCustomer({ location: { country: "GB" }, tags: [tag] }))
+      const segment = yield* createSegment(dynamicSegment({
+        criteria: { kind: "all", criteria: [{ kind: "tags", match: "any", tags: [tag] }, { kind: "rule", ruleId: "vip-gb" }] }
+      }))
+      yield* eventually(
+        "the creation's calculation to finish",
+        Effect.flatMap(PgClient.PgClient, (sql) =>
+          sql<{ readonly pending: number }>`SELECT count(*)::int AS pending FROM segment_calculations
+            WHERE segment_id = ${segment.id} AND status IN ('queued', 'running')`.pipe(Effect.orDie)),
+        ([row]) => row.pending === 0
+      )
+
+      engine.setLatency(700)
+      const requested = yield* call("POST", `${segmentPath(segment.id)}/calculate`)
+      const job = yield* json<SegmentCalculation>(requested)
+      assert.deepStrictEqual([job.phase, job.progress], ["queued", 0])
+      const seen: Array<readonly [string, number | null]> = []
+      const done = yield* eventually(
+        "the run to finish",
+        Effect.tap(calculation(segment.id, job.id), (read) => Effect.sync(() => seen.push([read.phase, read.progress]))),
+        (read) => read.status === "succeeded" || read.status === "failed"
+      )
+      engine.setLatency(0)
+      assert.strictEqual(done.status, "succeeded", done.error ?? "")
+      assert.deepStrictEqual([done.phase, done.progress], ["finished", 1])
+      const asking = seen.filter(([phase]) => phase === "asking-rules-engine").map(([, progress]) => progress ?? -1)
+      assert.isTrue(asking.some((share) => share > 0 && share < 1), `a share between 0 and 1 seen: ${JSON.stringify(seen)}`)
+      assert.deepStrictEqual(asking, [...asking].sort((a, b) => a - b), "the share only grows")
+      for (const [phase, progress] of seen) {
+        if (phase === "calculating") assert.isNull(progress)
+      }
     }))
 })

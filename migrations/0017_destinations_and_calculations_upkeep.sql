@@ -1,4 +1,4 @@
--- Leftovers of destinations (issue 15).
+-- Leftovers of destinations and calculations (issue 15).
 -- A destination that keeps failing is disabled by the service (src/destinations/DestinationDelivery.ts):
 -- failing_since is the first failed attempt since the last success (or re-enable), auto_disabled_at when the
 -- service disabled it (NULL when enabled, or disabled by a user).
@@ -26,3 +26,10 @@ ALTER TABLE destination_deliveries DROP CONSTRAINT destination_deliveries_status
 ALTER TABLE destination_deliveries ADD CONSTRAINT destination_deliveries_status_check
   CHECK (status IN ('pending', 'delivered', 'dead', 'erased'));
 ALTER TABLE destinations ADD COLUMN erased_count int NOT NULL DEFAULT 0;
+
+-- A running calculation's progress (src/segments/SegmentCalculation.ts): its phase (asking the rules engine, or
+-- calculating) and the share of the phase done, when the phase can tell (the rules engine's: customers answered
+-- for, of the live customers). Written outside the run's transaction, so readers see it while the run goes on.
+ALTER TABLE segment_calculations
+  ADD COLUMN phase text CHECK (phase IN ('asking-rules-engine', 'calculating')),
+  ADD COLUMN progress real CHECK (progress BETWEEN 0 AND 1);

@@ -33,7 +33,9 @@ import { allowPrivateNetworks } from "./Destinations.ts"
 const RoutedEvent = Schema.fromJsonString(Schema.Struct({
   type: Schema.Literals(["segment.joined", "segment.left"]),
   eventId: Schema.String.check(Schema.isUUID()),
-  segmentId: Schema.String.check(Schema.isUUID())
+  segmentId: Schema.String.check(Schema.isUUID()),
+  // Read to apply erasures that happened between the publication and the fan-out.
+  customerIds: Schema.optionalKey(Schema.Array(Schema.String))
 }))
 const decodeRoutedEvent = Schema.decodeUnknownExit(RoutedEvent)
 

@@ -116,8 +116,12 @@ export interface FannedOutEvent {
   readonly eventId: string
   readonly type: string
   readonly segmentId: string
+  /** The customers the event names, as far as the fan-out read them. */
+  readonly customerIds?: ReadonlyArray<string> | undefined
   readonly body: string
 }
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/iu
 
 /** A delivery claimed for one attempt: where to, signed with which secrets, and which attempt this is. */
 export interface ClaimedDelivery {
@@ -236,6 +240,37 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
         return Option.map(Option.fromNullishOr(rows[0]), toDestination)
       })
 
+      const eraseCustomer = Effect.fn("DestinationRepo.eraseCustomer")(function*(customerId: CustomerId) {
+        const id = sql`to_jsonb(${customerId}::text)`
+        const at = new Date(yield* Clock.currentTimeMillis)
+        // A delivery left naming no one (still to be sent, or dead) would tell its receiver nothing but that
+        // someone was erased: it is dropped as `erased`, never sent or replayed. Delivered ones keep their state.
+        yield* sql`WITH named AS (
+            SELECT x.id, x.destination_id, x.status, COALESCE(
+                (SELECT jsonb_agg(member) FROM jsonb_array_elements(x.payload::jsonb -> 'customerIds') AS member
+                  WHERE member <> ${id}),
+                '[]'::jsonb) AS kept
+            FROM destination_deliveries x
+            WHERE x.payload::jsonb -> 'customerIds' @> jsonb_build_array(${id})
+            FOR UPDATE
+          ), judged AS (
+            SELECT named.*, named.status IN ('pending', 'dead') AND named.kept = '[]'::jsonb AS dropped FROM named
+          ), scrubbed AS (
+            UPDATE destination_deliveries x SET payload = jsonb_set(x.payload::jsonb, '{customerIds}', judged.kept)::text,
+              status = CASE WHEN judged.dropped THEN 'erased' ELSE x.status END,
+              finished_at = CASE WHEN judged.dropped THEN COALESCE(x.finished_at, ${at}) ELSE x.finished_at END,
+              leased_until = CASE WHEN judged.dropped THEN NULL ELSE x.leased_until END,
+              last_error = CASE WHEN judged.dropped THEN 'every customer it named was erased' ELSE x.last_error END
+            FROM judged WHERE x.id = judged.id
+          )
+          UPDATE destinations d SET pending_count = d.pending_count - dropped.pending,
+            dead_count = d.dead_count - dropped.dead, erased_count = d.erased_count + dropped.pending + dropped.dead
+          FROM (SELECT destination_id, count(*) FILTER (WHERE status = 'pending')::int AS pending,
+              count(*) FILTER (WHERE status = 'dead')::int AS dead
+            FROM judged WHERE dropped GROUP BY destination_id) AS dropped
+          WHERE d.id = dropped.destination_id`.pipe(Effect.orDie)
+      })
+
       return DestinationRepo.of({
         insert: Effect.fn("DestinationRepo.insert")(function*(destination, audit) {
           yield* sql.withTransaction(Effect.gen(function*() {
@@ -340,7 +375,7 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
             .pipe(Effect.orDie)
           if (destinations.length === 0) return 0
           const ids = destinations.map(() => uuidv7(at.getTime()))
-          const [{ added }] = yield* sql<{ readonly added: number }>`WITH added AS (
+          const insert = sql<{ readonly added: number }>`WITH added AS (
             INSERT INTO destination_deliveries
               (id, destination_id, event_id, event_type, payload, status, next_attempt_at, created_at)
             SELECT delivery.id, delivery.destination_id, ${event.eventId}::uuid, ${event.type}, ${event.body},
@@ -351,8 +386,18 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
           ), counted AS (
             UPDATE destinations d SET pending_count = d.pending_count + 1 FROM added WHERE d.id = added.destination_id
           )
-          SELECT count(*)::int AS added FROM added`.pipe(Effect.orDie)
-          return added
+          SELECT count(*)::int AS added FROM added`
+          // An event published before a customer's erasure and filed after it still names them: the erasure's
+          // scrub is applied to the new deliveries before anyone can claim them (same transaction).
+          const named = (event.customerIds ?? []).filter((id) => uuidPattern.test(id))
+          return yield* sql.withTransaction(Effect.gen(function*() {
+            const [{ added }] = yield* insert
+            if (added === 0 || named.length === 0) return added
+            const erased = yield* sql<{ readonly id: CustomerId }>`SELECT id FROM customers
+              WHERE id = ANY(${named}::uuid[]) AND status = 'DELETED'`
+            for (const { id } of erased) yield* eraseCustomer(id)
+            return added
+          })).pipe(Effect.orDie)
         }),
 
         claim: Effect.fn("DestinationRepo.claim")(function*(now, leasedUntil, limit, perDestination) {
@@ -437,36 +482,7 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
           return rows[0]?.disabled === true
         }),
 
-        eraseCustomer: Effect.fn("DestinationRepo.eraseCustomer")(function*(customerId) {
-          const id = sql`to_jsonb(${customerId}::text)`
-          const at = new Date(yield* Clock.currentTimeMillis)
-          // A delivery left naming no one (still to be sent, or dead) would tell its receiver nothing but that
-          // someone was erased: it is dropped as `erased`, never sent or replayed. Delivered ones keep their state.
-          yield* sql`WITH named AS (
-              SELECT x.id, x.destination_id, x.status, COALESCE(
-                  (SELECT jsonb_agg(member) FROM jsonb_array_elements(x.payload::jsonb -> 'customerIds') AS member
-                    WHERE member <> ${id}),
-                  '[]'::jsonb) AS kept
-              FROM destination_deliveries x
-              WHERE x.payload::jsonb -> 'customerIds' @> jsonb_build_array(${id})
-              FOR UPDATE
-            ), judged AS (
-              SELECT named.*, named.status IN ('pending', 'dead') AND named.kept = '[]'::jsonb AS dropped FROM named
-            ), scrubbed AS (
-              UPDATE destination_deliveries x SET payload = jsonb_set(x.payload::jsonb, '{customerIds}', judged.kept)::text,
-                status = CASE WHEN judged.dropped THEN 'erased' ELSE x.status END,
-                finished_at = CASE WHEN judged.dropped THEN COALESCE(x.finished_at, ${at}) ELSE x.finished_at END,
-                leased_until = CASE WHEN judged.dropped THEN NULL ELSE x.leased_until END,
-                last_error = CASE WHEN judged.dropped THEN 'every customer it named was erased' ELSE x.last_error END
-              FROM judged WHERE x.id = judged.id
-            )
-            UPDATE destinations d SET pending_count = d.pending_count - dropped.pending,
-              dead_count = d.dead_count - dropped.dead, erased_count = d.erased_count + dropped.pending + dropped.dead
-            FROM (SELECT destination_id, count(*) FILTER (WHERE status = 'pending')::int AS pending,
-                count(*) FILTER (WHERE status = 'dead')::int AS dead
-              FROM judged WHERE dropped GROUP BY destination_id) AS dropped
-            WHERE d.id = dropped.destination_id`.pipe(Effect.orDie)
-        }),
+        eraseCustomer,
 
         prune: Effect.fn("DestinationRepo.prune")(function*(cutoff) {
           yield* sql`DELETE FROM destination_deliveries WHERE status = 'delivered' AND finished_at < ${cutoff}`

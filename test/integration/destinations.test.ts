@@ -349,6 +349,36 @@ layer(
       assert.deepStrictEqual([payload.eventId, payload.customerIds], [both.eventId, [kept]])
     }))
 
+  it.effect("an event published before its customer's erasure and filed after it is scrubbed, or dropped as erased", () =>
+    Effect.gen(function*() {
+      const hooks = yield* receiver()
+      yield* consumerReady
+      const segment = yield* createSegment(manualSegment())
+      const destination = yield* createDestination({ url: hooks.url, segmentId: segment.id })
+      const [kept, erased] = [(yield* createCustomer(newCustomer())).id, (yield* createCustomer(newCustomer())).id]
+      assert.strictEqual((yield* call("DELETE", `/api/v1/customers/${erased}`)).status, 204)
+      // As if published before the erasure and still in the stream.
+      const erasedOnly = { ...membershipEvent(segment.id), customerIds: [erased] }
+      const both = { ...membershipEvent(segment.id), customerIds: [kept, erased].sort() }
+      yield* publishEvents([erasedOnly, both])
+
+      const status = (yield* eventually(
+        "one delivered, one dropped",
+        readDestination(destination.id),
+        (read) => read.status.delivered === 1 && read.status.erased === 1
+      )).status
+      assert.deepStrictEqual([status.pending, status.dead], [0, 0])
+      const rows = yield* deliveryRows(destination.id)
+      assert.deepStrictEqual(
+        rows.map((row) => [row.eventId, row.status]).sort(),
+        [[erasedOnly.eventId, "erased"], [both.eventId, "delivered"]].sort()
+      )
+      assert.strictEqual(hooks.received.length, 1)
+      const payload = new Webhook(destination.secret).verify(hooks.received[0].body, hooks.received[0].headers) as MembershipNotification
+      assert.deepStrictEqual([payload.eventId, payload.customerIds], [both.eventId, [kept]])
+      assert.notInclude(hooks.received[0].body, erased)
+    }))
+
   it.effect("a destination that does not answer holds only its own attempts: another gets the same event at once", () =>
     Effect.gen(function*() {
       const [silent, prompt] = [yield* receiver(() => 0), yield* receiver()]

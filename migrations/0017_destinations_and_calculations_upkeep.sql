@@ -26,6 +26,8 @@ ALTER TABLE destination_deliveries DROP CONSTRAINT destination_deliveries_status
 ALTER TABLE destination_deliveries ADD CONSTRAINT destination_deliveries_status_check
   CHECK (status IN ('pending', 'delivered', 'dead', 'erased'));
 ALTER TABLE destinations ADD COLUMN erased_count int NOT NULL DEFAULT 0;
+-- Dropped rows are pruned with the delivered ones, after DESTINATION_DELIVERY_RETENTION_HOURS.
+CREATE INDEX destination_deliveries_erased_idx ON destination_deliveries (finished_at) WHERE status = 'erased';
 
 -- A running calculation's progress (src/segments/SegmentCalculation.ts): its phase (asking the rules engine, or
 -- calculating) and the share of the phase done, when the phase can tell (the rules engine's: customers answered

@@ -23,6 +23,7 @@ import type {
 import { destinationPageSize } from "../domain/Destination.ts"
 import type { SegmentId } from "../domain/SegmentCriteria.ts"
 import { uuidv7 } from "../platform/Ids.ts"
+import type { GuardedOutcome } from "../segments/SegmentRepo.ts"
 
 interface DestinationRow {
   readonly id: DestinationId
@@ -105,11 +106,6 @@ export interface NewDestination {
   readonly at: Date
 }
 
-/** What a version-guarded write found. */
-export type GuardedOutcome<A> =
-  | { readonly _tag: "Done"; readonly value: A }
-  | { readonly _tag: "NotFound" }
-  | { readonly _tag: "Stale"; readonly currentVersion: number }
 
 /** A segment event as the fan-out files it: the body is the message as published, sent as it is. */
 export interface FannedOutEvent {
@@ -207,7 +203,7 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
    * that names no one any more is dropped (`erased`).
    */
   eraseCustomer(customerId: CustomerId): Effect.Effect<void>
-  /** Deletes deliveries delivered before `cutoff`. */
+  /** Deletes deliveries delivered (or dropped as erased) before `cutoff`. */
   prune(cutoff: Date): Effect.Effect<void>
   /** When the oldest destination was created; none when there is none. */
   readonly firstCreatedAt: Effect.Effect<Option.Option<Date>>
@@ -486,6 +482,8 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
 
         prune: Effect.fn("DestinationRepo.prune")(function*(cutoff) {
           yield* sql`DELETE FROM destination_deliveries WHERE status = 'delivered' AND finished_at < ${cutoff}`
+            .pipe(Effect.orDie)
+          yield* sql`DELETE FROM destination_deliveries WHERE status = 'erased' AND finished_at < ${cutoff}`
             .pipe(Effect.orDie)
         }),
 

@@ -41,8 +41,8 @@ import type { SegmentId } from "../domain/SegmentCriteria.ts"
 import { uuidv7 } from "../platform/Ids.ts"
 import { urlRefusal } from "../platform/OutboundHttp.ts"
 import { AuditLog } from "../privacy/AuditLog.ts"
-import { SegmentRepo } from "../segments/SegmentRepo.ts"
-import { DestinationRepo, type GuardedOutcome } from "./DestinationRepo.ts"
+import { type GuardedOutcome, SegmentRepo } from "../segments/SegmentRepo.ts"
+import { DestinationRepo } from "./DestinationRepo.ts"
 
 /** Whether destinations may be on loopback and private networks: only where the service's own network is safe. */
 export const allowPrivateNetworks = Config.Boolean("DESTINATIONS_ALLOW_PRIVATE_NETWORKS").pipe(Config.withDefault(false))

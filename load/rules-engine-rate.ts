@@ -18,7 +18,7 @@ import postgres from "postgres"
 import type { RuleId } from "../src/domain/Rules.ts"
 import { DatabaseLive } from "../src/platform/Database.ts"
 import { RulesEngine } from "../src/platform/RulesEngine.ts"
-import { storeRuleMatches } from "../src/segments/RuleMatches.ts"
+import { fetchRuleMatches, storeRuleMatches } from "../src/segments/RuleMatches.ts"
 import { startRulesEngine } from "../stand-ins/rules-engine/RulesEngineStandIn.ts"
 
 const customers = Number(process.env.RULES_CUSTOMERS ?? 100_000)
@@ -40,7 +40,7 @@ const run = Effect.gen(function*() {
   const rules = yield* RulesEngine
   const started = performance.now()
   const matched = yield* sql.withTransaction(Effect.gen(function*() {
-    yield* storeRuleMatches(sql, rules, ["vip-gb" as RuleId])
+    yield* storeRuleMatches(sql, yield* fetchRuleMatches(sql, rules, ["vip-gb" as RuleId], () => Effect.void))
     const [row] = yield* sql<{ readonly matched: number }>`SELECT count(*)::int AS matched FROM segment_rule_matches`
     return row.matched
   }))

@@ -31,6 +31,7 @@ import {
 import { documentQueryParameters } from "./QueryParameters.ts"
 import { Authentication, Authorization, RequiredPermission } from "./Security.ts"
 import { JsonBody } from "./Transport.ts"
+import { IfMatch } from "./Versioning.ts"
 
 export const destinationsPath = "/api/v1/destinations"
 
@@ -41,7 +42,14 @@ const idParam = {
   })
 }
 
+const DestinationETag = Schema.String.check(Schema.isPattern(/^"v[0-9]{1,9}"$/u)).annotate({
+  description: "The destination's version as an entity tag; send it back as If-Match to change this version only."
+})
+
+const DestinationWithETag = HttpApiSchema.WithHeaders(Destination, { etag: DestinationETag })
+
 const Created = HttpApiSchema.WithHeaders(CreatedDestination, {
+  etag: DestinationETag,
   location: Schema.String.check(Schema.isPattern(/^\/api\/v1\/destinations\/[0-9a-f-]{36}$/u)).annotate({
     description: "Where the new destination lives"
   })
@@ -74,32 +82,36 @@ export class DestinationsApi extends HttpApiGroup.make("destinations")
     ),
     HttpApiEndpoint.get("get", "/:id", {
       params: idParam,
-      success: Destination,
+      success: DestinationWithETag,
       error: GetDestinationErrors
     }).annotateMerge(documented(
       "Read a destination",
-      "With its delivery status: pending, delivered and dead counts, the last success and failure, the last HTTP " +
-        "status and error, and the failures since the last success."
+      "With its version as ETag and its delivery status: pending, delivered and dead counts, the last success " +
+        "and failure, the last HTTP status and error, the failures since the last success, and when the service " +
+        "disabled it for failing."
     )),
     HttpApiEndpoint.patch("update", "/:id", {
       params: idParam,
+      headers: IfMatch,
       payload: UpdateDestination,
-      success: Destination,
+      success: DestinationWithETag,
       error: UpdateDestinationErrors
     }).middleware(JsonBody).middleware(Authorization).annotate(RequiredPermission, "segments:manage").annotateMerge(
       documented(
         "Change a destination",
-        "Only the fields sent change; the URL and segment rules are those of creation. A disabled destination " +
-          "keeps its deliveries pending until it is enabled again."
+        "Only the fields sent change; the URL and segment rules are those of creation. If-Match or `version` is " +
+          "optional (412 when stale). A disabled destination keeps its deliveries pending until it is enabled " +
+          "again; enabling one the service disabled for failing clears `status.autoDisabledAt` and its failures."
       )
     ),
     HttpApiEndpoint.delete("delete", "/:id", {
       params: idParam,
+      headers: IfMatch,
       success: HttpApiSchema.NoContent,
       error: DeleteDestinationErrors
     }).middleware(Authorization).annotate(RequiredPermission, "segments:manage").annotateMerge(documented(
       "Delete a destination",
-      "With its pending deliveries and dead letters."
+      "With its pending deliveries and dead letters. If-Match is optional (412 when stale)."
     )),
     HttpApiEndpoint.post("rotateSecret", "/:id/rotate-secret", {
       params: idParam,

@@ -15,8 +15,8 @@ import {
   ListDestinationsQuery,
   ReplayDeadLetters,
   ReplayResult,
-  RotatedSecret,
-  UpdateDestination
+  DestinationChanges,
+  RotatedSecret
 } from "../domain/Destination.ts"
 import {
   CreateDestinationErrors,
@@ -28,6 +28,7 @@ import {
   UpdateDestinationErrors
 } from "../domain/Errors.ts"
 import { RequiredPermission, RpcAuthentication } from "./Security.ts"
+import { ExpectedVersion } from "./Versioning.ts"
 
 export class DestinationsRpc extends RpcGroup.make(
   Rpc.make("ListDestinations", {
@@ -45,12 +46,13 @@ export class DestinationsRpc extends RpcGroup.make(
     error: Schema.Union(CreateDestinationErrors)
   }).annotate(RequiredPermission, "segments:manage"),
   Rpc.make("UpdateDestination", {
-    payload: { id: DestinationId, update: UpdateDestination },
+    // The version the change is based on is `expectedVersion` here, as for segments; none in the update.
+    payload: { id: DestinationId, update: DestinationChanges, expectedVersion: ExpectedVersion },
     success: Destination,
     error: Schema.Union(UpdateDestinationErrors)
   }).annotate(RequiredPermission, "segments:manage"),
   Rpc.make("DeleteDestination", {
-    payload: { id: DestinationId },
+    payload: { id: DestinationId, expectedVersion: ExpectedVersion },
     error: Schema.Union(DeleteDestinationErrors)
   }).annotate(RequiredPermission, "segments:manage"),
   Rpc.make("RotateDestinationSecret", {

@@ -14,6 +14,8 @@
  *   Each attempt is a POST signed per Standard Webhooks; a 2xx delivers, and
  *   anything else is retried with exponential backoff and jitter until
  *   DESTINATION_MAX_ATTEMPTS, after which the delivery is dead (a dead letter).
+ * - A destination failing DESTINATION_DISABLE_AFTER_FAILURES attempts in a row over at least
+ *   DESTINATION_DISABLE_AFTER_HOURS is disabled (as Svix and Stripe do) until a user enables it again.
  */
 import { Clock, Config, Duration, Effect, Exit, FiberSet, Layer, Option, Random, Ref, Result, Schema } from "effect"
 import { Webhook } from "standardwebhooks"
@@ -31,7 +33,9 @@ import { allowPrivateNetworks } from "./Destinations.ts"
 const RoutedEvent = Schema.fromJsonString(Schema.Struct({
   type: Schema.Literals(["segment.joined", "segment.left"]),
   eventId: Schema.String.check(Schema.isUUID()),
-  segmentId: Schema.String.check(Schema.isUUID())
+  segmentId: Schema.String.check(Schema.isUUID()),
+  // Read to apply erasures that happened between the publication and the fan-out.
+  customerIds: Schema.optionalKey(Schema.Array(Schema.String))
 }))
 const decodeRoutedEvent = Schema.decodeUnknownExit(RoutedEvent)
 
@@ -50,7 +54,9 @@ const settings = Config.all({
   maxAttempts: Config.Int("DESTINATION_MAX_ATTEMPTS").pipe(Config.withDefault(12)),
   concurrency: Config.Int("DESTINATION_CONCURRENCY").pipe(Config.withDefault(32)),
   perDestination: Config.Int("DESTINATION_CONCURRENCY_PER_DESTINATION").pipe(Config.withDefault(4)),
-  retentionHours: Config.Number("DESTINATION_DELIVERY_RETENTION_HOURS").pipe(Config.withDefault(168))
+  retentionHours: Config.Number("DESTINATION_DELIVERY_RETENTION_HOURS").pipe(Config.withDefault(168)),
+  disableAfterFailures: Config.Int("DESTINATION_DISABLE_AFTER_FAILURES").pipe(Config.withDefault(20)),
+  disableAfterHours: Config.Number("DESTINATION_DISABLE_AFTER_HOURS").pipe(Config.withDefault(72))
 })
 
 export const DestinationDeliveryLive = Layer.effectDiscard(Effect.gen(function*() {
@@ -75,8 +81,26 @@ export const DestinationDeliveryLive = Layer.effectDiscard(Effect.gen(function*(
     yield* repo.fanOut({ ...decoded.value, body }, yield* now)
   })
 
+  /**
+   * Where a new consumer starts: at the first destination's creation, so the events published before the
+   * consumer existed (NATS reached after the outbox relay, the consumer deleted) still reach the destinations;
+   * with none yet, now. Never before the delivered rows kept, whose events would otherwise be sent twice.
+   */
+  const consumerStart = Effect.gen(function*() {
+    const at = yield* now
+    const first = yield* repo.firstCreatedAt
+    const oldestKept = yield* cutoffBefore(Duration.hours(config.retentionHours))
+    return new Date(Math.max(Option.getOrElse(first, () => at).getTime(), oldestKept.getTime()))
+  })
+
   yield* nats.consume(
-    { stream: segmentsStream, durable: config.consumer, filter: "segments.>", ackWaitMillis: 30_000 },
+    {
+      stream: segmentsStream,
+      durable: config.consumer,
+      filter: "segments.>",
+      ackWaitMillis: 30_000,
+      startAt: consumerStart
+    },
     fanOut
   )
 
@@ -101,13 +125,21 @@ export const DestinationDeliveryLive = Layer.effectDiscard(Effect.gen(function*(
     }
     const jitter = yield* Random.nextBetween(0.8, 1.2)
     const delay = retryDelayMillis(delivery.attempt, config.retryBase * 1000, config.retryCap * 1000, jitter)
-    yield* repo.failed(delivery, {
+    const disabled = yield* repo.failed(delivery, {
       httpStatus: Result.isSuccess(answer) ? answer.success : null,
       error: Result.isSuccess(answer) ? `HTTP ${answer.success}` : answer.failure.reason,
       nextAttemptAt: delivery.attempt >= config.maxAttempts
         ? Option.none()
         : Option.some(new Date(at.getTime() + delay))
+    }, {
+      failures: config.disableAfterFailures,
+      failingSince: new Date(at.getTime() - config.disableAfterHours * 3_600_000)
     }, at)
+    if (disabled) {
+      yield* Effect.logWarning("destinations: a destination kept failing and was disabled").pipe(
+        Effect.annotateLogs({ destinationId: delivery.destinationId, failingForHours: config.disableAfterHours })
+      )
+    }
   })
 
   const pause = Effect.sleep(Duration.seconds(config.poll))

@@ -6,11 +6,12 @@
  * letters and their replay.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, Layer, Option } from "effect"
 import type { Statement } from "effect/sql"
 import type { CustomerId } from "../domain/Customer.ts"
 import type {
   DeadLetter,
+  DestinationChanges,
   DeadLetterPage,
   DeadLettersQuery,
   DeliveryId,
@@ -22,6 +23,7 @@ import type {
 import { destinationPageSize } from "../domain/Destination.ts"
 import type { SegmentId } from "../domain/SegmentCriteria.ts"
 import { uuidv7 } from "../platform/Ids.ts"
+import type { GuardedOutcome } from "../segments/SegmentRepo.ts"
 
 interface DestinationRow {
   readonly id: DestinationId
@@ -29,6 +31,7 @@ interface DestinationRow {
   readonly url: string
   readonly segment_id: SegmentId | null
   readonly enabled: boolean
+  readonly version: number
   readonly created_at: Date
   readonly updated_at: Date
   readonly last_success_at: Date | null
@@ -36,9 +39,12 @@ interface DestinationRow {
   readonly last_http_status: number | null
   readonly last_error: string | null
   readonly consecutive_failures: number
+  readonly failing_since: Date | null
+  readonly auto_disabled_at: Date | null
   readonly delivered_count: string
   readonly pending: number
   readonly dead: number
+  readonly erased: number
 }
 
 const iso = (date: Date | null) => date === null ? null : date.toISOString()
@@ -49,17 +55,21 @@ const toDestination = (row: DestinationRow): Destination => ({
   url: row.url,
   segmentId: row.segment_id,
   enabled: row.enabled,
+  version: row.version,
   createdAt: row.created_at.toISOString(),
   updatedAt: row.updated_at.toISOString(),
   status: {
     pending: row.pending,
     delivered: Number(row.delivered_count),
     dead: row.dead,
+    erased: row.erased,
     lastSuccessAt: iso(row.last_success_at),
     lastFailureAt: iso(row.last_failure_at),
     lastHttpStatus: row.last_http_status,
     lastError: row.last_error,
-    consecutiveFailures: row.consecutive_failures
+    consecutiveFailures: row.consecutive_failures,
+    failingSince: iso(row.failing_since),
+    autoDisabledAt: iso(row.auto_disabled_at)
   }
 })
 
@@ -96,20 +106,18 @@ export interface NewDestination {
   readonly at: Date
 }
 
-export interface DestinationChanges {
-  readonly name?: string
-  readonly url?: string
-  readonly segmentId?: SegmentId | null
-  readonly enabled?: boolean
-}
 
 /** A segment event as the fan-out files it: the body is the message as published, sent as it is. */
 export interface FannedOutEvent {
   readonly eventId: string
   readonly type: string
   readonly segmentId: string
+  /** The customers the event names, as far as the fan-out read them. */
+  readonly customerIds?: ReadonlyArray<string> | undefined
   readonly body: string
 }
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/iu
 
 /** A delivery claimed for one attempt: where to, signed with which secrets, and which attempt this is. */
 export interface ClaimedDelivery {
@@ -129,19 +137,33 @@ export interface FailedAttempt {
   readonly nextAttemptAt: Option.Option<Date>
 }
 
+/**
+ * When a failing destination is disabled: after at least `failures` consecutive failed attempts, the first of
+ * them at `failingSince` or earlier.
+ */
+export interface DisableWhen {
+  readonly failures: number
+  readonly failingSince: Date
+}
+
 export class DestinationRepo extends Context.Service<DestinationRepo, {
   insert(destination: NewDestination, audit: Statement.Statement<unknown>): Effect.Effect<void>
   findById(id: DestinationId): Effect.Effect<Option.Option<Destination>>
   list(query: ListDestinationsQuery): Effect.Effect<DestinationPage>
-  /** The destination after the change; none when it does not exist. */
+  /** Applies the changes when the destination is at `expectedVersion` (any version when null). */
   update(
     id: DestinationId,
+    expectedVersion: number | null,
     changes: DestinationChanges,
     at: Date,
     audit: Statement.Statement<unknown>
-  ): Effect.Effect<Option.Option<Destination>>
-  /** Whether there was one to delete. */
-  delete(id: DestinationId, audit: Statement.Statement<unknown>): Effect.Effect<boolean>
+  ): Effect.Effect<GuardedOutcome<Destination>>
+  /** Deletes the destination when it is at `expectedVersion` (any version when null). */
+  delete(
+    id: DestinationId,
+    expectedVersion: number | null,
+    audit: Statement.Statement<unknown>
+  ): Effect.Effect<GuardedOutcome<void>>
   /** The new secret signs from now on; the old one beside it until `previousExpiresAt`. Whether it exists. */
   rotateSecret(
     id: DestinationId,
@@ -170,15 +192,21 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
   claim(now: Date, leasedUntil: Date, limit: number, perDestination: number): Effect.Effect<ReadonlyArray<ClaimedDelivery>>
   /** Records the attempt's 2xx, unless the claim was lost meanwhile (its lease passed and another took it). */
   delivered(delivery: ClaimedDelivery, httpStatus: number, at: Date): Effect.Effect<void>
-  /** Records the failed attempt: the delivery waits for its next attempt or is dead. */
-  failed(delivery: ClaimedDelivery, outcome: FailedAttempt, at: Date): Effect.Effect<void>
+  /**
+   * Records the failed attempt: the delivery waits for its next attempt or is dead, and the destination is
+   * disabled when it has been failing as `disable` says. Whether this attempt disabled it.
+   */
+  failed(delivery: ClaimedDelivery, outcome: FailedAttempt, disable: DisableWhen, at: Date): Effect.Effect<boolean>
   /**
    * Erasure, inside its transaction: every delivery's body loses the customer's id, as the outbox's segment
-   * events do (a body still to be sent, or replayed, no longer names the person).
+   * events do (a body still to be sent, or replayed, no longer names the person); one still to be sent or dead
+   * that names no one any more is dropped (`erased`).
    */
   eraseCustomer(customerId: CustomerId): Effect.Effect<void>
-  /** Deletes deliveries delivered before `cutoff`. */
+  /** Deletes deliveries delivered (or dropped as erased) before `cutoff`. */
   prune(cutoff: Date): Effect.Effect<void>
+  /** When the oldest destination was created; none when there is none. */
+  readonly firstCreatedAt: Effect.Effect<Option.Option<Date>>
 }>()("cms/destinations/DestinationRepo") {
   static readonly layer = Layer.effect(
     DestinationRepo,
@@ -186,18 +214,57 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
       const sql = yield* PgClient.PgClient
 
       const selectDestinations = (where: Statement.Fragment, limit: number) =>
-        sql<DestinationRow>`SELECT d.id, d.name, d.url, d.segment_id, d.enabled, d.created_at, d.updated_at,
+        sql<DestinationRow>`SELECT d.id, d.name, d.url, d.segment_id, d.enabled, d.version, d.created_at, d.updated_at,
             d.last_success_at, d.last_failure_at, d.last_http_status, d.last_error, d.consecutive_failures,
-            d.delivered_count::text AS delivered_count,
-            (SELECT count(*) FROM destination_deliveries x WHERE x.destination_id = d.id AND x.status = 'pending')::int
-              AS pending,
-            (SELECT count(*) FROM destination_deliveries x WHERE x.destination_id = d.id AND x.status = 'dead')::int
-              AS dead
+            d.failing_since, d.auto_disabled_at, d.delivered_count::text AS delivered_count,
+            d.pending_count AS pending, d.dead_count AS dead, d.erased_count AS erased
           FROM destinations d WHERE ${where} ORDER BY d.id LIMIT ${limit}`.pipe(Effect.orDie)
+
+      const versionGuard = (expectedVersion: number | null) =>
+        expectedVersion === null ? sql`TRUE` : sql`version = ${expectedVersion}`
+
+      /** What a guarded write that changed nothing met: no destination, or another version. */
+      const currentVersion = (id: DestinationId) =>
+        sql<{ readonly version: number }>`SELECT version FROM destinations WHERE id = ${id}`.pipe(
+          Effect.map((rows): GuardedOutcome<never> =>
+            rows.length === 0 ? { _tag: "NotFound" } : { _tag: "Stale", currentVersion: rows[0].version }
+          )
+        )
 
       const findById = Effect.fn("DestinationRepo.findById")(function*(id: DestinationId) {
         const rows = yield* selectDestinations(sql`d.id = ${id}`, 1)
         return Option.map(Option.fromNullishOr(rows[0]), toDestination)
+      })
+
+      const eraseCustomer = Effect.fn("DestinationRepo.eraseCustomer")(function*(customerId: CustomerId) {
+        const id = sql`to_jsonb(${customerId}::text)`
+        const at = new Date(yield* Clock.currentTimeMillis)
+        // A delivery left naming no one (still to be sent, or dead) would tell its receiver nothing but that
+        // someone was erased: it is dropped as `erased`, never sent or replayed. Delivered ones keep their state.
+        yield* sql`WITH named AS (
+            SELECT x.id, x.destination_id, x.status, COALESCE(
+                (SELECT jsonb_agg(member) FROM jsonb_array_elements(x.payload::jsonb -> 'customerIds') AS member
+                  WHERE member <> ${id}),
+                '[]'::jsonb) AS kept
+            FROM destination_deliveries x
+            WHERE x.payload::jsonb -> 'customerIds' @> jsonb_build_array(${id})
+            FOR UPDATE
+          ), judged AS (
+            SELECT named.*, named.status IN ('pending', 'dead') AND named.kept = '[]'::jsonb AS dropped FROM named
+          ), scrubbed AS (
+            UPDATE destination_deliveries x SET payload = jsonb_set(x.payload::jsonb, '{customerIds}', judged.kept)::text,
+              status = CASE WHEN judged.dropped THEN 'erased' ELSE x.status END,
+              finished_at = CASE WHEN judged.dropped THEN COALESCE(x.finished_at, ${at}) ELSE x.finished_at END,
+              leased_until = CASE WHEN judged.dropped THEN NULL ELSE x.leased_until END,
+              last_error = CASE WHEN judged.dropped THEN 'every customer it named was erased' ELSE x.last_error END
+            FROM judged WHERE x.id = judged.id
+          )
+          UPDATE destinations d SET pending_count = d.pending_count - dropped.pending,
+            dead_count = d.dead_count - dropped.dead, erased_count = d.erased_count + dropped.pending + dropped.dead
+          FROM (SELECT destination_id, count(*) FILTER (WHERE status = 'pending')::int AS pending,
+              count(*) FILTER (WHERE status = 'dead')::int AS dead
+            FROM judged WHERE dropped GROUP BY destination_id) AS dropped
+          WHERE d.id = dropped.destination_id`.pipe(Effect.orDie)
       })
 
       return DestinationRepo.of({
@@ -220,36 +287,45 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
           return { data: page, nextCursor: rows.length > limit ? page[page.length - 1].id : null }
         }),
 
-        update: Effect.fn("DestinationRepo.update")(function*(id, changes, at, audit) {
+        update: Effect.fn("DestinationRepo.update")(function*(id, expectedVersion, changes, at, audit) {
+          const set = {
+            ...(changes.name === undefined ? {} : { name: changes.name }),
+            ...(changes.url === undefined ? {} : { url: changes.url }),
+            ...(changes.segmentId === undefined ? {} : { segment_id: changes.segmentId }),
+            ...(changes.enabled === undefined ? {} : { enabled: changes.enabled }),
+            // Enabled again (by a user): the destination's failing starts over, so it gets a fresh allowance.
+            ...(changes.enabled === true ? { auto_disabled_at: null, failing_since: null, consecutive_failures: 0 } : {}),
+            updated_at: at
+          }
           const updated = yield* sql.withTransaction(Effect.gen(function*() {
-            const set = {
-              ...(changes.name === undefined ? {} : { name: changes.name }),
-              ...(changes.url === undefined ? {} : { url: changes.url }),
-              ...(changes.segmentId === undefined ? {} : { segment_id: changes.segmentId }),
-              ...(changes.enabled === undefined ? {} : { enabled: changes.enabled }),
-              updated_at: at
-            }
-            const result = yield* sql`UPDATE destinations SET ${sql.update(set)} WHERE id = ${id} RETURNING id`
-            if (result.length === 0) return false
+            const result = yield* sql`UPDATE destinations SET ${sql.update(set)}, version = version + 1
+              WHERE id = ${id} AND ${versionGuard(expectedVersion)} RETURNING id`
+            if (result.length === 0) return yield* currentVersion(id)
             yield* audit
-            return true
+            return { _tag: "Done", value: undefined } as const
           })).pipe(Effect.orDie)
-          return updated ? yield* findById(id) : Option.none()
+          if (updated._tag !== "Done") return updated
+          return yield* Option.match(yield* findById(id), {
+            onNone: () => Effect.succeed({ _tag: "NotFound" } as const),
+            onSome: (value) => Effect.succeed({ _tag: "Done", value } as const)
+          })
         }),
 
-        delete: Effect.fn("DestinationRepo.delete")(function*(id, audit) {
+        delete: Effect.fn("DestinationRepo.delete")(function*(id, expectedVersion, audit) {
           return yield* sql.withTransaction(Effect.gen(function*() {
-            const rows = yield* sql`DELETE FROM destinations WHERE id = ${id} RETURNING id`
-            if (rows.length === 0) return false
+            const rows = yield* sql`DELETE FROM destinations WHERE id = ${id} AND ${versionGuard(expectedVersion)}
+              RETURNING id`
+            if (rows.length === 0) return yield* currentVersion(id)
             yield* audit
-            return true
+            return { _tag: "Done", value: undefined } as const
           })).pipe(Effect.orDie)
         }),
 
         rotateSecret: Effect.fn("DestinationRepo.rotateSecret")(function*(id, secret, previousExpiresAt, at, audit) {
           return yield* sql.withTransaction(Effect.gen(function*() {
             const rows = yield* sql`UPDATE destinations SET previous_secret = secret,
-                previous_secret_expires_at = ${previousExpiresAt}, secret = ${secret}, updated_at = ${at}
+                previous_secret_expires_at = ${previousExpiresAt}, secret = ${secret}, updated_at = ${at},
+                version = version + 1
               WHERE id = ${id} RETURNING id`
             if (rows.length === 0) return false
             yield* audit
@@ -271,13 +347,20 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
 
         replay: Effect.fn("DestinationRepo.replay")(function*(id, ids, at, audit) {
           return yield* sql.withTransaction(Effect.gen(function*() {
-            const rows = yield* sql`UPDATE destination_deliveries SET status = 'pending', attempts = 0,
-                next_attempt_at = ${at}, leased_until = NULL, finished_at = NULL
-              WHERE destination_id = ${id} AND status = 'dead'
-                AND ${ids === undefined ? sql`TRUE` : sql`id = ANY(${ids}::uuid[])`}
-              RETURNING id`
+            const [{ replayed }] = yield* sql<{ readonly replayed: number }>`WITH replayed AS (
+                UPDATE destination_deliveries SET status = 'pending', attempts = 0,
+                  next_attempt_at = ${at}, leased_until = NULL, finished_at = NULL
+                WHERE destination_id = ${id} AND status = 'dead'
+                  AND ${ids === undefined ? sql`TRUE` : sql`id = ANY(${ids}::uuid[])`}
+                RETURNING id
+              ), counted AS (
+                UPDATE destinations SET pending_count = pending_count + (SELECT count(*) FROM replayed),
+                  dead_count = dead_count - (SELECT count(*) FROM replayed)
+                WHERE id = ${id}
+              )
+              SELECT count(*)::int AS replayed FROM replayed`
             yield* audit
-            return rows.length
+            return replayed
           })).pipe(Effect.orDie)
         }),
 
@@ -288,14 +371,29 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
             .pipe(Effect.orDie)
           if (destinations.length === 0) return 0
           const ids = destinations.map(() => uuidv7(at.getTime()))
-          const added = yield* sql`INSERT INTO destination_deliveries
+          const insert = sql<{ readonly added: number }>`WITH added AS (
+            INSERT INTO destination_deliveries
               (id, destination_id, event_id, event_type, payload, status, next_attempt_at, created_at)
             SELECT delivery.id, delivery.destination_id, ${event.eventId}::uuid, ${event.type}, ${event.body},
               'pending', ${at}, ${at}
             FROM unnest(${ids}::uuid[], ${destinations.map((row) => row.id)}::uuid[]) AS delivery (id, destination_id)
             ON CONFLICT (destination_id, event_id) DO NOTHING
-            RETURNING id`.pipe(Effect.orDie)
-          return added.length
+            RETURNING destination_id
+          ), counted AS (
+            UPDATE destinations d SET pending_count = d.pending_count + 1 FROM added WHERE d.id = added.destination_id
+          )
+          SELECT count(*)::int AS added FROM added`
+          // An event published before a customer's erasure and filed after it still names them: the erasure's
+          // scrub is applied to the new deliveries before anyone can claim them (same transaction).
+          const named = (event.customerIds ?? []).filter((id) => uuidPattern.test(id))
+          return yield* sql.withTransaction(Effect.gen(function*() {
+            const [{ added }] = yield* insert
+            if (added === 0 || named.length === 0) return added
+            const erased = yield* sql<{ readonly id: CustomerId }>`SELECT id FROM customers
+              WHERE id = ANY(${named}::uuid[]) AND status = 'DELETED'`
+            for (const { id } of erased) yield* eraseCustomer(id)
+            return added
+          })).pipe(Effect.orDie)
         }),
 
         claim: Effect.fn("DestinationRepo.claim")(function*(now, leasedUntil, limit, perDestination) {
@@ -348,13 +446,17 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
               RETURNING destination_id
             )
             UPDATE destinations SET last_success_at = ${at}, last_http_status = ${httpStatus}, last_error = NULL,
-              consecutive_failures = 0, delivered_count = delivered_count + 1
+              consecutive_failures = 0, failing_since = NULL, delivered_count = delivered_count + 1,
+              pending_count = pending_count - 1
             WHERE id IN (SELECT destination_id FROM done)`.pipe(Effect.orDie)
         }),
 
-        failed: Effect.fn("DestinationRepo.failed")(function*(delivery, outcome, at) {
+        failed: Effect.fn("DestinationRepo.failed")(function*(delivery, outcome, disable, at) {
           const next = Option.getOrNull(outcome.nextAttemptAt)
-          yield* sql`WITH failed AS (
+          // Over the row as it is when updated (concurrent attempts of one destination count each other).
+          const failingLongEnough = sql`(d.consecutive_failures + 1 >= ${disable.failures}
+            AND COALESCE(d.failing_since, ${at}) <= ${disable.failingSince})`
+          const rows = yield* sql<{ readonly disabled: boolean }>`WITH failed AS (
               UPDATE destination_deliveries SET
                 status = ${next === null ? "dead" : "pending"},
                 finished_at = ${next === null ? at : null}::timestamptz,
@@ -363,24 +465,33 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
               WHERE id = ${delivery.id} AND status = 'pending' AND attempts = ${delivery.attempt}
               RETURNING destination_id
             )
-            UPDATE destinations SET last_failure_at = ${at}, last_http_status = ${outcome.httpStatus}::int,
-              last_error = ${outcome.error}, consecutive_failures = consecutive_failures + 1
-            WHERE id IN (SELECT destination_id FROM failed)`.pipe(Effect.orDie)
+            UPDATE destinations d SET last_failure_at = ${at}, last_http_status = ${outcome.httpStatus}::int,
+              last_error = ${outcome.error}, consecutive_failures = d.consecutive_failures + 1,
+              pending_count = d.pending_count - ${next === null ? 1 : 0}::int,
+              dead_count = d.dead_count + ${next === null ? 1 : 0}::int,
+              failing_since = COALESCE(d.failing_since, ${at}),
+              enabled = d.enabled AND NOT ${failingLongEnough},
+              auto_disabled_at = CASE WHEN d.enabled AND ${failingLongEnough} THEN ${at} ELSE d.auto_disabled_at END,
+              version = d.version + CASE WHEN d.enabled AND ${failingLongEnough} THEN 1 ELSE 0 END
+            WHERE d.id IN (SELECT destination_id FROM failed)
+            RETURNING NOT d.enabled AND d.auto_disabled_at = ${at} AS disabled`.pipe(Effect.orDie)
+          return rows[0]?.disabled === true
         }),
 
-        eraseCustomer: Effect.fn("DestinationRepo.eraseCustomer")(function*(customerId) {
-          const id = sql`to_jsonb(${customerId}::text)`
-          yield* sql`UPDATE destination_deliveries SET payload = jsonb_set(payload::jsonb, '{customerIds}', COALESCE(
-                (SELECT jsonb_agg(member) FROM jsonb_array_elements(payload::jsonb -> 'customerIds') AS member
-                  WHERE member <> ${id}),
-                '[]'::jsonb))::text
-            WHERE payload::jsonb -> 'customerIds' @> jsonb_build_array(${id})`.pipe(Effect.orDie)
-        }),
+        eraseCustomer,
 
         prune: Effect.fn("DestinationRepo.prune")(function*(cutoff) {
           yield* sql`DELETE FROM destination_deliveries WHERE status = 'delivered' AND finished_at < ${cutoff}`
             .pipe(Effect.orDie)
-        })
+          yield* sql`DELETE FROM destination_deliveries WHERE status = 'erased' AND finished_at < ${cutoff}`
+            .pipe(Effect.orDie)
+        }),
+
+        firstCreatedAt: sql<{ readonly first: Date | null }>`SELECT min(created_at) AS first FROM destinations`.pipe(
+          Effect.map(([row]) => Option.fromNullishOr(row?.first)),
+          Effect.orDie,
+          Effect.withSpan("DestinationRepo.firstCreatedAt")
+        )
       })
     })
   )

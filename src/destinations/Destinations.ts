@@ -21,7 +21,7 @@ import {
   type ReplayDeadLetters,
   type ReplayResult,
   type RotatedSecret,
-  type UpdateDestination
+  type DestinationChanges
 } from "../domain/Destination.ts"
 import {
   type CreateDestinationErrors,
@@ -29,6 +29,7 @@ import {
   type DeleteDestinationErrors,
   DestinationNotFound,
   DestinationSegmentNotFound,
+  DestinationVersionConflict,
   type ErrorOf,
   type GetDestinationErrors,
   InvalidDestinationUrl,
@@ -40,7 +41,7 @@ import type { SegmentId } from "../domain/SegmentCriteria.ts"
 import { uuidv7 } from "../platform/Ids.ts"
 import { urlRefusal } from "../platform/OutboundHttp.ts"
 import { AuditLog } from "../privacy/AuditLog.ts"
-import { SegmentRepo } from "../segments/SegmentRepo.ts"
+import { type GuardedOutcome, SegmentRepo } from "../segments/SegmentRepo.ts"
 import { DestinationRepo } from "./DestinationRepo.ts"
 
 /** Whether destinations may be on loopback and private networks: only where the service's own network is safe. */
@@ -53,11 +54,14 @@ const noDeliveriesYet: DeliveryStatus = {
   pending: 0,
   delivered: 0,
   dead: 0,
+  erased: 0,
   lastSuccessAt: null,
   lastFailureAt: null,
   lastHttpStatus: null,
   lastError: null,
-  consecutiveFailures: 0
+  consecutiveFailures: 0,
+  failingSince: null,
+  autoDisabledAt: null
 }
 
 export class Destinations extends Context.Service<Destinations, {
@@ -66,11 +70,16 @@ export class Destinations extends Context.Service<Destinations, {
   create(
     options: CommandOptions & { readonly input: CreateDestination }
   ): Effect.Effect<CreatedDestination, ErrorOf<typeof CreateDestinationErrors>>
+  /** Only the fields given change; `expectedVersion` null: whatever the version. */
   update(
-    options: CommandOptions & { readonly id: DestinationId; readonly update: UpdateDestination }
+    options: CommandOptions & {
+      readonly id: DestinationId
+      readonly update: DestinationChanges
+      readonly expectedVersion: number | null
+    }
   ): Effect.Effect<Destination, ErrorOf<typeof UpdateDestinationErrors>>
   delete(
-    options: CommandOptions & { readonly id: DestinationId }
+    options: CommandOptions & { readonly id: DestinationId; readonly expectedVersion: number | null }
   ): Effect.Effect<void, ErrorOf<typeof DeleteDestinationErrors>>
   rotateSecret(
     options: CommandOptions & { readonly id: DestinationId }
@@ -117,6 +126,23 @@ export class Destinations extends Context.Service<Destinations, {
           }
         })
 
+        /** A guarded write's outcome as the caller sees it. */
+        const guarded = <A>(id: DestinationId, expectedVersion: number | null, outcome: GuardedOutcome<A>) => {
+          switch (outcome._tag) {
+            case "Done":
+              return Effect.succeed(outcome.value)
+            case "NotFound":
+              return Effect.fail(new DestinationNotFound({ destinationId: id }))
+            case "Stale":
+              return Effect.fail(
+                new DestinationVersionConflict({
+                  ...(expectedVersion === null ? {} : { expectedVersion }),
+                  currentVersion: outcome.currentVersion
+                })
+              )
+          }
+        }
+
         const entry = (options: CommandOptions, action: string, destinationId: string, fields: ReadonlyArray<string>) =>
           audit.recordStatement({
             actor: options.actor,
@@ -156,6 +182,7 @@ export class Destinations extends Context.Service<Destinations, {
               url: input.url,
               segmentId,
               enabled,
+              version: 1,
               createdAt: at.toISOString(),
               updatedAt: at.toISOString(),
               status: noDeliveriesYet,
@@ -164,23 +191,36 @@ export class Destinations extends Context.Service<Destinations, {
           }),
 
           update: Effect.fn("Destinations.update")(function*(options) {
-            const { id, update } = options
+            const { expectedVersion, id, update } = options
             yield* requirePermission(options.actor, "segments:manage")
             if (update.url !== undefined) yield* checkUrl(update.url)
             if (update.segmentId !== undefined) yield* checkSegment(update.segmentId)
             const fields = Object.keys(update)
-            if (fields.length === 0) return yield* found(id)
-            const updated = yield* repo.update(id, update, yield* now, entry(options, "destination.update", id, fields))
-            return yield* Option.match(updated, {
-              onNone: () => Effect.fail(new DestinationNotFound({ destinationId: id })),
-              onSome: Effect.succeed
-            })
+            if (fields.length === 0) {
+              const current = yield* found(id)
+              if (expectedVersion !== null && current.version !== expectedVersion) {
+                return yield* new DestinationVersionConflict({ expectedVersion, currentVersion: current.version })
+              }
+              return current
+            }
+            const outcome = yield* repo.update(
+              id,
+              expectedVersion,
+              update,
+              yield* now,
+              entry(options, "destination.update", id, fields)
+            )
+            return yield* guarded(id, expectedVersion, outcome)
           }),
 
           delete: Effect.fn("Destinations.delete")(function*(options) {
             yield* requirePermission(options.actor, "segments:manage")
-            const deleted = yield* repo.delete(options.id, entry(options, "destination.delete", options.id, []))
-            if (!deleted) return yield* new DestinationNotFound({ destinationId: options.id })
+            const outcome = yield* repo.delete(
+              options.id,
+              options.expectedVersion,
+              entry(options, "destination.delete", options.id, [])
+            )
+            return yield* guarded(options.id, options.expectedVersion, outcome)
           }),
 
           rotateSecret: Effect.fn("Destinations.rotateSecret")(function*(options) {

@@ -35,6 +35,9 @@ export const DeliveryStatus = Schema.Struct({
   pending: Count.annotate({ description: "Deliveries waiting for their next attempt or in flight" }),
   delivered: Count.annotate({ description: "Deliveries a 2xx answered" }),
   dead: Count.annotate({ description: "Dead letters: deliveries given up after their last attempt" }),
+  erased: Count.annotate({
+    description: "Deliveries dropped before they were delivered because every customer they named was erased"
+  }),
   lastSuccessAt: Schema.NullOr(Timestamp).annotate({ description: "The last attempt a 2xx answered" }),
   lastFailureAt: Schema.NullOr(Timestamp).annotate({ description: "The last attempt that failed" }),
   lastHttpStatus: Schema.NullOr(Schema.Int).annotate({
@@ -43,7 +46,15 @@ export const DeliveryStatus = Schema.Struct({
   lastError: Schema.NullOr(Schema.String).annotate({
     description: "Why the last attempt failed (`HTTP 500`, `timeout`, a connection error's code); null after a success"
   }),
-  consecutiveFailures: Count.annotate({ description: "Failed attempts since the last success" })
+  consecutiveFailures: Count.annotate({ description: "Failed attempts since the last success (or re-enable)" }),
+  failingSince: Schema.NullOr(Timestamp).annotate({
+    description: "The first of those failed attempts; null while the last attempt succeeded"
+  }),
+  autoDisabledAt: Schema.NullOr(Timestamp).annotate({
+    description: "When the service disabled the destination because it kept failing " +
+      "(DESTINATION_DISABLE_AFTER_FAILURES attempts in a row over DESTINATION_DISABLE_AFTER_HOURS); null when it " +
+      "is enabled or a user disabled it. Enabling it (`enabled: true`) clears this and the failure count"
+  })
 }).annotate({ identifier: "DeliveryStatus", readOnly: true })
 export type DeliveryStatus = typeof DeliveryStatus.Type
 
@@ -55,7 +66,13 @@ const destinationFields = {
     description: "The segment whose joins and leaves are sent; null for every segment"
   }),
   enabled: Schema.Boolean.annotate({
-    description: "A disabled destination keeps its deliveries pending until it is enabled again"
+    description: "A disabled destination keeps its deliveries pending until it is enabled again; the service " +
+      "disables one that keeps failing (`status.autoDisabledAt`)"
+  }),
+  version: Schema.Int.annotate({
+    readOnly: true,
+    description: "Counts the changes of the destination (its delivery status aside, but disabling a failing " +
+      "destination counts); the ETag is `\"v<version>\"`"
   }),
   createdAt: ServiceTimestamp,
   updatedAt: ServiceTimestamp
@@ -69,17 +86,21 @@ export const Destination = Schema.Struct({ ...destinationFields, status: Deliver
     url: "https://hooks.example.com/segments",
     segmentId: null,
     enabled: true,
+    version: 1,
     createdAt: "2026-01-31T09:30:00.000Z",
     updatedAt: "2026-01-31T09:30:00.000Z",
     status: {
       pending: 0,
       delivered: 42,
       dead: 1,
+      erased: 0,
       lastSuccessAt: "2026-01-31T10:00:00.000Z",
       lastFailureAt: "2026-01-31T09:45:00.000Z",
       lastHttpStatus: 200,
       lastError: null,
-      consecutiveFailures: 0
+      consecutiveFailures: 0,
+      failingSince: null,
+      autoDisabledAt: null
     }
   }]
 })
@@ -114,11 +135,21 @@ export const CreateDestination = Schema.Struct({
 }).annotate({ identifier: "CreateDestination" })
 export type CreateDestination = typeof CreateDestination.Type
 
-export const UpdateDestination = Schema.Struct({
+/** The fields a change may set (RPC's `update`; the version it is based on is `expectedVersion` there). */
+export const DestinationChanges = Schema.Struct({
   name: Schema.optionalKey(DestinationName),
   url: Schema.optionalKey(DestinationUrl),
   segmentId: Schema.optionalKey(Schema.NullOr(SegmentId)),
   enabled: Schema.optionalKey(Schema.Boolean)
+}).annotate({ identifier: "DestinationChanges", description: "Only the fields sent change" })
+export type DestinationChanges = typeof DestinationChanges.Type
+
+/** PATCH: only the fields present change, based on `version` when given (as If-Match, as for segments). */
+export const UpdateDestination = Schema.Struct({
+  ...DestinationChanges.fields,
+  version: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)).annotate({
+    description: "The version the change is based on, as If-Match names it; a stale one answers 412"
+  }))
 }).annotate({ identifier: "UpdateDestination", description: "Only the fields sent change" })
 export type UpdateDestination = typeof UpdateDestination.Type
 

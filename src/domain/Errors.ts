@@ -334,16 +334,31 @@ export class DestinationSegmentNotFound
   }, { field: Schema.Literal("segmentId") })
 {}
 
+/** The customers' version conflict, for a destination: the same problem type, so a client handles all alike. */
+export class DestinationVersionConflict
+  extends HttpApiError.Problem<DestinationVersionConflict>()("DestinationVersionConflict", {
+    type: problemType("version-conflict"),
+    status: 412,
+    title: "The destination was changed by someone else"
+  }, {
+    // Absent when the request names no readable version (an If-Match that is no version tag).
+    expectedVersion: Schema.optionalKey(Schema.Int),
+    // Absent when the destination was deleted meanwhile.
+    currentVersion: Schema.optionalKey(Schema.Int)
+  })
+{}
+
 /** Destinations: every role reads them (a list cannot fail); changes need `segments:manage`. */
 export const GetDestinationErrors = [DestinationNotFound] as const
 export const CreateDestinationErrors = [InvalidDestinationUrl, DestinationSegmentNotFound, Forbidden] as const
 export const UpdateDestinationErrors = [
   DestinationNotFound,
+  DestinationVersionConflict,
   InvalidDestinationUrl,
   DestinationSegmentNotFound,
   Forbidden
 ] as const
-export const DeleteDestinationErrors = [DestinationNotFound, Forbidden] as const
+export const DeleteDestinationErrors = [DestinationNotFound, DestinationVersionConflict, Forbidden] as const
 export const RotateDestinationSecretErrors = [DestinationNotFound, Forbidden] as const
 export const DeadLettersErrors = [DestinationNotFound] as const
 export const ReplayDeadLettersErrors = [DestinationNotFound, Forbidden] as const

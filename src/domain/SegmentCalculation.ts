@@ -34,6 +34,15 @@ export type SegmentCalculationTrigger = typeof SegmentCalculationTrigger.Type
 
 const Count = Schema.NullOr(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
 
+export const SegmentCalculationPhase = Schema.Literals(["queued", "asking-rules-engine", "calculating", "finished"])
+  .annotate({
+    identifier: "SegmentCalculationPhase",
+    description: "`queued`: waiting for a process; `asking-rules-engine`: sending every live customer's rule " +
+      "facts to the rules engine (criteria naming rules only); `calculating`: evaluating the criteria and writing " +
+      "the joins and leaves, in one transaction; `finished`: succeeded or failed"
+  })
+export type SegmentCalculationPhase = typeof SegmentCalculationPhase.Type
+
 export const SegmentCalculation = Schema.Struct({
   id: SegmentCalculationId,
   segmentId: SegmentId,
@@ -48,6 +57,13 @@ export const SegmentCalculation = Schema.Struct({
   members: Count.annotate({ description: "Members after the calculation; null until it succeeds" }),
   joined: Count.annotate({ description: "Customers who joined; null until it succeeds" }),
   left: Count.annotate({ description: "Customers who left; null until it succeeds" }),
+  phase: SegmentCalculationPhase,
+  progress: Schema.NullOr(Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 }))).annotate({
+    description: "The share of the phase done, from 0 to 1: 0 while queued; while asking the rules engine, the " +
+      "share of live customers it has answered for; null while calculating (one set-based transaction, whose " +
+      "progress PostgreSQL does not report: `startedAt` tells how long it has been going); 1 once succeeded; null " +
+      "once failed"
+  }),
   durationMs: Schema.NullOr(Schema.Int).annotate({ description: "From the attempt's start to its end" }),
   error: Schema.NullOr(Schema.String).annotate({ description: "Why a failed calculation failed" })
 }).annotate({
@@ -64,6 +80,8 @@ export const SegmentCalculation = Schema.Struct({
     members: 1520,
     joined: 40,
     left: 12,
+    phase: "finished",
+    progress: 1,
     durationMs: 1350,
     error: null
   }]

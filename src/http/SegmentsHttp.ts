@@ -4,30 +4,17 @@ import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
 import { Api } from "../api/Api.ts"
 import { calculationPath, segmentsPath } from "../api/SegmentsApi.ts"
 import { CurrentActor } from "../api/Security.ts"
-import { etagFor, versionFromEtag } from "../domain/CustomerRules.ts"
+import { etagFor } from "../domain/CustomerRules.ts"
 import { SegmentVersionConflict } from "../domain/Errors.ts"
 import type { Segment } from "../domain/Segment.ts"
 import { CurrentRequestId } from "../platform/RequestContext.ts"
 import { Segments } from "../segments/Segments.ts"
+import { expectedVersionOf as expectedVersionFrom } from "./Versioning.ts"
 
 const withEtag = (segment: Segment) =>
   HttpApiSchema.withHeaders({ body: segment, headers: { etag: etagFor(segment.version) } })
 
-/** As for customers: If-Match or the body's `version`, which must agree when both are sent; `*` is any version. */
-const expectedVersionOf = Effect.fnUntraced(function*(ifMatch: string | undefined, bodyVersion: number | undefined) {
-  const anyVersion = ifMatch === undefined || ifMatch.trim() === "*"
-  const fromHeader = anyVersion ? undefined : versionFromEtag(ifMatch)
-  if (!anyVersion && fromHeader === undefined) {
-    return yield* new SegmentVersionConflict({ detail: "If-Match names no version" })
-  }
-  if (fromHeader !== undefined && bodyVersion !== undefined && fromHeader !== bodyVersion) {
-    return yield* new SegmentVersionConflict({
-      expectedVersion: fromHeader,
-      detail: `If-Match names version ${fromHeader} and the body's version is ${bodyVersion}`
-    })
-  }
-  return fromHeader ?? bodyVersion ?? null
-})
+const expectedVersionOf = expectedVersionFrom((found) => new SegmentVersionConflict(found))
 
 export const SegmentsHttpLive = HttpApiBuilder.group(
   Api,

@@ -32,7 +32,7 @@ export interface ServiceSpec {
 
 /**
  * A durable pull consumer on a stream, shared by every process that consumes with the same `durable` name:
- * each message goes to one of them. Created on first use to start at the messages published from then on.
+ * each message goes to one of them. Created on first use to start at the messages published from `startAt`.
  */
 export interface ConsumerSpec {
   readonly stream: StreamSpec
@@ -40,6 +40,11 @@ export interface ConsumerSpec {
   readonly filter: string
   /** How long a message may wait for its ack before JetStream delivers it again. */
   readonly ackWaitMillis: number
+  /**
+   * Asked when the consumer is created (first use, or after it was deleted): the publish time of the first
+   * message it delivers, so messages published before it existed are not lost.
+   */
+  readonly startAt: Effect.Effect<Date>
 }
 
 /** A message as a consumer's handler sees it. */
@@ -224,8 +229,8 @@ export class Nats extends Context.Service<Nats, {
           )
         }).pipe(Effect.forkScoped, Effect.asVoid)
 
-      /** The durable consumer's messages, the consumer created (to start at new messages) when it is missing. */
-      const consumerMessages = (nc: NatsConnection, spec: ConsumerSpec) =>
+      /** The durable consumer's messages, the consumer created (to start at `spec.startAt`) when it is missing. */
+      const consumerMessages = (nc: NatsConnection, spec: ConsumerSpec, startAt: Date) =>
         Effect.acquireRelease(
           Effect.tryPromise({
             try: async () => {
@@ -234,7 +239,8 @@ export class Nats extends Context.Service<Nats, {
                 manager.consumers.add(spec.stream.name, {
                   durable_name: spec.durable,
                   ack_policy: AckPolicy.Explicit,
-                  deliver_policy: DeliverPolicy.New,
+                  deliver_policy: DeliverPolicy.StartTime,
+                  opt_start_time: startAt.toISOString(),
                   filter_subject: spec.filter,
                   ack_wait: nanos(spec.ackWaitMillis)
                 })
@@ -252,7 +258,8 @@ export class Nats extends Context.Service<Nats, {
           yield* ensureStream(spec.stream)
           const nc = yield* Deferred.await(firstConnection)
           const run = Effect.gen(function*() {
-            const messages = yield* consumerMessages(nc, spec)
+            // Asked on every (re)start, though used only when the consumer is missing: a cheap read.
+            const messages = yield* consumerMessages(nc, spec, yield* spec.startAt)
             yield* Stream.fromAsyncIterable(messages, (cause) => cause).pipe(
               Stream.runForEach((message) =>
                 handle({ subject: message.subject, data: message.data }).pipe(

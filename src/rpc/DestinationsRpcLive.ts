@@ -12,9 +12,11 @@ export const DestinationsRpcLive = DestinationsRpc.toLayer(Effect.gen(function*(
     ListDestinations: (query) => Effect.flatMap(CurrentActor, (actor) => destinations.list(actor, query)),
     GetDestination: ({ id }) => Effect.flatMap(CurrentActor, (actor) => destinations.get(actor, id)),
     CreateDestination: ({ input }) => Effect.flatMap(context, (context) => destinations.create({ ...context, input })),
-    UpdateDestination: ({ id, update }) =>
-      Effect.flatMap(context, (context) => destinations.update({ ...context, id, update })),
-    DeleteDestination: ({ id }) => Effect.flatMap(context, (context) => destinations.delete({ ...context, id })),
+    UpdateDestination: ({ expectedVersion, id, update }) =>
+      Effect.flatMap(context, (context) =>
+        destinations.update({ ...context, id, update, expectedVersion: expectedVersion ?? null })),
+    DeleteDestination: ({ expectedVersion, id }) =>
+      Effect.flatMap(context, (context) => destinations.delete({ ...context, id, expectedVersion: expectedVersion ?? null })),
     RotateDestinationSecret: ({ id }) =>
       Effect.flatMap(context, (context) => destinations.rotateSecret({ ...context, id })),
     ListDeadLetters: ({ id, ...query }) =>

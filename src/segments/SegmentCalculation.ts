@@ -5,7 +5,9 @@
  * criteria name change; claimed by any service process with FOR UPDATE SKIP
  * LOCKED, so several processes share the queue and never run one job twice.
  *
- * A run is one transaction: it locks its job row (other processes' claims skip
+ * A run first asks the rules engine (when the criteria name rules), outside any
+ * transaction, renewing its claim's lease meanwhile; then it is one
+ * transaction: it locks its job row (other processes' claims skip
  * it) and the segment's row (concurrent erasures and definition changes wait),
  * evaluates the criteria set-wise (CriteriaSql.ts) over the live customers at
  * one instant, closes the stays of members who no longer match, opens stays for
@@ -15,7 +17,7 @@
  * recalculates from the table's state.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Clock, Config, Context, Data, Duration, Effect, Layer, Option, Queue, Schedule } from "effect"
+import { Clock, Config, Context, Data, Duration, Effect, Layer, Option, Queue, Ref, Schedule } from "effect"
 import { SqlError, type Statement } from "effect/sql"
 import { SegmentNotFound } from "../domain/Errors.ts"
 import type {
@@ -24,6 +26,7 @@ import type {
   SegmentCalculationStatus,
   SegmentCalculationTrigger
 } from "../domain/SegmentCalculation.ts"
+import type { RuleId } from "../domain/Rules.ts"
 import type { Criterion, SegmentId } from "../domain/SegmentCriteria.ts"
 import { maxCustomersPerMembershipEvent, segmentsStream } from "../domain/SegmentEvents.ts"
 import { ClvModels } from "../analytics/ClvModels.ts"
@@ -36,7 +39,7 @@ import { rulesNamed } from "./CriteriaReferences.ts"
 import { calculationSettings, defaultCalculationWorkMem, matchingCustomers } from "./CriteriaSql.ts"
 import { currentEvaluationContext } from "./Evaluation.ts"
 import { membershipEventsToFill } from "./MembershipEvents.ts"
-import { storeRuleMatches } from "./RuleMatches.ts"
+import { fetchRuleMatches, type RuleMatches, storeRuleMatches } from "./RuleMatches.ts"
 
 /** A job that took its process down this many times is given up rather than retried for ever. */
 const maxAttempts = 3
@@ -64,10 +67,29 @@ interface CalculationRow {
   readonly departed: number | null
   readonly duration_ms: number | null
   readonly error: string | null
+  readonly phase: RunningPhase | null
+  readonly progress: number | null
 }
 
+/** What a running calculation is doing, as its row records it. */
+type RunningPhase = "asking-rules-engine" | "calculating"
+
 const calculationColumns = "id, segment_id, status, trigger, requested_at, started_at, finished_at, attempts, " +
-  "members, joined, departed, duration_ms, error"
+  "members, joined, departed, duration_ms, error, phase, progress"
+
+/** The phase and its share done: stored while running, implied by the status otherwise. */
+const progressOf = (row: CalculationRow): Pick<SegmentCalculation, "phase" | "progress"> => {
+  switch (row.status) {
+    case "queued":
+      return { phase: "queued", progress: 0 }
+    case "running":
+      return { phase: row.phase ?? "calculating", progress: row.phase === "asking-rules-engine" ? row.progress ?? 0 : null }
+    case "succeeded":
+      return { phase: "finished", progress: 1 }
+    case "failed":
+      return { phase: "finished", progress: null }
+  }
+}
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString())
 
@@ -83,6 +105,7 @@ const toCalculation = (row: CalculationRow): SegmentCalculation => ({
   members: row.members,
   joined: row.joined,
   left: row.departed,
+  ...progressOf(row),
   durationMs: row.duration_ms,
   error: row.error
 })
@@ -202,6 +225,7 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
         const now = yield* Clock.currentTimeMillis
         const [claimed] = yield* sql<{ readonly id: SegmentCalculationId; readonly segment_id: SegmentId; readonly attempts: number }>`
           UPDATE segment_calculations SET status = 'running', started_at = ${new Date(now)},
+              phase = NULL, progress = NULL,
               lease_expires_at = ${new Date(now + Duration.toMillis(lease))}, attempts = attempts + 1
           WHERE id = (
             SELECT id FROM segment_calculations
@@ -216,11 +240,17 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
       })
 
       /** The diff of the segment's current members against the customers its criteria match now. */
-      const applyDiff = (claimed: Claimed, criteria: Criterion) =>
+      const applyDiff = (claimed: Claimed, criteria: Criterion, fetched: RuleMatches) =>
         Effect.gen(function*() {
           const context = { ...(yield* currentEvaluationContext.pipe(Effect.provideService(ClvModels, models))), now: claimed.startedAt }
-          // The engine's answers first (none asked when the criteria name no rule).
-          const ruleMatches = yield* storeRuleMatches(sql, rulesEngine, rulesNamed(criteria))
+          // The engine's answers, asked before the transaction; rules the criteria came to name since (a change
+          // committed meanwhile) are asked now, inside it.
+          const named = rulesNamed(criteria)
+          const late = yield* fetchRuleMatches(sql, rulesEngine, named.filter((ruleId) => !fetched.has(ruleId)), () => Effect.void)
+          const ruleMatches = yield* storeRuleMatches(
+            sql,
+            new Map(named.map((ruleId) => [ruleId, fetched.get(ruleId) ?? late.get(ruleId) ?? []]))
+          )
           const at = new Date(claimed.startedAt)
           yield* calculationSettings(sql, workMem)
           // The matches in a table of the transaction's own, with its statistics: compared with the current
@@ -289,8 +319,50 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
           return dependents.length
         })
 
+      /** How often a run outside its transaction renews its lease and records its progress. */
+      const heartbeat = Duration.millis(Math.min(500, Duration.toMillis(lease) / 3))
+
+      /**
+       * Asks the rules engine for the criteria's rules, outside the run's transaction (no row lock keeps the
+       * claim then): meanwhile the claim's lease is kept ahead and the share of customers answered for recorded.
+       */
+      const askingRulesEngine = (claimed: Claimed, rules: ReadonlyArray<RuleId>) =>
+        Effect.scoped(Effect.gen(function*() {
+          const share = yield* Ref.make(0)
+          // Never back from `calculating`: a heartbeat still on its way when the engine is done changes nothing.
+          const record = (phase: RunningPhase, progress: number | null) =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              sql`UPDATE segment_calculations SET lease_expires_at = ${new Date(now + Duration.toMillis(lease))},
+                  phase = ${phase}, progress = ${progress}::real
+                WHERE id = ${claimed.id} AND status = 'running' AND attempts = ${claimed.attempts}
+                  AND phase IS DISTINCT FROM 'calculating'`)
+          yield* Effect.forkScoped(Ref.get(share).pipe(
+            Effect.flatMap((done) => record("asking-rules-engine", done)),
+            loggingFailures("segments: recording a calculation's progress failed"),
+            Effect.andThen(Effect.sleep(heartbeat)),
+            Effect.forever
+          ))
+          const matches = yield* fetchRuleMatches(sql, rulesEngine, rules, ({ done, total }) =>
+            Ref.set(share, total === 0 ? 1 : done / total))
+          yield* record("calculating", null)
+          return matches
+        }))
+
+      /**
+       * The rules engine's answers for the criteria as they are now, asked before the run's transaction opens:
+       * an engine taking minutes then holds no lock on the job, the segment or its stays.
+       */
+      const fetchBeforeRun = (claimed: Claimed) =>
+        Effect.gen(function*() {
+          const [segment] = yield* sql<{ readonly criteria: Criterion | null }>`SELECT criteria
+            FROM customer_segments WHERE id = ${claimed.segmentId}`
+          const rules = segment?.criteria == null ? [] : rulesNamed(segment.criteria)
+          if (rules.length === 0) return new Map() as RuleMatches
+          return yield* askingRulesEngine(claimed, rules)
+        })
+
       const run = (claimed: Claimed) =>
-        sql.withTransaction(Effect.gen(function*() {
+        Effect.flatMap(fetchBeforeRun(claimed), (fetched) => sql.withTransaction(Effect.gen(function*() {
           // The claim still holds (no process took the job over after a lease this one overran), and from here
           // the row lock keeps every other claim off the job until this transaction ends.
           const [mine] = yield* sql`SELECT 1 FROM segment_calculations
@@ -304,7 +376,7 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
           if (segment === undefined || segment.criteria === null) {
             return yield* new CalculationFailed({ reason: "the segment is manual: its members are kept by hand" })
           }
-          const diff = yield* applyDiff(claimed, segment.criteria)
+          const diff = yield* applyDiff(claimed, segment.criteria, fetched)
           const change = { segmentId: claimed.segmentId, cause: "calculation", calculationId: claimed.id, at: claimed.startedAt } as const
           yield* outbox.appendFilled([
             ...membershipEventsToFill("segment.joined", change, diff.joined),
@@ -318,11 +390,11 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
             ? yield* queueDependents(claimed.segmentId, new Date(finishedAt))
             : 0
           yield* sql`UPDATE segment_calculations SET status = 'succeeded', finished_at = ${new Date(finishedAt)},
-              lease_expires_at = NULL, members = ${diff.members}, joined = ${diff.joined},
+              lease_expires_at = NULL, phase = NULL, progress = NULL, members = ${diff.members}, joined = ${diff.joined},
               departed = ${diff.left}, duration_ms = ${finishedAt - claimed.startedAt}, error = NULL
             WHERE id = ${claimed.id}`
           return { ...diff, dependents, durationMs: finishedAt - claimed.startedAt }
-        })).pipe(
+        }))).pipe(
           // A ROLLBACK that fails (the connection is gone) is a defect of withTransaction; the transaction is
           // rolled back all the same (PostgreSQL ends it with the connection), so it is the run's failure.
           Effect.catchDefect((defect) => SqlError.isSqlError(defect) ? Effect.fail(defect) : Effect.die(defect)),
@@ -357,11 +429,12 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
       const markFailed = (claimed: Claimed, reason: string) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           sql`UPDATE segment_calculations SET status = 'failed', error = ${reason}, finished_at = ${new Date(now)},
-              lease_expires_at = NULL, duration_ms = ${now - claimed.startedAt}
+              lease_expires_at = NULL, phase = NULL, progress = NULL, duration_ms = ${now - claimed.startedAt}
             WHERE id = ${claimed.id} AND status = 'running' AND attempts = ${claimed.attempts}`.pipe(afterLostConnection))
 
       const requeue = (claimed: Claimed, reason: string) =>
-        sql`UPDATE segment_calculations SET status = 'queued', lease_expires_at = NULL, error = ${reason}
+        sql`UPDATE segment_calculations SET status = 'queued', lease_expires_at = NULL, error = ${reason},
+            phase = NULL, progress = NULL
           WHERE id = ${claimed.id} AND status = 'running' AND attempts = ${claimed.attempts}`.pipe(afterLostConnection)
 
       /**

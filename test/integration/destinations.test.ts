@@ -7,23 +7,29 @@
  * replayed, delivery status, secret rotation, a message JetStream delivers
  * twice, RPC, and the refusals (bad input, SSRF) as RFC 9457 problems.
  */
-import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { createServer, type IncomingHttpHeaders } from "node:http"
 import { Webhook, WebhookVerificationError } from "standardwebhooks"
 import { openApiDocument } from "../../src/api/Documentation.ts"
 import type { DeadLetterPage, Destination, DestinationPage, RotatedSecret } from "../../src/domain/Destination.ts"
 import { Forbidden } from "../../src/domain/Errors.ts"
-import { segmentsStreamName } from "../../src/domain/SegmentEvents.ts"
 import { uuidv7 } from "../../src/platform/Ids.ts"
 import { newCustomer, unique } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
-import { createDestination, destinationsPath } from "../support/Destinations.ts"
+import {
+  createDestination,
+  destinationsPath,
+  durableConsumerCleanup,
+  durableConsumerReady,
+  membershipEvent,
+  publishEvents,
+  type Received,
+  receiver
+} from "../support/Destinations.ts"
 import { eventually } from "../support/Eventually.ts"
 import { call, createCustomer, expectProblem, invalidPaths } from "../support/Http.ts"
-import { freePort, natsConnection } from "../support/Nats.ts"
+import { freePort } from "../support/Nats.ts"
 import { makeValidator } from "../support/OpenApi.ts"
 import { withRpcClient } from "../support/Rpc.ts"
 import {
@@ -35,52 +41,6 @@ import {
 } from "../support/SegmentsApi.ts"
 import { runningService } from "../support/ServiceProcess.ts"
 import { json, natsUrl, TestService } from "../support/TestService.ts"
-
-/** A request a receiver got: its headers as the library reads them, the body as sent, when it arrived. */
-interface Received {
-  readonly headers: Record<string, string>
-  readonly body: string
-  readonly at: number
-}
-
-const flatHeaders = (headers: IncomingHttpHeaders) =>
-  Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, String(value)]))
-
-/**
- * A webhook receiver on loopback for the test's scope: it records every request and answers each with the
- * status `answer` gives for it (its 0-based number), 200 unless told; 0 is no answer at all.
- */
-const receiver = (answer: (index: number) => number = () => 200) =>
-  Effect.acquireRelease(
-    Effect.promise(() =>
-      new Promise<{ readonly url: string; readonly received: Array<Received>; readonly close: () => void }>((resolve) => {
-        const received: Array<Received> = []
-        const server = createServer((request, response) => {
-          const chunks: Array<Buffer> = []
-          request.on("data", (chunk: Buffer) => chunks.push(chunk))
-          request.on("end", () => {
-            const index = received.length
-            received.push({ headers: flatHeaders(request.headers), body: Buffer.concat(chunks).toString(), at: Date.now() })
-            const status = answer(index)
-            if (status !== 0) response.writeHead(status).end()
-          })
-        })
-        server.listen(0, "127.0.0.1", () => {
-          const address = server.address()
-          const port = typeof address === "object" && address !== null ? address.port : 0
-          resolve({
-            url: `http://127.0.0.1:${port}/hooks`,
-            received,
-            close: () => {
-              server.closeAllConnections()
-              server.close()
-            }
-          })
-        })
-      })
-    ),
-    (receiver) => Effect.sync(receiver.close)
-  )
 
 interface MembershipNotification {
   readonly type: string
@@ -105,25 +65,8 @@ const webhookBodySchema = (type: string) =>
 
 const durable = `test-destinations-${unique()}`
 
-/** The consumer exists (it starts at new messages): events published from now on reach the destinations. */
-const consumerReady = Effect.gen(function*() {
-  const nc = yield* natsConnection(natsUrl)
-  const manager = yield* Effect.promise(() => jetstreamManager(nc))
-  yield* eventually(
-    "the destinations' consumer",
-    Effect.promise(() => manager.consumers.info(segmentsStreamName, durable).then(() => true, () => false)),
-    (exists) => exists
-  )
-})
-
-/** Deletes this file's durable consumer from the shared NATS when the tests are done. */
-const consumerCleanup = Layer.effectDiscard(Effect.addFinalizer(() =>
-  Effect.gen(function*() {
-    const nc = yield* natsConnection(natsUrl)
-    const manager = yield* Effect.promise(() => jetstreamManager(nc))
-    yield* Effect.promise(() => manager.consumers.delete(segmentsStreamName, durable).catch(() => false))
-  }).pipe(Effect.scoped)
-))
+const consumerReady = durableConsumerReady(durable)
+const consumerCleanup = durableConsumerCleanup(durable)
 
 const readDestination = (id: string) =>
   Effect.gen(function*() {
@@ -169,29 +112,6 @@ const deleteDestination = (id: string) =>
 
 /** A secret of the right form that no destination has. */
 const strangerSecret = `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`
-
-/** A join of one new customer id, as the calculation publishes it. */
-const membershipEvent = (segmentId: string) => ({
-  type: "segment.joined",
-  eventId: uuidv7(),
-  segmentId,
-  calculationId: uuidv7(),
-  occurredAt: new Date().toISOString(),
-  customerIds: [uuidv7()],
-  part: 1,
-  parts: 1
-})
-
-/** Publishes the events to the segment stream as the outbox relay would, each under a fresh Nats-Msg-Id. */
-const publishEvents = (events: ReadonlyArray<{ readonly segmentId: string }>) =>
-  Effect.gen(function*() {
-    const js = jetstream(yield* natsConnection(natsUrl))
-    for (const event of events) {
-      yield* Effect.promise(() =>
-        js.publish(`segments.${event.segmentId}.joined`, JSON.stringify(event), { msgID: uuidv7() })
-      )
-    }
-  })
 
 const deliveryRows = (destinationId: string) =>
   Effect.flatMap(PgClient.PgClient, (sql) =>
@@ -379,15 +299,84 @@ layer(
       const attempts = hooks.received.length
 
       assert.strictEqual((yield* call("DELETE", `/api/v1/customers/${erased}`)).status, 204)
+      // A dead letter of the erased customer alone was dropped (erased): only the others are replayed.
+      const afterErasure = yield* readDestination(destination.id)
+      assert.strictEqual(afterErasure.status.dead + afterErasure.status.erased, dead.status.dead)
       healthy = true
       yield* call("POST", `${destinationsPath}/${destination.id}/dead-letters/replay`, { body: {} })
       const replayed = (yield* eventually(
         "the replay",
         Effect.sync(() => hooks.received),
-        (got) => got.length === attempts + dead.status.dead
+        (got) => got.length === attempts + afterErasure.status.dead
       )).slice(attempts)
       assert.deepStrictEqual([...namedIn(replayed)], [kept])
       for (const request of replayed) assert.notInclude(request.body, erased)
+    }))
+
+  it.effect("a dead letter whose every customer was erased is dropped as erased, never replayed with no ids", () =>
+    Effect.gen(function*() {
+      let healthy = false
+      const hooks = yield* receiver(() => healthy ? 200 : 503)
+      yield* consumerReady
+      const segment = yield* createSegment(manualSegment())
+      const destination = yield* createDestination({ url: hooks.url, segmentId: segment.id })
+      const [kept, erased] = [(yield* createCustomer(newCustomer())).id, (yield* createCustomer(newCustomer())).id]
+      const erasedOnly = { ...membershipEvent(segment.id), customerIds: [erased] }
+      const both = { ...membershipEvent(segment.id), customerIds: [kept, erased].sort() }
+      yield* publishEvents([erasedOnly, both])
+      yield* eventually("two dead letters", readDestination(destination.id), (read) => read.status.dead === 2)
+      const attempts = hooks.received.length
+
+      assert.strictEqual((yield* call("DELETE", `/api/v1/customers/${erased}`)).status, 204)
+      const status = (yield* readDestination(destination.id)).status
+      assert.deepStrictEqual([status.pending, status.dead, status.erased], [0, 1, 1])
+      const rows = yield* deliveryRows(destination.id)
+      assert.deepStrictEqual(
+        rows.map((row) => [row.eventId, row.status]).sort(),
+        [[erasedOnly.eventId, "erased"], [both.eventId, "dead"]].sort()
+      )
+      const letters = yield* json<DeadLetterPage>(yield* call("GET", `${destinationsPath}/${destination.id}/dead-letters`))
+      assert.deepStrictEqual(letters.data.map((letter) => letter.eventId), [both.eventId])
+
+      healthy = true
+      const replay = yield* call("POST", `${destinationsPath}/${destination.id}/dead-letters/replay`, { body: {} })
+      assert.strictEqual((yield* json<{ readonly replayed: number }>(replay)).replayed, 1)
+      yield* eventually("the replay delivered", readDestination(destination.id), (read) => read.status.delivered === 1)
+      yield* Effect.sleep("500 millis")
+      const replayed = hooks.received.slice(attempts)
+      assert.strictEqual(replayed.length, 1, "the erased-only delivery is not sent")
+      const payload = new Webhook(destination.secret).verify(replayed[0].body, replayed[0].headers) as MembershipNotification
+      assert.deepStrictEqual([payload.eventId, payload.customerIds], [both.eventId, [kept]])
+    }))
+
+  it.effect("an event published before its customer's erasure and filed after it is scrubbed, or dropped as erased", () =>
+    Effect.gen(function*() {
+      const hooks = yield* receiver()
+      yield* consumerReady
+      const segment = yield* createSegment(manualSegment())
+      const destination = yield* createDestination({ url: hooks.url, segmentId: segment.id })
+      const [kept, erased] = [(yield* createCustomer(newCustomer())).id, (yield* createCustomer(newCustomer())).id]
+      assert.strictEqual((yield* call("DELETE", `/api/v1/customers/${erased}`)).status, 204)
+      // As if published before the erasure and still in the stream.
+      const erasedOnly = { ...membershipEvent(segment.id), customerIds: [erased] }
+      const both = { ...membershipEvent(segment.id), customerIds: [kept, erased].sort() }
+      yield* publishEvents([erasedOnly, both])
+
+      const status = (yield* eventually(
+        "one delivered, one dropped",
+        readDestination(destination.id),
+        (read) => read.status.delivered === 1 && read.status.erased === 1
+      )).status
+      assert.deepStrictEqual([status.pending, status.dead], [0, 0])
+      const rows = yield* deliveryRows(destination.id)
+      assert.deepStrictEqual(
+        rows.map((row) => [row.eventId, row.status]).sort(),
+        [[erasedOnly.eventId, "erased"], [both.eventId, "delivered"]].sort()
+      )
+      assert.strictEqual(hooks.received.length, 1)
+      const payload = new Webhook(destination.secret).verify(hooks.received[0].body, hooks.received[0].headers) as MembershipNotification
+      assert.deepStrictEqual([payload.eventId, payload.customerIds], [both.eventId, [kept]])
+      assert.notInclude(hooks.received[0].body, erased)
     }))
 
   it.effect("a destination that does not answer holds only its own attempts: another gets the same event at once", () =>

@@ -21,3 +21,6 @@ CREATE TABLE audit_chain (
   unsigned_through bigint NOT NULL
 );
 INSERT INTO audit_chain (unsigned_through) SELECT coalesce(max(id), 0) FROM audit_log;
+
+-- The chain's name outside the database: its heads are published to JetStream under audit.anchor.<chain_id>.
+ALTER TABLE audit_chain ADD COLUMN chain_id uuid NOT NULL DEFAULT gen_random_uuid();

@@ -56,10 +56,11 @@ const ClusterLive = SingleRunner.layer({ runnerStorage: "memory" }).pipe(
   Layer.provide([NodeServices.layer, NodeCrypto.layer])
 )
 
-// Issuing and revoking API keys is audited; entries are signed as written and sealed into a chain.
-const Platform = Layer.mergeAll(Outbox.layer, Nats.layer, Authenticator.layer, RulesEngine.layer).pipe(
-  Layer.provideMerge(Layer.mergeAll(AuditLog.layer, AuditChain.layer)),
-  Layer.provideMerge(AuditSigning.layer)
+// Issuing and revoking API keys is audited; entries are signed as written and sealed into a chain whose heads
+// are published to JetStream.
+const Platform = Layer.mergeAll(Outbox.layer, Authenticator.layer, RulesEngine.layer, AuditChain.layer).pipe(
+  Layer.provideMerge(AuditLog.layer),
+  Layer.provideMerge(Layer.mergeAll(AuditSigning.layer, Nats.layer))
 )
 
 const CustomersFeature = CustomerEntityLayer.pipe(

@@ -46,6 +46,11 @@ export const AuditBreak = Schema.Struct({
   })
 }).annotate({ identifier: "AuditBreak" })
 
+export const AuditAnchorCheck = Schema.Struct({
+  seq: Schema.String.annotate({ description: "The chain position of the last head published to JetStream" }),
+  matches: Schema.Boolean.annotate({ description: "Whether the chain still holds that head at that position" })
+}).annotate({ identifier: "AuditAnchorCheck", description: "The chain checked against its last head published outside the database" })
+
 export const AuditVerification = Schema.Struct({
   intact: Schema.Boolean,
   sealedEntries: Schema.Number,
@@ -54,6 +59,9 @@ export const AuditVerification = Schema.Struct({
     description: "Entries whose signature was wrong when the sealer met them (forged rows): never sealed"
   }),
   firstBreak: Schema.NullOr(AuditBreak),
+  anchor: Schema.NullOr(AuditAnchorCheck).annotate({
+    description: "Null when no head was published yet or NATS is not configured"
+  }),
   verifiedAt: Timestamp
 }).annotate({ identifier: "AuditVerification", description: "The result of walking the whole audit chain" })
 export type AuditVerification = typeof AuditVerification.Type

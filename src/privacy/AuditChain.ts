@@ -5,12 +5,13 @@
  * round is sealed by the next one, never behind the head.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Clock, Config, Context, Duration, Effect, Layer, Schedule } from "effect"
+import { Clock, Config, Context, Duration, Effect, Layer, Option, Schedule } from "effect"
 import type { SqlError } from "effect/sql"
 import type { AuditEntryView, AuditVerification, CustomerAuditPage, CustomerAuditQuery } from "../domain/Audit.ts"
 import { auditPageSize } from "../domain/Audit.ts"
 import type { Role } from "../domain/Access.ts"
-import { loggingFailures } from "../platform/BackgroundWork.ts"
+import { loggingFailures, logFailure } from "../platform/BackgroundWork.ts"
+import { Nats, type StreamSpec } from "../platform/Nats.ts"
 import { AuditSigning, genesisHash, type SignedContent } from "./AuditSigning.ts"
 
 interface EntryRow {
@@ -56,9 +57,27 @@ const sameBytes = (a: Uint8Array | null, b: Uint8Array) => a !== null && Buffer.
 /** Rows walked per read during verification: memory stays flat however long the chain. */
 const verificationPage = 5_000
 
+/**
+ * Heads published outside the database after every round, so a chain cut short whose head row was rewound too
+ * (both are plain rows) still fails verification. A keyed hash says nothing about the entries.
+ */
+export const auditStream: StreamSpec = { name: "AUDIT", subjects: ["audit.anchor.>"] }
+const anchorSubject = (chainId: string) => `audit.anchor.${chainId}`
+
+interface Head {
+  readonly chainId: string
+  readonly seq: string
+  readonly hash: string
+}
+
 export class AuditChain extends Context.Service<AuditChain, {
   /** Links what is committed and signed; answers how many entries it sealed and refused. */
-  readonly seal: Effect.Effect<{ readonly sealed: number; readonly refused: number }, SqlError.SqlError>
+  readonly seal: Effect.Effect<
+    { readonly sealed: number; readonly refused: number; readonly head: Head | null },
+    SqlError.SqlError
+  >
+  /** Publishes `head` to JetStream (when NATS is configured and up); a failure is logged, the next round retries. */
+  anchor(head: Head): Effect.Effect<void>
   readonly verify: Effect.Effect<AuditVerification, SqlError.SqlError>
   customerEntries(customerId: string, query: CustomerAuditQuery): Effect.Effect<CustomerAuditPage, SqlError.SqlError>
 }>()("cms/privacy/AuditChain") {
@@ -67,19 +86,24 @@ export class AuditChain extends Context.Service<AuditChain, {
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
       const signing = yield* AuditSigning
+      const nats = yield* Nats
       const sealBatch = yield* Config.Int("AUDIT_SEAL_BATCH").pipe(Config.withDefault(5_000))
 
       const seal = sql.withTransaction(Effect.gen(function*() {
         const [{ mine }] = yield* sql<{ readonly mine: boolean }>`SELECT pg_try_advisory_xact_lock(hashtext('cms/privacy/audit-seal')) AS mine`
-        if (!mine) return { sealed: 0, refused: 0 }
-        const [head] = yield* sql<{ readonly head_seq: string; readonly head_hash: Uint8Array | null; readonly unsigned_through: string }>`
-          SELECT head_seq::text, head_hash, unsigned_through::text FROM audit_chain FOR UPDATE`
+        if (!mine) return { sealed: 0, refused: 0, head: null }
+        const [head] = yield* sql<{
+          readonly chain_id: string
+          readonly head_seq: string
+          readonly head_hash: Uint8Array | null
+          readonly unsigned_through: string
+        }>`SELECT chain_id::text, head_seq::text, head_hash, unsigned_through::text FROM audit_chain FOR UPDATE`
         const rows = yield* sql.unsafe<EntryRow>(
           `SELECT ${entryColumns} FROM audit_log
             WHERE chain_seq IS NULL AND NOT seal_refused ORDER BY audit_log.id LIMIT $1`,
           [sealBatch]
         )
-        if (rows.length === 0) return { sealed: 0, refused: 0 }
+        if (rows.length === 0) return { sealed: 0, refused: 0, head: null }
         const unsignedThrough = BigInt(head.unsigned_through)
         let seq = BigInt(head.head_seq)
         let previous: Uint8Array = head.head_hash ?? genesisHash
@@ -114,12 +138,43 @@ export class AuditChain extends Context.Service<AuditChain, {
             Effect.annotateLogs({ ids: refused.join(",") })
           )
         }
-        return { sealed: sealed.ids.length, refused: refused.length }
+        return {
+          sealed: sealed.ids.length,
+          refused: refused.length,
+          head: sealed.ids.length === 0
+            ? null
+            : { chainId: head.chain_id, seq: seq.toString(), hash: Buffer.from(previous).toString("hex") }
+        }
       })).pipe(Effect.withSpan("AuditChain.seal"))
 
+      const anchor = (head: Head) =>
+        Effect.flatMap(nats.jetstream, Option.match({
+          onNone: () => Effect.void,
+          onSome: (js) =>
+            Effect.tryPromise(() =>
+              js.publish(anchorSubject(head.chainId), JSON.stringify(head), { msgID: `audit-anchor-${head.chainId}-${head.seq}` })
+            ).pipe(Effect.asVoid, Effect.catch((error) => logFailure("audit: publishing the chain's head failed", error)))
+        }))
+
+      /** The last head published for this chain, if NATS holds one. */
+      const lastAnchor = (chainId: string) =>
+        Effect.flatMap(nats.jetstream, Option.match({
+          onNone: () => Effect.succeed(null),
+          onSome: (js) =>
+            Effect.tryPromise(async () => {
+              const manager = await js.jetstreamManager()
+              const message = await manager.streams.getMessage(auditStream.name, { last_by_subj: anchorSubject(chainId) })
+              return message === null ? null : message.json<Head>()
+            }).pipe(Effect.catch((error) =>
+              Effect.as(logFailure("audit: the chain's published head could not be read", error), null)
+            ))
+        }))
+
       const verify = Effect.gen(function*() {
-        const [head] = yield* sql<{ readonly head_seq: string; readonly head_hash: Uint8Array | null }>`
-          SELECT head_seq::text, head_hash FROM audit_chain`
+        const [head] = yield* sql<{ readonly chain_id: string; readonly head_seq: string; readonly head_hash: Uint8Array | null }>`
+          SELECT chain_id::text, head_seq::text, head_hash FROM audit_chain`
+        const anchored = yield* lastAnchor(head.chain_id)
+        let hashAtAnchor: string | null = null
         const [counts] = yield* sql<{ readonly unsealed: number; readonly refused: number }>`
           SELECT count(*) FILTER (WHERE chain_seq IS NULL AND NOT seal_refused)::int AS unsealed,
             count(*) FILTER (WHERE seal_refused)::int AS refused
@@ -150,6 +205,7 @@ export class AuditChain extends Context.Service<AuditChain, {
               break walk
             }
             previous = hash
+            if (anchored !== null && row.chain_seq === anchored.seq) hashAtAnchor = hash.toString("hex")
             expected += 1n
           }
           if (page.length < verificationPage) break
@@ -158,12 +214,20 @@ export class AuditChain extends Context.Service<AuditChain, {
         if (firstBreak === null && (walked.toString() !== head.head_seq || (walked > 0n && !sameBytes(head.head_hash, Buffer.from(previous))))) {
           firstBreak = { seq: (walked + 1n).toString(), kind: "head-mismatch" }
         }
+        const anchor = anchored === null ? null : { seq: anchored.seq, matches: hashAtAnchor === anchored.hash }
+        // A chain cut below its published head, with its head row rewound to match, fails here.
+        if (firstBreak === null && anchor !== null && !anchor.matches) {
+          firstBreak = BigInt(anchored!.seq) > walked
+            ? { seq: (walked + 1n).toString(), kind: "head-mismatch" }
+            : { seq: anchored!.seq, kind: "link-broken" }
+        }
         return {
           intact: firstBreak === null,
           sealedEntries: Number(walked),
           unsealedEntries: counts.unsealed,
           refusedEntries: counts.refused,
           firstBreak,
+          anchor,
           verifiedAt: new Date(yield* Clock.currentTimeMillis).toISOString()
         } satisfies AuditVerification
       }).pipe(Effect.withSpan("AuditChain.verify"))
@@ -198,16 +262,22 @@ export class AuditChain extends Context.Service<AuditChain, {
         return { data, nextCursor: rows.length > limit ? data[data.length - 1].id : null }
       })
 
-      return AuditChain.of({ seal, verify, customerEntries })
+      return AuditChain.of({ seal, anchor, verify, customerEntries })
     })
   )
 }
 
-/** Seals every AUDIT_SEAL_INTERVAL (1 s), and again at once while a round finds a full batch. */
+/**
+ * Seals every AUDIT_SEAL_INTERVAL (1 s), and again at once while a round finds work; each round that moved the
+ * head publishes it.
+ */
 export const AuditSealerLive = Layer.effectDiscard(Effect.gen(function*() {
   const chain = yield* AuditChain
+  const nats = yield* Nats
+  yield* nats.ensureStream(auditStream)
   const interval = yield* Config.Duration("AUDIT_SEAL_INTERVAL").pipe(Config.withDefault(Duration.seconds(1)))
   const round = chain.seal.pipe(
+    Effect.tap(({ head }) => head === null ? Effect.void : chain.anchor(head)),
     Effect.repeat({ while: ({ sealed, refused }) => sealed + refused > 0 }),
     loggingFailures("audit: sealing failed, will retry")
   )

@@ -133,6 +133,26 @@ layer(testServiceWithDatabase({ env: { AUDIT_SEAL_INTERVAL: "100 millis" } }), {
         assert.deepStrictEqual(result.firstBreak, { seq: last, kind: "head-mismatch" })
       }))
 
+    it.effect("a chain cut short with its head row rewound to match fails against the head published to JetStream", () =>
+      Effect.gen(function*() {
+        yield* auditedCustomer
+        const anchored = yield* eventually(
+          "the head to be published",
+          verification,
+          (check) => check.anchor !== null && check.anchor.seq === String(check.sealedEntries) && check.anchor.matches
+        )
+        const last = anchored.anchor!.seq
+        const sql = yield* PgClient.PgClient
+        const result = yield* tampering(Effect.gen(function*() {
+          yield* sql`DELETE FROM audit_log WHERE chain_seq = ${last}::bigint`
+          yield* sql`UPDATE audit_chain SET head_seq = head_seq - 1,
+            head_hash = (SELECT chain_hash FROM audit_log WHERE chain_seq = ${last}::bigint - 1)`
+          return yield* verification
+        }))
+        assert.deepStrictEqual(result.firstBreak, { seq: last, kind: "head-mismatch" })
+        assert.deepStrictEqual(result.anchor, { seq: last, matches: false })
+      }))
+
     it.effect("a row written without the key is never sealed and is reported as refused", () =>
       Effect.gen(function*() {
         const customer = yield* createCustomer()

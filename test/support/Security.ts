@@ -23,6 +23,8 @@ export interface Operation {
   /** As the document writes it, e.g. `/api/v1/customers/{id}`. */
   readonly path: string
   readonly hasBody: boolean
+  /** The query parameters it declares. */
+  readonly query: ReadonlyArray<string>
   readonly authenticated: boolean
   /** What the operation needs beyond authentication; undefined for reads every role may make. */
   readonly permission: Permission | undefined
@@ -39,12 +41,17 @@ HttpApi.reflect(Api, {
 
 /** Every operation of the published OpenAPI document. */
 export const operations: ReadonlyArray<Operation> = operationsOf(document).map(({ id, method, path, operation }) => {
-  const details = operation as unknown as { readonly requestBody?: unknown; readonly security?: ReadonlyArray<unknown> }
+  const details = operation as unknown as {
+    readonly requestBody?: unknown
+    readonly security?: ReadonlyArray<unknown>
+    readonly parameters?: ReadonlyArray<{ readonly name: string; readonly in: string }>
+  }
   return {
     id,
     method,
     path,
     hasBody: details.requestBody !== undefined,
+    query: (details.parameters ?? []).filter((parameter) => parameter.in === "query").map((parameter) => parameter.name),
     authenticated: (details.security ?? []).length > 0,
     permission: permissions.get(`${method} ${path}`)
   }

@@ -77,10 +77,10 @@ export const concretePath = (path: string, ids: Partial<Record<string, string>> 
   path.replace(/\{(\w+)\}/g, (_, name: string) => ids[name] ?? (name === "type" ? "security_probe" : unknownId))
 
 /**
- * Columns that background work changes on its own (the outbox relay publishing, a key's last use): left out of
- * the fingerprint, since a refusal is not what moves them.
+ * Columns that move without any change of state a caller asked for: the outbox relay marking what it published,
+ * and an API key's last use (written when a key authenticates, even for a request then refused 403).
  */
-const volatileColumns = ["published_at", "last_used_at", "heartbeat_at", "locked_until", "claimed_at"]
+const volatileColumns = ["published_at", "last_used_at"]
 
 /** Every table of the service (cluster bookkeeping aside) as row count and digest of its rows. */
 export const databaseFingerprint = Effect.gen(function*() {

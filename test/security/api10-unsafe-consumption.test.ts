@@ -16,7 +16,7 @@ import type { Misbehaviour } from "../../stand-ins/rules-engine/RulesEngineStand
 import { newCustomer, unique } from "../support/Customers.ts"
 import { eventually } from "../support/Eventually.ts"
 import { call, createCustomer, expectProblem } from "../support/Http.ts"
-import { serviceWithStandInEngine, StandInEngine } from "../support/RulesEngine.ts"
+import { latestCalculation, serviceWithStandInEngine, StandInEngine } from "../support/RulesEngine.ts"
 import { createSegment, dynamicSegment, segmentPath, segmentsPath } from "../support/SegmentsApi.ts"
 import { changesNothing } from "../support/Security.ts"
 
@@ -32,17 +32,6 @@ const evaluateMisbehaviours: ReadonlyArray<Misbehaviour> = [...lookupMisbehaviou
 
 /** What of a misbehaving engine's answer must never reach a caller, a log or a row. */
 const engineContent = /Maintenance|padding|xxxxxxxx|not-a-customer-we-were-sent/
-
-/** The segment's latest calculation once it has finished, succeeded or failed. */
-const finishedCalculation = (segmentId: string) =>
-  eventually(
-    `segment ${segmentId}'s calculation to finish`,
-    Effect.flatMap(PgClient.PgClient, (sql) =>
-      sql<{ readonly status: string; readonly error: string | null }>`SELECT status, error FROM segment_calculations
-        WHERE segment_id = ${segmentId} ORDER BY requested_at DESC, id DESC LIMIT 1`.pipe(Effect.orDie)),
-    ([row]) => row !== undefined && (row.status === "succeeded" || row.status === "failed"),
-    30_000
-  ).pipe(Effect.map(([row]) => row))
 
 const memberships = (segmentId: string) =>
   Effect.flatMap(PgClient.PgClient, (sql) =>
@@ -96,7 +85,7 @@ layer(
         engine.setMisbehaviour(misbehaviour)
         const requested = yield* call("POST", `${segmentPath(segment.id)}/calculate`)
         assert.strictEqual(requested.status, 202, misbehaviour)
-        const calculation = yield* finishedCalculation(segment.id)
+        const calculation = yield* latestCalculation(segment.id)
         assert.strictEqual(calculation.status, "failed", misbehaviour)
         assert.match(calculation.error ?? "", /rules engine unavailable/, misbehaviour)
         assert.notMatch(calculation.error ?? "", engineContent, misbehaviour)

@@ -10,7 +10,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { testServiceWithDatabase } from "../support/Database.ts"
-import { expectProblem, invalidPaths } from "../support/Http.ts"
+import { expectProblem, invalidPaths, sizedProblem } from "../support/Http.ts"
 import { changesNothing, concretePath, operations } from "../support/Security.ts"
 import { TestService } from "../support/TestService.ts"
 
@@ -43,14 +43,6 @@ const send = (method: string, path: string, body: BodyInit, contentType = "appli
       headers: { "content-type": contentType },
       ...(body instanceof ReadableStream ? { duplex: "half" } : {})
     }))
-
-/** The refusal's size in bytes, and its problem. */
-const sizedProblem = (response: Response, status: number, type: string) =>
-  Effect.gen(function*() {
-    const text = yield* Effect.promise(() => response.text())
-    const problem = yield* expectProblem(new Response(text, response), status, type)
-    return { problem, bytes: Buffer.byteLength(text) }
-  })
 
 layer(testServiceWithDatabase(), { excludeTestServices: true })("API4 unrestricted resource consumption", (it) => {
   it.effect(`a body over ${maxBodyBytes} bytes is a 413 on every operation that takes one, declared or streamed`, () =>

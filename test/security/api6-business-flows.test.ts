@@ -2,12 +2,11 @@
  * OWASP API6:2023 Unrestricted Access to Sensitive Business Flows. The flows
  * an automated caller could abuse here: guessing an email-verification token
  * (taking over an address), and flooding the expensive background work a
- * single request starts (a segment's calculation). Guessing is hopeless by
+ * single request starts (a segment's calculation, a CLV refit). Guessing is hopeless by
  * design (a 192-bit single-use token, no lockout that would let anyone block a
  * customer's verification), and repeated requests join the job queued or
  * running, so a segment's jobs never run side by side.
- * Known gap: CLV refits (POST /api/v1/analytics/models/clv/fit) are not
- * coalesced yet: each request queues a fit of its own.
+ * The same holds for refits of the CLV model (a pass over every customer).
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
@@ -75,5 +74,32 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("API6 sensitive 
         assert.isAtLeast(jobs[i].started!.getTime(), jobs[i - 1].finished!.getTime(), `job ${i} overlapped job ${i - 1}`)
       }
       assert.isBelow(jobs.length, 51)
+    }))
+
+  it.effect("thirty concurrent refit requests for one period, while fits wait, queue a single fit", () =>
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      yield* Effect.scoped(Effect.gen(function*() {
+        // Holding the fit lock as another process would: the requested fits wait, so the requests find them queued.
+        const connection = yield* sql.reserve
+        yield* connection.execute("SELECT pg_advisory_lock(hashtext('cms/analytics/clv-fit'))", [], undefined)
+        const fit = (body: Record<string, string>) =>
+          Effect.flatMap(
+            call("POST", "/api/v1/analytics/models/clv/fit", { role: "analyst", body }),
+            (response) => Effect.map(json<{ readonly id: string }>(response), (model) => ({ status: response.status, id: model.id }))
+          )
+        for (const body of [{ to: "2026-01-01T00:00:00Z" }, {}]) {
+          const answers = yield* Effect.forEach(Array.from({ length: 30 }), () => fit(body), { concurrency: 30 })
+          assert.isTrue(answers.every((answer) => answer.status === 202))
+          assert.strictEqual(new Set(answers.map((answer) => answer.id)).size, 1, JSON.stringify(body))
+        }
+        // Another period is another fit.
+        const other = yield* fit({ from: "2025-01-01T00:00:00Z", to: "2026-01-01T00:00:00Z" })
+        const [queued] = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM clv_models
+          WHERE trigger = 'requested' AND status = 'queued'`
+        assert.strictEqual(queued.n, 3)
+        assert.strictEqual(other.status, 202)
+        yield* connection.execute("SELECT pg_advisory_unlock(hashtext('cms/analytics/clv-fit'))", [], undefined)
+      })).pipe(Effect.orDie)
     }))
 })

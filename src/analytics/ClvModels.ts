@@ -125,11 +125,24 @@ export class ClvModels extends Context.Service<ClvModels, {
         if (from !== null && from >= to) {
           return yield* new InvalidPeriod({ field: "from", detail: "`from` must be before `to`" })
         }
-        const [row] = yield* sql<ModelRow>`INSERT INTO clv_models (id, status, trigger, period_from, period_to,
-            requested_at)
-          VALUES (${uuidv7(now)}, 'queued', 'requested', ${from === null ? null : new Date(from)}, ${new Date(to)},
-            ${new Date(now)})
-          RETURNING ${sql.unsafe(modelColumns)}`.pipe(Effect.orDie)
+        // A fit is a pass over every customer: requests for a period already waiting join that fit rather than
+        // queue one each (a request without `to` is stored with period_to = requested_at, and joins another such).
+        // The transaction's advisory lock keeps two concurrent requests from both finding none and both queueing.
+        const samePeriod = period.to === undefined ? sql`period_to = requested_at` : sql`period_to = ${new Date(to)}`
+        const row = yield* sql.withTransaction(Effect.gen(function*() {
+          yield* sql`SELECT pg_advisory_xact_lock(hashtext('cms/analytics/clv-fit-request'))`
+          const [waiting] = yield* sql<ModelRow>`SELECT ${sql.unsafe(modelColumns)} FROM clv_models
+            WHERE status = 'queued' AND trigger = 'requested'
+              AND period_from IS NOT DISTINCT FROM ${from === null ? null : new Date(from)}::timestamptz AND ${samePeriod}
+            ORDER BY requested_at LIMIT 1`
+          if (waiting !== undefined) return waiting
+          const [queued] = yield* sql<ModelRow>`INSERT INTO clv_models (id, status, trigger, period_from, period_to,
+              requested_at)
+            VALUES (${uuidv7(now)}, 'queued', 'requested', ${from === null ? null : new Date(from)}, ${new Date(to)},
+              ${new Date(now)})
+            RETURNING ${sql.unsafe(modelColumns)}`
+          return queued
+        })).pipe(Effect.orDie)
         yield* Queue.offer(wake, undefined)
         return toModel(row)
       })

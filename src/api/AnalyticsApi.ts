@@ -59,7 +59,8 @@ export class AnalyticsApi extends HttpApiGroup.make("analytics")
         transform: (operation) => ({ ...operation, requestBody: { ...operation.requestBody, required: false } }),
         summary: "Fit the CLV model",
         description: "Queues a fit over the calibration period (default: all history up to now) and answers at " +
-          "once with the queued fit (202). One fit runs at a time across all service processes; poll GET " +
+          "once with the queued fit (202); while a fit of the same period is still queued, the request joins it " +
+          "and is answered with that fit. One fit runs at a time across all service processes; poll GET " +
           `${clvModelPath} for the result. Purchase occasions are calendar days (UTC), times are in weeks.`
       })
     )

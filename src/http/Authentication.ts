@@ -1,6 +1,6 @@
 /** Server side of the Authentication middlewares: credentials in, CurrentActor out. */
-import { Context, Effect, Layer, Option, Redacted } from "effect"
-import type { Headers } from "effect/http"
+import { Context, Effect, Layer, Option } from "effect"
+import { type Headers, HttpServerRequest } from "effect/http"
 import { apiKeyHeader, Authentication, Authorization, CurrentActor, RequiredPermission } from "../api/Security.ts"
 import { type Actor, requirePermission } from "../domain/Access.ts"
 import { Unauthenticated } from "../domain/Errors.ts"
@@ -10,18 +10,15 @@ export const AuthenticationLive = Layer.effect(
   Authentication,
   Effect.gen(function*() {
     const authenticator = yield* Authenticator
-    return Authentication.of({
-      bearer: (httpEffect, { credential }) =>
+    // Both schemes read the request by one rule, the RPC door's (a bearer token first, else an API key): HttpApi
+    // tries the next scheme when one fails, so a broken token beside a valid key would otherwise pass as the key.
+    const authenticate = <A, E, R>(httpEffect: Effect.Effect<A, E, R>) =>
+      Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
         Effect.flatMap(
-          authenticator.bearer(Redacted.value(credential)),
+          actorFromHeaders(authenticator, request.headers),
           (actor) => Effect.provideService(httpEffect, CurrentActor, actor)
-        ),
-      apiKey: (httpEffect, { credential }) =>
-        Effect.flatMap(
-          authenticator.apiKey(Redacted.value(credential)),
-          (actor) => Effect.provideService(httpEffect, CurrentActor, actor)
-        )
-    })
+        ))
+    return Authentication.of({ bearer: authenticate, apiKey: authenticate })
   })
 )
 

@@ -8,7 +8,22 @@
  * the embedded database stands in for PostgreSQL); in production the engine
  * is disabled and every call fails as unreachable.
  */
-import { Cache, Cause, Config, Context, Data, Duration, Effect, Exit, Layer, Option, Redacted, Schedule, Schema } from "effect"
+import {
+  Cache,
+  Cause,
+  Config,
+  Context,
+  Data,
+  Duration,
+  Effect,
+  Exit,
+  Layer,
+  Option,
+  Redacted,
+  Schedule,
+  Schema,
+  Stream
+} from "effect"
 import { FetchHttpClient, HttpClient, HttpClientRequest, HttpClientResponse } from "effect/http"
 import { CircuitBreaker } from "effect/persistence"
 import { EvaluateResponse, maxEvaluateBatch, Rule, type RuleId, type RuleSubject } from "../domain/Rules.ts"
@@ -27,6 +42,33 @@ export class RulesEngineUnreachable extends Data.TaggedError("RulesEngineUnreach
     return this.reason
   }
 }
+
+/**
+ * The most of an answer the client reads. A genuine one is small (1,000 results are about 60 KB); a larger one
+ * is not an answer to rely on, and reading it whole would let the engine fill this service's memory.
+ */
+export const maxAnswerBytes = 1024 * 1024
+
+class AnswerTooLarge extends Data.TaggedError("AnswerTooLarge")<{}> {}
+
+/** The response with its body read, to at most maxAnswerBytes: past that it fails at once, the rest unread. */
+const readBounded = (response: HttpClientResponse.HttpClientResponse) =>
+  Effect.gen(function*() {
+    if (Number(response.headers["content-length"]) > maxAnswerBytes) return yield* new AnswerTooLarge()
+    const { chunks } = yield* response.stream.pipe(Stream.runFoldEffect(
+      () => ({ size: 0, chunks: [] as Array<Uint8Array> }),
+      (read, chunk) => {
+        const size = read.size + chunk.length
+        if (size > maxAnswerBytes) return Effect.fail(new AnswerTooLarge())
+        read.chunks.push(chunk)
+        return Effect.succeed({ size, chunks: read.chunks })
+      }
+    ))
+    return HttpClientResponse.fromWeb(
+      response.request,
+      new Response(Buffer.concat(chunks), { status: response.status, headers: response.headers })
+    )
+  })
 
 export class RulesEngine extends Context.Service<RulesEngine, {
   /** The rule, or none when the engine has no such rule (both cached for RULES_ENGINE_CACHE_TTL). */
@@ -57,10 +99,10 @@ export class RulesEngine extends Context.Service<RulesEngine, {
       const client = base.pipe(
         HttpClient.mapRequest(HttpClientRequest.bearerToken(apiKey)),
         HttpClient.mapRequest(HttpClientRequest.acceptJson),
-        // Per attempt, and the body within it (read here; the response keeps it), so a slow answer is retried
-        // like a lost one.
+        // Per attempt, and the body within it (read here, bounded, into the response passed on), so a slow
+        // answer is retried like a lost one.
         HttpClient.transformResponse((attempt) =>
-          attempt.pipe(Effect.tap((response) => response.arrayBuffer), Effect.timeout(settings.timeout))
+          attempt.pipe(Effect.flatMap(readBounded), Effect.timeout(settings.timeout))
         ),
         // Both calls are safe to repeat: a lookup reads, and evaluating a rule changes nothing in the engine.
         HttpClient.retryTransient({

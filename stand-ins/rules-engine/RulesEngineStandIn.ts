@@ -36,6 +36,16 @@ export interface RequestCounts {
   health: number
 }
 
+/**
+ * How the stand-in spoils its successful answers (lookups and evaluations, never /health), as a broken or
+ * hostile engine would: JSON cut short, HTML, the wrong shape, results for customers not sent, the right answer
+ * padded with megabytes, or a body that never ends.
+ */
+export type Misbehaviour = "truncated" | "html" | "wrong-shape" | "foreign-results" | "padded" | "endless"
+
+/** The padding of a `padded` answer: far more than any genuine answer (1,000 results are about 60 KB). */
+export const paddingBytes = 16 * 1024 * 1024
+
 export interface RulesEngineStandIn {
   readonly url: string
   readonly apiKey: string
@@ -44,6 +54,8 @@ export interface RulesEngineStandIn {
   setLatency(millis: number): void
   /** While true, every request but /health is answered 500. */
   setFailing(failing: boolean): void
+  /** Until set back to undefined, every successful answer but /health's is spoilt this way. */
+  setMisbehaviour(misbehaviour: Misbehaviour | undefined): void
   /** Stops listening (connections in flight are cut): callers meet a refused connection. */
   down(): Promise<void>
   /** Listens again on the same port. */
@@ -125,6 +137,41 @@ export const startRulesEngine = async (options: StandInOptions): Promise<RulesEn
   const requests: RequestCounts = { lookups: 0, evaluations: 0, evaluated: 0, health: 0 }
   let latency = 0
   let failing = false
+  let misbehaviour: Misbehaviour | undefined
+
+  /** A 200 with `body`, spoilt as `misbehaviour` says. */
+  const answer = (response: ServerResponse, body: Record<string, unknown>) => {
+    switch (misbehaviour) {
+      case undefined:
+        return send(response, 200, body)
+      case "truncated": {
+        const text = JSON.stringify(body)
+        response.writeHead(200, { "content-type": "application/json" })
+        return response.end(text.slice(0, Math.floor(text.length / 2)))
+      }
+      case "html":
+        response.writeHead(200, { "content-type": "text/html" })
+        return response.end("<html><body><h1>Maintenance</h1></body></html>")
+      case "wrong-shape":
+        return send(response, 200, { data: [body], ok: "yes" })
+      case "foreign-results":
+        return send(response, 200, { ...body, results: [{ id: "not-a-customer-we-were-sent", matches: true }] })
+      case "padded":
+        return send(response, 200, { ...body, padding: "x".repeat(paddingBytes) })
+      case "endless": {
+        response.writeHead(200, { "content-type": "application/json" })
+        const chunk = `"${"x".repeat(65_536)}",`
+        response.write("{\"padding\":[")
+        const more = () => {
+          while (!response.destroyed && response.write(chunk)) {
+            // Until the socket's buffer is full; then wait for it to drain.
+          }
+          if (!response.destroyed) response.once("drain", more)
+        }
+        return more()
+      }
+    }
+  }
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? "/", "http://stand-in")
@@ -145,7 +192,7 @@ export const startRulesEngine = async (options: StandInOptions): Promise<RulesEn
     if (match[2] === undefined) {
       if (request.method !== "GET") return problem(response, 405, "method-not-allowed", "GET only")
       if (rule === undefined) return problem(response, 404, "rule-not-found", "No such rule")
-      return send(response, 200, { id: rule.id, name: rule.name, version: rule.version })
+      return answer(response, { id: rule.id, name: rule.name, version: rule.version })
     }
     if (request.method !== "POST") return problem(response, 405, "method-not-allowed", "POST only")
     const text = await readBody(request)
@@ -163,7 +210,7 @@ export const startRulesEngine = async (options: StandInOptions): Promise<RulesEn
     }
     if (customers.length > maxBatch) return problem(response, 413, "too-large", `At most ${maxBatch} customers`)
     requests.evaluated += customers.length
-    return send(response, 200, {
+    return answer(response, {
       ruleId: rule.id,
       version: rule.version,
       results: customers.map((customer) => ({ id: customer.id, matches: ruleMatches(rule, customer.facts) }))
@@ -200,6 +247,9 @@ export const startRulesEngine = async (options: StandInOptions): Promise<RulesEn
     },
     setFailing: (value) => {
       failing = value
+    },
+    setMisbehaviour: (value) => {
+      misbehaviour = value
     },
     down: async () => {
       if (!listening) return

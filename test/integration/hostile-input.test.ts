@@ -10,16 +10,8 @@ import { maxMetadataDepth } from "../../src/domain/Customer.ts"
 import { maxReportedIssues } from "../../src/http/Validation.ts"
 import { customersPath, newCustomer } from "../support/Customers.ts"
 import { testServiceWithDatabase, writeCounts } from "../support/Database.ts"
-import { call, expectProblem, invalidPaths } from "../support/Http.ts"
+import { call, expectProblem, invalidPaths, sizedProblem } from "../support/Http.ts"
 import { TestService } from "../support/TestService.ts"
-
-/** A refusal's size in bytes, read before it is checked as a problem. */
-const sizedProblem = (response: Response, status: number, type: string) =>
-  Effect.gen(function*() {
-    const text = yield* Effect.promise(() => response.text())
-    const problem = yield* expectProblem(new Response(text, response), status, type)
-    return { problem, bytes: Buffer.byteLength(text) }
-  })
 
 /** `{ "a": { "a": ... 1 } }` with `levels` objects. */
 const nested = (levels: number): unknown => {

@@ -7,54 +7,11 @@ import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { maxCallsPerRequest } from "../../src/api/CustomersRpc.ts"
-import type { Role } from "../../src/domain/Access.ts"
 import { newCustomer, unique } from "../support/Customers.ts"
 import { testServiceWithDatabase, writeCounts } from "../support/Database.ts"
 import { createCustomer, expectProblem, invalidPaths } from "../support/Http.ts"
-import { json, TestService } from "../support/TestService.ts"
-
-const rpcPath = "/api/v1/rpc"
-
-interface Call {
-  readonly tag: string
-  readonly payload: unknown
-  readonly id?: string | number
-  readonly headers?: ReadonlyArray<readonly [string, string]>
-}
-
-/** One RPC message as Effect's RPC client writes it. */
-const message = ({ tag, payload, id = "1", headers = [] }: Call) => ({ _tag: "Request", id, tag, payload, headers })
-
-interface PostOptions {
-  /** The caller's role; `false` sends no credentials at all. */
-  readonly as?: Role | false
-  readonly headers?: Record<string, string>
-}
-
-/** POSTs a raw body (a batch of messages, or any JSON) to the RPC endpoint. */
-const postRpc = (body: unknown, { as = "admin", headers = {} }: PostOptions = {}) =>
-  Effect.flatMap(TestService, ({ request }) =>
-    request(rpcPath, {
-      method: "POST",
-      body: typeof body === "string" ? body : JSON.stringify(body),
-      headers: { "content-type": "application/json", ...headers },
-      ...(as === false ? { auth: false } : { role: as })
-    }))
-
-interface ExitMessage {
-  readonly _tag: "Exit"
-  readonly requestId: string
-  readonly exit: {
-    readonly _tag: "Success" | "Failure"
-    readonly value?: unknown
-    readonly cause?: ReadonlyArray<{ readonly _tag: string; readonly error?: { readonly type: string }; readonly defect?: unknown }>
-  }
-}
-
-const exitsOf = (response: Response) => json<ReadonlyArray<ExitMessage>>(response)
-
-/** The problem type a failed call carries (errors travel as their RFC 9457 bodies). */
-const failureType = (exit: ExitMessage) => exit.exit.cause?.[0]?.error?.type
+import { exitsOf, type ExitMessage, failureType, message, postRpc } from "../support/Rpc.ts"
+import { TestService } from "../support/TestService.ts"
 
 layer(testServiceWithDatabase(), { excludeTestServices: true })("the RPC door", (it) => {
   it.effect("a call that fails inside the service answers an opaque internal error with the request id", () =>

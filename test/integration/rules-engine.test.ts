@@ -19,7 +19,7 @@ import { eventually } from "../support/Eventually.ts"
 import { call, createCustomer, expectProblem, invalidPaths } from "../support/Http.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
 import { withRpcClient } from "../support/Rpc.ts"
-import { serviceWithStandInEngine, StandInEngine } from "../support/RulesEngine.ts"
+import { latestCalculation, serviceWithStandInEngine, StandInEngine } from "../support/RulesEngine.ts"
 import { createSegment, dynamicSegment, segmentPath, segmentsPath } from "../support/SegmentsApi.ts"
 import { json } from "../support/TestService.ts"
 
@@ -76,17 +76,6 @@ const membersOf = (segmentId: string) =>
     assert.strictEqual(response.status, 200)
     return (yield* json<SegmentMembersPage>(response)).data.map((member) => member.customerId).sort()
   })
-
-/** The segment's latest calculation once finished (succeeded or failed). */
-const latestCalculation = (segmentId: string) =>
-  eventually(
-    `segment ${segmentId}'s calculation to finish`,
-    Effect.flatMap(PgClient.PgClient, (sql) =>
-      sql<{ readonly id: string; readonly status: string; readonly error: string | null }>`SELECT id::text AS id,
-          status, error FROM segment_calculations WHERE segment_id = ${segmentId}
-        ORDER BY requested_at DESC, id DESC LIMIT 1`.pipe(Effect.orDie)),
-    ([row]) => row !== undefined && (row.status === "succeeded" || row.status === "failed")
-  ).pipe(Effect.map(([row]) => row))
 
 layer(
   serviceWithStandInEngine({

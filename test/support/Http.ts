@@ -78,5 +78,13 @@ export const expectProblem = (response: Response, status: number, type: string) 
     return problem
   })
 
+/** A refusal checked as expectProblem does, with its size in bytes (answers must not grow with hostile input). */
+export const sizedProblem = (response: Response, status: number, type: string) =>
+  Effect.gen(function*() {
+    const text = yield* Effect.promise(() => response.text())
+    const problem = yield* expectProblem(new Response(text, response), status, type)
+    return { problem, bytes: Buffer.byteLength(text) }
+  })
+
 /** What a 400 invalid-request names as invalid, e.g. "payload.email" or "query.limit". */
 export const invalidPaths = (problem: Problem) => (problem.errors ?? []).map((entry) => entry.path.join("."))

@@ -1,6 +1,6 @@
 /** The audit trail: a customer's entries, and verification of the whole chain. Admins only. */
 import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "effect/http-api"
-import { AuditErrors, AuditVerification, CustomerAuditPage, CustomerAuditQuery } from "../domain/Audit.ts"
+import { AuditErrors, AuditVerification, CustomerAuditErrors, CustomerAuditPage, CustomerAuditQuery } from "../domain/Audit.ts"
 import { CustomerId } from "../domain/Customer.ts"
 import { documentQueryParameters } from "./QueryParameters.ts"
 import { Authentication, Authorization, RequiredPermission } from "./Security.ts"
@@ -11,11 +11,11 @@ export class AuditApi extends HttpApiGroup.make("audit")
       params: { id: CustomerId.annotate({ description: "The customer's id (a UUID)" }) },
       query: CustomerAuditQuery,
       success: CustomerAuditPage,
-      error: AuditErrors
+      error: CustomerAuditErrors
     }).middleware(Authorization).annotate(RequiredPermission, "audit:read").annotateMerge(OpenApi.annotations({
       summary: "A customer's audit trail",
       description: "Who did what to the customer, newest first, field names only (never values); kept after " +
-        "the customer is erased, as the record of the erasure. Pass `nextCursor` back as `cursor` for the next " +
+        "the customer is erased, as the record of the erasure (404 only for an id no customer ever had). Pass `nextCursor` back as `cursor` for the next " +
         "page. Admins only."
     })).annotateMerge(documentQueryParameters(CustomerAuditQuery)),
     HttpApiEndpoint.get("verify", "/audit/verification", {

@@ -2,7 +2,7 @@
 import { Schema } from "effect"
 import { Role } from "./Access.ts"
 import { Timestamp } from "./Customer.ts"
-import { Forbidden } from "./Errors.ts"
+import { CustomerNotFound, Forbidden } from "./Errors.ts"
 import { PageLimit } from "./Paging.ts"
 
 /** An entry's number in the table, as text (it outgrows a JSON number's exact range). */
@@ -67,3 +67,4 @@ export const AuditVerification = Schema.Struct({
 export type AuditVerification = typeof AuditVerification.Type
 
 export const AuditErrors = [Forbidden] as const
+export const CustomerAuditErrors = [CustomerNotFound, Forbidden] as const

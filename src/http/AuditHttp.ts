@@ -10,7 +10,8 @@ export const AuditHttpLive = HttpApiBuilder.group(
   Effect.fn(function*(handlers) {
     const chain = yield* AuditChain
     return handlers.handleAll({
-      customerEntries: ({ params, query }) => chain.customerEntries(params.id, query).pipe(Effect.orDie),
+      customerEntries: ({ params, query }) =>
+        chain.customerEntries(params.id, query).pipe(Effect.catchTag("SqlError", Effect.die)),
       verify: () => chain.verify.pipe(Effect.orDie)
     })
   })

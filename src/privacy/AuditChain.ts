@@ -10,6 +10,8 @@ import type { SqlError } from "effect/sql"
 import type { AuditEntryView, AuditVerification, CustomerAuditPage, CustomerAuditQuery } from "../domain/Audit.ts"
 import { auditPageSize } from "../domain/Audit.ts"
 import type { Role } from "../domain/Access.ts"
+import type { CustomerId } from "../domain/Customer.ts"
+import { CustomerNotFound } from "../domain/Errors.ts"
 import { loggingFailures, logFailure } from "../platform/BackgroundWork.ts"
 import { Nats, type StreamSpec } from "../platform/Nats.ts"
 import { AuditSigning, genesisHash, type SignedContent } from "./AuditSigning.ts"
@@ -79,7 +81,11 @@ export class AuditChain extends Context.Service<AuditChain, {
   /** Publishes `head` to JetStream (when NATS is configured and up); a failure is logged, the next round retries. */
   anchor(head: Head): Effect.Effect<void>
   readonly verify: Effect.Effect<AuditVerification, SqlError.SqlError>
-  customerEntries(customerId: string, query: CustomerAuditQuery): Effect.Effect<CustomerAuditPage, SqlError.SqlError>
+  /** Also for an erased customer (the trail is the record of the erasure); CustomerNotFound for an id never seen. */
+  customerEntries(
+    customerId: CustomerId,
+    query: CustomerAuditQuery
+  ): Effect.Effect<CustomerAuditPage, CustomerNotFound | SqlError.SqlError>
 }>()("cms/privacy/AuditChain") {
   static readonly layer = Layer.effect(
     AuditChain,
@@ -232,8 +238,10 @@ export class AuditChain extends Context.Service<AuditChain, {
         } satisfies AuditVerification
       }).pipe(Effect.withSpan("AuditChain.verify"))
 
-      const customerEntries = Effect.fn("AuditChain.customerEntries")(function*(customerId: string, query: CustomerAuditQuery) {
+      const customerEntries = Effect.fn("AuditChain.customerEntries")(function*(customerId: CustomerId, query: CustomerAuditQuery) {
         const limit = query.limit ?? auditPageSize.default
+        const known = yield* sql`SELECT 1 FROM customers WHERE id = ${customerId}`
+        if (known.length === 0) return yield* new CustomerNotFound({ customerId })
         const rows = yield* sql<{
           readonly id: string
           readonly at: Date

@@ -79,8 +79,10 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("API1 broken obj
     Effect.gen(function*() {
       const customer = yield* createCustomer()
       assert.strictEqual((yield* call("DELETE", `${customersPath}/${customer.id}`)).status, 204)
+      // The audit trail outlives the person: it is the record of their erasure, and holds no personal data.
       const customerOperations = authenticatedOperations.filter((operation) =>
-        operation.path.startsWith(`${customersPath}/{id}`) && operation.method !== "DELETE"
+        operation.path.startsWith(`${customersPath}/{id}`) && operation.method !== "DELETE" &&
+        operation.id !== "audit.customerEntries"
       )
       assert.isAtLeast(customerOperations.length, 8)
       yield* changesNothing(Effect.gen(function*() {

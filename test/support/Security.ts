@@ -78,9 +78,10 @@ export const concretePath = (path: string, ids: Partial<Record<string, string>> 
 
 /**
  * Columns that move without any change of state a caller asked for: the outbox relay marking what it published,
- * and an API key's last use (written when a key authenticates, even for a request then refused 403).
+ * an API key's last use (written when a key authenticates, even for a request then refused 403), and the audit
+ * sealer linking entries already written into the chain (docs/audit.md).
  */
-const volatileColumns = ["published_at", "last_used_at"]
+const volatileColumns = ["published_at", "last_used_at", "chain_seq", "chain_hash", "head_seq", "head_hash"]
 
 /** Every table of the service (cluster bookkeeping aside) as row count and digest of its rows. */
 export const databaseFingerprint = Effect.gen(function*() {

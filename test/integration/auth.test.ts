@@ -278,13 +278,15 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("authentication 
 
 // --- Production configuration --------------------------------------------------------------------
 
-/** Builds the whole service as NODE_ENV=production runs it, with this JWT_SECRET. */
-const startInProduction = (secret: string) =>
-  Layer.build(testService({ env: { NODE_ENV: "production", JWT_SECRET: secret } })).pipe(Effect.exit)
+/** Builds the whole service as NODE_ENV=production runs it, with this JWT_SECRET and AUDIT_KEY (null: unset). */
+const startInProduction = (secret: string, auditKey: string | null = randomBytes(32).toString("base64url")) =>
+  Layer.build(testService({
+    env: { NODE_ENV: "production", JWT_SECRET: secret, ...(auditKey === null ? {} : { AUDIT_KEY: auditKey }) }
+  })).pipe(Effect.exit)
 
-const expectRefusedStart = (secret: string, reason: RegExp) =>
+const expectRefusedStart = (secret: string, reason: RegExp, auditKey?: string) =>
   Effect.gen(function*() {
-    const started = yield* startInProduction(secret)
+    const started = yield* startInProduction(secret, ...(auditKey === undefined ? [] : [auditKey]))
     assert.isTrue(Exit.isFailure(started), "the service started")
     if (Exit.isFailure(started)) assert.match(Cause.pretty(started.cause), reason)
   })
@@ -298,6 +300,15 @@ describe("production configuration", () => {
       for (const secret of ["a", "x".repeat(31)]) {
         yield* expectRefusedStart(secret, /JWT_SECRET must be at least 32 bytes when NODE_ENV=production/)
       }
+    }))
+
+  plain.live("refuses to start without an audit key of 32 bytes or more", () =>
+    Effect.gen(function*() {
+      const secret = randomBytes(32).toString("base64url")
+      const started = yield* startInProduction(secret, null)
+      assert.isTrue(Exit.isFailure(started), "the service started")
+      if (Exit.isFailure(started)) assert.match(Cause.pretty(started.cause), /AUDIT_KEY must be set to at least 32 random bytes/)
+      yield* expectRefusedStart(secret, /AUDIT_KEY must be set to at least 32 random bytes/, "short")
     }))
 
   plain.live("starts with a random secret of 32 bytes or more, and accepts tokens it signs", () =>

@@ -286,7 +286,7 @@ layer(
 
 // As deployed without a rules engine: production, no RULES_ENGINE_URL.
 layer(
-  testServiceWithDatabase({ env: { NODE_ENV: "production" } }),
+  testServiceWithDatabase({ env: { NODE_ENV: "production", AUDIT_KEY: "a production audit key of at least 32 bytes" } }),
   { excludeTestServices: true, timeout: "60 seconds" }
 )("rules engine not configured in production", (it) => {
   it.effect("is reported disabled without degrading readiness, and a segment naming a rule is refused with 503", () =>

@@ -75,6 +75,7 @@ export const testService = (options: TestServiceOptions = {}) =>
       ...(options.embedded === true ? { PGLITE_DATA_DIR: "memory" } : { DATABASE_URL: database.url }),
       ...(options.embedded === true || options.nats === false ? {} : { NATS_URL: natsUrl }),
       JWT_SECRET: testJwtSecret,
+      AUDIT_KEY: "the test suite's audit key, 32 bytes or more",
       ACCESS_LOG: "false",
       DB_POOL_MAX: "8",
       DB_COMMAND_POOL_MAX: "4",

@@ -5,7 +5,7 @@
  * known before the write (a create; an update, guarded by the version it read).
  */
 import { PgClient } from "@effect/sql-pg"
-import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
+import { Clock, Context, Effect, Exit, Layer, Option, Request, RequestResolver, Schema } from "effect"
 import { Entity } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { Actor } from "../domain/Access.ts"
@@ -38,11 +38,11 @@ import { profileFactFields } from "../segments/CustomerFacts.ts"
 import { SegmentEvaluationQueue } from "../segments/EvaluationQueue.ts"
 import { SegmentRepo } from "../segments/SegmentRepo.ts"
 import { type NewEvent, Outbox } from "../platform/Outbox.ts"
-import { AuditLog } from "../privacy/AuditLog.ts"
+import { type AuditEntry, AuditLog } from "../privacy/AuditLog.ts"
 import { CommandSql, guardedStatement, guardName, inOneStatement } from "../platform/Database.ts"
 import { CustomerRepo, uniqueViolationOrDie } from "./CustomerRepo.ts"
 import { EmailVerificationRepo } from "./EmailVerificationRepo.ts"
-import { IdempotencyKeyRepo } from "./IdempotencyKeyRepo.ts"
+import { IdempotencyKeyRepo, type KeyedAnswer } from "./IdempotencyKeyRepo.ts"
 
 const CommandContext = {
   actor: Actor,
@@ -103,6 +103,17 @@ const changeEvent = (id: CustomerId) => (customer: Customer, actor: Actor, reque
 
 const emailTaken = () => new EmailAlreadyExists({ field: "email" })
 
+/** What a create writes, all known before the write: the row, its first answer to a key, event and audit entry. */
+class CreateWrite extends Request.Class<{
+  readonly customer: Customer
+  readonly keyed: KeyedAnswer | null
+  readonly event: NewEvent
+  readonly audit: AuditEntry
+}, void, EmailAlreadyExists | IdempotencyKeyReused> {}
+
+/** Creates committed together, at most this many (about 40 parameters each, far below PostgreSQL's 65,535). */
+const maxCreatesPerStatement = 100
+
 /**
  * A customer's first command. Its entity runs it when a retry may race the
  * original (an Idempotency-Key maps both to one id); a create without a key
@@ -125,6 +136,57 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
       const outbox = yield* Outbox
       const audit = yield* AuditLog
       const evaluations = yield* SegmentEvaluationQueue
+
+      /**
+       * Everything a group of creates writes, known before it writes, as one statement: atomic without a
+       * transaction, one round trip and one commit for the group instead of one each.
+       */
+      const writeTogether = (writes: ReadonlyArray<CreateWrite>) => {
+        const keyed = writes.flatMap((write) => write.keyed === null ? [] : [write.keyed])
+        const ids = writes.map((write) => write.customer.id)
+        // A new customer may already match dynamic segments: queued as of the group's latest create.
+        const queuedAt = new Date(Math.max(...writes.map((write) => Date.parse(write.customer.createdAt))))
+        return inOneStatement(commandSql, [
+          repo.insertStatement(writes.map((write) => write.customer)),
+          ...(keyed.length === 0 ? [] : [idempotencyKeys.recordStatement(keyed)]),
+          outbox.appendAllStatement(writes.map((write) => write.event)),
+          audit.recordAllStatement(writes.map((write) => write.audit)),
+          evaluations.queueProfileStatement(sql`SELECT unnest(${ids}::uuid[])`, queuedAt)
+        ]).pipe(
+          Effect.asVoid,
+          uniqueViolationOrDie,
+          Effect.catchTag("UniqueViolation", (violation) =>
+            Effect.fail<EmailAlreadyExists | IdempotencyKeyReused>(
+              violation.constraint.includes("email")
+                ? emailTaken()
+                : new IdempotencyKeyReused({ field: "Idempotency-Key" })
+            ))
+        )
+      }
+
+      /**
+       * Concurrent creates share one statement. Should it be refused (an address or a key already taken), each
+       * create of the group is written alone, so only the one at fault fails. Every create is answered after
+       * the commit of the statement that wrote it.
+       */
+      const creates = RequestResolver.batchN(
+        RequestResolver.make<CreateWrite>((entries) => {
+          const completeAll = (exit: Exit.Exit<void, EmailAlreadyExists | IdempotencyKeyReused>) =>
+            Effect.sync(() => entries.forEach((entry) => entry.completeUnsafe(exit)))
+          const alone = (entry: (typeof entries)[number]) =>
+            Effect.exit(writeTogether([entry.request])).pipe(Effect.map((exit) => entry.completeUnsafe(exit)))
+          return Effect.exit(writeTogether(entries.map((entry) => entry.request))).pipe(
+            Effect.flatMap((exit) =>
+              Exit.isFailure(exit) && entries.length > 1 && Exit.hasFails(exit)
+                ? Effect.forEach(entries, alone, { discard: true })
+                : completeAll(exit)
+            ),
+            Effect.tap(() => Effect.andThen(outbox.committed, evaluations.wake))
+          )
+        }),
+        maxCreatesPerStatement
+      )
+
       return CustomerCreation.of({
         create: Effect.fn("CustomerCreation.create")(function*(id, { actor, requestId, input, idempotency }) {
           if (idempotency !== null) {
@@ -143,28 +205,15 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
           }
           const now = new Date(yield* Clock.currentTimeMillis).toISOString()
           const customer = createdCustomer(id, initialState(input), now)
-          // Everything the create writes is known before it writes, so it goes as one statement: atomic
-          // without a transaction, one round trip instead of five (BEGIN, three inserts, COMMIT).
-          yield* inOneStatement(commandSql, [
-            repo.insertStatement(customer),
-            ...(idempotency === null
-              ? []
-              : [idempotencyKeys.recordStatement(idempotency.principal, idempotency.key, idempotency.requestHash, customer)]),
-            outbox.appendStatement({ type: "customer.created", ...changeEvent(id)(customer, actor, requestId) }),
-            audit.recordStatement({ actor, action: "customer.create", customerId: id, requestId, fields: Object.keys(input) }),
-            // A new customer may already match dynamic segments.
-            evaluations.queueProfileStatement(sql`SELECT ${id}::uuid`, new Date(now))
-          ]).pipe(
-            uniqueViolationOrDie,
-            Effect.catchTag("UniqueViolation", (violation) =>
-              Effect.fail<EmailAlreadyExists | IdempotencyKeyReused>(
-                violation.constraint.includes("email")
-                  ? emailTaken()
-                  : new IdempotencyKeyReused({ field: "Idempotency-Key" })
-              ))
+          yield* Effect.request(
+            new CreateWrite({
+              customer,
+              keyed: idempotency === null ? null : { ...idempotency, customer },
+              event: { type: "customer.created", ...changeEvent(id)(customer, actor, requestId) },
+              audit: { actor, action: "customer.create", customerId: id, requestId, fields: Object.keys(input) }
+            }),
+            creates
           )
-          yield* outbox.committed
-          yield* evaluations.wake
           return { customer, replayed: false }
         })
       })

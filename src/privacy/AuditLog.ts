@@ -27,6 +27,8 @@ export class AuditLog extends Context.Service<AuditLog, {
   record(entry: AuditEntry): Effect.Effect<void>
   /** The same write as a statement, to run with the change as one statement. */
   recordStatement(entry: AuditEntry): Statement.Statement<unknown>
+  /** Entries of several changes committed together (a group of creates), as one insert. */
+  recordAllStatement(entries: ReadonlyArray<AuditEntry>): Statement.Statement<unknown>
   /** The entry written only when the guard of a guarded statement (Database.ts) matched. */
   recordGuardedStatement(entry: AuditEntry): Statement.Statement<unknown>
 }>()("cms/privacy/AuditLog") {
@@ -34,12 +36,15 @@ export class AuditLog extends Context.Service<AuditLog, {
     AuditLog,
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
-      const recordStatement = (entry: AuditEntry) =>
+      const valuesOf = (entry: AuditEntry) =>
+        sql`(${`${entry.actor.kind}:${entry.actor.subject}`}, ${entry.actor.role}, ${entry.action},
+            ${entry.customerId ?? null}::uuid, ${entry.apiKeyId ?? null}::uuid, ${entry.segmentId ?? null}::uuid,
+            ${entry.destinationId ?? null}::uuid, ${entry.requestId}::text, ${entry.fields}::text[])`
+      const recordAllStatement = (entries: ReadonlyArray<AuditEntry>) =>
         sql`INSERT INTO audit_log
             (actor, actor_role, action, customer_id, api_key_id, segment_id, destination_id, request_id, fields)
-          VALUES (${`${entry.actor.kind}:${entry.actor.subject}`}, ${entry.actor.role}, ${entry.action},
-            ${entry.customerId ?? null}, ${entry.apiKeyId ?? null}, ${entry.segmentId ?? null},
-            ${entry.destinationId ?? null}, ${entry.requestId}, ${entry.fields})`
+          VALUES ${sql.csv(entries.map(valuesOf))}`
+      const recordStatement = (entry: AuditEntry) => recordAllStatement([entry])
       const recordGuardedStatement = (entry: AuditEntry) =>
         sql`INSERT INTO audit_log
             (actor, actor_role, action, customer_id, api_key_id, segment_id, destination_id, request_id, fields)
@@ -49,6 +54,7 @@ export class AuditLog extends Context.Service<AuditLog, {
           FROM ${sql.literal(guardName)}`
       return AuditLog.of({
         recordStatement,
+        recordAllStatement,
         recordGuardedStatement,
         record: Effect.fn("AuditLog.record")(function*(entry: AuditEntry) {
           yield* recordStatement(entry).pipe(Effect.orDie)

@@ -34,7 +34,7 @@ import { TrackingPlanRepo } from "./events/TrackingPlanRepo.ts"
 import { EventTimeline } from "./events/EventTimeline.ts"
 import { RoutesLive, serve } from "./http/Server.ts"
 import { Authenticator } from "./platform/Authenticator.ts"
-import { DatabaseLive } from "./platform/Database.ts"
+import { DatabaseLive, GroupedWrites } from "./platform/Database.ts"
 import { ObservabilityLive } from "./platform/ErrorLogging.ts"
 import { Health } from "./platform/Health.ts"
 import { Nats } from "./platform/Nats.ts"
@@ -79,7 +79,9 @@ const CustomersFeature = CustomerEntityLayer.pipe(
       SegmentRepo.layer,
       DestinationRepo.layer,
       // Creates and updates queue the customer for real-time segment membership (so do folds of their events).
-      SegmentEvaluationQueue.layer
+      SegmentEvaluationQueue.layer,
+      // Updates of different customers running at the same time commit together.
+      GroupedWrites.layer
     )
   ),
   Layer.provideMerge(ClusterLive)

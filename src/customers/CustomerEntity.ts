@@ -5,7 +5,7 @@
  * known before the write (a create; an update, guarded by the version it read).
  */
 import { PgClient } from "@effect/sql-pg"
-import { Clock, Context, Effect, Exit, Layer, Option, Request, RequestResolver, Schema } from "effect"
+import { Clock, Context, Effect, Layer, Option, Request, Schema } from "effect"
 import { Entity } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { Actor } from "../domain/Access.ts"
@@ -39,9 +39,9 @@ import { SegmentEvaluationQueue } from "../segments/EvaluationQueue.ts"
 import { SegmentRepo } from "../segments/SegmentRepo.ts"
 import { type NewEvent, Outbox } from "../platform/Outbox.ts"
 import { type AuditEntry, AuditLog } from "../privacy/AuditLog.ts"
-import { CommandSql, guardedStatement, guardName, inOneStatement } from "../platform/Database.ts"
+import { CommandSql, groupedWrites, GroupedWrites, inOneStatement } from "../platform/Database.ts"
 import { CustomerRepo, uniqueViolationOrDie } from "./CustomerRepo.ts"
-import { EmailVerificationRepo } from "./EmailVerificationRepo.ts"
+import { EmailVerificationRepo, type PendingVerification } from "./EmailVerificationRepo.ts"
 import { IdempotencyKeyRepo, type KeyedAnswer } from "./IdempotencyKeyRepo.ts"
 
 const CommandContext = {
@@ -111,9 +111,6 @@ class CreateWrite extends Request.Class<{
   readonly audit: AuditEntry
 }, void, EmailAlreadyExists | IdempotencyKeyReused> {}
 
-/** Creates committed together, at most this many (about 40 parameters each, far below PostgreSQL's 65,535). */
-const maxCreatesPerStatement = 100
-
 /**
  * A customer's first command. Its entity runs it when a retry may race the
  * original (an Idempotency-Key maps both to one id); a create without a key
@@ -164,27 +161,10 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
         )
       }
 
-      /**
-       * Concurrent creates share one statement. Should it be refused (an address or a key already taken), each
-       * create of the group is written alone, so only the one at fault fails. Every create is answered after
-       * the commit of the statement that wrote it.
-       */
-      const creates = RequestResolver.batchN(
-        RequestResolver.make<CreateWrite>((entries) => {
-          const completeAll = (exit: Exit.Exit<void, EmailAlreadyExists | IdempotencyKeyReused>) =>
-            Effect.sync(() => entries.forEach((entry) => entry.completeUnsafe(exit)))
-          const alone = (entry: (typeof entries)[number]) =>
-            Effect.exit(writeTogether([entry.request])).pipe(Effect.map((exit) => entry.completeUnsafe(exit)))
-          return Effect.exit(writeTogether(entries.map((entry) => entry.request))).pipe(
-            Effect.flatMap((exit) =>
-              Exit.isFailure(exit) && entries.length > 1 && Exit.hasFails(exit)
-                ? Effect.forEach(entries, alone, { discard: true })
-                : completeAll(exit)
-            ),
-            Effect.tap(() => Effect.andThen(outbox.committed, evaluations.wake))
-          )
-        }),
-        maxCreatesPerStatement
+      // Concurrent creates share one statement; should it be refused (an address or a key already taken), each
+      // is written alone, so only the one at fault fails.
+      const creates = groupedWrites((writes: ReadonlyArray<CreateWrite>) =>
+        writeTogether(writes).pipe(Effect.as(writes.map(() => undefined)))
       )
 
       return CustomerCreation.of({
@@ -214,6 +194,8 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
             }),
             creates
           )
+          yield* outbox.committed
+          yield* evaluations.wake
           return { customer, replayed: false }
         })
       })
@@ -224,7 +206,7 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
 export const CustomerEntityLayer = CustomerEntity.toLayer(
   Effect.gen(function*() {
     const sql = yield* PgClient.PgClient
-    const commandSql = yield* CommandSql
+    const groupedWrites = yield* GroupedWrites
     const repo = yield* CustomerRepo
     const idempotencyKeys = yield* IdempotencyKeyRepo
     const verifications = yield* EmailVerificationRepo
@@ -307,14 +289,12 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
         const events: Array<NewEvent> = [
           { type: "customer.updated", ...changeOf(after, actor, requestId), changes: outcome.changedFields }
         ]
-        const writes = []
-        if (before.pendingEmail !== null && after.pendingEmail === null) writes.push(verifications.removeGuardedStatement(id))
+        const withdrawn = before.pendingEmail !== null && after.pendingEmail === null
+        let pending: PendingVerification | undefined
         if (outcome.emailChange !== undefined) {
           const token = randomToken()
           const expiresAt = yield* verificationExpiry
-          writes.push(
-            verifications.saveGuardedStatement(id, { email: outcome.emailChange, tokenHash: sha256(token), expiresAt })
-          )
+          pending = { email: outcome.emailChange, tokenHash: sha256(token), expiresAt }
           // The notification service mails this token; it is single-use and short-lived.
           events.push({
             type: "customer.email-verification-requested",
@@ -325,24 +305,24 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           })
         }
         const movesSegments = outcome.changedFields.some((field) => profileFactFields.includes(field))
-        if (movesSegments) {
-          writes.push(evaluations.queueProfileStatement(sql`SELECT id FROM ${sql.literal(guardName)}`, new Date(now)))
-        }
-        writes.push(
-          outbox.appendGuardedStatement(events),
-          audit.recordGuardedStatement({
-            actor,
-            action: "customer.update",
-            customerId: id,
-            requestId,
-            fields: outcome.changedFields
-          })
+        const auditEntry = { actor, action: "customer.update", customerId: id, requestId, fields: outcome.changedFields }
+        // Each write names the guard it depends on: updates of other customers may share the statement.
+        const dependents = (guard: string) => [
+          ...(withdrawn ? [verifications.removeGuardedStatement(id, guard)] : []),
+          ...(pending === undefined ? [] : [verifications.saveGuardedStatement(id, pending, guard)]),
+          ...(movesSegments
+            ? [evaluations.queueProfileStatement(sql`SELECT id FROM ${sql.literal(guard)}`, new Date(now))]
+            : []),
+          outbox.appendGuardedStatement(events, guard),
+          audit.recordGuardedStatement(auditEntry, guard)
+        ]
+        const matched = yield* groupedWrites.guarded({
+          guard: repo.updateGuard(id, before.version, outcome.state, now),
+          dependents
+        }).pipe(
+          uniqueViolationOrDie,
+          Effect.catchTag("UniqueViolation", () => Effect.fail(emailTaken()))
         )
-        const matched = yield* guardedStatement(commandSql, repo.updateGuard(id, before.version, outcome.state, now), writes)
-          .pipe(
-            uniqueViolationOrDie,
-            Effect.catchTag("UniqueViolation", () => Effect.fail(emailTaken()))
-          )
         if (!matched) return yield* lostRace(before.version)
         yield* outbox.committed
         if (movesSegments) yield* evaluations.wake

@@ -36,7 +36,7 @@ export class Outbox extends Context.Service<Outbox, {
    * Events written only when the guard of a guarded statement (Database.ts) matched, in the order given:
    * one INSERT, so their outbox ids follow the list even within one statement.
    */
-  appendGuardedStatement(events: ReadonlyArray<NewEvent>): Statement.Statement<unknown>
+  appendGuardedStatement(events: ReadonlyArray<NewEvent>, guard?: string): Statement.Statement<unknown>
   /** Events as one INSERT, in the order given (their outbox ids follow the list); inside the change's transaction. */
   appendAll(events: ReadonlyArray<NewEvent>): Effect.Effect<void>
   /**
@@ -110,7 +110,7 @@ export class Outbox extends Context.Service<Outbox, {
         appendFilled,
         appendStatement,
         appendAllStatement: (events) => appendInOrder(events, null),
-        appendGuardedStatement: (events) => appendInOrder(events, guardName),
+        appendGuardedStatement: (events, guard = guardName) => appendInOrder(events, guard),
         appendAll,
         append: Effect.fn("Outbox.append")(function*(event: NewEvent) {
           yield* appendStatement(event).pipe(Effect.orDie)

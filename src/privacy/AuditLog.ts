@@ -30,7 +30,7 @@ export class AuditLog extends Context.Service<AuditLog, {
   /** Entries of several changes committed together (a group of creates), as one insert. */
   recordAllStatement(entries: ReadonlyArray<AuditEntry>): Statement.Statement<unknown>
   /** The entry written only when the guard of a guarded statement (Database.ts) matched. */
-  recordGuardedStatement(entry: AuditEntry): Statement.Statement<unknown>
+  recordGuardedStatement(entry: AuditEntry, guard?: string): Statement.Statement<unknown>
 }>()("cms/privacy/AuditLog") {
   static readonly layer = Layer.effect(
     AuditLog,
@@ -45,13 +45,13 @@ export class AuditLog extends Context.Service<AuditLog, {
             (actor, actor_role, action, customer_id, api_key_id, segment_id, destination_id, request_id, fields)
           VALUES ${sql.csv(entries.map(valuesOf))}`
       const recordStatement = (entry: AuditEntry) => recordAllStatement([entry])
-      const recordGuardedStatement = (entry: AuditEntry) =>
+      const recordGuardedStatement = (entry: AuditEntry, guard = guardName) =>
         sql`INSERT INTO audit_log
             (actor, actor_role, action, customer_id, api_key_id, segment_id, destination_id, request_id, fields)
           SELECT ${`${entry.actor.kind}:${entry.actor.subject}`}, ${entry.actor.role}, ${entry.action},
             ${entry.customerId ?? null}::uuid, ${entry.apiKeyId ?? null}::uuid, ${entry.segmentId ?? null}::uuid,
             ${entry.destinationId ?? null}::uuid, ${entry.requestId}::text, ${entry.fields}::text[]
-          FROM ${sql.literal(guardName)}`
+          FROM ${sql.literal(guard)}`
       return AuditLog.of({
         recordStatement,
         recordAllStatement,

@@ -2,7 +2,8 @@
  * Each customer is a cluster entity keyed by its id: one fiber serialises its
  * commands, and each command writes atomically the row, an outbox event and an
  * audit entry: in one transaction, or in one statement when every value is
- * known before the write (a create; an update, guarded by the version it read).
+ * known before the write (a create; an update, guarded by the version it read),
+ * which concurrent commands of other customers may share (one commit for all).
  */
 import { PgClient } from "@effect/sql-pg"
 import { Clock, Context, Effect, Layer, Option, Request, Schema } from "effect"
@@ -253,7 +254,8 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
     /**
      * An update reads the row, decides, then writes the row, its event(s), the audit entry and any change to
      * the pending verification as one statement guarded by the version it read: no transaction, one round trip
-     * for the write. This entity already serialises the customer's commands, so the guard only fails when
+     * for the write, shared with the updates of other customers running at the same time (GroupedWrites).
+     * This entity already serialises the customer's commands, so the guard only fails when
      * another process changed the row meanwhile: the caller learns the version the row has now.
      */
     const update = (

@@ -2,10 +2,11 @@
  * Each customer is a cluster entity keyed by its id: one fiber serialises its
  * commands, and each command writes atomically the row, an outbox event and an
  * audit entry: in one transaction, or in one statement when every value is
- * known before the write (a create; an update, guarded by the version it read).
+ * known before the write (a create; an update, guarded by the version it read),
+ * which concurrent commands of other customers may share (one commit for all).
  */
 import { PgClient } from "@effect/sql-pg"
-import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
+import { Clock, Context, Effect, Layer, Option, Request, Schema } from "effect"
 import { Entity } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { Actor } from "../domain/Access.ts"
@@ -38,11 +39,11 @@ import { profileFactFields } from "../segments/CustomerFacts.ts"
 import { SegmentEvaluationQueue } from "../segments/EvaluationQueue.ts"
 import { SegmentRepo } from "../segments/SegmentRepo.ts"
 import { type NewEvent, Outbox } from "../platform/Outbox.ts"
-import { AuditLog } from "../privacy/AuditLog.ts"
-import { CommandSql, guardedStatement, guardName, inOneStatement } from "../platform/Database.ts"
+import { type AuditEntry, AuditLog } from "../privacy/AuditLog.ts"
+import { CommandSql, groupedWrites, GroupedWrites, inOneStatement } from "../platform/Database.ts"
 import { CustomerRepo, uniqueViolationOrDie } from "./CustomerRepo.ts"
-import { EmailVerificationRepo } from "./EmailVerificationRepo.ts"
-import { IdempotencyKeyRepo } from "./IdempotencyKeyRepo.ts"
+import { EmailVerificationRepo, type PendingVerification } from "./EmailVerificationRepo.ts"
+import { IdempotencyKeyRepo, type KeyedAnswer } from "./IdempotencyKeyRepo.ts"
 
 const CommandContext = {
   actor: Actor,
@@ -103,6 +104,14 @@ const changeEvent = (id: CustomerId) => (customer: Customer, actor: Actor, reque
 
 const emailTaken = () => new EmailAlreadyExists({ field: "email" })
 
+/** What a create writes, all known before the write: the row, its first answer to a key, event and audit entry. */
+class CreateWrite extends Request.Class<{
+  readonly customer: Customer
+  readonly keyed: KeyedAnswer | null
+  readonly event: NewEvent
+  readonly audit: AuditEntry
+}, void, EmailAlreadyExists | IdempotencyKeyReused> {}
+
 /**
  * A customer's first command. Its entity runs it when a retry may race the
  * original (an Idempotency-Key maps both to one id); a create without a key
@@ -125,6 +134,40 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
       const outbox = yield* Outbox
       const audit = yield* AuditLog
       const evaluations = yield* SegmentEvaluationQueue
+
+      /**
+       * Everything a group of creates writes, known before it writes, as one statement: atomic without a
+       * transaction, one round trip and one commit for the group instead of one each.
+       */
+      const writeTogether = (writes: ReadonlyArray<CreateWrite>) => {
+        const keyed = writes.flatMap((write) => write.keyed === null ? [] : [write.keyed])
+        const ids = writes.map((write) => write.customer.id)
+        // A new customer may already match dynamic segments: queued as of the group's latest create.
+        const queuedAt = new Date(Math.max(...writes.map((write) => Date.parse(write.customer.createdAt))))
+        return inOneStatement(commandSql, [
+          repo.insertStatement(writes.map((write) => write.customer)),
+          ...(keyed.length === 0 ? [] : [idempotencyKeys.recordStatement(keyed)]),
+          outbox.appendAllStatement(writes.map((write) => write.event)),
+          audit.recordAllStatement(writes.map((write) => write.audit)),
+          evaluations.queueProfileStatement(sql`SELECT unnest(${ids}::uuid[])`, queuedAt)
+        ]).pipe(
+          Effect.asVoid,
+          uniqueViolationOrDie,
+          Effect.catchTag("UniqueViolation", (violation) =>
+            Effect.fail<EmailAlreadyExists | IdempotencyKeyReused>(
+              violation.constraint.includes("email")
+                ? emailTaken()
+                : new IdempotencyKeyReused({ field: "Idempotency-Key" })
+            ))
+        )
+      }
+
+      // Concurrent creates share one statement; should it be refused (an address or a key already taken), each
+      // is written alone, so only the one at fault fails.
+      const creates = groupedWrites((writes: ReadonlyArray<CreateWrite>) =>
+        writeTogether(writes).pipe(Effect.as(writes.map(() => undefined)))
+      )
+
       return CustomerCreation.of({
         create: Effect.fn("CustomerCreation.create")(function*(id, { actor, requestId, input, idempotency }) {
           if (idempotency !== null) {
@@ -143,25 +186,14 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
           }
           const now = new Date(yield* Clock.currentTimeMillis).toISOString()
           const customer = createdCustomer(id, initialState(input), now)
-          // Everything the create writes is known before it writes, so it goes as one statement: atomic
-          // without a transaction, one round trip instead of five (BEGIN, three inserts, COMMIT).
-          yield* inOneStatement(commandSql, [
-            repo.insertStatement(customer),
-            ...(idempotency === null
-              ? []
-              : [idempotencyKeys.recordStatement(idempotency.principal, idempotency.key, idempotency.requestHash, customer)]),
-            outbox.appendStatement({ type: "customer.created", ...changeEvent(id)(customer, actor, requestId) }),
-            audit.recordStatement({ actor, action: "customer.create", customerId: id, requestId, fields: Object.keys(input) }),
-            // A new customer may already match dynamic segments.
-            evaluations.queueProfileStatement(sql`SELECT ${id}::uuid`, new Date(now))
-          ]).pipe(
-            uniqueViolationOrDie,
-            Effect.catchTag("UniqueViolation", (violation) =>
-              Effect.fail<EmailAlreadyExists | IdempotencyKeyReused>(
-                violation.constraint.includes("email")
-                  ? emailTaken()
-                  : new IdempotencyKeyReused({ field: "Idempotency-Key" })
-              ))
+          yield* Effect.request(
+            new CreateWrite({
+              customer,
+              keyed: idempotency === null ? null : { ...idempotency, customer },
+              event: { type: "customer.created", ...changeEvent(id)(customer, actor, requestId) },
+              audit: { actor, action: "customer.create", customerId: id, requestId, fields: Object.keys(input) }
+            }),
+            creates
           )
           yield* outbox.committed
           yield* evaluations.wake
@@ -175,7 +207,7 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
 export const CustomerEntityLayer = CustomerEntity.toLayer(
   Effect.gen(function*() {
     const sql = yield* PgClient.PgClient
-    const commandSql = yield* CommandSql
+    const groupedWrites = yield* GroupedWrites
     const repo = yield* CustomerRepo
     const idempotencyKeys = yield* IdempotencyKeyRepo
     const verifications = yield* EmailVerificationRepo
@@ -222,7 +254,8 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
     /**
      * An update reads the row, decides, then writes the row, its event(s), the audit entry and any change to
      * the pending verification as one statement guarded by the version it read: no transaction, one round trip
-     * for the write. This entity already serialises the customer's commands, so the guard only fails when
+     * for the write, shared with the updates of other customers running at the same time (GroupedWrites).
+     * This entity already serialises the customer's commands, so the guard only fails when
      * another process changed the row meanwhile: the caller learns the version the row has now.
      */
     const update = (
@@ -258,14 +291,12 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
         const events: Array<NewEvent> = [
           { type: "customer.updated", ...changeOf(after, actor, requestId), changes: outcome.changedFields }
         ]
-        const writes = []
-        if (before.pendingEmail !== null && after.pendingEmail === null) writes.push(verifications.removeGuardedStatement(id))
+        const withdrawn = before.pendingEmail !== null && after.pendingEmail === null
+        let pending: PendingVerification | undefined
         if (outcome.emailChange !== undefined) {
           const token = randomToken()
           const expiresAt = yield* verificationExpiry
-          writes.push(
-            verifications.saveGuardedStatement(id, { email: outcome.emailChange, tokenHash: sha256(token), expiresAt })
-          )
+          pending = { email: outcome.emailChange, tokenHash: sha256(token), expiresAt }
           // The notification service mails this token; it is single-use and short-lived.
           events.push({
             type: "customer.email-verification-requested",
@@ -276,24 +307,24 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           })
         }
         const movesSegments = outcome.changedFields.some((field) => profileFactFields.includes(field))
-        if (movesSegments) {
-          writes.push(evaluations.queueProfileStatement(sql`SELECT id FROM ${sql.literal(guardName)}`, new Date(now)))
-        }
-        writes.push(
-          outbox.appendGuardedStatement(events),
-          audit.recordGuardedStatement({
-            actor,
-            action: "customer.update",
-            customerId: id,
-            requestId,
-            fields: outcome.changedFields
-          })
+        const auditEntry = { actor, action: "customer.update", customerId: id, requestId, fields: outcome.changedFields }
+        // Each write names the guard it depends on: updates of other customers may share the statement.
+        const dependents = (guard: string) => [
+          ...(withdrawn ? [verifications.removeGuardedStatement(id, guard)] : []),
+          ...(pending === undefined ? [] : [verifications.saveGuardedStatement(id, pending, guard)]),
+          ...(movesSegments
+            ? [evaluations.queueProfileStatement(sql`SELECT id FROM ${sql.literal(guard)}`, new Date(now))]
+            : []),
+          outbox.appendGuardedStatement(events, guard),
+          audit.recordGuardedStatement(auditEntry, guard)
+        ]
+        const matched = yield* groupedWrites.guarded({
+          guard: repo.updateGuard(id, before.version, outcome.state, now),
+          dependents
+        }).pipe(
+          uniqueViolationOrDie,
+          Effect.catchTag("UniqueViolation", () => Effect.fail(emailTaken()))
         )
-        const matched = yield* guardedStatement(commandSql, repo.updateGuard(id, before.version, outcome.state, now), writes)
-          .pipe(
-            uniqueViolationOrDie,
-            Effect.catchTag("UniqueViolation", () => Effect.fail(emailTaken()))
-          )
         if (!matched) return yield* lostRace(before.version)
         yield* outbox.committed
         if (movesSegments) yield* evaluations.wake

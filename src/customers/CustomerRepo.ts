@@ -25,7 +25,8 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
   /** For a query: concurrent lookups share one statement. */
   lookup(id: CustomerId): Effect.Effect<Option.Option<Customer>>
   list(query: ListCustomersQuery): Effect.Effect<CustomerPage, InvalidCursor>
-  insertStatement(customer: Customer): Statement.Statement<unknown>
+  /** New customers' rows, to run with their creates' other writes as one statement. */
+  insertStatement(customers: ReadonlyArray<Customer>): Statement.Statement<unknown>
   update(id: CustomerId, expectedVersion: number, state: CustomerState): Effect.Effect<Option.Option<Customer>, UniqueViolation>
   /**
    * The same change as the guard of a guarded statement (Database.ts): it matches only while the row is
@@ -158,11 +159,14 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
       const assignments = (state: CustomerState) =>
         sql.csv(stateColumns.map((column) => sql`${sql(column.column)} = ${valueOf(state, column)}`))
 
-      /** A created customer's row, to run with the create's other writes as one statement. */
-      const insertStatement = (customer: Customer) =>
+      const insertStatement = (customers: ReadonlyArray<Customer>) =>
         sql`INSERT INTO customers (id, ${insertColumns}, version, created_at, updated_at, last_activity)
-          VALUES (${customer.id}, ${sql.csv(stateColumns.map((column) => valueOf(customer, column)))},
-            ${customer.version}, ${customer.createdAt}, ${customer.updatedAt}, ${customer.lastActivity})`
+          VALUES ${
+          sql.csv(customers.map((customer) =>
+            sql`(${customer.id}, ${sql.csv(stateColumns.map((column) => valueOf(customer, column)))},
+              ${customer.version}, ${customer.createdAt}, ${customer.updatedAt}, ${customer.lastActivity})`
+          ))
+        }`
 
       const update = Effect.fn("CustomerRepo.update")(
         function*(id: CustomerId, expectedVersion: number, state: CustomerState) {

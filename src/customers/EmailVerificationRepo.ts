@@ -18,24 +18,24 @@ export class EmailVerificationRepo extends Context.Service<EmailVerificationRepo
    * A new change replaces the pending one (and its token), as a write of a guarded statement (Database.ts):
    * done only when its guard matched.
    */
-  saveGuardedStatement(customerId: CustomerId, pending: PendingVerification): Statement.Statement<unknown>
+  saveGuardedStatement(customerId: CustomerId, pending: PendingVerification, guard?: string): Statement.Statement<unknown>
   /** `remove` as a write of a guarded statement. */
-  removeGuardedStatement(customerId: CustomerId): Statement.Statement<unknown>
+  removeGuardedStatement(customerId: CustomerId, guard?: string): Statement.Statement<unknown>
 }>()("cms/customers/EmailVerificationRepo") {
   static readonly layer = Layer.effect(
     EmailVerificationRepo,
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
-      const guarded = sql.literal(guardName)
       return EmailVerificationRepo.of({
-        saveGuardedStatement: (customerId, pending) =>
+        saveGuardedStatement: (customerId, pending, guard = guardName) =>
           sql`INSERT INTO email_verifications (customer_id, email, token_hash, expires_at)
             SELECT ${customerId}::uuid, ${pending.email}::text, ${pending.tokenHash}::text, ${pending.expiresAt}::timestamptz
-            FROM ${guarded}
+            FROM ${sql.literal(guard)}
             ON CONFLICT (customer_id) DO UPDATE SET email = EXCLUDED.email, token_hash = EXCLUDED.token_hash,
               expires_at = EXCLUDED.expires_at`,
-        removeGuardedStatement: (customerId) =>
-          sql`DELETE FROM email_verifications WHERE customer_id = ${customerId} AND EXISTS (SELECT 1 FROM ${guarded})`,
+        removeGuardedStatement: (customerId, guard = guardName) =>
+          sql`DELETE FROM email_verifications WHERE customer_id = ${customerId}
+            AND EXISTS (SELECT 1 FROM ${sql.literal(guard)})`,
         find: Effect.fn("EmailVerificationRepo.find")(function*(customerId: CustomerId) {
           const rows = yield* sql<{ readonly email: string; readonly token_hash: string; readonly expires_at: Date }>`
             SELECT email, token_hash, expires_at FROM email_verifications WHERE customer_id = ${customerId}`

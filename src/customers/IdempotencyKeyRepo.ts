@@ -10,12 +10,20 @@ export interface IdempotencyRecord {
   readonly response: Customer | null
 }
 
+/** A keyed create's answer, recorded with the create. */
+export interface KeyedAnswer {
+  readonly principal: string
+  readonly key: string
+  readonly requestHash: string
+  readonly customer: Customer
+}
+
 const encodeCustomer = Schema.encodeSync(Customer)
 
 export class IdempotencyKeyRepo extends Context.Service<IdempotencyKeyRepo, {
   find(principal: string, key: string): Effect.Effect<Option.Option<IdempotencyRecord>>
-  /** The first answer to a key, as a statement run with the create's other writes. */
-  recordStatement(principal: string, key: string, requestHash: string, customer: Customer): Statement.Statement<unknown>
+  /** The first answers to keys, as a statement run with their creates' other writes. */
+  recordStatement(records: ReadonlyArray<KeyedAnswer>): Statement.Statement<unknown>
   /** Erasure: the stored answers carry the person's data. */
   forgetResponses(customerId: CustomerId): Effect.Effect<void>
 }>()("cms/customers/IdempotencyKeyRepo") {
@@ -33,9 +41,13 @@ export class IdempotencyKeyRepo extends Context.Service<IdempotencyKeyRepo, {
             (row): IdempotencyRecord => ({ requestHash: row.request_hash, response: row.response })
           )
         }),
-        recordStatement: (principal: string, key: string, requestHash: string, customer: Customer) =>
+        recordStatement: (records) =>
           sql`INSERT INTO idempotency_keys (principal, key, request_hash, response, customer_id)
-            VALUES (${principal}, ${key}, ${requestHash}, ${sql.json(encodeCustomer(customer))}, ${customer.id})`,
+            VALUES ${
+            sql.csv(records.map(({ principal, key, requestHash, customer }) =>
+              sql`(${principal}, ${key}, ${requestHash}, ${sql.json(encodeCustomer(customer))}, ${customer.id})`
+            ))
+          }`,
         forgetResponses: Effect.fn("IdempotencyKeyRepo.forgetResponses")(function*(customerId: CustomerId) {
           yield* sql`UPDATE idempotency_keys SET response = NULL, request_hash = NULL WHERE customer_id = ${customerId}`
             .pipe(Effect.orDie)

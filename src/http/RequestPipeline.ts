@@ -53,10 +53,14 @@ const moreSpecific = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) => {
   return false
 }
 
+/** The routes by their number of segments: a path is only compared with routes as long as it is (on every request). */
+const routesByLength = Map.groupBy(routes, (route) => route.segments.length)
+
 /** The documented routes matching the path, the most specific first (`/customers/segments` before `/customers/{id}`). */
 const matchingRoutes = (path: string) => {
   const segments = path.split("/")
-  return routes.filter((route) => matches(route.segments, segments)).sort((a, b) =>
+  const matching = (routesByLength.get(segments.length) ?? []).filter((route) => matches(route.segments, segments))
+  return matching.length < 2 ? matching : matching.sort((a, b) =>
     moreSpecific(a.segments, b.segments) ? -1 : moreSpecific(b.segments, a.segments) ? 1 : 0
   )
 }
@@ -74,16 +78,33 @@ const isMisroutedMethod = (path: string, method: string) => {
     others.some((route) => route.methods.includes(method))
 }
 
-/** The fixed-value headers of api/Transport.ts that apply to this answer. */
-const declaredHeaders = (status: number, method: string, path: string) =>
+const headersOf = (status: number, method: string, documented: boolean): Readonly<Record<string, string>> =>
   Object.fromEntries(
     pipelineHeaders.flatMap((header) =>
       header.value !== undefined && header.appliesTo(status, method) &&
-        !(header.name === "cache-control" && documentation.has(path))
+        !(header.name === "cache-control" && documented)
         ? [[header.name, header.value]]
         : []
     )
   )
+
+/** Built once per status, method and kind of path: few combinations occur, and every answer needs one. */
+const declaredHeadersCache = new Map<string, Readonly<Record<string, string>>>()
+
+/** The fixed-value headers of api/Transport.ts that apply to this answer. */
+const declaredHeaders = (status: number, method: string, path: string) => {
+  const documented = documentation.has(path)
+  const key = `${status} ${method} ${documented}`
+  let headers = declaredHeadersCache.get(key)
+  if (headers === undefined) {
+    headers = headersOf(status, method, documented)
+    // Methods are the client's to choose: only the standard ones are kept, so the cache stays small.
+    if (standardMethods.has(method)) declaredHeadersCache.set(key, headers)
+  }
+  return headers
+}
+
+const standardMethods = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 
 /**
  * JSON nested deeper than this is refused before any schema walks it: a 1 MB

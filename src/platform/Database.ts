@@ -8,9 +8,9 @@ import { PGlite } from "@electric-sql/pglite"
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm"
 import { NodeServices } from "@effect/platform-node"
 import { PgClient, PgMigrator } from "@effect/sql-pg"
-import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
+import { Config, Context, Effect, Exit, Layer, Option, Redacted, Request, RequestResolver } from "effect"
 import { Reactivity } from "effect/reactivity"
-import { SqlClient, type Statement } from "effect/sql"
+import { SqlClient, type SqlError, type Statement } from "effect/sql"
 import { serveEmbedded } from "./EmbeddedPostgres.ts"
 import { mkdir, readdir, readFile } from "node:fs/promises"
 import { fileURLToPath } from "node:url"
@@ -38,12 +38,93 @@ export const guardedStatement = (
   guard: Statement.Statement<unknown>,
   dependents: ReadonlyArray<Statement.Statement<unknown>>
 ) =>
-  sql<{ readonly matched: number }>`WITH ${
-    sql.csv([
-      sql`${sql.literal(guardName)} AS (${guard})`,
-      ...dependents.map((write, index) => sql`${sql.literal(`write_${index}`)} AS (${write})`)
-    ])
-  } SELECT 1 AS matched FROM ${sql.literal(guardName)}`.pipe(Effect.map((rows) => rows.length > 0))
+  guardedTogether(sql, [{ guard, dependents: () => dependents }], () => guardName).pipe(
+    Effect.map(([matched]) => matched)
+  )
+
+/** A guarded write whose dependents select from the guard name they are given, so several fit in one statement. */
+export interface GuardedWrite {
+  readonly guard: Statement.Statement<unknown>
+  readonly dependents: (guard: string) => ReadonlyArray<Statement.Statement<unknown>>
+}
+
+/**
+ * Guarded writes as one statement, each guard under its own name: atomic together, and each write's
+ * dependents happen only when its own guard matched. Succeeds with whether each guard matched.
+ */
+const guardedTogether = (
+  sql: SqlClient.SqlClient,
+  writes: ReadonlyArray<GuardedWrite>,
+  nameOf: (index: number) => string = (index) => `${guardName}_${index}`
+) =>
+  sql<{ readonly write: number }>`WITH ${
+    sql.csv(writes.flatMap((write, index) => [
+      sql`${sql.literal(nameOf(index))} AS (${write.guard})`,
+      ...write.dependents(nameOf(index)).map((dependent, position) =>
+        sql`${sql.literal(`write_${index}_${position}`)} AS (${dependent})`
+      )
+    ]))
+  } ${sql.literal(writes.map((_, index) => `SELECT ${index} AS write FROM ${nameOf(index)}`).join(" UNION ALL "))}`.pipe(
+    Effect.map((rows) => {
+      const matched = new Set(rows.map((row) => Number(row.write)))
+      return writes.map((_, index) => matched.has(index))
+    })
+  )
+
+/** Commands' writes committed together, at most this many (a few dozen parameters each, far below 65,535). */
+const maxWritesPerStatement = 100
+
+/**
+ * Writes of commands running at the same time, grouped into one statement by `together` (which answers each
+ * request, in order): one round trip and one commit for the group instead of one each. Every command is
+ * answered after that commit. Should the group's statement fail (a unique index, a deadlock), each request is
+ * run alone, so only the one at fault fails.
+ */
+export const groupedWrites = <R extends Request.Request<unknown, unknown, never>>(
+  together: (requests: ReadonlyArray<R>) => Effect.Effect<ReadonlyArray<Request.Success<R>>, Request.Error<R>>
+) => {
+  const alone = (entry: Request.Entry<R>) =>
+    Effect.exit(together([entry.request])).pipe(
+      Effect.map((exit) => entry.completeUnsafe(Exit.map(exit, ([answer]) => answer)))
+    )
+  return RequestResolver.batchN(
+    RequestResolver.make<R>((entries) =>
+      entries.length === 1
+        ? alone(entries[0])
+        : Effect.exit(together(entries.map((entry) => entry.request))).pipe(
+          Effect.flatMap((exit) =>
+            Exit.isSuccess(exit)
+              ? Effect.sync(() => entries.forEach((entry, index) => entry.completeUnsafe(Exit.succeed(exit.value[index]))))
+              : Effect.forEach(entries, alone, { discard: true })
+          )
+        )
+    ),
+    maxWritesPerStatement
+  )
+}
+
+class GuardedWriteRequest extends Request.Class<{ readonly write: GuardedWrite }, boolean, SqlError.SqlError> {}
+
+/**
+ * Guarded writes of commands running at the same time share one statement (see `groupedWrites`). Each stays
+ * atomic: its guard and dependents commit together or not at all.
+ */
+export class GroupedWrites extends Context.Service<GroupedWrites, {
+  guarded(write: GuardedWrite): Effect.Effect<boolean, SqlError.SqlError>
+}>()("cms/platform/GroupedWrites") {
+  static readonly layer = Layer.effect(
+    GroupedWrites,
+    Effect.gen(function*() {
+      const sql = yield* CommandSql
+      const together = groupedWrites((requests: ReadonlyArray<GuardedWriteRequest>) =>
+        guardedTogether(sql, requests.map((request) => request.write))
+      )
+      return GroupedWrites.of({
+        guarded: (write) => Effect.request(new GuardedWriteRequest({ write }), together)
+      })
+    })
+  )
+}
 
 /**
  * The driver speaks only the extended protocol (one statement per query), so a

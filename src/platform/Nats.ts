@@ -168,7 +168,10 @@ export class Nats extends Context.Service<Nats, {
             name: "customer-service",
             reconnect: true,
             maxReconnectAttempts: -1,
-            reconnectTimeWait: 1_000
+            reconnectTimeWait: 1_000,
+            // Otherwise every request (each JetStream publish) captures two stacks up front in case it fails:
+            // ~3% of the service's CPU under write load. A failure still names what failed.
+            noAsyncTraces: true
           }),
         catch: (cause) => cause
       }).pipe(

@@ -30,11 +30,13 @@ export class Outbox extends Context.Service<Outbox, {
   append(event: NewEvent): Effect.Effect<void>
   /** The same write as a statement, to run with the change as one statement. */
   appendStatement(event: NewEvent): Statement.Statement<unknown>
+  /** Events of several changes committed together (a group of creates), as one insert in the order given. */
+  appendAllStatement(events: ReadonlyArray<NewEvent>): Statement.Statement<unknown>
   /**
    * Events written only when the guard of a guarded statement (Database.ts) matched, in the order given:
    * one INSERT, so their outbox ids follow the list even within one statement.
    */
-  appendGuardedStatement(events: ReadonlyArray<NewEvent>): Statement.Statement<unknown>
+  appendGuardedStatement(events: ReadonlyArray<NewEvent>, guard?: string): Statement.Statement<unknown>
   /** Events as one INSERT, in the order given (their outbox ids follow the list); inside the change's transaction. */
   appendAll(events: ReadonlyArray<NewEvent>): Effect.Effect<void>
   /**
@@ -70,8 +72,6 @@ export class Outbox extends Context.Service<Outbox, {
         const typed = { eventId, ...event } as OutboxEvent
         return sql`${eventId}::uuid, ${subjectOfEvent(typed)}, ${sql.json(encodeEvent(typed))}::jsonb`
       }
-      const appendStatement = (event: NewEvent) =>
-        sql`INSERT INTO outbox (event_id, subject, payload) VALUES (${encoded(event)})`
       /** The events as VALUES rows with their position; `guard` names a guard to select from, or none. */
       const appendInOrder = (events: ReadonlyArray<NewEvent>, guard: string | null) => {
         const rows = events.map((event, position) => sql`(${encoded(event)}, ${position}::int)`)
@@ -82,6 +82,7 @@ export class Outbox extends Context.Service<Outbox, {
             ${guard === null ? sql`` : sql`, ${sql.literal(guard)}`}
           ORDER BY event.position`
       }
+      const appendStatement = (event: NewEvent) => appendInOrder([event], null)
       // Four or five parameters a row, well under PostgreSQL's 65,535 per statement.
       const rowsPerInsert = 5_000
       const appendAll = Effect.fn("Outbox.appendAll")(function*(events: ReadonlyArray<NewEvent>) {
@@ -108,7 +109,8 @@ export class Outbox extends Context.Service<Outbox, {
       return Outbox.of({
         appendFilled,
         appendStatement,
-        appendGuardedStatement: (events) => appendInOrder(events, guardName),
+        appendAllStatement: (events) => appendInOrder(events, null),
+        appendGuardedStatement: (events, guard = guardName) => appendInOrder(events, guard),
         appendAll,
         append: Effect.fn("Outbox.append")(function*(event: NewEvent) {
           yield* appendStatement(event).pipe(Effect.orDie)

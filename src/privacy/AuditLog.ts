@@ -44,8 +44,10 @@ export class AuditLog extends Context.Service<AuditLog, {
   record(entry: AuditEntry): Effect.Effect<void>
   /** The same write as a statement, to run with the change as one statement. */
   recordStatement(entry: AuditEntry): Statement.Statement<unknown>
+  /** Entries of several changes committed together (a group of creates), as one insert. */
+  recordAllStatement(entries: ReadonlyArray<AuditEntry>): Statement.Statement<unknown>
   /** The entry written only when the guard of a guarded statement (Database.ts) matched. */
-  recordGuardedStatement(entry: AuditEntry): Statement.Statement<unknown>
+  recordGuardedStatement(entry: AuditEntry, guard?: string): Statement.Statement<unknown>
 }>()("cms/privacy/AuditLog") {
   static readonly layer = Layer.effect(
     AuditLog,
@@ -61,11 +63,14 @@ export class AuditLog extends Context.Service<AuditLog, {
       }
       const columns = sql`(actor, actor_role, action, customer_id, api_key_id, segment_id, destination_id, request_id,
         fields, reason, entry_mac)`
-      const recordStatement = (entry: AuditEntry) => sql`INSERT INTO audit_log ${columns} VALUES (${values(entry)})`
-      const recordGuardedStatement = (entry: AuditEntry) =>
-        sql`INSERT INTO audit_log ${columns} SELECT ${values(entry)} FROM ${sql.literal(guardName)}`
+      const recordAllStatement = (entries: ReadonlyArray<AuditEntry>) =>
+        sql`INSERT INTO audit_log ${columns} VALUES ${sql.csv(entries.map((entry) => sql`(${values(entry)})`))}`
+      const recordStatement = (entry: AuditEntry) => recordAllStatement([entry])
+      const recordGuardedStatement = (entry: AuditEntry, guard = guardName) =>
+        sql`INSERT INTO audit_log ${columns} SELECT ${values(entry)} FROM ${sql.literal(guard)}`
       return AuditLog.of({
         recordStatement,
+        recordAllStatement,
         recordGuardedStatement,
         record: Effect.fn("AuditLog.record")(function*(entry: AuditEntry) {
           yield* recordStatement(entry).pipe(Effect.orDie)

@@ -32,7 +32,7 @@ layer(Env, { excludeTestServices: true })("the customer row mapping", (it) => {
       const state = JSON.parse(JSON.stringify({ ...stateOf(generated), email: uniqueEmail("row") }))
       const id = CustomerId.make(crypto.randomUUID())
       const customer = createdCustomer(id, state, new Date().toISOString())
-      yield* repo.insertStatement(customer).pipe(Effect.orDie)
+      yield* repo.insertStatement([customer]).pipe(Effect.orDie)
       const stored = yield* storedRow(id)
       assert.deepStrictEqual(stateOf(stored), state)
       assert.deepStrictEqual(stored, customer)

@@ -5,7 +5,11 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Result } from "effect"
+import type { Actor } from "../../src/domain/Access.ts"
+import { type CreateCustomer, CustomerId } from "../../src/domain/Customer.ts"
+import { CustomerCreation } from "../../src/customers/CustomerEntity.ts"
+import { uuidv7 } from "../../src/platform/Ids.ts"
 import { type CustomerBody, customersPath, newCustomer, uniqueEmail } from "../support/Customers.ts"
 import { testServiceWithDatabase, writeCounts } from "../support/Database.ts"
 import { createCustomer, expectProblem, invalidPaths } from "../support/Http.ts"
@@ -211,6 +215,73 @@ layer(Env, { excludeTestServices: true })("POST /api/v1/customers", (it) => {
       const response = yield* writesNothing(request(customersPath, init))
       yield* expectProblem(response, 413, "/problems/body-too-large")
       assert.isNotNull(response.headers.get("x-request-id"))
+    }))
+})
+
+layer(Env, { excludeTestServices: true })("concurrent creates grouped into one statement", (it) => {
+  const actor: Actor = { kind: "user", subject: "grouped-creates", role: "admin" }
+  /** Creates started together, through the service the REST and RPC doors call: each settles on its own. */
+  const createTogether = (inputs: ReadonlyArray<CreateCustomer>) =>
+    Effect.flatMap(CustomerCreation, (creation) =>
+      Effect.forEach(inputs, (input) => {
+        const id = CustomerId.make(uuidv7())
+        return creation.create(id, { actor, requestId: null, input, idempotency: null }).pipe(
+          Effect.map(({ customer }) => customer.id),
+          Effect.result,
+          Effect.map((result) => ({ id, result }))
+        )
+      }, { concurrency: "unbounded" }))
+
+  /** How many transactions wrote the rows of these customers, their events and their audit entries. */
+  const writingTransactions = (ids: ReadonlyArray<string>) =>
+    Effect.flatMap(PgClient.PgClient, (sql) =>
+      sql<{ readonly n: number }>`SELECT count(DISTINCT xid)::int AS n FROM (
+          SELECT xmin::text AS xid FROM customers WHERE id = ANY(${ids}::uuid[])
+          UNION ALL SELECT xmin::text FROM outbox WHERE payload ->> 'customerId' = ANY(${ids}::text[])
+          UNION ALL SELECT xmin::text FROM audit_log WHERE customer_id = ANY(${ids}::uuid[])
+        ) writes`.pipe(Effect.map(([row]) => row.n)))
+
+  it.effect("creates that arrive together are committed by one statement, each with its row, event and audit entry", () =>
+    Effect.gen(function*() {
+      const before = yield* writeCounts
+      const outcomes = yield* createTogether(Array.from({ length: 6 }, () => newCustomer()))
+      const ids = outcomes.map(({ id, result }) => {
+        assert.isTrue(Result.isSuccess(result))
+        return id
+      })
+      assert.strictEqual(yield* writingTransactions(ids), 1)
+      assert.deepStrictEqual(yield* writeCounts, {
+        ...before,
+        customers: before.customers + 6,
+        outbox: before.outbox + 6,
+        audit: before.audit + 6
+      })
+    }))
+
+  it.effect("a create refused for a taken address fails alone: the others of its group are written", () =>
+    Effect.gen(function*() {
+      const taken = yield* createCustomer()
+      const twice = uniqueEmail("twice")
+      const inputs = [newCustomer(), newCustomer({ email: taken.email }), newCustomer({ email: twice }), newCustomer({ email: twice })]
+      const before = yield* writeCounts
+      const outcomes = yield* createTogether(inputs)
+      const refused = outcomes.flatMap(({ result }, index) =>
+        Result.isFailure(result) ? [{ index, tag: result.failure._tag }] : []
+      )
+      // The taken address is refused; of the two creates sharing a new address, exactly one is.
+      assert.deepStrictEqual(refused.map((refusal) => refusal.tag), ["EmailAlreadyExists", "EmailAlreadyExists"])
+      assert.strictEqual(refused[0].index, 1)
+      assert.include([2, 3], refused[1].index)
+      const sql = yield* PgClient.PgClient
+      const written = outcomes.filter(({ result }) => Result.isSuccess(result)).map(({ id }) => id)
+      const rows = yield* sql<{ readonly id: string }>`SELECT id FROM customers WHERE id = ANY(${outcomes.map(({ id }) => id)}::uuid[])`
+      assert.sameMembers(rows.map((row) => row.id), written)
+      assert.deepStrictEqual(yield* writeCounts, {
+        ...before,
+        customers: before.customers + 2,
+        outbox: before.outbox + 2,
+        audit: before.audit + 2
+      })
     }))
 })
 

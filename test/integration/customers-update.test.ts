@@ -1,7 +1,9 @@
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
-import { Effect } from "effect"
-import type { CreateCustomer, Customer } from "../../src/domain/Customer.ts"
+import { Effect, Fiber, Result } from "effect"
+import { Customers } from "../../src/customers/Customers.ts"
+import type { Actor } from "../../src/domain/Access.ts"
+import { type CreateCustomer, type Customer, CustomerId, type PatchCustomer } from "../../src/domain/Customer.ts"
 import { customersPath, newCustomer, uniqueEmail } from "../support/Customers.ts"
 import { outboxRows, testServiceWithDatabase } from "../support/Database.ts"
 import { call, createCustomer, expectProblem, getCustomer } from "../support/Http.ts"
@@ -552,5 +554,61 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("updating and de
       for (const row of rows) {
         for (const field of row.fields) assert.isTrue(fieldNames.has(field), `unexpected audit field ${field}`)
       }
+    }))
+})
+
+layer(testServiceWithDatabase(), { excludeTestServices: true })("concurrent updates grouped into one statement", (it) => {
+  const actor: Actor = { kind: "user", subject: "grouped-updates", role: "admin" }
+  /** Updates of these customers started together, through the service the REST and RPC doors call. */
+  const updateTogether = (changes: ReadonlyArray<{ readonly id: string; readonly patch: PatchCustomer }>) =>
+    Effect.flatMap(Customers, (customers) =>
+      Effect.forEach(changes, ({ id, patch }) =>
+        Effect.result(
+          customers.update({ actor, requestId: null, id: CustomerId.make(id), patch, expectedVersion: null })
+        ), { concurrency: "unbounded" }))
+
+  it.effect("updates of different customers arriving together commit in one transaction, each with its event and audit entry", () =>
+    Effect.gen(function*() {
+      const created = yield* Effect.forEach(Array.from({ length: 6 }, () => fullCustomer()), createCustomer)
+      const results = yield* updateTogether(created.map(({ id }, n) => ({ id, patch: { name: `Grouped ${n}` } })))
+      assert.isTrue(results.every(Result.isSuccess))
+      const sql = yield* PgClient.PgClient
+      const ids = created.map(({ id }) => id)
+      const [{ n }] = yield* sql<{ readonly n: number }>`SELECT count(DISTINCT xmin::text)::int AS n FROM customers
+        WHERE id = ANY(${ids}::uuid[])`
+      assert.strictEqual(n, 1)
+      for (const { id } of created) {
+        assert.strictEqual((yield* outboxRows(`customers.${id}.updated`)).length, 1)
+        assert.deepStrictEqual((yield* auditRows(id)).map((row) => row.action), ["customer.create", "customer.update"])
+      }
+    }))
+
+  it.effect("an update of the group that loses a race is refused alone: the others of its statement are written", () =>
+    Effect.gen(function*() {
+      const created = yield* Effect.forEach(Array.from({ length: 3 }, () => fullCustomer()), createCustomer)
+      const [raced, ...others] = created
+      const sql = yield* PgClient.PgClient
+      // Another writer holds the raced customer's row while the group reads and writes, then moves it on.
+      const results = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`SELECT 1 FROM customers WHERE id = ${raced.id} FOR UPDATE`
+        const group = yield* Effect.forkDetach(
+          updateTogether(created.map(({ id }) => ({ id, patch: { name: "Grouped Writer" } })))
+        )
+        yield* Effect.sleep("500 millis")
+        yield* sql`UPDATE customers SET version = 7 WHERE id = ${raced.id}`
+        return group
+      })).pipe(Effect.orDie, Effect.flatMap(Fiber.join))
+      const [racedResult, ...otherResults] = results
+      assert.isTrue(Result.isFailure(racedResult) && racedResult.failure._tag === "VersionConflict")
+      assert.isTrue(otherResults.every(Result.isSuccess))
+      const [{ n }] = yield* sql<{ readonly n: number }>`SELECT count(DISTINCT xmin::text)::int AS n FROM customers
+        WHERE id = ANY(${others.map(({ id }) => id)}::uuid[])`
+      assert.strictEqual(n, 1)
+      for (const { id } of others) {
+        assert.strictEqual((yield* getCustomer(id)).name, "Grouped Writer")
+        assert.strictEqual((yield* outboxRows(`customers.${id}.updated`)).length, 1)
+      }
+      assert.deepStrictEqual(yield* outboxRows(`customers.${raced.id}.updated`), [])
+      assert.deepStrictEqual((yield* auditRows(raced.id)).map((row) => row.action), ["customer.create"])
     }))
 })

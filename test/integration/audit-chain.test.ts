@@ -12,14 +12,14 @@ import { customersPath } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
 import { eventually } from "../support/Eventually.ts"
 import { call, createCustomer, expectProblem } from "../support/Http.ts"
-import { json, TestService } from "../support/TestService.ts"
+import { json, testAuditKey, TestService } from "../support/TestService.ts"
 import { execFile } from "node:child_process"
 
 /** `npm run audit:verify` against the test's database: its exit code and what it printed. */
 const verifyCommand = Effect.flatMap(TestService, ({ databaseUrl }) =>
   Effect.callback<{ readonly code: number; readonly printed: string }>((resume) => {
     execFile(process.execPath, [new URL("../../scripts/audit-verify.ts", import.meta.url).pathname], {
-      env: { ...process.env, DATABASE_URL: databaseUrl }
+      env: { ...process.env, DATABASE_URL: databaseUrl, AUDIT_KEY: testAuditKey }
     }, (error, stdout) => resume(Effect.succeed({ code: error === null ? 0 : Number(error.code), printed: stdout })))
   }))
 

@@ -42,6 +42,9 @@ export const scopedDatabase = Effect.acquireRelease(
     })
 )
 
+/** The key the tested service signs its audit trail with. */
+export const testAuditKey = "the test suite's audit key, 32 bytes or more"
+
 export class TestService extends Context.Service<TestService, {
   readonly baseUrl: string
   readonly databaseUrl: string
@@ -75,7 +78,7 @@ export const testService = (options: TestServiceOptions = {}) =>
       ...(options.embedded === true ? { PGLITE_DATA_DIR: "memory" } : { DATABASE_URL: database.url }),
       ...(options.embedded === true || options.nats === false ? {} : { NATS_URL: natsUrl }),
       JWT_SECRET: testJwtSecret,
-      AUDIT_KEY: "the test suite's audit key, 32 bytes or more",
+      AUDIT_KEY: testAuditKey,
       ACCESS_LOG: "false",
       DB_POOL_MAX: "8",
       DB_COMMAND_POOL_MAX: "4",

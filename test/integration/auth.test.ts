@@ -278,10 +278,10 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("authentication 
 
 // --- Production configuration --------------------------------------------------------------------
 
-/** Builds the whole service as NODE_ENV=production runs it, with this JWT_SECRET and AUDIT_KEY (null: unset). */
+/** Builds the whole service as NODE_ENV=production runs it, with this JWT_SECRET and AUDIT_KEY (null: empty). */
 const startInProduction = (secret: string, auditKey: string | null = randomBytes(32).toString("base64url")) =>
   Layer.build(testService({
-    env: { NODE_ENV: "production", JWT_SECRET: secret, ...(auditKey === null ? {} : { AUDIT_KEY: auditKey }) }
+    env: { NODE_ENV: "production", JWT_SECRET: secret, AUDIT_KEY: auditKey ?? "" }
   })).pipe(Effect.exit)
 
 const expectRefusedStart = (secret: string, reason: RegExp, auditKey?: string) =>

@@ -19,6 +19,8 @@ export interface ActivityFacts {
   readonly purchaseDays: number
   readonly firstPurchaseDay: number | null
   readonly lastPurchaseDay: number | null
+  /** Purchase revenue after the first purchase day (a float, as the analytics endpoint reads it). */
+  readonly repeatRevenue: number
 }
 
 /** customer_type_activity: all-history events per type, and the last day of each. */
@@ -67,13 +69,20 @@ export const profileFactFields: ReadonlyArray<string> = [
 ] satisfies ReadonlyArray<keyof CustomerFacts>
 
 type Row = Omit<CustomerFacts, "activity" | "days"> & {
-  readonly activity: (Omit<ActivityFacts, "revenue"> & { readonly revenue: string }) | null
+  readonly activity:
+    | (Omit<ActivityFacts, "revenue" | "repeatRevenue"> & { readonly revenue: string; readonly repeatRevenue: string })
+    | null
   readonly days: ReadonlyArray<Omit<DayFacts, "revenue"> & { readonly revenue: string }>
 }
 
 const toFacts = (row: Row): CustomerFacts => ({
   ...row,
-  activity: row.activity === null ? null : { ...row.activity, revenue: moneyUnitsOfText(row.activity.revenue) },
+  activity: row.activity === null ? null : {
+    ...row.activity,
+    revenue: moneyUnitsOfText(row.activity.revenue),
+    // From the numeric's text, as PostgreSQL's numeric::float8 reads it: both round to the nearest double.
+    repeatRevenue: Number(row.activity.repeatRevenue)
+  },
   days: row.days.map((day) => ({ ...day, revenue: moneyUnitsOfText(day.revenue) }))
 })
 
@@ -109,7 +118,8 @@ export class CustomerFactsRepo extends Context.Service<CustomerFactsRepo, {
             (SELECT json_build_object(
                 'lastSeenDay', ${dayOf("(a.last_seen_at AT TIME ZONE 'UTC')::date")},
                 'events', a.events::float8, 'revenue', a.revenue::text, 'purchaseDays', a.purchase_days,
-                'firstPurchaseDay', ${dayOf("a.first_purchase_on")}, 'lastPurchaseDay', ${dayOf("a.last_purchase_on")})
+                'firstPurchaseDay', ${dayOf("a.first_purchase_on")}, 'lastPurchaseDay', ${dayOf("a.last_purchase_on")},
+                'repeatRevenue', a.repeat_revenue::text)
               FROM customer_activity a WHERE a.customer_id = c.id) AS activity,
             (SELECT coalesce(json_agg(json_build_object('type', t.type, 'events', t.events::float8,
                 'lastDay', ${dayOf("t.last_on")})), '[]')

@@ -86,9 +86,10 @@ export class SegmentEvaluationQueue extends Context.Service<SegmentEvaluationQue
 }
 
 // What the criteria's behavioural kinds read of the events, as JSON paths over the stored criteria, at any depth
-// (CriteriaEval.ts): counts and recency of one type; churn risk, purchase days; revenue, engagement and untyped
+// (CriteriaEval.ts): counts and recency of one type; churn risk and lifetime value, purchase days (and purchase
+// revenue); revenue, engagement and untyped
 // counts and recency, events of every type.
 const typedEvents = 'lax $.** ? (@.kind == "eventCount" || @.kind == "lastSeen").type'
-const purchaseDays = 'lax $.** ? (@.kind == "churnRisk")'
+const purchaseDays = 'lax $.** ? (@.kind == "churnRisk" || @.kind == "lifetimeValue")'
 const anyEvents = 'lax $.** ? (@.kind == "revenue" || @.kind == "engagementScore" || ' +
   '((@.kind == "eventCount" || @.kind == "lastSeen") && !(exists(@.type))))'

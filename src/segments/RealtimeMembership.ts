@@ -80,6 +80,7 @@ export const criteriaReads = (criteria: Criterion): CriteriaReads => {
       case "lastSeen":
       case "revenue":
       case "churnRisk":
+      case "lifetimeValue":
       case "engagementScore":
         events = true
         return

@@ -19,7 +19,7 @@ const now = Date.parse("2026-03-15T12:00:00Z")
 const today = dayOfInstant(now)
 /** The UTC day `ago` days before 2026-03-15 (negative: after it). */
 const daysAgo = (ago: number) => dayText(today - ago)
-const context: EvaluationContext = { now, churnModel: null }
+const context: EvaluationContext = { now, churnModel: null, spendModel: null }
 
 /**
  * The evaluation context with the Clock at `millis`: a TestClock of its own, so that moving it does not move
@@ -256,7 +256,7 @@ layer(segmentDatabase)("segment criteria, both evaluators", (it) => {
       const risk = (lastAgo: number) => 1 - probabilityAlive(model, 5, (400 - lastAgo) / 7, 400 / 7)
       assert.isAbove(risk(330), 0.5)
       assert.isBelow(risk(1), 0.5)
-      const withModel = { now, churnModel: model }
+      const withModel = { now, churnModel: model, spendModel: null }
       yield* expectMatches(customers, { kind: "churnRisk", atLeast: 0.5 }, ["lapsed"], withModel)
       yield* expectMatches(customers, { kind: "churnRisk", atMost: 0.5 }, ["regular", "once"], withModel)
       yield* expectMatches(customers, { kind: "not", criterion: { kind: "churnRisk", atMost: 0.5 } }, [

@@ -432,12 +432,13 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
 }
 
 /**
- * Criteria that read the clock: a relative window (`lastDays`) moves with today; churn risk and engagement
- * decay with time since the customer's purchases and events. Rules of the rules engine too: they can change in
+ * Criteria that read the clock: a relative window (`lastDays`) moves with today; churn risk, lifetime value and
+ * engagement move with time since the customer's purchases and events. Rules of the rules engine too: they can change in
  * the engine at any time, and nothing tells the service. As a JSON path over the stored criteria, at any depth.
  */
 const clockDependentCriteria =
-  'lax $.** ? (@.kind == "churnRisk" || @.kind == "engagementScore" || @.kind == "rule" || exists(@.window.lastDays))'
+  'lax $.** ? (@.kind == "churnRisk" || @.kind == "lifetimeValue" || @.kind == "engagementScore" || @.kind == "rule" ' +
+  '|| exists(@.window.lastDays))'
 
 /**
  * The runner: every SEGMENT_CALCULATION_POLL_SECONDS (default 2), or at once after a request in this process,

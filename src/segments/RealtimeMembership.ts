@@ -24,10 +24,12 @@
  * stale, and the real-time path never waits for a calculation.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Clock, Config, Duration, Effect, Layer } from "effect"
+import { Clock, Config, Duration, Effect, Layer, PubSub } from "effect"
 import { ClvModels } from "../analytics/ClvModels.ts"
 import type { CustomerId } from "../domain/Customer.ts"
 import type { Criterion, SegmentId } from "../domain/SegmentCriteria.ts"
+import { EventStore } from "../events/EventStore.ts"
+import { reportingCurrency } from "../events/ReportingCurrency.ts"
 import { loggingFailures } from "../platform/BackgroundWork.ts"
 import { Outbox } from "../platform/Outbox.ts"
 import { evaluate } from "./CriteriaEval.ts"
@@ -35,6 +37,7 @@ import { CustomerFactsRepo } from "./CustomerFacts.ts"
 import { currentEvaluationContext, dailyRowsReadByAll, type RuleOutcomes, todayOf } from "./Evaluation.ts"
 import { type EvaluationSource, SegmentEvaluationQueue } from "./EvaluationQueue.ts"
 import { membershipEvents } from "./MembershipEvents.ts"
+import { eventTypesRead, reportingRevenueOf, type UnfoldedEvent, withUnfolded } from "./UnfoldedEvents.ts"
 
 /** What a segment's criteria read: which changes can move a customer in or out of it. */
 export interface CriteriaReads {
@@ -147,6 +150,19 @@ export const dependencyOrder = (definitions: ReadonlyArray<Definition>): Readonl
   return ordered
 }
 
+/** A committed batch of this process, as real-time membership holds it until the fold has it. */
+interface HeldBatch {
+  readonly events: ReadonlyArray<UnfoldedEvent & { readonly customerId: CustomerId }>
+  /** Whether a round has evaluated its customers yet. */
+  looked: boolean
+}
+
+/**
+ * Batches held at most: past this (a fold stopped for long) the oldest go, and their events are read from the
+ * database like another process's (CustomerFactsRepo.loadBeforeFold): slower, as exact.
+ */
+const maxHeldBatches = 2_000
+
 /** The advisory lock key of a round (arbitrary; the segment references' is 0x5e6_0001). */
 const roundLockKey = 0x5e6_0002
 
@@ -197,6 +213,41 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
   const batch = yield* Config.Int("SEGMENT_REALTIME_BATCH").pipe(Config.withDefault(1_000))
   const poll = yield* Config.Duration("SEGMENT_REALTIME_POLL").pipe(Config.withDefault(Duration.millis(250)))
   const retry = yield* Config.Duration("SEGMENT_REALTIME_RETRY").pipe(Config.withDefault(Duration.seconds(1)))
+  const store = yield* EventStore
+  const currency = yield* reportingCurrency
+
+  // This process's committed batches, from the moment they commit until a round sees them folded: a round
+  // evaluates their customers at once, on the rollups and the events the fold has not reached (UnfoldedEvents.ts).
+  const heldBatches = new Map<string, HeldBatch>()
+  const committedBatches = yield* PubSub.subscribe(store.committedBatches)
+  yield* Effect.forkScoped(Effect.forever(
+    PubSub.take(committedBatches).pipe(
+      Effect.flatMap((batch) =>
+        Effect.sync(() => {
+          heldBatches.set(batch.id, {
+            looked: false,
+            events: batch.events.map((event) => ({
+              customerId: event.customerId,
+              type: event.type,
+              occurredAt: Date.parse(event.occurredAt),
+              reportingRevenue: reportingRevenueOf(event.revenue, event.currency, currency)
+            }))
+          })
+          if (heldBatches.size > maxHeldBatches) heldBatches.delete(heldBatches.keys().next().value!)
+        })
+      ),
+      Effect.andThen(queue.wake)
+    )
+  ))
+
+  /** Forgets the held batches the fold has folded (their rows are gone or marked). */
+  const forgetFolded = Effect.gen(function*() {
+    const ids = [...heldBatches.keys()]
+    if (ids.length === 0) return
+    const unfolded = new Set((yield* sql<{ readonly id: string }>`SELECT id::text AS id FROM event_batches
+      WHERE id = ANY(${ids}::bigint[]) AND folded_at IS NULL`).map((row) => row.id))
+    for (const id of ids) if (!unfolded.has(id)) heldBatches.delete(id)
+  })
 
   const round = Effect.fn("RealtimeMembership.round")(function*() {
     // One round at a time across processes: two at once would each lock the segments the other needs and keep
@@ -213,10 +264,11 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
         ORDER BY source <> 'profile', due_at, id LIMIT ${batch} FOR UPDATE SKIP LOCKED
       )
       RETURNING customer_id::text AS customer_id, source`
-    // A customer changed several times (a busy customer, several folds) is evaluated once.
-    const claimed = [...new Map(taken.map((row) => [`${row.customer_id}/${row.source}`, row])).values()]
+    yield* forgetFolded
+    const fresh = [...heldBatches.values()].filter((batch) => !batch.looked)
+    for (const batch of fresh) batch.looked = true
     const nothing: Round = { claimed: taken.length, joined: 0, left: 0, keptBack: 0 }
-    if (claimed.length === 0) return nothing
+    if (taken.length === 0 && fresh.length === 0) return nothing
 
     const definitionOf = (row: { readonly id: SegmentId; readonly criteria: Criterion }): Definition => ({
       ...row,
@@ -224,6 +276,19 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
     })
     const dynamic = (yield* sql<{ readonly id: SegmentId; readonly criteria: Criterion }>`SELECT id::text AS id, criteria
       FROM customer_segments WHERE type = 'dynamic'`).map(definitionOf)
+    // The customers of newly committed events of a type some segment reads, as a fold would queue them.
+    const typesRead = dynamic.filter((definition) => definition.reads.inMemory).map((definition) =>
+      eventTypesRead(definition.criteria)
+    )
+    const isRead = (type: string) => typesRead.some((types) => types === "every" || types.has(type))
+    const committedNow: Array<Claimed> = fresh.flatMap((batch) =>
+      batch.events.flatMap((event) => isRead(event.type) ? [{ customer_id: event.customerId, source: "events" as const }] : [])
+    )
+    // A customer changed several times (a busy customer, several folds) is evaluated once.
+    const claimed = [
+      ...new Map([...taken, ...committedNow].map((row) => [`${row.customer_id}/${row.source}`, row])).values()
+    ]
+    if (claimed.length === 0) return nothing
     const affected = {
       profile: affectedBy("profile", dynamic),
       events: affectedBy("events", dynamic)
@@ -259,7 +324,37 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
       now
     }
     const order = dependencyOrder(locked)
-    const loaded = yield* facts.loadMany(customerIds, dailyRowsReadByAll(order.map((item) => item.criteria), todayOf(context)))
+    const days = dailyRowsReadByAll(order.map((item) => item.criteria), todayOf(context))
+    // The customers' events in the held batches, by batch: those the fold has not reached join their facts.
+    const evaluated = new Set(customerIds)
+    const heldEvents = new Map<string, Map<CustomerId, Array<UnfoldedEvent>>>()
+    const purchasesOf = new Set<CustomerId>()
+    for (const [batchId, batch] of heldBatches) {
+      for (const event of batch.events) {
+        if (!evaluated.has(event.customerId)) continue
+        const byCustomer = heldEvents.get(batchId) ?? new Map<CustomerId, Array<UnfoldedEvent>>()
+        heldEvents.set(batchId, byCustomer)
+        const events = byCustomer.get(event.customerId)
+        if (events === undefined) byCustomer.set(event.customerId, [event])
+        else events.push(event)
+        if (event.type === "purchase") purchasesOf.add(event.customerId)
+      }
+    }
+    const beforeFold = yield* facts.loadBeforeFold(customerIds, days, {
+      own: [...heldEvents].flatMap(([batchId, byCustomer]) => [...byCustomer.keys()].map((customerId) => ({ customerId, batchId }))),
+      ownBatchIds: [...heldBatches.keys()],
+      purchasesOf: [...purchasesOf],
+      reportingCurrency: currency
+    })
+    const loaded = new Map([...beforeFold].map(([customerId, found]) => [
+      customerId,
+      withUnfolded(
+        found.facts,
+        [...found.unfoldedOwn.flatMap((batchId) => heldEvents.get(batchId)?.get(customerId) ?? []), ...found.foreign],
+        found.purchases,
+        days
+      )
+    ]))
     const current = new Set(
       (yield* sql<Stay>`SELECT segment_id::text AS segment_id, customer_id::text AS customer_id
         FROM customer_segment_memberships WHERE customer_id = ANY(${customerIds}::uuid[]) AND left_at IS NULL`)
@@ -326,17 +421,21 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
         yield* outbox.committed
         yield* Effect.logDebug("segments: real-time round").pipe(Effect.annotateLogs({ ...done }))
       }
-      if (done.claimed < batch) return
+      if (done.claimed < batch && !hasFresh()) return
     }
   })
 
-  // Idle polls open no transaction and lock nothing.
-  const due = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    Effect.map(
-      sql<{ readonly some: boolean }>`SELECT EXISTS (
-        SELECT 1 FROM segment_evaluation_pending WHERE due_at <= ${new Date(now)}) AS some`,
-      ([row]) => row.some
-    ))
+  const hasFresh = () => [...heldBatches.values()].some((batch) => !batch.looked)
+
+  // Idle polls open no transaction and lock nothing. Held batches not looked at yet are due at once.
+  const due = Effect.suspend(() =>
+    hasFresh() ? Effect.succeed(true) : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.map(
+        sql<{ readonly some: boolean }>`SELECT EXISTS (
+          SELECT 1 FROM segment_evaluation_pending WHERE due_at <= ${new Date(now)}) AS some`,
+        ([row]) => row.some
+      ))
+  )
 
   yield* Effect.forkScoped(
     due.pipe(

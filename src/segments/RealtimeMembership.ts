@@ -219,26 +219,30 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
   // This process's committed batches, from the moment they commit until a round sees them folded: a round
   // evaluates their customers at once, on the rollups and the events the fold has not reached (UnfoldedEvents.ts).
   const heldBatches = new Map<string, HeldBatch>()
-  const committedBatches = yield* PubSub.subscribe(store.committedBatches)
-  yield* Effect.forkScoped(Effect.forever(
-    PubSub.take(committedBatches).pipe(
-      Effect.flatMap((batch) =>
-        Effect.sync(() => {
-          heldBatches.set(batch.id, {
-            looked: false,
-            events: batch.events.map((event) => ({
-              customerId: event.customerId,
-              type: event.type,
-              occurredAt: Date.parse(event.occurredAt),
-              reportingRevenue: reportingRevenueOf(event.revenue, event.currency, currency)
-            }))
+  // Off: tracked events reach segments through the fold alone (its queue rows), a fold later.
+  const evaluateUnfolded = yield* Config.Boolean("SEGMENT_REALTIME_UNFOLDED").pipe(Config.withDefault(true))
+  if (evaluateUnfolded) {
+    const committedBatches = yield* PubSub.subscribe(store.committedBatches)
+    yield* Effect.forkScoped(Effect.forever(
+      PubSub.take(committedBatches).pipe(
+        Effect.flatMap((batch) =>
+          Effect.sync(() => {
+            heldBatches.set(batch.id, {
+              looked: false,
+              events: batch.events.map((event) => ({
+                customerId: event.customerId,
+                type: event.type,
+                occurredAt: Date.parse(event.occurredAt),
+                reportingRevenue: reportingRevenueOf(event.revenue, event.currency, currency)
+              }))
+            })
+            if (heldBatches.size > maxHeldBatches) heldBatches.delete(heldBatches.keys().next().value!)
           })
-          if (heldBatches.size > maxHeldBatches) heldBatches.delete(heldBatches.keys().next().value!)
-        })
-      ),
-      Effect.andThen(queue.wake)
-    )
-  ))
+        ),
+        Effect.andThen(queue.wake)
+      )
+    ))
+  }
 
   /** Forgets the held batches the fold has folded (their rows are gone or marked). */
   const forgetFolded = Effect.gen(function*() {

@@ -213,15 +213,15 @@ export class CustomerFactsRepo extends Context.Service<CustomerFactsRepo, {
             LEFT JOIN own_unfolded ou ON ou.customer_id = c.id
             LEFT JOIN foreign_events fe ON fe.customer_id = c.id
           WHERE c.id = ANY(${ids}::uuid[])`.pipe(Effect.orDie)
-        return new Map(rows.map((row): [CustomerId, FactsBeforeFold] => [row.id, {
+        return new Map(rows.map(({ foreign, purchases, unfolded_own, ...row }): [CustomerId, FactsBeforeFold] => [row.id, {
           facts: toFacts(row),
-          unfoldedOwn: row.unfolded_own,
-          foreign: row.foreign.map((event) => ({
+          unfoldedOwn: unfolded_own,
+          foreign: foreign.map((event) => ({
             type: event.type,
             occurredAt: event.occurredAt,
             reportingRevenue: moneyUnitsOfText(event.reportingRevenue)
           })),
-          purchases: row.purchases.map((purchase) => ({ day: purchase.day, revenue: moneyUnitsOfText(purchase.revenue) }))
+          purchases: purchases.map((purchase) => ({ day: purchase.day, revenue: moneyUnitsOfText(purchase.revenue) }))
         }]))
       })
 

@@ -92,6 +92,10 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("facts before th
           const foldedCount = folded.flat().length
           yield* eventually("the history to be folded", rolledUpEvents(customer.id), (events) => events === foldedCount)
 
+          // The monthly partitions the new events need, made first (by another customer's events at the same
+          // instants): making one waits for the fold's read of the parent table, which waits for the lock below.
+          const other = yield* createCustomer()
+          yield* track(other.id, after.flat().map((tracked) => ({ ...tracked, type: "login", paid: null })))
           // The fold waits for the customer's rollup row while this transaction holds it.
           const merged = yield* sql.withTransaction(Effect.gen(function*() {
             yield* sql`SELECT 1 FROM customer_activity WHERE customer_id = ${id} FOR UPDATE`.pipe(Effect.orDie)

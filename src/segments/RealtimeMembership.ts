@@ -152,7 +152,8 @@ export const dependencyOrder = (definitions: ReadonlyArray<Definition>): Readonl
 
 /** A committed batch of this process, as real-time membership holds it until the fold has it. */
 interface HeldBatch {
-  readonly events: ReadonlyArray<UnfoldedEvent & { readonly customerId: CustomerId }>
+  /** Its events by customer. */
+  readonly events: ReadonlyMap<CustomerId, ReadonlyArray<UnfoldedEvent>>
   /** Whether a round has evaluated its customers yet. */
   looked: boolean
 }
@@ -219,6 +220,26 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
   // This process's committed batches, from the moment they commit until a round sees them folded: a round
   // evaluates their customers at once, on the rollups and the events the fold has not reached (UnfoldedEvents.ts).
   const heldBatches = new Map<string, HeldBatch>()
+  /** The held batches holding each customer's events, so that a round need not scan every held event. */
+  const heldBatchesOf = new Map<CustomerId, Set<string>>()
+  const hold = (batchId: string, batch: HeldBatch) => {
+    heldBatches.set(batchId, batch)
+    for (const customerId of batch.events.keys()) {
+      const ids = heldBatchesOf.get(customerId)
+      if (ids === undefined) heldBatchesOf.set(customerId, new Set([batchId]))
+      else ids.add(batchId)
+    }
+  }
+  const release = (batchId: string) => {
+    const batch = heldBatches.get(batchId)
+    if (batch === undefined) return
+    heldBatches.delete(batchId)
+    for (const customerId of batch.events.keys()) {
+      const ids = heldBatchesOf.get(customerId)
+      ids?.delete(batchId)
+      if (ids?.size === 0) heldBatchesOf.delete(customerId)
+    }
+  }
   // Off: tracked events reach segments through the fold alone (its queue rows), a fold later.
   const evaluateUnfolded = yield* Config.Boolean("SEGMENT_REALTIME_UNFOLDED").pipe(Config.withDefault(true))
   if (evaluateUnfolded) {
@@ -227,16 +248,19 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
       PubSub.take(committedBatches).pipe(
         Effect.flatMap((batch) =>
           Effect.sync(() => {
-            heldBatches.set(batch.id, {
-              looked: false,
-              events: batch.events.map((event) => ({
-                customerId: event.customerId,
+            const events = new Map<CustomerId, Array<UnfoldedEvent>>()
+            for (const event of batch.events) {
+              const unfolded: UnfoldedEvent = {
                 type: event.type,
                 occurredAt: Date.parse(event.occurredAt),
                 reportingRevenue: reportingRevenueOf(event.revenue, event.currency, currency)
-              }))
-            })
-            if (heldBatches.size > maxHeldBatches) heldBatches.delete(heldBatches.keys().next().value!)
+              }
+              const known = events.get(event.customerId)
+              if (known === undefined) events.set(event.customerId, [unfolded])
+              else known.push(unfolded)
+            }
+            hold(batch.id, { looked: false, events })
+            if (heldBatches.size > maxHeldBatches) release(heldBatches.keys().next().value!)
           })
         ),
         Effect.andThen(queue.wake)
@@ -250,7 +274,7 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
     if (ids.length === 0) return
     const unfolded = new Set((yield* sql<{ readonly id: string }>`SELECT id::text AS id FROM event_batches
       WHERE id = ANY(${ids}::bigint[]) AND folded_at IS NULL`).map((row) => row.id))
-    for (const id of ids) if (!unfolded.has(id)) heldBatches.delete(id)
+    for (const id of ids) if (!unfolded.has(id)) release(id)
   })
 
   const round = Effect.fn("RealtimeMembership.round")(function*() {
@@ -286,7 +310,9 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
     )
     const isRead = (type: string) => typesRead.some((types) => types === "every" || types.has(type))
     const committedNow: Array<Claimed> = fresh.flatMap((batch) =>
-      batch.events.flatMap((event) => isRead(event.type) ? [{ customer_id: event.customerId, source: "events" as const }] : [])
+      [...batch.events].flatMap(([customerId, events]) =>
+        events.some((event) => isRead(event.type)) ? [{ customer_id: customerId, source: "events" as const }] : []
+      )
     )
     // A customer changed several times (a busy customer, several folds) is evaluated once.
     const claimed = [
@@ -330,22 +356,21 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
     const order = dependencyOrder(locked)
     const days = dailyRowsReadByAll(order.map((item) => item.criteria), todayOf(context))
     // The customers' events in the held batches, by batch: those the fold has not reached join their facts.
-    const evaluated = new Set(customerIds)
-    const heldEvents = new Map<string, Map<CustomerId, Array<UnfoldedEvent>>>()
-    const purchasesOf = new Set<CustomerId>()
-    for (const [batchId, batch] of heldBatches) {
-      for (const event of batch.events) {
-        if (!evaluated.has(event.customerId)) continue
-        const byCustomer = heldEvents.get(batchId) ?? new Map<CustomerId, Array<UnfoldedEvent>>()
-        heldEvents.set(batchId, byCustomer)
-        const events = byCustomer.get(event.customerId)
-        if (events === undefined) byCustomer.set(event.customerId, [event])
-        else events.push(event)
-        if (event.type === "purchase") purchasesOf.add(event.customerId)
-      }
-    }
+    const own = customerIds.flatMap((customerId) =>
+      [...(heldBatchesOf.get(customerId) ?? [])].map((batchId) => ({ customerId, batchId }))
+    )
+    // Taken now: a batch the intake lets go while the statement runs (past maxHeldBatches) keeps its events here.
+    const ownEvents = new Map(own.map(({ batchId, customerId }) => [
+      `${customerId}/${batchId}`,
+      heldBatches.get(batchId)?.events.get(customerId) ?? []
+    ]))
+    const heldEventsOf = (customerId: CustomerId, batchId: string) => ownEvents.get(`${customerId}/${batchId}`) ?? []
+    const purchasesOf = new Set(
+      own.filter(({ batchId, customerId }) => heldEventsOf(customerId, batchId).some((event) => event.type === "purchase"))
+        .map(({ customerId }) => customerId)
+    )
     const beforeFold = yield* facts.loadBeforeFold(customerIds, days, {
-      own: [...heldEvents].flatMap(([batchId, byCustomer]) => [...byCustomer.keys()].map((customerId) => ({ customerId, batchId }))),
+      own,
       ownBatchIds: [...heldBatches.keys()],
       purchasesOf: [...purchasesOf],
       reportingCurrency: currency
@@ -354,7 +379,7 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
       customerId,
       withUnfolded(
         found.facts,
-        [...found.unfoldedOwn.flatMap((batchId) => heldEvents.get(batchId)?.get(customerId) ?? []), ...found.foreign],
+        [...found.unfoldedOwn.flatMap((batchId) => heldEventsOf(customerId, batchId)), ...found.foreign],
         found.purchases,
         days
       )

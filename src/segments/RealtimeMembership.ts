@@ -180,6 +180,8 @@ interface Stay {
 /** What one round did. */
 interface Round {
   readonly claimed: number
+  /** Held batches whose customers it took up. */
+  readonly fresh: number
   readonly joined: number
   readonly left: number
   readonly keptBack: number
@@ -281,7 +283,7 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
     // One round at a time across processes: two at once would each lock the segments the other needs and keep
     // back all of the other's customers. A process that meets a round under way leaves the queue to it.
     const [{ mine }] = yield* sql<{ readonly mine: boolean }>`SELECT pg_try_advisory_xact_lock(${roundLockKey}) AS mine`
-    if (!mine) return { claimed: 0, joined: 0, left: 0, keptBack: 0 }
+    if (!mine) return { claimed: 0, fresh: 0, joined: 0, left: 0, keptBack: 0 }
     const now = yield* Clock.currentTimeMillis
     const at = new Date(now)
     // Profile changes first: they come one by one from callers waiting to see them; a fold queues customers
@@ -295,7 +297,7 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
     yield* forgetFolded
     const fresh = [...heldBatches.values()].filter((batch) => !batch.looked)
     for (const batch of fresh) batch.looked = true
-    const nothing: Round = { claimed: taken.length, joined: 0, left: 0, keptBack: 0 }
+    const nothing: Round = { claimed: taken.length, fresh: fresh.length, joined: 0, left: 0, keptBack: 0 }
     if (taken.length === 0 && fresh.length === 0) return nothing
 
     const definitionOf = (row: { readonly id: SegmentId; readonly criteria: Criterion }): Definition => ({
@@ -458,7 +460,12 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
         ...membershipEvents("segment.left", change, ascending(leftBySegment.get(segmentId) ?? []))
       ]
     }))
-    return { claimed: taken.length, joined: joined.length, left: left.length, keptBack: keptBack.length + deferred.length }
+    return {
+      ...nothing,
+      joined: joined.length,
+      left: left.length,
+      keptBack: keptBack.length + deferred.length
+    }
   })
 
   const rounds = Effect.gen(function*() {
@@ -468,7 +475,9 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
         yield* outbox.committed
         yield* Effect.logDebug("segments: real-time round").pipe(Effect.annotateLogs({ ...done }))
       }
-      if (done.claimed < batch && !hasFresh()) return
+      // More is waiting: a full batch of rows, or batches committed while this round ran (unless another
+      // process's round held the lock: then the poll comes back).
+      if (done.claimed < batch && !(done.fresh > 0 && hasFresh())) return
     }
   })
 

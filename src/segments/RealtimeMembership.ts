@@ -34,7 +34,13 @@ import { loggingFailures } from "../platform/BackgroundWork.ts"
 import { Outbox } from "../platform/Outbox.ts"
 import { evaluate } from "./CriteriaEval.ts"
 import { CustomerFactsRepo } from "./CustomerFacts.ts"
-import { currentEvaluationContext, dailyRowsReadByAll, type RuleOutcomes, todayOf } from "./Evaluation.ts"
+import {
+  currentEvaluationContext,
+  type DailyRowsRead,
+  dailyRowsReadByAll,
+  type RuleOutcomes,
+  todayOf
+} from "./Evaluation.ts"
 import { type EvaluationSource, SegmentEvaluationQueue } from "./EvaluationQueue.ts"
 import { membershipEvents } from "./MembershipEvents.ts"
 import { eventTypesRead, reportingRevenueOf, type UnfoldedEvent, withUnfolded } from "./UnfoldedEvents.ts"
@@ -279,6 +285,43 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
     for (const id of ids) if (!unfolded.has(id)) release(id)
   })
 
+  /**
+   * The customers' facts for a round: their rollups, and (SEGMENT_REALTIME_UNFOLDED) the committed events the fold
+   * has not reached, added as the fold will add them.
+   */
+  const factsOf = (customerIds: ReadonlyArray<CustomerId>, days: DailyRowsRead) =>
+    !evaluateUnfolded ? facts.loadMany(customerIds, days) : Effect.gen(function*() {
+      // The customers' events in the held batches, by batch: those the fold has not reached join their facts.
+      const own = customerIds.flatMap((customerId) =>
+        [...(heldBatchesOf.get(customerId) ?? [])].map((batchId) => ({ customerId, batchId }))
+      )
+      // Taken now: a batch the intake lets go while the statement runs (past maxHeldBatches) keeps its events here.
+      const ownEvents = new Map(own.map(({ batchId, customerId }) => [
+        `${customerId}/${batchId}`,
+        heldBatches.get(batchId)?.events.get(customerId) ?? []
+      ]))
+      const heldEventsOf = (customerId: CustomerId, batchId: string) => ownEvents.get(`${customerId}/${batchId}`) ?? []
+      const purchasesOf = new Set(
+        own.filter(({ batchId, customerId }) => heldEventsOf(customerId, batchId).some((event) => event.type === "purchase"))
+          .map(({ customerId }) => customerId)
+      )
+      const beforeFold = yield* facts.loadBeforeFold(customerIds, days, {
+        own,
+        ownBatchIds: [...heldBatches.keys()],
+        purchasesOf: [...purchasesOf],
+        reportingCurrency: currency
+      })
+      return new Map([...beforeFold].map(([customerId, found]) => [
+        customerId,
+        withUnfolded(
+          found.facts,
+          [...found.unfoldedOwn.flatMap((batchId) => heldEventsOf(customerId, batchId)), ...found.foreign],
+          found.purchases,
+          days
+        )
+      ]))
+    })
+
   const round = Effect.fn("RealtimeMembership.round")(function*() {
     // One round at a time across processes: two at once would each lock the segments the other needs and keep
     // back all of the other's customers. A process that meets a round under way leaves the queue to it.
@@ -357,35 +400,7 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
     }
     const order = dependencyOrder(locked)
     const days = dailyRowsReadByAll(order.map((item) => item.criteria), todayOf(context))
-    // The customers' events in the held batches, by batch: those the fold has not reached join their facts.
-    const own = customerIds.flatMap((customerId) =>
-      [...(heldBatchesOf.get(customerId) ?? [])].map((batchId) => ({ customerId, batchId }))
-    )
-    // Taken now: a batch the intake lets go while the statement runs (past maxHeldBatches) keeps its events here.
-    const ownEvents = new Map(own.map(({ batchId, customerId }) => [
-      `${customerId}/${batchId}`,
-      heldBatches.get(batchId)?.events.get(customerId) ?? []
-    ]))
-    const heldEventsOf = (customerId: CustomerId, batchId: string) => ownEvents.get(`${customerId}/${batchId}`) ?? []
-    const purchasesOf = new Set(
-      own.filter(({ batchId, customerId }) => heldEventsOf(customerId, batchId).some((event) => event.type === "purchase"))
-        .map(({ customerId }) => customerId)
-    )
-    const beforeFold = yield* facts.loadBeforeFold(customerIds, days, {
-      own,
-      ownBatchIds: [...heldBatches.keys()],
-      purchasesOf: [...purchasesOf],
-      reportingCurrency: currency
-    })
-    const loaded = new Map([...beforeFold].map(([customerId, found]) => [
-      customerId,
-      withUnfolded(
-        found.facts,
-        [...found.unfoldedOwn.flatMap((batchId) => heldEventsOf(customerId, batchId)), ...found.foreign],
-        found.purchases,
-        days
-      )
-    ]))
+    const loaded = yield* factsOf(customerIds, days)
     const current = new Set(
       (yield* sql<Stay>`SELECT segment_id::text AS segment_id, customer_id::text AS customer_id
         FROM customer_segment_memberships WHERE customer_id = ANY(${customerIds}::uuid[]) AND left_at IS NULL`)

@@ -41,7 +41,7 @@ import {
   type RuleOutcomes,
   todayOf
 } from "./Evaluation.ts"
-import { type EvaluationSource, SegmentEvaluationQueue } from "./EvaluationQueue.ts"
+import { type EvaluationSource, roundLockKey, SegmentEvaluationQueue } from "./EvaluationQueue.ts"
 import { membershipEvents } from "./MembershipEvents.ts"
 import { eventTypesRead, reportingRevenueOf, type UnfoldedEvent, withUnfolded } from "./UnfoldedEvents.ts"
 
@@ -169,9 +169,6 @@ interface HeldBatch {
  * database like another process's (CustomerFactsRepo.loadBeforeFold): slower, as exact.
  */
 const maxHeldBatches = 2_000
-
-/** The advisory lock key of a round (arbitrary; the segment references' is 0x5e6_0001). */
-const roundLockKey = 0x5e6_0002
 
 interface Claimed {
   readonly customer_id: CustomerId
@@ -424,25 +421,7 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
         if (!matches && member) leaves.push({ segment_id: definition.id, customer_id: customerId })
       }
     }
-    // A joining customer's row is held (FOR SHARE) until the round commits, so that an erasure (which updates the
-    // row first, then removes the stays) either comes after the stays this round opens or is seen here: a customer
-    // evaluated from events before they were queued holds no queue row for the erasure to wait for. A customer
-    // whose row another transaction is changing is left to the next round, all their moves with them.
-    const joiners = [...new Set(joins.map((stay) => stay.customer_id))]
-    const joinable = joiners.length === 0 ? new Set<CustomerId>() : new Set(
-      (yield* sql<{ readonly id: CustomerId }>`SELECT id::text AS id FROM customers
-        WHERE id = ANY(${joiners}::uuid[]) AND status <> 'DELETED' ORDER BY id FOR SHARE SKIP LOCKED`).map((row) => row.id)
-    )
-    const deferred = joiners.filter((id) => !joinable.has(id))
-    if (deferred.length > 0) {
-      yield* sql`INSERT INTO segment_evaluation_pending (customer_id, source, due_at)
-        SELECT customer_id, source, ${new Date(now + Duration.toMillis(retry))}::timestamptz
-        FROM unnest(${deferred}::uuid[]) AS deferred (customer_id) CROSS JOIN unnest(${["profile", "events"]}::text[]) AS sources (source)`
-      const later = new Set(deferred)
-      joins.splice(0, joins.length, ...joins.filter((stay) => !later.has(stay.customer_id)))
-      leaves.splice(0, leaves.length, ...leaves.filter((stay) => !later.has(stay.customer_id)))
-    }
-    if (joins.length + leaves.length === 0) return { ...nothing, keptBack: keptBack.length + deferred.length }
+    if (joins.length + leaves.length === 0) return { ...nothing, keptBack: keptBack.length }
 
     // The segments' rows are this round's, so their current stays are as read above: the ON CONFLICT and the
     // left_at guard only make sure a stay is never opened or closed twice.
@@ -479,7 +458,7 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
       ...nothing,
       joined: joined.length,
       left: left.length,
-      keptBack: keptBack.length + deferred.length
+      keptBack: keptBack.length
     }
   })
 

@@ -190,16 +190,21 @@ export class CustomerFactsRepo extends Context.Service<CustomerFactsRepo, {
             JOIN event_batches b ON b.id = o.batch AND b.folded_at IS NULL
             GROUP BY o.customer_id
           ),
+          -- The unfolded batches this process does not hold, first and apart: usually none, and the planner must
+          -- not unnest every unfolded batch for each of the customers' events.
+          foreign_batches AS MATERIALIZED (
+            SELECT id, event_ids, occurred FROM event_batches
+            WHERE folded_at IS NULL AND NOT (id = ANY(${unfolded.ownBatchIds}::bigint[]))
+          ),
           foreign_events AS MATERIALIZED (
             SELECT e.customer_id, json_agg(json_build_object('type', e.type,
                 'occurredAt', (extract(epoch FROM e.occurred_at) * 1000)::float8,
                 'reportingRevenue', (CASE WHEN e.currency IS NULL OR e.currency = ${currency}
                   THEN coalesce(e.revenue, 0) ELSE 0 END)::numeric(20, 4)::text)) AS events,
               bool_or(e.type = 'purchase') AS bought
-            FROM event_batches b CROSS JOIN LATERAL unnest(b.event_ids, b.occurred) AS k (id, occurred_at)
+            FROM foreign_batches b CROSS JOIN LATERAL unnest(b.event_ids, b.occurred) AS k (id, occurred_at)
             JOIN customer_events e ON e.id = k.id AND e.occurred_at = k.occurred_at
-            WHERE b.folded_at IS NULL AND NOT (b.id = ANY(${unfolded.ownBatchIds}::bigint[]))
-              AND e.customer_id = ANY(${ids}::uuid[])
+            WHERE e.customer_id = ANY(${ids}::uuid[])
             GROUP BY e.customer_id
           )
           SELECT ${factColumns(days)},

@@ -245,8 +245,9 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
       if (ids?.size === 0) heldBatchesOf.delete(customerId)
     }
   }
-  // Off: tracked events reach segments through the fold alone (its queue rows), a fold later.
-  const evaluateUnfolded = yield* Config.Boolean("SEGMENT_REALTIME_UNFOLDED").pipe(Config.withDefault(true))
+  // Off by default: tracked events reach segments through the fold alone (its queue rows), a fold later. On, the
+  // worker fell far behind under ingest (BENCHMARKS.md, "Real-time membership before the fold"), cause not found yet.
+  const evaluateUnfolded = yield* Config.Boolean("SEGMENT_REALTIME_UNFOLDED").pipe(Config.withDefault(false))
   if (evaluateUnfolded) {
     const committedBatches = yield* PubSub.subscribe(store.committedBatches)
     yield* Effect.forkScoped(Effect.forever(

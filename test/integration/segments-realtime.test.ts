@@ -141,7 +141,13 @@ const untaggedCustomerAndSegment = (label: string) =>
 
 layer(
   testServiceWithDatabase({
-    env: { SEGMENT_CALCULATION_POLL_SECONDS: "0.2", SEGMENT_REALTIME_POLL: "200 millis", SEGMENT_REALTIME_RETRY: "300 millis" }
+    env: {
+      SEGMENT_CALCULATION_POLL_SECONDS: "0.2",
+      SEGMENT_REALTIME_POLL: "200 millis",
+      SEGMENT_REALTIME_RETRY: "300 millis",
+      // Every behaviour here holds with it on; one test needs it (a join before the fold).
+      SEGMENT_REALTIME_UNFOLDED: "true"
+    }
   }),
   { excludeTestServices: true }
 )("real-time segment membership", (it) => {

@@ -19,6 +19,7 @@ import { ClvModels } from "../src/analytics/ClvModels.ts"
 import type { Criterion } from "../src/domain/SegmentCriteria.ts"
 import { calculationSettings, defaultCalculationWorkMem, matchingCustomers } from "../src/segments/CriteriaSql.ts"
 import { currentEvaluationContext } from "../src/segments/Evaluation.ts"
+import { lifetimeValueFactors } from "../src/segments/LifetimeValue.ts"
 import { storedRuleMatch } from "../src/segments/RuleMatches.ts"
 import { timeFit } from "./analytics.ts"
 import { sleep } from "./net.ts"
@@ -158,9 +159,14 @@ const compileCount = (dbUrl: string, criteria: Criterion, now: number) =>
   Effect.runPromise(Effect.gen(function*() {
     const sql = yield* PgClient.PgClient
     const context = { ...(yield* currentEvaluationContext), now }
+    const lifetimeValue = yield* Effect.orDie(lifetimeValueFactors(sql, [criteria], context))
     return {
       settings: calculationSettings(sql, defaultCalculationWorkMem).compile(),
-      count: sql`SELECT count(*)::int AS n FROM (${matchingCustomers(sql, criteria, { ...context, ruleMatches: storedRuleMatch(sql) })}) matches`.compile()
+      count: sql`SELECT count(*)::int AS n FROM (${matchingCustomers(sql, criteria, {
+        ...context,
+        ruleMatches: storedRuleMatch(sql),
+        lifetimeValueFactors: lifetimeValue
+      })}) matches`.compile()
     }
   }).pipe(
     Effect.provide(ClvModels.layer.pipe(

@@ -236,13 +236,23 @@ export const conditionalExpectedPurchases = (
   x: number,
   tX: number,
   T: number
+): number => expectedPurchasesIfAlive(parameters, t, x, T) * probabilityAlive(parameters, x, tX, T)
+
+/**
+ * E[Y(t) | x, t_x, T] / P(alive): the purchases expected in the next t weeks from a customer still alive. It
+ * does not read t_x, so a set-wise caller can compute it once per (x, T) (src/segments/LifetimeValue.ts).
+ */
+export const expectedPurchasesIfAlive = (
+  { a, alpha, b, r }: BgNbdParameters,
+  t: number,
+  x: number,
+  T: number
 ): number => {
-  const { a, alpha, b, r } = parameters
   if (t <= 0) return 0
   const z = t / (alpha + T + t)
   const hypergeometric = hyp2f1(r + x, b + x, a + b + x - 1, z)
   const bracket = 1 - Math.pow((alpha + T) / (alpha + T + t), r + x) * hypergeometric
-  return ((a + b + x - 1) / (a - 1)) * bracket * probabilityAlive(parameters, x, tX, T)
+  return ((a + b + x - 1) / (a - 1)) * bracket
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -322,15 +332,30 @@ export const customerLifetimeValue = (
   bgNbd: BgNbdParameters,
   gammaGamma: GammaGammaParameters,
   customer: { readonly x: number; readonly tX: number; readonly T: number; readonly meanSpend: number },
-  { monthlyDiscountRate = 0.01, months = 12 }: ClvOptions = {}
+  options: ClvOptions = {}
 ): number => {
   const { T, tX, x } = customer
   const spend = conditionalExpectedSpend(gammaGamma, x, x > 0 ? customer.meanSpend : 0)
+  // P(alive) factors out of every month's expectation: spend × P(alive) × (discounted purchases if alive), the
+  // product the segment criterion's SQL mirrors (src/segments/LifetimeValue.ts).
+  return spend * probabilityAlive(bgNbd, x, tX, T) * discountedPurchasesIfAlive(bgNbd, x, T, options)
+}
+
+/**
+ * Σ over months i = 1..months of (E[Y(4.345 i)] − E[Y(4.345 (i−1))]) / P(alive), discounted by (1 + d)^i: the
+ * lifetime value of a customer still alive, per unit of spend. A function of x and T alone.
+ */
+export const discountedPurchasesIfAlive = (
+  bgNbd: BgNbdParameters,
+  x: number,
+  T: number,
+  { monthlyDiscountRate = 0.01, months = 12 }: ClvOptions = {}
+): number => {
   let value = 0
   let before = 0
   for (let month = 1; month <= months; month++) {
-    const upTo = conditionalExpectedPurchases(bgNbd, month * weeksPerMonth, x, tX, T)
-    value += (spend * (upTo - before)) / Math.pow(1 + monthlyDiscountRate, month)
+    const upTo = expectedPurchasesIfAlive(bgNbd, month * weeksPerMonth, x, T)
+    value += (upTo - before) / Math.pow(1 + monthlyDiscountRate, month)
     before = upTo
   }
   return value

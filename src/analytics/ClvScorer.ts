@@ -8,8 +8,11 @@ import type { Clv } from "../domain/Analytics.ts"
 import { conditionalExpectedPurchases, conditionalExpectedSpend, customerLifetimeValue, probabilityAlive } from "./Clv.ts"
 import { ClvModels } from "./ClvModels.ts"
 
-/** The horizon of expected purchases and lifetime value: a year, as twelve months of 4.345 weeks. */
-const horizonMonths = 12
+/**
+ * The horizon of expected purchases and lifetime value: a year, as twelve months of 4.345 weeks (the segment
+ * criterion `lifetimeValue` reads the same figure).
+ */
+export const horizonMonths = 12
 const horizonDays = 365
 const daysPerWeek = 7
 

@@ -160,6 +160,19 @@ export const ChurnRiskCriterion = Schema.Struct({
   ...rangeOf(Probability)
 }).check(boundedRange).annotate({ identifier: "ChurnRiskCriterion" })
 
+/**
+ * Predicted lifetime value over the next twelve months (BG/NBD + Gamma-Gamma of the latest fit), in the reporting
+ * currency: the figure GET /customers/:id/analytics reports as `clv.lifetimeValue`. Unknown without a fitted
+ * model, without a purchase, or where the model gives no figure.
+ */
+export const LifetimeValueCriterion = Schema.Struct({
+  kind: Schema.Literal("lifetimeValue"),
+  ...rangeOf(Money)
+}).check(boundedRange).annotate({
+  identifier: "LifetimeValueCriterion",
+  examples: [{ kind: "lifetimeValue", atLeast: 500 }]
+})
+
 /** The engagement score (docs/engagement.md), 0-100, as the analytics endpoint reports it. */
 export const EngagementScoreCriterion = Schema.Struct({
   kind: Schema.Literal("engagementScore"),
@@ -282,6 +295,7 @@ export const LeafCriterion = Schema.Union([
   LastSeenCriterion,
   RevenueCriterion,
   ChurnRiskCriterion,
+  LifetimeValueCriterion,
   EngagementScoreCriterion,
   TagsCriterion,
   MetadataCriterion,

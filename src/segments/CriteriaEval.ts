@@ -10,6 +10,7 @@
 import { engagementOf } from "../analytics/Engagement.ts"
 import type { Criterion, LeafCriterion, MetadataScalar } from "../domain/SegmentCriteria.ts"
 import type { CustomerFacts } from "./CustomerFacts.ts"
+import { lifetimeValueOf } from "./LifetimeValue.ts"
 import {
   churnRiskOf,
   dayRangeOf,
@@ -132,6 +133,10 @@ const leafMatches = (
     case "churnRisk": {
       const risk = churnRiskOf(context.churnModel, facts.activity, today)
       return risk !== null && isWithin(risk, node.atLeast, node.atMost)
+    }
+    case "lifetimeValue": {
+      const value = lifetimeValueOf(context, facts.activity, today)
+      return value !== null && isWithin(value, node.atLeast, node.atMost)
     }
     case "engagementScore": {
       // As the analytics endpoint scores it: events per day (all types) over the engagement window.

@@ -18,12 +18,15 @@ import { activeDaysAtHalf, eventsPerDayAtHalf, halfLifeDays, weights, windowDays
 import type { RuleId } from "../domain/Rules.ts"
 import type { Criterion, LeafCriterion, SegmentId, Window } from "../domain/SegmentCriteria.ts"
 import { dayRangeOf, type EvaluationContext, expLimit, riskSteps, todayOf } from "./Evaluation.ts"
+import { type LifetimeValueFactors, lifetimeValueModelOf, valueSteps } from "./LifetimeValue.ts"
 
 export interface SqlEvaluationContext extends EvaluationContext {
   /** A predicate over `c`: the customer is a member of that segment. */
   readonly memberOf: (segmentId: SegmentId) => Statement.Fragment
   /** A predicate over `c`: the rules engine's rule matched the customer (the calculation stored its answers). */
   readonly ruleMatches: (ruleId: RuleId) => Statement.Fragment
+  /** Per (x, T), the part of lifetime value SQL cannot afford per customer (LifetimeValue.ts lifetimeValueFactors). */
+  readonly lifetimeValueFactors: LifetimeValueFactors
 }
 
 type Sql = Statement.Constructor
@@ -189,6 +192,45 @@ const churnRiskWithin = (
 }
 
 /**
+ * The customers whose predicted lifetime value (LifetimeValue.ts lifetimeValueOf) is within the bounds, as a
+ * set read once from customer_activity joined to the (x, T) factors: spend (Gamma-Gamma, Clv.ts
+ * conditionalExpectedSpend) × P(alive) (written as churn risk's, so no step can overflow) × factor, to the
+ * ten-thousandth. Without a usable model, or for an (x, T) without a finite factor, none.
+ */
+const lifetimeValueWithin = (
+  sql: Sql,
+  context: SqlEvaluationContext,
+  today: number,
+  bounds: { readonly atLeast: number | undefined; readonly atMost: number | undefined }
+) => {
+  const model = lifetimeValueModelOf(context)
+  if (model === null) return sql`FALSE`
+  const { bgNbd, gammaGamma } = model
+  const factors = context.lifetimeValueFactors
+  const x = sql`(a.purchase_days - 1)`
+  const first = dayNumberOf(sql, sql`a.first_purchase_on`)
+  const last = dayNumberOf(sql, sql`a.last_purchase_on`)
+  const tX = sql`(${last} - ${first})::float8 / 7`
+  const T = sql`greatest(0, ${today}::int - ${first})::float8 / 7`
+  const alpha = sql`${bgNbd.alpha}::float8`
+  const exponent = sql`ln(${bgNbd.a}::float8) - ln(${bgNbd.b}::float8 + ${x} - 1)
+    + (${bgNbd.r}::float8 + ${x}) * ln((${alpha} + ${T}) / (${alpha} + ${tX}))`
+  const alive = sql`CASE WHEN ${x} = 0 THEN 1::float8
+    ELSE 1 / (1 + exp(greatest(${-expLimit}::float8, least(${expLimit}::float8, ${exponent})))) END`
+  const p = sql`${gammaGamma.p}::float8`
+  const meanSpend = sql`CASE WHEN ${x} > 0 THEN a.repeat_revenue::float8 / ${x} ELSE 0::float8 END`
+  const spend = sql`(${p} * (${gammaGamma.v}::float8 + ${x} * ${meanSpend})) / (${p} * ${x} + ${gammaGamma.q}::float8 - 1)`
+  const value = sql`floor((${spend}) * (${alive}) * f.factor * ${valueSteps}::float8 + 0.5) / ${valueSteps}::float8`
+  const readable = sql`a.purchase_days >= 1 AND a.first_purchase_on IS NOT NULL
+    AND a.last_purchase_on >= a.first_purchase_on`
+  return sql`c.id IN (SELECT a.customer_id FROM customer_activity a
+    JOIN unnest(${factors.x}::int[], ${factors.days}::int[], ${factors.factor}::float8[]) AS f (x, days, factor)
+      ON f.x = ${x} AND f.days = greatest(0, ${today}::int - ${first})
+    WHERE ${readable}
+    AND CASE WHEN ${readable} THEN ${within(sql, value, float(sql, bounds.atLeast), float(sql, bounds.atMost))} ELSE FALSE END)`
+}
+
+/**
  * The engagement score before rounding (analytics/Engagement.ts engagementOf): the score rounds half up, so
  * "score >= k" is "raw >= k - 0.5" and "score <= k" is "raw < k + 0.5".
  */
@@ -257,6 +299,8 @@ const leafPredicate = (sql: Sql, node: LeafCriterion, context: SqlEvaluationCont
     }
     case "churnRisk":
       return churnRiskWithin(sql, context, today, { atLeast: node.atLeast, atMost: node.atMost })
+    case "lifetimeValue":
+      return lifetimeValueWithin(sql, context, today, { atLeast: node.atLeast, atMost: node.atMost })
     case "engagementScore": {
       const raw = engagementRaw(sql, today)
       const bounds: Array<Statement.Fragment> = []
@@ -305,7 +349,7 @@ export const currentMemberOf = (sql: Sql) => (segmentId: SegmentId): Statement.F
 export const matchingCustomers = (
   sql: Sql,
   criteria: Criterion,
-  context: EvaluationContext & Pick<SqlEvaluationContext, "ruleMatches">
+  context: EvaluationContext & Pick<SqlEvaluationContext, "ruleMatches" | "lifetimeValueFactors">
 ): Statement.Fragment =>
   sql`SELECT c.id FROM customers c WHERE c.status <> 'DELETED'
     AND ${criteriaPredicate(sql, criteria, { ...context, memberOf: currentMemberOf(sql) }, false)}`

@@ -5,7 +5,7 @@
  * cannot drift apart silently (the property test would see it).
  */
 import { Clock, Effect, Option } from "effect"
-import type { BgNbdParameters } from "../analytics/Clv.ts"
+import type { BgNbdParameters, GammaGammaParameters } from "../analytics/Clv.ts"
 import { ClvModels } from "../analytics/ClvModels.ts"
 import { dayNumber, dayOfInstant } from "../analytics/Days.ts"
 import { windowDays } from "../analytics/Engagement.ts"
@@ -17,16 +17,26 @@ export interface EvaluationContext {
   readonly now: number
   /** The latest fitted BG/NBD model; null: no model yet, and churn risk is unknown for every customer. */
   readonly churnModel: BgNbdParameters | null
+  /**
+   * The latest fit's Gamma-Gamma spend model; null: none (no repeat buyers when it was fitted), and lifetime
+   * value is unknown for every customer.
+   */
+  readonly spendModel: GammaGammaParameters | null
 }
 
-/** An evaluation at the Clock's instant, under the latest fitted CLV model (none yet: churn risk unknown). */
+/**
+ * An evaluation at the Clock's instant, under the latest fitted CLV model (none yet: churn risk and lifetime
+ * value unknown).
+ */
 export const currentEvaluationContext: Effect.Effect<EvaluationContext, never, ClvModels> = Effect.gen(function*() {
   const now = yield* Clock.currentTimeMillis
   const latest = yield* Effect.option((yield* ClvModels).latest)
   const fitted = Option.getOrNull(latest)?.bgNbd ?? null
+  const spend = Option.getOrNull(latest)?.gammaGamma ?? null
   return {
     now,
-    churnModel: fitted === null ? null : { r: fitted.r, alpha: fitted.alpha, a: fitted.a, b: fitted.b }
+    churnModel: fitted === null ? null : { r: fitted.r, alpha: fitted.alpha, a: fitted.a, b: fitted.b },
+    spendModel: spend === null ? null : { p: spend.p, q: spend.q, v: spend.v }
   }
 })
 

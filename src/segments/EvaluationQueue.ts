@@ -16,6 +16,12 @@ import { Context, Effect, Layer, Queue } from "effect"
 import type { Statement } from "effect/sql"
 import type { CustomerId } from "../domain/Customer.ts"
 
+/**
+ * The advisory lock key of a real-time round (RealtimeMembership.ts; arbitrary, the segment references' is
+ * 0x5e6_0001): a round holds it exclusively, an erasure shared.
+ */
+export const roundLockKey = 0x5e6_0002
+
 /** What changed: the profile (create, update) or the event facts (a fold of tracked events). */
 export type EvaluationSource = "profile" | "events"
 
@@ -32,8 +38,9 @@ export class SegmentEvaluationQueue extends Context.Service<SegmentEvaluationQue
    */
   queueFoldedStatement(folded: Statement.Fragment, at: Date): Statement.Statement<unknown>
   /**
-   * Erasure, inside its transaction, before it removes the customer's stays: waits for a round evaluating the
-   * customer to commit (so the stays it opened are seen and removed) and drops what is queued. A scan of the
+   * Erasure, inside its transaction, before it removes the customer's stays: waits for a round under way to commit
+   * (so the stays it opened are seen and removed), keeps rounds off until the erasure commits, and drops what is
+   * queued. A scan of the
    * queue (no index on the customer: every change would pay for it, and the queue is short when drained).
    */
   forgetCustomer(customerId: CustomerId): Effect.Effect<void>
@@ -67,6 +74,10 @@ export class SegmentEvaluationQueue extends Context.Service<SegmentEvaluationQue
           WHERE (SELECT reads FROM every_type) OR folded.type IN (SELECT type FROM read_types)`
 
       const forgetCustomer = Effect.fn("SegmentEvaluationQueue.forgetCustomer")(function*(customerId: CustomerId) {
+        // Waits for a round under way (it may have read the customer's facts before the erasure, from a queue row
+        // or from committed events, which hold nothing the erasure would wait for) and keeps new rounds off until
+        // the erasure commits, so the stays such a round opened are committed before the erasure removes stays.
+        yield* sql`SELECT pg_advisory_xact_lock_shared(${roundLockKey})`.pipe(Effect.orDie)
         const forget = sql`DELETE FROM segment_evaluation_pending WHERE customer_id = ${customerId}`.pipe(Effect.orDie)
         yield* forget
         // Again, with a new snapshot: the rows a round it waited for put back (kept back for a segment under
@@ -86,9 +97,10 @@ export class SegmentEvaluationQueue extends Context.Service<SegmentEvaluationQue
 }
 
 // What the criteria's behavioural kinds read of the events, as JSON paths over the stored criteria, at any depth
-// (CriteriaEval.ts): counts and recency of one type; churn risk, purchase days; revenue, engagement and untyped
+// (CriteriaEval.ts): counts and recency of one type; churn risk and lifetime value, purchase days (and purchase
+// revenue); revenue, engagement and untyped
 // counts and recency, events of every type.
 const typedEvents = 'lax $.** ? (@.kind == "eventCount" || @.kind == "lastSeen").type'
-const purchaseDays = 'lax $.** ? (@.kind == "churnRisk")'
+const purchaseDays = 'lax $.** ? (@.kind == "churnRisk" || @.kind == "lifetimeValue")'
 const anyEvents = 'lax $.** ? (@.kind == "revenue" || @.kind == "engagementScore" || ' +
   '((@.kind == "eventCount" || @.kind == "lastSeen") && !(exists(@.type))))'

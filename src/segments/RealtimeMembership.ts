@@ -24,17 +24,26 @@
  * stale, and the real-time path never waits for a calculation.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Clock, Config, Duration, Effect, Layer } from "effect"
+import { Clock, Config, Duration, Effect, Layer, PubSub } from "effect"
 import { ClvModels } from "../analytics/ClvModels.ts"
 import type { CustomerId } from "../domain/Customer.ts"
 import type { Criterion, SegmentId } from "../domain/SegmentCriteria.ts"
+import { EventStore } from "../events/EventStore.ts"
+import { reportingCurrency } from "../events/ReportingCurrency.ts"
 import { loggingFailures } from "../platform/BackgroundWork.ts"
 import { Outbox } from "../platform/Outbox.ts"
 import { evaluate } from "./CriteriaEval.ts"
 import { CustomerFactsRepo } from "./CustomerFacts.ts"
-import { currentEvaluationContext, dailyRowsReadByAll, type RuleOutcomes, todayOf } from "./Evaluation.ts"
-import { type EvaluationSource, SegmentEvaluationQueue } from "./EvaluationQueue.ts"
+import {
+  currentEvaluationContext,
+  type DailyRowsRead,
+  dailyRowsReadByAll,
+  type RuleOutcomes,
+  todayOf
+} from "./Evaluation.ts"
+import { type EvaluationSource, roundLockKey, SegmentEvaluationQueue } from "./EvaluationQueue.ts"
 import { membershipEvents } from "./MembershipEvents.ts"
+import { eventTypesRead, reportingRevenueOf, type UnfoldedEvent, withUnfolded } from "./UnfoldedEvents.ts"
 
 /** What a segment's criteria read: which changes can move a customer in or out of it. */
 export interface CriteriaReads {
@@ -80,6 +89,7 @@ export const criteriaReads = (criteria: Criterion): CriteriaReads => {
       case "lastSeen":
       case "revenue":
       case "churnRisk":
+      case "lifetimeValue":
       case "engagementScore":
         events = true
         return
@@ -146,8 +156,19 @@ export const dependencyOrder = (definitions: ReadonlyArray<Definition>): Readonl
   return ordered
 }
 
-/** The advisory lock key of a round (arbitrary; the segment references' is 0x5e6_0001). */
-const roundLockKey = 0x5e6_0002
+/** A committed batch of this process, as real-time membership holds it until the fold has it. */
+interface HeldBatch {
+  /** Its events by customer. */
+  readonly events: ReadonlyMap<CustomerId, ReadonlyArray<UnfoldedEvent>>
+  /** Whether a round has evaluated its customers yet. */
+  looked: boolean
+}
+
+/**
+ * Batches held at most: past this (a fold stopped for long) the oldest go, and their events are read from the
+ * database like another process's (CustomerFactsRepo.loadBeforeFold): slower, as exact.
+ */
+const maxHeldBatches = 2_000
 
 interface Claimed {
   readonly customer_id: CustomerId
@@ -162,6 +183,8 @@ interface Stay {
 /** What one round did. */
 interface Round {
   readonly claimed: number
+  /** Held batches whose customers it took up. */
+  readonly fresh: number
   readonly joined: number
   readonly left: number
   readonly keptBack: number
@@ -196,12 +219,112 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
   const batch = yield* Config.Int("SEGMENT_REALTIME_BATCH").pipe(Config.withDefault(1_000))
   const poll = yield* Config.Duration("SEGMENT_REALTIME_POLL").pipe(Config.withDefault(Duration.millis(250)))
   const retry = yield* Config.Duration("SEGMENT_REALTIME_RETRY").pipe(Config.withDefault(Duration.seconds(1)))
+  const store = yield* EventStore
+  const currency = yield* reportingCurrency
+
+  // This process's committed batches, from the moment they commit until a round sees them folded: a round
+  // evaluates their customers at once, on the rollups and the events the fold has not reached (UnfoldedEvents.ts).
+  const heldBatches = new Map<string, HeldBatch>()
+  /** The held batches holding each customer's events, so that a round need not scan every held event. */
+  const heldBatchesOf = new Map<CustomerId, Set<string>>()
+  const hold = (batchId: string, batch: HeldBatch) => {
+    heldBatches.set(batchId, batch)
+    for (const customerId of batch.events.keys()) {
+      const ids = heldBatchesOf.get(customerId)
+      if (ids === undefined) heldBatchesOf.set(customerId, new Set([batchId]))
+      else ids.add(batchId)
+    }
+  }
+  const release = (batchId: string) => {
+    const batch = heldBatches.get(batchId)
+    if (batch === undefined) return
+    heldBatches.delete(batchId)
+    for (const customerId of batch.events.keys()) {
+      const ids = heldBatchesOf.get(customerId)
+      ids?.delete(batchId)
+      if (ids?.size === 0) heldBatchesOf.delete(customerId)
+    }
+  }
+  // Off by default: tracked events reach segments through the fold alone (its queue rows), a fold later. On, the
+  // worker fell far behind under ingest (BENCHMARKS.md, "Real-time membership before the fold"), cause not found yet.
+  const evaluateUnfolded = yield* Config.Boolean("SEGMENT_REALTIME_UNFOLDED").pipe(Config.withDefault(false))
+  if (evaluateUnfolded) {
+    const committedBatches = yield* PubSub.subscribe(store.committedBatches)
+    yield* Effect.forkScoped(Effect.forever(
+      PubSub.take(committedBatches).pipe(
+        Effect.flatMap((batch) =>
+          Effect.sync(() => {
+            const events = new Map<CustomerId, Array<UnfoldedEvent>>()
+            for (const event of batch.events) {
+              const unfolded: UnfoldedEvent = {
+                type: event.type,
+                occurredAt: Date.parse(event.occurredAt),
+                reportingRevenue: reportingRevenueOf(event.revenue, event.currency, currency)
+              }
+              const known = events.get(event.customerId)
+              if (known === undefined) events.set(event.customerId, [unfolded])
+              else known.push(unfolded)
+            }
+            hold(batch.id, { looked: false, events })
+            if (heldBatches.size > maxHeldBatches) release(heldBatches.keys().next().value!)
+          })
+        ),
+        Effect.andThen(queue.wake)
+      )
+    ))
+  }
+
+  /** Forgets the held batches the fold has folded (their rows are gone or marked). */
+  const forgetFolded = Effect.gen(function*() {
+    const ids = [...heldBatches.keys()]
+    if (ids.length === 0) return
+    const unfolded = new Set((yield* sql<{ readonly id: string }>`SELECT id::text AS id FROM event_batches
+      WHERE id = ANY(${ids}::bigint[]) AND folded_at IS NULL`).map((row) => row.id))
+    for (const id of ids) if (!unfolded.has(id)) release(id)
+  })
+
+  /**
+   * The customers' facts for a round: their rollups, and (SEGMENT_REALTIME_UNFOLDED) the committed events the fold
+   * has not reached, added as the fold will add them.
+   */
+  const factsOf = (customerIds: ReadonlyArray<CustomerId>, days: DailyRowsRead) =>
+    !evaluateUnfolded ? facts.loadMany(customerIds, days) : Effect.gen(function*() {
+      // The customers' events in the held batches, by batch: those the fold has not reached join their facts.
+      const own = customerIds.flatMap((customerId) =>
+        [...(heldBatchesOf.get(customerId) ?? [])].map((batchId) => ({ customerId, batchId }))
+      )
+      // Taken now: a batch the intake lets go while the statement runs (past maxHeldBatches) keeps its events here.
+      const ownEvents = new Map(own.map(({ batchId, customerId }) => [
+        `${customerId}/${batchId}`,
+        heldBatches.get(batchId)?.events.get(customerId) ?? []
+      ]))
+      const heldEventsOf = (customerId: CustomerId, batchId: string) => ownEvents.get(`${customerId}/${batchId}`) ?? []
+      const purchasesOf = new Set(
+        own.filter(({ batchId, customerId }) => heldEventsOf(customerId, batchId).some((event) => event.type === "purchase"))
+          .map(({ customerId }) => customerId)
+      )
+      const beforeFold = yield* facts.loadBeforeFold(customerIds, days, {
+        own,
+        ownBatchIds: [...heldBatches.keys()],
+        purchasesOf: [...purchasesOf],
+        reportingCurrency: currency
+      })
+      return new Map([...beforeFold].map(([customerId, found]) => [
+        customerId,
+        withUnfolded(
+          found.facts,
+          [...found.unfoldedOwn.flatMap((batchId) => heldEventsOf(customerId, batchId)), ...found.foreign],
+          found.purchases,
+          days
+        )
+      ]))
+    })
 
   const round = Effect.fn("RealtimeMembership.round")(function*() {
     // One round at a time across processes: two at once would each lock the segments the other needs and keep
     // back all of the other's customers. A process that meets a round under way leaves the queue to it.
     const [{ mine }] = yield* sql<{ readonly mine: boolean }>`SELECT pg_try_advisory_xact_lock(${roundLockKey}) AS mine`
-    if (!mine) return { claimed: 0, joined: 0, left: 0, keptBack: 0 }
+    if (!mine) return { claimed: 0, fresh: 0, joined: 0, left: 0, keptBack: 0 }
     const now = yield* Clock.currentTimeMillis
     const at = new Date(now)
     // Profile changes first: they come one by one from callers waiting to see them; a fold queues customers
@@ -212,10 +335,11 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
         ORDER BY source <> 'profile', due_at, id LIMIT ${batch} FOR UPDATE SKIP LOCKED
       )
       RETURNING customer_id::text AS customer_id, source`
-    // A customer changed several times (a busy customer, several folds) is evaluated once.
-    const claimed = [...new Map(taken.map((row) => [`${row.customer_id}/${row.source}`, row])).values()]
-    const nothing: Round = { claimed: taken.length, joined: 0, left: 0, keptBack: 0 }
-    if (claimed.length === 0) return nothing
+    yield* forgetFolded
+    const fresh = [...heldBatches.values()].filter((batch) => !batch.looked)
+    for (const batch of fresh) batch.looked = true
+    const nothing: Round = { claimed: taken.length, fresh: fresh.length, joined: 0, left: 0, keptBack: 0 }
+    if (taken.length === 0 && fresh.length === 0) return nothing
 
     const definitionOf = (row: { readonly id: SegmentId; readonly criteria: Criterion }): Definition => ({
       ...row,
@@ -223,6 +347,21 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
     })
     const dynamic = (yield* sql<{ readonly id: SegmentId; readonly criteria: Criterion }>`SELECT id::text AS id, criteria
       FROM customer_segments WHERE type = 'dynamic'`).map(definitionOf)
+    // The customers of newly committed events of a type some segment reads, as a fold would queue them.
+    const typesRead = dynamic.filter((definition) => definition.reads.inMemory).map((definition) =>
+      eventTypesRead(definition.criteria)
+    )
+    const isRead = (type: string) => typesRead.some((types) => types === "every" || types.has(type))
+    const committedNow: Array<Claimed> = fresh.flatMap((batch) =>
+      [...batch.events].flatMap(([customerId, events]) =>
+        events.some((event) => isRead(event.type)) ? [{ customer_id: customerId, source: "events" as const }] : []
+      )
+    )
+    // A customer changed several times (a busy customer, several folds) is evaluated once.
+    const claimed = [
+      ...new Map([...taken, ...committedNow].map((row) => [`${row.customer_id}/${row.source}`, row])).values()
+    ]
+    if (claimed.length === 0) return nothing
     const affected = {
       profile: affectedBy("profile", dynamic),
       events: affectedBy("events", dynamic)
@@ -258,7 +397,8 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
       now
     }
     const order = dependencyOrder(locked)
-    const loaded = yield* facts.loadMany(customerIds, dailyRowsReadByAll(order.map((item) => item.criteria), todayOf(context)))
+    const days = dailyRowsReadByAll(order.map((item) => item.criteria), todayOf(context))
+    const loaded = yield* factsOf(customerIds, days)
     const current = new Set(
       (yield* sql<Stay>`SELECT segment_id::text AS segment_id, customer_id::text AS customer_id
         FROM customer_segment_memberships WHERE customer_id = ANY(${customerIds}::uuid[]) AND left_at IS NULL`)
@@ -315,7 +455,12 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
         ...membershipEvents("segment.left", change, ascending(leftBySegment.get(segmentId) ?? []))
       ]
     }))
-    return { claimed: taken.length, joined: joined.length, left: left.length, keptBack: keptBack.length }
+    return {
+      ...nothing,
+      joined: joined.length,
+      left: left.length,
+      keptBack: keptBack.length
+    }
   })
 
   const rounds = Effect.gen(function*() {
@@ -325,17 +470,23 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
         yield* outbox.committed
         yield* Effect.logDebug("segments: real-time round").pipe(Effect.annotateLogs({ ...done }))
       }
-      if (done.claimed < batch) return
+      // More is waiting: a full batch of rows, or batches committed while this round ran (unless another
+      // process's round held the lock: then the poll comes back).
+      if (done.claimed < batch && !(done.fresh > 0 && hasFresh())) return
     }
   })
 
-  // Idle polls open no transaction and lock nothing.
-  const due = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    Effect.map(
-      sql<{ readonly some: boolean }>`SELECT EXISTS (
-        SELECT 1 FROM segment_evaluation_pending WHERE due_at <= ${new Date(now)}) AS some`,
-      ([row]) => row.some
-    ))
+  const hasFresh = () => [...heldBatches.values()].some((batch) => !batch.looked)
+
+  // Idle polls open no transaction and lock nothing. Held batches not looked at yet are due at once.
+  const due = Effect.suspend(() =>
+    hasFresh() ? Effect.succeed(true) : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.map(
+        sql<{ readonly some: boolean }>`SELECT EXISTS (
+          SELECT 1 FROM segment_evaluation_pending WHERE due_at <= ${new Date(now)}) AS some`,
+        ([row]) => row.some
+      ))
+  )
 
   yield* Effect.forkScoped(
     due.pipe(

@@ -10,16 +10,17 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { dayOfInstant, dayText } from "../../src/analytics/Days.ts"
-import { probabilityAlive } from "../../src/analytics/Clv.ts"
+import { customerLifetimeValue, probabilityAlive } from "../../src/analytics/Clv.ts"
 import { type Criterion, SegmentCriteria } from "../../src/domain/SegmentCriteria.ts"
 import { currentEvaluationContext, type EvaluationContext } from "../../src/segments/Evaluation.ts"
+import { toValuePrecision } from "../../src/segments/LifetimeValue.ts"
 import { plainCustomer, replaceWorld, segmentDatabase, selectBoth, type WorldCustomer } from "../support/Segments.ts"
 
 const now = Date.parse("2026-03-15T12:00:00Z")
 const today = dayOfInstant(now)
 /** The UTC day `ago` days before 2026-03-15 (negative: after it). */
 const daysAgo = (ago: number) => dayText(today - ago)
-const context: EvaluationContext = { now, churnModel: null }
+const context: EvaluationContext = { now, churnModel: null, spendModel: null }
 
 /**
  * The evaluation context with the Clock at `millis`: a TestClock of its own, so that moving it does not move
@@ -256,7 +257,7 @@ layer(segmentDatabase)("segment criteria, both evaluators", (it) => {
       const risk = (lastAgo: number) => 1 - probabilityAlive(model, 5, (400 - lastAgo) / 7, 400 / 7)
       assert.isAbove(risk(330), 0.5)
       assert.isBelow(risk(1), 0.5)
-      const withModel = { now, churnModel: model }
+      const withModel = { now, churnModel: model, spendModel: null }
       yield* expectMatches(customers, { kind: "churnRisk", atLeast: 0.5 }, ["lapsed"], withModel)
       yield* expectMatches(customers, { kind: "churnRisk", atMost: 0.5 }, ["regular", "once"], withModel)
       yield* expectMatches(customers, { kind: "not", criterion: { kind: "churnRisk", atMost: 0.5 } }, [
@@ -264,6 +265,54 @@ layer(segmentDatabase)("segment criteria, both evaluators", (it) => {
         "browser"
       ], withModel)
       yield* expectMatches(customers, { kind: "churnRisk", atLeast: 0 }, [])
+    }))
+
+  it.effect("lifetime value as the analytics function computes it, threshold included; unknown without both models", () =>
+    Effect.gen(function*() {
+      const churnModel = { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 }
+      const spendModel = { p: 6.25, q: 3.74, v: 15.44 }
+      const summary = (purchaseDays: number, firstAgo: number, lastAgo: number, repeatRevenue: string) =>
+        activity(`${daysAgo(lastAgo)}T09:00:00Z`, {
+          purchaseDays,
+          firstPurchaseOn: daysAgo(firstAgo),
+          lastPurchaseOn: daysAgo(lastAgo),
+          repeatRevenue
+        })
+      const customers = yield* world({
+        regular: { activity: summary(6, 400, 1, "250.0000") },
+        lapsed: { activity: summary(6, 400, 330, "250.0000") },
+        once: { activity: summary(1, 30, 30, "0.0000") },
+        browser: { activity: activity(`${daysAgo(1)}T09:00:00Z`) }
+      })
+      const valueOf = (x: number, firstAgo: number, lastAgo: number, repeatRevenue: number) =>
+        toValuePrecision(customerLifetimeValue(churnModel, spendModel, {
+          x,
+          tX: (firstAgo - lastAgo) / 7,
+          T: firstAgo / 7,
+          meanSpend: x > 0 ? repeatRevenue / x : 0
+        }))
+      const regular = valueOf(5, 400, 1, 250)
+      const lapsed = valueOf(5, 400, 330, 250)
+      const once = valueOf(0, 30, 30, 0)
+      assert.isBelow(lapsed, once)
+      assert.isBelow(once, regular)
+      const models = { now, churnModel, spendModel }
+      yield* expectMatches(customers, { kind: "lifetimeValue", atLeast: regular }, ["regular"], models)
+      yield* expectMatches(customers, { kind: "lifetimeValue", atLeast: once, atMost: regular }, ["once", "regular"], models)
+      yield* expectMatches(customers, { kind: "lifetimeValue", atMost: lapsed }, ["lapsed"], models)
+      // Unknown is false, and its negation true: the browser has no purchase.
+      yield* expectMatches(customers, { kind: "not", criterion: { kind: "lifetimeValue", atLeast: once } }, [
+        "lapsed",
+        "browser"
+      ], models)
+      // No spend model, or one without a finite mean (q <= 1): unknown for everyone.
+      yield* expectMatches(customers, { kind: "lifetimeValue", atLeast: -1000 }, [], { now, churnModel, spendModel: null })
+      yield* expectMatches(customers, { kind: "lifetimeValue", atLeast: -1000 }, [], {
+        now,
+        churnModel,
+        spendModel: { ...spendModel, q: 1 }
+      })
+      yield* expectMatches(customers, { kind: "lifetimeValue", atLeast: -1000 }, [], { now, churnModel: null, spendModel })
     }))
 
   it.effect("engagement score as analytics reports it, rounding included", () =>

@@ -31,11 +31,13 @@ layer(Env, { excludeTestServices: true })("scheduled recalculation", (it) => {
       yield* eventually("two scheduled calculations", scheduledRuns(segment.id), (n) => n >= 2, 15_000)
     }))
 
-  it.effect("recalculates a churn-risk segment, and leaves one whose criteria do not read the clock", () =>
+  it.effect("recalculates churn-risk and lifetime value segments, and leaves one whose criteria do not read the clock", () =>
     Effect.gen(function*() {
       const churn = yield* createSegment(dynamicSegment({ criteria: { kind: "churnRisk", atLeast: 0.5 } }))
+      const value = yield* createSegment(dynamicSegment({ criteria: { kind: "lifetimeValue", atLeast: 100 } }))
       const dutch = yield* createSegment(dynamicSegment({ criteria: { kind: "country", in: ["NL"] } }))
       yield* eventually("a scheduled calculation", scheduledRuns(churn.id), (n) => n >= 1, 15_000)
+      yield* eventually("a scheduled calculation", scheduledRuns(value.id), (n) => n >= 1, 15_000)
       // Two more checks pass: still none for the segment that does not read the clock.
       yield* Effect.sleep("500 millis")
       assert.strictEqual(yield* scheduledRuns(dutch.id), 0)

@@ -6,7 +6,7 @@
  * some customers and not others) are run as
  * `SELECT c.id FROM customers c WHERE <compiled predicate>` and by the
  * in-memory evaluator over the loaded facts, at a random instant of the
- * day, with and without a churn model: the two sets must be identical,
+ * day, with and without a churn model and a spend model: the two sets must be identical,
  * and the predicate's WHERE-only form (the calculation's) selects the same.
  */
 import { assert, layer } from "@effect/vitest"
@@ -105,7 +105,9 @@ const customer = (today: number): fc.Arbitrary<WorldCustomer> => {
         purchaseDays: fc.nat(6),
         // Independent of purchaseDays on purpose: a last purchase before the first, or none with days > 0.
         firstPurchaseOn: fc.option(day, { nil: null }),
-        lastPurchaseOn: fc.option(day, { nil: null })
+        lastPurchaseOn: fc.option(day, { nil: null }),
+        // Refunds too: a negative mean spend.
+        repeatRevenue: moneyUnits.map(moneyText)
       }),
       { nil: null }
     ),
@@ -190,6 +192,10 @@ const criteria = (today: number): fc.Arbitrary<Criterion> => {
       .map((bounds) => ({ kind: "churnRisk", ...bounds })),
     range(fc.oneof(fc.constantFrom(0, 1, 30, 50, 64, 100), fc.integer({ min: 0, max: 100 })))
       .map((bounds) => ({ kind: "engagementScore", ...bounds })),
+    range(fc.oneof(
+      fc.constantFrom(-1, 0, 0.0001, 1, 10, 50, 100, 1000),
+      fc.integer({ min: -1e7, max: 1e8 }).map((units) => units / 10_000)
+    )).map((bounds) => ({ kind: "lifetimeValue", ...bounds })),
     fc.tuple(fc.constantFrom("any", "all"), someOf(["vip", "beta", "churned", "plan:gold"]))
       .map(([match, tags]) => ({ kind: "tags", match, tags })),
     metadata,
@@ -228,11 +234,28 @@ const churnModel = fc.option(
   { nil: null }
 )
 
+/** Gamma-Gamma spend models: CDNOW's fit (Fader et al.), and any, q <= 1 (no finite mean: value unknown) included. */
+const spendModel = fc.option(
+  fc.oneof(
+    fc.constant({ p: 6.25, q: 3.74, v: 15.45 }),
+    fc.record({
+      p: fc.double({ min: 0.01, max: 10, noNaN: true }),
+      q: fc.double({ min: 0.01, max: 10, noNaN: true }),
+      v: fc.double({ min: 0.01, max: 100, noNaN: true })
+    })
+  ),
+  { nil: null }
+)
+
 const scenario = fc.integer({ min: 0, max: 3 * 86_400_000 - 1 }).chain((offset) => {
   const now = base + offset
   const today = dayOfInstant(now)
   return fc.record({
-    context: churnModel.map((model): EvaluationContext => ({ now, churnModel: model })),
+    context: fc.tuple(churnModel, spendModel).map(([churn, spend]): EvaluationContext => ({
+      now,
+      churnModel: churn,
+      spendModel: spend
+    })),
     customers: fc.uniqueArray(customer(today), { selector: (row) => row.id, minLength: 1, maxLength: 30 }),
     criteria: fc.array(criteria(today), { minLength: 1, maxLength: 12 })
   })
@@ -297,7 +320,7 @@ layer(segmentDatabase, { excludeTestServices: true })("segment evaluators (prope
         assert.isAbove(outcome.held, 0, `${kind} never held`)
         assert.isAbove(outcome.failed, 0, `${kind} never failed`)
       }
-      assert.strictEqual(outcomes.size, 18, `leaf kinds generated: ${[...outcomes.keys()].join(", ")}`)
+      assert.strictEqual(outcomes.size, 19, `leaf kinds generated: ${[...outcomes.keys()].join(", ")}`)
       console.info(
         `segment evaluators: ${numRuns} runs, ${comparisons} criteria trees compared, ` +
           `${selected} selections, ${seconds.toFixed(1)} s`
@@ -314,7 +337,11 @@ layer(segmentDatabase, { excludeTestServices: true })("segment evaluators (prope
         ...row,
         id: `00000000-0000-4000-8000-${String(index).padStart(12, "0")}`
       })))
-      const context: EvaluationContext = { now, churnModel: { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 } }
+      const context: EvaluationContext = {
+        now,
+        churnModel: { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 },
+        spendModel: { p: 6.25, q: 3.74, v: 15.45 }
+      }
       const result = yield* Arbitrary.checkEffect(
         Arbitrary.schema(CriterionSchema),
         (tree) =>

@@ -16,6 +16,7 @@ import { evaluate } from "../../src/segments/CriteriaEval.ts"
 import { criteriaPredicate } from "../../src/segments/CriteriaSql.ts"
 import { CustomerFactsRepo } from "../../src/segments/CustomerFacts.ts"
 import { dailyRowsReadByAll, type EvaluationContext, todayOf } from "../../src/segments/Evaluation.ts"
+import { lifetimeValueFactors } from "../../src/segments/LifetimeValue.ts"
 import { scopedDatabase } from "./TestService.ts"
 
 /** PgClient (and the facts repository) on a database of this test file's own, migrated, with a stand-in membership table. */
@@ -60,6 +61,8 @@ export interface WorldCustomer {
     readonly purchaseDays: number
     readonly firstPurchaseOn: string | null
     readonly lastPurchaseOn: string | null
+    /** numeric(20, 4) text; "0" when not given. */
+    readonly repeatRevenue?: string
   } | null
   readonly types: ReadonlyArray<{ readonly type: string; readonly events: number; readonly lastOn: string }>
   readonly daily: ReadonlyArray<{ readonly day: string; readonly type: string; readonly events: number; readonly revenue: string }>
@@ -128,6 +131,7 @@ export const replaceWorld = (customers: ReadonlyArray<WorldCustomer>) =>
         purchase_days: customer.activity.purchaseDays,
         first_purchase_on: customer.activity.firstPurchaseOn,
         last_purchase_on: customer.activity.lastPurchaseOn,
+        repeat_revenue: customer.activity.repeatRevenue ?? "0",
         folded_at: customer.activity.lastSeenAt
       }]
     ))
@@ -184,11 +188,17 @@ export const selectEach = (criteria: ReadonlyArray<Criterion>, context: Evaluati
     const ruleRows = yield* sql<{ readonly ruleId: string; readonly customerId: string }>`SELECT
       rule_id AS "ruleId", customer_id AS "customerId" FROM test_rule_matches`.pipe(Effect.orDie)
     const ruleOutcomes = new Set(ruleRows.map((row) => `${row.ruleId}/${row.customerId}`))
+    const lifetimeValue = yield* lifetimeValueFactors(sql, criteria, context).pipe(Effect.orDie)
     return yield* Effect.forEach(criteria, (criterion) =>
       Effect.gen(function*() {
         const select = (total: boolean) =>
           sql<{ readonly id: string }>`SELECT c.id FROM customers c
-            WHERE ${criteriaPredicate(sql, criterion, { ...context, memberOf, ruleMatches }, total)}`.pipe(
+            WHERE ${criteriaPredicate(sql, criterion, {
+              ...context,
+              memberOf,
+              ruleMatches,
+              lifetimeValueFactors: lifetimeValue
+            }, total)}`.pipe(
             Effect.map((rows) => rows.map((row) => row.id).sort()),
             Effect.orDie
           )

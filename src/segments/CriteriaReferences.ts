@@ -24,6 +24,10 @@ const leavesWithPaths = (
   }
 }
 
+/** Every leaf of a tree, left to right: what readers of criteria switch over, the combinators walked once here. */
+export const leavesOf = (criteria: Criterion): ReadonlyArray<LeafCriterion> =>
+  leavesWithPaths(criteria).map(({ leaf }) => leaf)
+
 /** Every `segment` node with the path of its `segmentId`. */
 export const segmentReferences = (
   criteria: Criterion

@@ -22,6 +22,7 @@ import {
 import { horizonMonths } from "../analytics/ClvScorer.ts"
 import type { Criterion } from "../domain/SegmentCriteria.ts"
 import { type EvaluationContext, type PurchaseSummary, todayOf } from "./Evaluation.ts"
+import { leavesOf } from "./CriteriaReferences.ts"
 
 const daysPerWeek = 7
 
@@ -82,17 +83,8 @@ export interface LifetimeValueFactors {
 
 export const noLifetimeValueFactors: LifetimeValueFactors = { x: [], days: [], factor: [] }
 
-const readsLifetimeValue = (criteria: Criterion): boolean => {
-  switch (criteria.kind) {
-    case "all":
-    case "any":
-      return criteria.criteria.some(readsLifetimeValue)
-    case "not":
-      return readsLifetimeValue(criteria.criterion)
-    default:
-      return criteria.kind === "lifetimeValue"
-  }
-}
+const readsLifetimeValue = (criteria: Criterion): boolean =>
+  leavesOf(criteria).some((leaf) => leaf.kind === "lifetimeValue")
 
 /**
  * The factors of every (x, T) among the customers' readable purchase histories at the context's day, read in

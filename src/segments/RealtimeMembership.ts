@@ -44,6 +44,7 @@ import {
 import { type EvaluationSource, roundLockKey, SegmentEvaluationQueue } from "./EvaluationQueue.ts"
 import { membershipEvents } from "./MembershipEvents.ts"
 import { eventTypesRead, reportingRevenueOf, type UnfoldedEvent, withUnfolded } from "./UnfoldedEvents.ts"
+import { leavesOf } from "./CriteriaReferences.ts"
 
 /** What a segment's criteria read: which changes can move a customer in or out of it. */
 export interface CriteriaReads {
@@ -65,13 +66,8 @@ export const criteriaReads = (criteria: Criterion): CriteriaReads => {
   let events = false
   let inMemory = true
   const segments: Array<SegmentId> = []
-  const visit = (node: Criterion): void => {
-    switch (node.kind) {
-      case "all":
-      case "any":
-        return node.criteria.forEach(visit)
-      case "not":
-        return visit(node.criterion)
+  for (const leaf of leavesOf(criteria)) {
+    switch (leaf.kind) {
       case "age":
       case "gender":
       case "status":
@@ -84,7 +80,7 @@ export const criteriaReads = (criteria: Criterion): CriteriaReads => {
       case "preferenceFlag":
       case "consent":
         profile = true
-        return
+        break
       case "eventCount":
       case "lastSeen":
       case "revenue":
@@ -92,19 +88,18 @@ export const criteriaReads = (criteria: Criterion): CriteriaReads => {
       case "lifetimeValue":
       case "engagementScore":
         events = true
-        return
+        break
       case "segment":
-        segments.push(node.segmentId)
-        return
+        segments.push(leaf.segmentId)
+        break
       case "rule":
         inMemory = false
-        return
+        break
       default:
         // A new kind must say what it reads (and whether memory can decide it) before it compiles.
-        return node satisfies never
+        leaf satisfies never
     }
   }
-  visit(criteria)
   return { profile, events, segments, inMemory }
 }
 

@@ -11,6 +11,7 @@ import { dayOfInstant } from "../analytics/Days.ts"
 import type { Criterion } from "../domain/SegmentCriteria.ts"
 import type { CustomerFacts, DayFacts, TypeFacts } from "./CustomerFacts.ts"
 import { type DailyRowsRead, moneyUnits } from "./Evaluation.ts"
+import { leavesOf } from "./CriteriaReferences.ts"
 
 /** An event as the fold reads it: its UTC day, and its revenue in the reporting currency (0 in another). */
 export interface UnfoldedEvent {
@@ -117,30 +118,22 @@ export const withUnfolded = (
 export const eventTypesRead = (criteria: Criterion): ReadonlySet<string> | "every" => {
   const types = new Set<string>()
   let every = false
-  const visit = (node: Criterion): void => {
-    switch (node.kind) {
-      case "all":
-      case "any":
-        return node.criteria.forEach(visit)
-      case "not":
-        return visit(node.criterion)
+  for (const leaf of leavesOf(criteria)) {
+    switch (leaf.kind) {
       case "eventCount":
       case "lastSeen":
-        if (node.type === undefined) every = true
-        else types.add(node.type)
-        return
+        if (leaf.type === undefined) every = true
+        else types.add(leaf.type)
+        break
       case "churnRisk":
       case "lifetimeValue":
         types.add("purchase")
-        return
+        break
       case "revenue":
       case "engagementScore":
         every = true
-        return
-      default:
-        return
+        break
     }
   }
-  visit(criteria)
   return every ? "every" : types
 }

@@ -68,7 +68,9 @@ const ClusterLive = SingleRunner.layer({
 // are published to JetStream.
 const Platform = Layer.mergeAll(Outbox.layer, Authenticator.layer, RulesEngine.layer, AuditChain.layer).pipe(
   Layer.provideMerge(AuditLog.layer),
-  Layer.provideMerge(Layer.mergeAll(AuditSigning.layer, Nats.layer))
+  // After NATS is up: a refused AUDIT_KEY then fails the start without interrupting a connection half-made.
+  Layer.provideMerge(AuditSigning.layer),
+  Layer.provideMerge(Nats.layer)
 )
 
 const CustomersFeature = CustomerEntityLayer.pipe(

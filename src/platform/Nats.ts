@@ -189,7 +189,12 @@ export class Nats extends Context.Service<Nats, {
         Ref.get(connection).pipe(
           Effect.flatMap(Option.match({
             onNone: () => Effect.void,
-            onSome: ({ nc }) => Effect.promise(() => nc.drain().catch(() => nc.close()))
+            // A drain that never ends (a server gone quiet mid-drain) must not hold the shutdown: close after 5 s.
+            onSome: ({ nc }) =>
+              Effect.promise(() => nc.drain().catch(() => undefined)).pipe(
+                Effect.timeoutOption("5 seconds"),
+                Effect.andThen(Effect.promise(() => nc.close().catch(() => undefined)))
+              )
           }))
         )
       )

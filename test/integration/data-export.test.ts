@@ -9,7 +9,9 @@ import { Effect, Schema } from "effect"
 import { CustomerDataExport } from "../../src/domain/DataExport.ts"
 import { customersPath, newCustomer } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
+import { eventually } from "../support/Eventually.ts"
 import { call, createCustomer, expectProblem } from "../support/Http.ts"
+import { json } from "../support/TestService.ts"
 import { bulkSegmentsPath, createSegment, manualSegment } from "../support/SegmentsApi.ts"
 
 const decodeExport = Schema.decodeUnknownSync(CustomerDataExport)
@@ -59,6 +61,12 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("customer data e
         location: { country: "NL", city: "Utrecht" }
       }))
       yield* track(customer.id, 30, Date.now() - 3_600_000)
+      // Analytics come from rollups the fold updates after the commit.
+      yield* eventually(
+        "the events to be folded",
+        call("GET", `${customersPath}/${customer.id}/analytics`).pipe(Effect.flatMap(json<{ readonly events: { readonly total: number } }>)),
+        (analytics) => analytics.events.total === 30
+      )
       const left = yield* createSegment(manualSegment())
       const current = yield* createSegment(manualSegment())
       yield* membership(left.id, "add", customer.id)

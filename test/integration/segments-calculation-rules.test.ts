@@ -39,6 +39,22 @@ const membersOf = (segmentId: string) =>
 const calculation = (segmentId: string, id: string) =>
   Effect.flatMap(call("GET", `${segmentPath(segmentId)}/calculations/${id}`), json<SegmentCalculation>)
 
+/** A segment of the tag's customers matching the engine's `vip-gb` rule, once its creation's calculation is done. */
+const settledRuleSegment = (tag: string) =>
+  Effect.gen(function*() {
+    const segment = yield* createSegment(dynamicSegment({
+      criteria: { kind: "all", criteria: [{ kind: "tags", match: "any", tags: [tag] }, { kind: "rule", ruleId: "vip-gb" }] }
+    }))
+    yield* eventually(
+      "the creation's calculation to finish",
+      Effect.flatMap(PgClient.PgClient, (sql) =>
+        sql<{ readonly pending: number }>`SELECT count(*)::int AS pending FROM segment_calculations
+          WHERE segment_id = ${segment.id} AND status IN ('queued', 'running')`.pipe(Effect.orDie)),
+      ([row]) => row.pending === 0
+    )
+    return segment
+  })
+
 layer(
   serviceWithStandInEngine({
     env: {
@@ -58,16 +74,7 @@ layer(
         Effect.map(createCustomer(newCustomer({ location: { country }, tags: [...tags] })), (created) => created.id)
       const gbVip = yield* customer("GB", [tag, "vip"])
       yield* customer("FR", [tag, "vip"])
-      const segment = yield* createSegment(dynamicSegment({
-        criteria: { kind: "all", criteria: [{ kind: "tags", match: "any", tags: [tag] }, { kind: "rule", ruleId: "vip-gb" }] }
-      }))
-      yield* eventually(
-        "the creation's calculation to finish",
-        Effect.flatMap(PgClient.PgClient, (sql) =>
-          sql<{ readonly pending: number }>`SELECT count(*)::int AS pending FROM segment_calculations
-            WHERE segment_id = ${segment.id} AND status IN ('queued', 'running')`.pipe(Effect.orDie)),
-        ([row]) => row.pending === 0
-      )
+      const segment = yield* settledRuleSegment(tag)
 
       engine.setLatency(engineLatencyMillis)
       const requested = yield* call("POST", `${segmentPath(segment.id)}/calculate`)
@@ -92,16 +99,7 @@ layer(
       const tag = `progress-${unique()}`
       // Pages of 2 customers, 4 in flight: the engine's answers arrive in several rounds.
       for (let i = 0; i < 12; i++) yield* createCustomer(newCustomer({ location: { country: "GB" }, tags: [tag] }))
-      const segment = yield* createSegment(dynamicSegment({
-        criteria: { kind: "all", criteria: [{ kind: "tags", match: "any", tags: [tag] }, { kind: "rule", ruleId: "vip-gb" }] }
-      }))
-      yield* eventually(
-        "the creation's calculation to finish",
-        Effect.flatMap(PgClient.PgClient, (sql) =>
-          sql<{ readonly pending: number }>`SELECT count(*)::int AS pending FROM segment_calculations
-            WHERE segment_id = ${segment.id} AND status IN ('queued', 'running')`.pipe(Effect.orDie)),
-        ([row]) => row.pending === 0
-      )
+      const segment = yield* settledRuleSegment(tag)
 
       engine.setLatency(700)
       const requested = yield* call("POST", `${segmentPath(segment.id)}/calculate`)

@@ -44,6 +44,7 @@ import { RulesEngine } from "./platform/RulesEngine.ts"
 import { AuditChain, AuditSealerLive } from "./privacy/AuditChain.ts"
 import { AuditLog } from "./privacy/AuditLog.ts"
 import { AuditSigning } from "./privacy/AuditSigning.ts"
+import { BlindIndex } from "./privacy/BlindIndex.ts"
 import { DataExport } from "./privacy/DataExport.ts"
 import { CustomerFactsRepo } from "./segments/CustomerFacts.ts"
 import { SegmentEvaluationQueue } from "./segments/EvaluationQueue.ts"
@@ -68,8 +69,9 @@ const ClusterLive = SingleRunner.layer({
 // are published to JetStream.
 const Platform = Layer.mergeAll(Outbox.layer, Authenticator.layer, RulesEngine.layer, AuditChain.layer).pipe(
   Layer.provideMerge(AuditLog.layer),
-  // After NATS is up: a refused AUDIT_KEY then fails the start without interrupting a connection half-made.
-  Layer.provideMerge(AuditSigning.layer),
+  // After NATS is up: a refused AUDIT_KEY or BLIND_INDEX_KEY then fails the start without interrupting a
+  // connection half-made.
+  Layer.provideMerge(Layer.merge(AuditSigning.layer, BlindIndex.layer)),
   Layer.provideMerge(Nats.layer)
 )
 

@@ -257,12 +257,19 @@ export const customerModel = {
     status: () => "DELETED"
   },
   /** The consent once given is the record of a lawful basis, not data about the person. */
-  keptOnErasure: ["consent"]
+  keptOnErasure: ["consent"],
+  /**
+   * Fields that identify or locate the person (personal data in the narrow sense): a role's field access
+   * (Access.ts) hides or masks them, and they are sealed at rest. Behaviour, preferences and tags are about
+   * the person too, but name no one on their own.
+   */
+  personal: ["email", "pendingEmail", "name", "location"]
 } as const satisfies {
   readonly storeOwned: ReadonlyArray<keyof Customer>
   readonly createdAs: { readonly [K in keyof Customer]?: Customer[K] }
   readonly erasedAs: { readonly [K in keyof Customer]?: (id: string) => Customer[K] }
   readonly keptOnErasure: ReadonlyArray<keyof Customer>
+  readonly personal: ReadonlyArray<keyof Customer>
 }
 
 /** Statuses a client may set directly; DELETED is reached only through deletion. */

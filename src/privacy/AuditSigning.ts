@@ -3,12 +3,9 @@
  * chain is keyed, so someone who can edit the table but does not hold AUDIT_KEY cannot make an edited, removed
  * or forged entry verify (docs/audit.md).
  */
-import { Config, Context, Effect, Layer, Option, Redacted } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { createHmac } from "node:crypto"
-
-/** The key a local start falls back to; a production start refuses it. */
-const developmentKey = "development-audit-key-not-for-production-use"
-const minimumKeyBytes = 32
+import { configuredKey } from "./ConfiguredKey.ts"
 
 /** What an entry says, as the table holds it: the signed content (its time and id are sealed by the chain). */
 export interface SignedContent {
@@ -44,13 +41,12 @@ export class AuditSigning extends Context.Service<AuditSigning, {
   static readonly layer = Layer.effect(
     AuditSigning,
     Effect.gen(function*() {
-      const configured = yield* Config.Redacted("AUDIT_KEY").pipe(Config.option)
-      const production = yield* Config.String("NODE_ENV").pipe(Config.map((env) => env === "production"), Config.withDefault(false))
-      const key = Option.match(configured, { onNone: () => developmentKey, onSome: Redacted.value })
-      if (production && (key === developmentKey || Buffer.byteLength(key) < minimumKeyBytes)) {
-        return yield* Effect.die(new Error(`AUDIT_KEY must be set to at least ${minimumKeyBytes} random bytes when NODE_ENV=production`))
-      }
-      if (Option.isNone(configured)) yield* Effect.logWarning("audit: AUDIT_KEY not set, using the development key (never in production)")
+      const key = yield* configuredKey({
+        name: "AUDIT_KEY",
+        developmentKey: "development-audit-key-not-for-production-use",
+        minimumBytes: 32,
+        purpose: "audit"
+      })
       const hmac = (text: string) => createHmac("sha256", key).update(text).digest()
       return AuditSigning.of({
         // Ids are compared as PostgreSQL prints them (lower case), whatever case they were written in.

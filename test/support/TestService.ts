@@ -44,6 +44,8 @@ export const scopedDatabase = Effect.acquireRelease(
 
 /** The key the tested service signs its audit trail with. */
 export const testAuditKey = "the test suite's audit key, 32 bytes or more"
+/** The key of the tested service's keyed hashes of personal values (src/privacy/BlindIndex.ts). */
+export const testBlindIndexKey = "the test suite's blind index key, 32 bytes or more"
 
 export class TestService extends Context.Service<TestService, {
   readonly baseUrl: string
@@ -79,6 +81,7 @@ export const testService = (options: TestServiceOptions = {}) =>
       ...(options.embedded === true || options.nats === false ? {} : { NATS_URL: natsUrl }),
       JWT_SECRET: testJwtSecret,
       AUDIT_KEY: testAuditKey,
+      BLIND_INDEX_KEY: testBlindIndexKey,
       ACCESS_LOG: "false",
       DB_POOL_MAX: "8",
       DB_COMMAND_POOL_MAX: "4",

@@ -15,6 +15,7 @@
  *   BENCH_INGEST_SUSTAIN  seconds at 1,000,000 events/min [60]   BENCH_INGEST_COPY_CONNECTIONS [4]
  *   BENCH_EVENTS      events seeded for the analytics phase (load/analytics.ts) [10000000]; 0 skips the phase
  *   BENCH_HEAVY_EVENTS  events of the heaviest customer [100000]   BENCH_ANALYTICS_CONCURRENCY [10]
+ *   BENCH_PRIVACY=0   skip the privacy phase (load/privacy.ts: export and erasure of the customer with BENCH_HEAVY_EVENTS)
  *   BENCH_SEGMENTS=0  skip the segments phase (load/segments.ts: four shapes' calculation and recalculation, members paging)
  *   BENCH_SEGMENT_SHAPES  comma list of equality,range-geo,or-behaviour,clv-churn [all]
  *   BENCH_SEGMENT_EVENTS  events per customer seeded for the segments when fewer are stored [3]
@@ -42,6 +43,7 @@ import * as Jose from "jose"
 import postgres from "postgres"
 import { benchEvents, runAnalytics } from "./analytics.ts"
 import { runIngest } from "./ingest.ts"
+import { privacyPhase, runPrivacy } from "./privacy.ts"
 import { runSegments, segmentsPhase } from "./segments.ts"
 import { freePort, sleep } from "./net.ts"
 import { type LoadResult, runLoad } from "./run-load.ts"
@@ -458,7 +460,12 @@ const main = async () => {
     })
     : undefined
 
-  // 12. the table
+  // 12. export and erasure of the heaviest customer (last: it erases them)
+  const privacyResult = privacyPhase
+    ? await runPrivacy({ sql, service: targetOf("service"), servicePid: serverPid("service"), log })
+    : undefined
+
+  // 13. the table
   const find = (scenario: ScenarioName, concurrency: number, kind: Target["kind"]) =>
     records.find((r) => r.scenario === scenario && r.concurrency === concurrency && r.target === kind)
   log()
@@ -536,7 +543,8 @@ const main = async () => {
       startedAt, customers, durationMs, warmupMs, pool, pin, node: process.version, pgVersion, seed: seedSummary, records,
       ingest: ingestResult,
       analytics: analyticsResult,
-      segments: segmentsResult
+      segments: segmentsResult,
+      privacy: privacyResult
     }, null, 2))
     log(`results: ${env.BENCH_JSON}`)
   }

@@ -5,7 +5,7 @@
  */
 import { NodeHttpServer } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
-import { ConfigProvider, Context, Effect, Layer, Redacted, References } from "effect"
+import { ConfigProvider, Context, Effect, Layer, Logger, Redacted, References } from "effect"
 import { HttpServer } from "effect/http"
 import { createServer } from "node:http"
 import postgres from "postgres"
@@ -67,6 +67,8 @@ export interface TestServiceOptions {
   readonly embedded?: boolean
   /** `false`: no NATS_URL, so every event waits in the outbox, as during an outage. */
   readonly nats?: boolean
+  /** Every line the service logs, at every level, as the JSON it writes: for tests of what logs must not hold. */
+  readonly logLines?: Array<string>
 }
 
 /**
@@ -109,9 +111,16 @@ export const testService = (options: TestServiceOptions = {}) =>
       Layer.provideMerge(serve(HttpAppLive).pipe(Layer.provideMerge(ServicesLive))),
       Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
       Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord(env))),
-      // The service's own logs only when something is wrong.
+      // The service's own logs only when something is wrong, unless the test reads them all.
       Layer.provide(ErrorLoggingLive),
-      Layer.provide(Layer.succeed(References.MinimumLogLevel, "Warn"))
+      Layer.provide(
+        options.logLines === undefined
+          ? Layer.succeed(References.MinimumLogLevel, "Warn")
+          : Layer.merge(
+            Logger.layer([Logger.map(Logger.formatJson, (line) => options.logLines?.push(line))]),
+            Layer.succeed(References.MinimumLogLevel, "All")
+          )
+      )
     )
   }))
 

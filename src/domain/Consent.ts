@@ -5,6 +5,7 @@
  */
 import { Schema } from "effect"
 import { type Consent, CustomerId, isStorableText, Timestamp } from "./Customer.ts"
+import { EntryNumber } from "./Audit.ts"
 import { PageLimit } from "./Paging.ts"
 
 export const standardPurposes = [
@@ -124,9 +125,6 @@ export const CustomerConsent = Schema.Struct({
   version: Schema.Int.annotate({ description: "The customer's version after the last change" })
 }).annotate({ identifier: "CustomerConsent" })
 export type CustomerConsent = typeof CustomerConsent.Type
-
-/** An entry's number in the history, as text (it outgrows a JSON number's exact range). */
-const EntryNumber = Schema.String.check(Schema.isPattern(/^[1-9][0-9]{0,18}$/u))
 
 export const ConsentRecord = Schema.Struct({
   id: EntryNumber.annotate({ description: "The entry's number in the history" }),

@@ -311,9 +311,13 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
         purchasesOf: [...purchasesOf],
         reportingCurrency: currency
       })
+      // Those who withdrew consent to analytics are not profiled: the fold will drop their events (RollupFolder.ts).
+      const notProfiled = new Set((yield* sql<{ readonly id: CustomerId }>`SELECT customer_id::text AS id
+        FROM customer_consents WHERE customer_id = ANY(${customerIds}::uuid[])
+          AND purpose = 'analytics' AND status = 'withdrawn'`).map((row) => row.id))
       return new Map([...beforeFold].map(([customerId, found]) => [
         customerId,
-        withUnfolded(
+        notProfiled.has(customerId) ? found.facts : withUnfolded(
           found.facts,
           [...found.unfoldedOwn.flatMap((batchId) => heldEventsOf(customerId, batchId)), ...found.foreign],
           found.purchases,

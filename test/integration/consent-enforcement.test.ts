@@ -38,14 +38,14 @@ const setConsent = (id: string, ...changes: ReadonlyArray<ConsentChange>) =>
     assert.strictEqual(response.status, 200, yield* Effect.promise(() => response.clone().text()))
   })
 
-const track = (customerId: string, count: number) =>
+const track = (customerId: string | ReadonlyArray<string>, count: number) =>
   Effect.gen(function*() {
-    const events = Array.from({ length: count }, (_, index) => ({
+    const events = [customerId].flat().flatMap((customerId) => Array.from({ length: count }, (_, index) => ({
       customerId,
       type: "page_view",
       occurredAt: new Date(Date.now() - (index + 1) * 60_000).toISOString(),
       properties: { path: `/page/${index}` }
-    }))
+    })))
     const response = yield* call("POST", "/api/v1/events/batch", { body: { events }, role: "service" })
     assert.strictEqual(response.status, 200, yield* Effect.promise(() => response.text()))
   })
@@ -103,7 +103,9 @@ layer(
       DESTINATION_TIMEOUT_SECONDS: "2",
       SEGMENT_CALCULATION_POLL_SECONDS: "0.2",
       SEGMENT_REALTIME_POLL: "200 millis",
-      SEGMENT_REALTIME_RETRY: "300 millis"
+      SEGMENT_REALTIME_RETRY: "300 millis",
+      // Events reach segments before the fold too: a withdrawal must hold on that path as well.
+      SEGMENT_REALTIME_UNFOLDED: "true"
     }
   }).pipe(Layer.provideMerge(durableConsumerCleanup(durable))),
   { excludeTestServices: true, timeout: 90_000 }
@@ -143,6 +145,31 @@ layer(
       yield* setConsent(customer.id, choice("analytics", "granted"))
       yield* track(customer.id, 4)
       yield* eventually("the fold after the grant", eventsTotal(customer.id), (total) => total === 4)
+    }))
+
+  it.effect("analytics withdrawn: behaviour moves the customer into no segment, before the fold or after it", () =>
+    Effect.gen(function*() {
+      const withdrawn = yield* createCustomer(newCustomer())
+      const control = yield* createCustomer(newCustomer())
+      yield* setConsent(withdrawn.id, choice("analytics", "withdrawn"))
+      const type = `visit_${unique().replace(/-/g, "_")}`
+      const segment = yield* createSegment(dynamicSegment({
+        criteria: { kind: "eventCount", type, window: { lastDays: 30 }, atLeast: 1 }
+      }))
+      yield* calculated(segment.id)
+      const events = [withdrawn.id, control.id].map((customerId) => ({
+        customerId,
+        type,
+        occurredAt: new Date(Date.now() - 60_000).toISOString()
+      }))
+      const response = yield* call("POST", "/api/v1/events/batch", { body: { events }, role: "service" })
+      assert.strictEqual(response.status, 200)
+      yield* eventually("the control customer's join", members(segment.id), (ids) => ids.includes(control.id))
+      assert.deepStrictEqual(yield* members(segment.id), [control.id])
+      yield* eventually("the fold", allFolded, (done) => done)
+      yield* call("POST", `${segmentPath(segment.id)}/calculate`)
+      yield* Effect.sleep("1 second")
+      assert.deepStrictEqual(yield* members(segment.id), [control.id])
     }))
 
   it.effect("a marketing segment's calculation leaves out customers without marketing consent", () =>

@@ -1,6 +1,6 @@
 /**
  * Everything the service holds about a person, in one documented JSON document (GDPR art. 15 and 20):
- * docs/privacy-export.md describes each part. Streamed, so its size is not bounded by memory.
+ * docs/privacy.md ("The export") describes each part. Streamed, so its size is not bounded by memory.
  */
 import { Schema } from "effect"
 import { CustomerAnalytics } from "./Analytics.ts"

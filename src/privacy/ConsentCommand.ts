@@ -18,7 +18,7 @@ import { stateOf } from "../domain/CustomerState.ts"
 import { CustomerNotFound, MarketingObjection, VersionConflict } from "../domain/Errors.ts"
 import { CustomerRepo } from "../customers/CustomerRepo.ts"
 import { DestinationRepo } from "../destinations/DestinationRepo.ts"
-import { perCustomerEventTables } from "../events/EventErasure.ts"
+import { EventErasure } from "../events/EventErasure.ts"
 import { Outbox } from "../platform/Outbox.ts"
 import { SegmentEvaluationQueue } from "../segments/EvaluationQueue.ts"
 import { AuditLog } from "./AuditLog.ts"
@@ -30,11 +30,6 @@ export interface ConsentCommandInput {
   readonly changes: ReadonlyArray<ConsentChange>
   readonly reason: string | null
 }
-
-/** The rollups are a profile of the person's behaviour; the events themselves are kept. */
-const rollupTables = perCustomerEventTables.filter((table) =>
-  table !== "customer_events" && table !== "customer_last_activity_pending"
-)
 
 const withdraws = (changes: ReadonlyArray<ConsentChange>, purpose: string) =>
   changes.some((change) => change.purpose === purpose && change.status === "withdrawn")
@@ -55,15 +50,7 @@ export class ConsentCommand extends Context.Service<ConsentCommand, {
       const evaluations = yield* SegmentEvaluationQueue
       const outbox = yield* Outbox
       const audit = yield* AuditLog
-
-      const deleteRollups = Effect.fn("ConsentCommand.deleteRollups")(function*(id: CustomerId, now: Date) {
-        // As erasure does (EventErasure.ts): this key first, so a fold in flight is waited for and its rows
-        // deleted, or a later fold waits and then finds the withdrawal (RollupFolder.ts drops the customer).
-        yield* sql`INSERT INTO customer_activity AS a (customer_id, first_seen_at, last_seen_at, events, folded_at)
-          VALUES (${id}, ${now}, ${now}, 0, ${now})
-          ON CONFLICT (customer_id) DO UPDATE SET events = a.events`
-        for (const table of rollupTables) yield* sql`DELETE FROM ${sql(table)} WHERE customer_id = ${id}`
-      })
+      const behaviour = yield* EventErasure
 
       const change = Effect.fn("ConsentCommand.change")(function*(id: CustomerId, input: ConsentCommandInput) {
         const { actor, changes, reason, requestId } = input
@@ -113,7 +100,9 @@ export class ConsentCommand extends Context.Service<ConsentCommand, {
             consent.dataProcessing !== before.consent.dataProcessing
           if (movesSegments) yield* evaluations.queueProfileStatement(sql`SELECT ${id}::uuid`, now)
           if (withdraws(changes, "marketing")) yield* destinations.withholdMarketing(id)
-          if (withdraws(changes, "analytics")) yield* deleteRollups(id, now)
+          // A fold in flight is waited for and its rows deleted, or a later fold finds the withdrawal and drops
+          // the customer's events (RollupFolder.ts).
+          if (withdraws(changes, "analytics")) yield* behaviour.deleteRollups(id)
           return { after, movesSegments }
         })).pipe(Effect.catchTag("SqlError", Effect.die))
         yield* outbox.committed

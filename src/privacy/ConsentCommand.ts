@@ -5,7 +5,7 @@
  * means at once:
  * - marketing withdrawn: queued webhook deliveries of marketing segments' joins lose the customer's id
  *   (DestinationRepo.withholdMarketing), and the profile change queues a real-time re-evaluation that makes the
- *   customer leave marketing segments (their criteria require marketing consent: SegmentCriteria.effectiveCriteria);
+ *   customer leave marketing segments (their criteria require marketing consent: effectiveCriteria in domain/Segment.ts);
  * - analytics withdrawn: the customer's rollups (their profile of behaviour) are deleted and no fold adds to
  *   them while the withdrawal stands (RollupFolder.ts); their events stay stored.
  */

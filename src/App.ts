@@ -45,6 +45,9 @@ import { AuditChain, AuditSealerLive } from "./privacy/AuditChain.ts"
 import { AuditLog } from "./privacy/AuditLog.ts"
 import { AuditSigning } from "./privacy/AuditSigning.ts"
 import { BlindIndex } from "./privacy/BlindIndex.ts"
+import { ConsentCommand } from "./privacy/ConsentCommand.ts"
+import { ConsentRepo } from "./privacy/ConsentRepo.ts"
+import { Consents } from "./privacy/Consents.ts"
 import { DataExport } from "./privacy/DataExport.ts"
 import { CustomerFactsRepo } from "./segments/CustomerFacts.ts"
 import { SegmentEvaluationQueue } from "./segments/EvaluationQueue.ts"
@@ -76,8 +79,10 @@ const Platform = Layer.mergeAll(Outbox.layer, Authenticator.layer, RulesEngine.l
 )
 
 const CustomersFeature = CustomerEntityLayer.pipe(
-  Layer.provideMerge(Customers.layer),
+  Layer.provideMerge(Layer.merge(Customers.layer, Consents.layer)),
   Layer.provideMerge(CustomerCreation.layer),
+  // Consent changes run in the customer's entity; creation writes the first consent entries.
+  Layer.provideMerge(ConsentCommand.layer),
   Layer.provideMerge(
     Layer.mergeAll(
       CustomerRepo.layer,
@@ -90,7 +95,8 @@ const CustomersFeature = CustomerEntityLayer.pipe(
       // Creates and updates queue the customer for real-time segment membership (so do folds of their events).
       SegmentEvaluationQueue.layer,
       // Updates of different customers running at the same time commit together.
-      GroupedWrites.layer
+      GroupedWrites.layer,
+      ConsentRepo.layer
     )
   ),
   Layer.provideMerge(ClusterLive)
@@ -103,7 +109,8 @@ const EventsFeature = Layer.mergeAll(EventIngest.layer, EventTimeline.layer, Fle
 
 // Customers are scored with the latest CLV fit; until there is one, predictions are absent with that reason.
 const AnalyticsFeature = CustomerAnalytics.layer.pipe(
-  Layer.provide(Layer.mergeAll(AnalyticsRepo.layer, ClvScorer.fitted)),
+  // A customer who withdrew consent to analytics is not profiled.
+  Layer.provide(Layer.mergeAll(AnalyticsRepo.layer, ClvScorer.fitted, ConsentRepo.layer)),
   Layer.provideMerge(ClvModels.layer)
 )
 
@@ -124,7 +131,7 @@ export const ServicesLive = Layer.mergeAll(
   EventsFeature,
   AnalyticsFeature,
   // A person's export reads every feature's data about them.
-  DataExport.layer.pipe(Layer.provide([CustomersFeature, AnalyticsFeature, EventsFeature])),
+  DataExport.layer.pipe(Layer.provide([CustomersFeature, AnalyticsFeature, EventsFeature, ConsentRepo.layer])),
   Health.layer
 ).pipe(
   Layer.provideMerge(Platform),

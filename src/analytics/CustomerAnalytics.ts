@@ -5,7 +5,8 @@
 import { Clock, Config, Context, Effect, Layer } from "effect"
 import type { Clv, CustomerAnalytics as Analytics, CustomerInsights } from "../domain/Analytics.ts"
 import type { CustomerId } from "../domain/Customer.ts"
-import { CustomerNotFound } from "../domain/Errors.ts"
+import { AnalyticsConsentWithdrawn, CustomerNotFound } from "../domain/Errors.ts"
+import { ConsentRepo } from "../privacy/ConsentRepo.ts"
 import { type ActivityTotals, AnalyticsRepo } from "./AnalyticsRepo.ts"
 import { ClvScorer } from "./ClvScorer.ts"
 import { dayNumber, dayOfInstant } from "./Days.ts"
@@ -19,14 +20,23 @@ const windows = [7, 30, 90] as const
 const round4 = (x: number) => Math.round(x * 10_000) / 10_000
 
 export class CustomerAnalytics extends Context.Service<CustomerAnalytics, {
-  analytics(id: CustomerId): Effect.Effect<Analytics, CustomerNotFound>
-  insights(id: CustomerId): Effect.Effect<CustomerInsights, CustomerNotFound>
+  analytics(id: CustomerId): Effect.Effect<Analytics, CustomerNotFound | AnalyticsConsentWithdrawn>
+  insights(id: CustomerId): Effect.Effect<CustomerInsights, CustomerNotFound | AnalyticsConsentWithdrawn>
 }>()("cms/analytics/CustomerAnalytics") {
   static readonly layer = Layer.effect(
     CustomerAnalytics,
     Effect.gen(function*() {
       const repo = yield* AnalyticsRepo
       const scorer = yield* ClvScorer
+      const consents = yield* ConsentRepo
+
+      /**
+       * No profiling of someone who withdrew consent to analytics: their rollups were deleted with the
+       * withdrawal, and figures of nothing would read as "inactive", itself a judgement about them.
+       */
+      const notWithdrawn = (id: CustomerId) =>
+        Effect.flatMap(consents.analyticsWithdrawn(id), (withdrawn) =>
+          withdrawn ? Effect.fail(new AnalyticsConsentWithdrawn({ customerId: id })) : Effect.void)
       // Must name the currency the rollup folder sums customer_activity.revenue in.
       const reportingCurrency = yield* Config.String("REPORTING_CURRENCY").pipe(Config.withDefault("USD"))
 
@@ -63,6 +73,7 @@ export class CustomerAnalytics extends Context.Service<CustomerAnalytics, {
         const { asOf, today } = yield* now
         const rows = yield* repo.analytics(id, today)
         if (rows === undefined) return yield* new CustomerNotFound({ customerId: id })
+        yield* notWithdrawn(id)
         const { activity } = rows
         const lastActiveDay = activity === null ? null : dayOfInstant(Date.parse(activity.lastSeenAt))
         return {
@@ -102,6 +113,7 @@ export class CustomerAnalytics extends Context.Service<CustomerAnalytics, {
         const { asOf, today } = yield* now
         const rows = yield* repo.insights(id, today)
         if (rows === undefined) return yield* new CustomerNotFound({ customerId: id })
+        yield* notWithdrawn(id)
         const { activity } = rows
         const insights = insightsOf({
           today,

@@ -46,6 +46,7 @@ import {
 import { EventType } from "../domain/Event.ts"
 import { maxBulkMembershipIds } from "../domain/Segment.ts"
 import { RegisteredEventType, RegisterEventType, TrackingPlanTypes } from "../domain/TrackingPlan.ts"
+import { ConsentRpc } from "./ConsentRpc.ts"
 import { DestinationsRpc } from "./DestinationsRpc.ts"
 import { SegmentsRpc } from "./SegmentsRpc.ts"
 import { RequiredPermission, RpcAuthentication } from "./Security.ts"
@@ -63,7 +64,10 @@ const customerCalls: ReadonlySet<string> = new Set([
   "VerifyCustomerEmail",
   "TrackEvent",
   "GetCustomerAnalytics",
-  "GetCustomerInsights"
+  "GetCustomerInsights",
+  "GetCustomerConsent",
+  "ChangeCustomerConsent",
+  "ListCustomerConsentHistory"
 ])
 
 /** How many customers a call can answer with, counted against `maxCustomersPerRequest`. */
@@ -162,7 +166,8 @@ export class CustomerOperationsRpc extends RpcGroup.make(
 ).middleware(RpcAuthentication) {}
 
 /**
- * Every RPC the door serves: the customer operations, the segment operations (src/api/SegmentsRpc.ts) and the
+ * Every RPC the door serves: the customer operations, the segment operations (src/api/SegmentsRpc.ts), consent
+ * (src/api/ConsentRpc.ts) and the
  * destination operations (src/api/DestinationsRpc.ts).
  */
-export class CustomersRpc extends CustomerOperationsRpc.merge(SegmentsRpc, DestinationsRpc) {}
+export class CustomersRpc extends CustomerOperationsRpc.merge(SegmentsRpc, DestinationsRpc, ConsentRpc) {}

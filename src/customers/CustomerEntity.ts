@@ -10,6 +10,7 @@ import { Clock, Context, Effect, Layer, Option, Request, Schema } from "effect"
 import { Entity } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { Actor } from "../domain/Access.ts"
+import { ConsentChange, creationChanges } from "../domain/Consent.ts"
 import { CreateCustomer, Customer, CustomerId, PatchCustomer, ReadOnlyEcho } from "../domain/Customer.ts"
 import {
   applyPatch,
@@ -29,6 +30,7 @@ import {
   IdempotencyKeyReused,
   InvalidStatusTransition,
   InvalidVerificationToken,
+  MarketingObjection,
   ReadOnlyFieldChanged,
   VersionConflict
 } from "../domain/Errors.ts"
@@ -40,6 +42,8 @@ import { SegmentEvaluationQueue } from "../segments/EvaluationQueue.ts"
 import { SegmentRepo } from "../segments/SegmentRepo.ts"
 import { type NewEvent, Outbox } from "../platform/Outbox.ts"
 import { type AuditEntry, AuditLog } from "../privacy/AuditLog.ts"
+import { ConsentCommand } from "../privacy/ConsentCommand.ts"
+import { ConsentRepo } from "../privacy/ConsentRepo.ts"
 import { CommandSql, groupedWrites, GroupedWrites, inOneStatement } from "../platform/Database.ts"
 import { CustomerRepo, uniqueViolationOrDie } from "./CustomerRepo.ts"
 import { EmailVerificationRepo, type PendingVerification } from "./EmailVerificationRepo.ts"
@@ -82,7 +86,13 @@ export const ConfirmEmail = Rpc.make("ConfirmEmail", {
   error: Schema.Union([CustomerNotFound, InvalidVerificationToken, EmailAlreadyExists])
 })
 
-export const CustomerEntity = Entity.make("Customer", [Create, Update, Delete, ConfirmEmail])
+export const ChangeConsent = Rpc.make("ChangeConsent", {
+  payload: { ...CommandContext, changes: Schema.Array(ConsentChange), reason: Schema.NullOr(Schema.String) },
+  success: Customer,
+  error: Schema.Union([CustomerNotFound, VersionConflict, MarketingObjection])
+})
+
+export const CustomerEntity = Entity.make("Customer", [Create, Update, Delete, ConfirmEmail, ChangeConsent])
 
 /** One command, one transaction: commit, then wake the relay; errors leave the transaction rolled back. */
 const commandTransaction = (sql: PgClient.PgClient, outbox: Outbox["Service"]) =>
@@ -134,6 +144,7 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
       const outbox = yield* Outbox
       const audit = yield* AuditLog
       const evaluations = yield* SegmentEvaluationQueue
+      const consents = yield* ConsentRepo
 
       /**
        * Everything a group of creates writes, known before it writes, as one statement: atomic without a
@@ -149,7 +160,18 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
           ...(keyed.length === 0 ? [] : [idempotencyKeys.recordStatement(keyed)]),
           outbox.appendAllStatement(writes.map((write) => write.event)),
           audit.recordAllStatement(writes.map((write) => write.audit)),
-          evaluations.queueProfileStatement(sql`SELECT unnest(${ids}::uuid[])`, queuedAt)
+          evaluations.queueProfileStatement(sql`SELECT unnest(${ids}::uuid[])`, queuedAt),
+          // The consent given at creation: the first entries of the customer's consent history.
+          ...consents.recordStatements(writes.flatMap(({ audit: { actor, requestId }, customer }) =>
+            creationChanges(customer.consent).map((change) => ({
+              customerId: customer.id,
+              change,
+              at: customer.createdAt,
+              actor,
+              requestId,
+              reason: null
+            }))
+          ))
         ]).pipe(
           Effect.asVoid,
           uniqueViolationOrDie,
@@ -221,6 +243,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
     const id = CustomerId.make(entityId)
 
     const creation = yield* CustomerCreation
+    const consentCommand = yield* ConsentCommand
     const transact = commandTransaction(sql, outbox)
     const changeOf = changeEvent(id)
 
@@ -335,6 +358,9 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
       Create: ({ payload }) => creation.create(id, payload),
 
       Update: ({ payload }) => update(payload),
+
+      ChangeConsent: ({ payload: { actor, changes, reason, requestId } }) =>
+        consentCommand.change(id, { actor, changes, reason, requestId }),
 
       Delete: ({ payload: { actor, requestId, expectedVersion } }) =>
         transact(Effect.gen(function*() {

@@ -39,6 +39,16 @@ type ClusterFailure =
   | ClusterError.EntityNotAssignedToRunner
   | ClusterError.PersistenceError
 
+/** The cluster's own failures (full mailbox, runner moving) are the caller's cue to retry later. */
+export const clusterFailuresUnavailable = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.catchIf(
+    effect,
+    (error): error is Extract<E, ClusterFailure> =>
+      Predicate.isTagged(error, "MailboxFull") || Predicate.isTagged(error, "AlreadyProcessingMessage") ||
+      Predicate.isTagged(error, "EntityNotAssignedToRunner") || Predicate.isTagged(error, "PersistenceError"),
+    (failure) => Predicate.isTagged(failure, "PersistenceError") ? Effect.die(failure) : Effect.fail(new Unavailable({}))
+  )
+
 export interface Created {
   readonly customer: Customer
   readonly replayed: boolean
@@ -77,16 +87,6 @@ export class Customers extends Context.Service<Customers, {
       const repo = yield* CustomerRepo
       const entityFor = yield* CustomerEntity.client
       const creation = yield* CustomerCreation
-
-      /** The cluster's own failures (full mailbox, runner moving) are the caller's cue to retry later. */
-      const clusterFailuresUnavailable = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-        Effect.catchIf(
-          effect,
-          (error): error is Extract<E, ClusterFailure> =>
-            Predicate.isTagged(error, "MailboxFull") || Predicate.isTagged(error, "AlreadyProcessingMessage") ||
-            Predicate.isTagged(error, "EntityNotAssignedToRunner") || Predicate.isTagged(error, "PersistenceError"),
-          (failure) => Predicate.isTagged(failure, "PersistenceError") ? Effect.die(failure) : Effect.fail(new Unavailable({}))
-        )
 
       // Every role reads (see Access.ts): authentication was the whole check.
       const get = Effect.fn("Customers.get")(function*(_actor: Actor, id: CustomerId) {

@@ -203,6 +203,11 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
    * that names no one any more is dropped (`erased`).
    */
   eraseCustomer(customerId: CustomerId): Effect.Effect<void>
+  /**
+   * Marketing consent withdrawn, inside its transaction: deliveries of joins of marketing segments not yet
+   * delivered lose the customer's id, as erasure's do (one naming no one any more is dropped).
+   */
+  withholdMarketing(customerId: CustomerId): Effect.Effect<void>
   /** Deletes deliveries delivered (or dropped as erased) before `cutoff`. */
   prune(cutoff: Date): Effect.Effect<void>
   /** When the oldest destination was created; none when there is none. */
@@ -236,7 +241,11 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
         return Option.map(Option.fromNullishOr(rows[0]), toDestination)
       })
 
-      const eraseCustomer = Effect.fn("DestinationRepo.eraseCustomer")(function*(customerId: CustomerId) {
+      /**
+       * The customer's id leaves the bodies of the deliveries `scope` selects; one still to be sent or dead that
+       * names no one any more is dropped (`erased`, with `why`), never sent or replayed.
+       */
+      const withdrawCustomer = (customerId: CustomerId, scope: Statement.Fragment, why: string) => Effect.gen(function*() {
         const id = sql`to_jsonb(${customerId}::text)`
         const at = new Date(yield* Clock.currentTimeMillis)
         // A delivery left naming no one (still to be sent, or dead) would tell its receiver nothing but that
@@ -247,7 +256,7 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
                   WHERE member <> ${id}),
                 '[]'::jsonb) AS kept
             FROM destination_deliveries x
-            WHERE x.payload::jsonb -> 'customerIds' @> jsonb_build_array(${id})
+            WHERE x.payload::jsonb -> 'customerIds' @> jsonb_build_array(${id}) AND ${scope}
             FOR UPDATE
           ), judged AS (
             SELECT named.*, named.status IN ('pending', 'dead') AND named.kept = '[]'::jsonb AS dropped FROM named
@@ -256,7 +265,7 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
               status = CASE WHEN judged.dropped THEN 'erased' ELSE x.status END,
               finished_at = CASE WHEN judged.dropped THEN COALESCE(x.finished_at, ${at}) ELSE x.finished_at END,
               leased_until = CASE WHEN judged.dropped THEN NULL ELSE x.leased_until END,
-              last_error = CASE WHEN judged.dropped THEN 'every customer it named was erased' ELSE x.last_error END
+              last_error = CASE WHEN judged.dropped THEN ${why} ELSE x.last_error END
             FROM judged WHERE x.id = judged.id
           )
           UPDATE destinations d SET pending_count = d.pending_count - dropped.pending,
@@ -266,6 +275,18 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
             FROM judged WHERE dropped GROUP BY destination_id) AS dropped
           WHERE d.id = dropped.destination_id`.pipe(Effect.orDie)
       })
+
+      const eraseCustomer = Effect.fn("DestinationRepo.eraseCustomer")((customerId: CustomerId) =>
+        withdrawCustomer(customerId, sql`TRUE`, "every customer it named was erased")
+      )
+
+      // Joins of marketing segments only: a leave tells the receiver to stop, which is what the person asked.
+      const marketingJoins = sql`x.event_type = 'segment.joined' AND (x.payload::jsonb ->> 'segmentId')::uuid IN (
+        SELECT id FROM customer_segments WHERE marketing)`
+
+      const withholdMarketing = Effect.fn("DestinationRepo.withholdMarketing")((customerId: CustomerId) =>
+        withdrawCustomer(customerId, marketingJoins, "every customer it named withdrew marketing consent")
+      )
 
       return DestinationRepo.of({
         insert: Effect.fn("DestinationRepo.insert")(function*(destination, audit) {
@@ -392,6 +413,12 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
             const erased = yield* sql<{ readonly id: CustomerId }>`SELECT id FROM customers
               WHERE id = ANY(${named}::uuid[]) AND status = 'DELETED'`
             for (const { id } of erased) yield* eraseCustomer(id)
+            // Likewise a join of a marketing segment naming someone who withdrew marketing consent since.
+            if (event.type === "segment.joined") {
+              const withdrawn = yield* sql<{ readonly id: CustomerId }>`SELECT id FROM customers
+                WHERE id = ANY(${named}::uuid[]) AND status <> 'DELETED' AND NOT (consent ->> 'marketing')::boolean`
+              for (const { id } of withdrawn) yield* withholdMarketing(id)
+            }
             return added
           })).pipe(Effect.orDie)
         }),
@@ -479,6 +506,7 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
         }),
 
         eraseCustomer,
+        withholdMarketing,
 
         prune: Effect.fn("DestinationRepo.prune")(function*(cutoff) {
           yield* sql`DELETE FROM destination_deliveries WHERE status = 'delivered' AND finished_at < ${cutoff}`

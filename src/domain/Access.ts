@@ -20,7 +20,8 @@ export const Permission = Schema.Literals([
   "segments:manage",
   "api-keys:manage",
   "audit:read",
-  "privacy:export"
+  "privacy:export",
+  "consent:write"
 ])
 export type Permission = typeof Permission.Type
 
@@ -36,18 +37,23 @@ type Grants = readonly ["customers:read", ...ReadonlyArray<Permission>]
  * rather than part of reading a customer, so that a deployment can withhold profiling from a role. Every
  * role holds it today: analysts report on it, agents act on insights in conversations, services (rules
  * engine, messaging) personalise with it.
+ *
+ * Consent is read like the profile (every role: a service about to message someone must check it first) and
+ * recorded (`consent:write`) by agents, who record the choice a person states to them, and by services, which
+ * record consent collected by other systems (consent platforms, sign-up forms, apps); analysts, who only
+ * report, do not. Admins hold every permission.
  */
 const grants: Record<Role, Grants> = {
   admin: Permission.literals,
   // Agents answer people's requests about their data: an export is one of them, as an erasure is.
-  agent: ["customers:read", "customers:write", "customers:delete", "events:write", "analytics:read", "privacy:export"],
+  agent: ["customers:read", "customers:write", "customers:delete", "events:write", "analytics:read", "privacy:export", "consent:write"],
   // Fleet models are the analysts' own: they read them and refit them (a fit changes no customer). Audiences
   // too: the people who define segments (marketing, product) work as analysts, and a segment changes no
   // customer's profile. Agents, who change profiles in conversations, do not define audiences.
   analyst: ["customers:read", "analytics:read", "analytics:write", "segments:manage"],
   // Services read the fitted parameters to score customers themselves (e.g. P(alive) in SQL), and a backfill
   // may ask for a refit when it is done; what an analyst may, a service may too.
-  service: ["customers:read", "customers:write", "events:write", "analytics:read", "analytics:write", "segments:manage"]
+  service: ["customers:read", "customers:write", "events:write", "analytics:read", "analytics:write", "segments:manage", "consent:write"]
 }
 
 const permissions: Record<Role, ReadonlySet<Permission>> = {

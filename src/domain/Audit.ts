@@ -6,7 +6,7 @@ import { CustomerNotFound, Forbidden } from "./Errors.ts"
 import { PageLimit } from "./Paging.ts"
 
 /** An entry's number in the table, as text (it outgrows a JSON number's exact range). */
-const EntryNumber = Schema.String.check(Schema.isPattern(/^[1-9][0-9]{0,18}$/u))
+export const EntryNumber = Schema.String.check(Schema.isPattern(/^[1-9][0-9]{0,18}$/u))
 
 export const AuditEntryView = Schema.Struct({
   id: EntryNumber.annotate({ description: "The entry's number in the table" }),

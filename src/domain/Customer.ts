@@ -188,7 +188,8 @@ const serviceSet = {
   consent: Consent.annotate({
     identifier: "RecordedConsent",
     readOnly: true,
-    description: "Consent as given at creation; updates do not change it"
+    description: "The current consent to marketing and data processing (their latest entries); changed by PUT " +
+      "/api/v1/customers/{id}/consent, not by updates"
   }),
   createdAt: ServiceTimestamp,
   updatedAt: ServiceTimestamp,

@@ -6,6 +6,7 @@
  */
 import { Schema } from "effect"
 import { Actor } from "./Access.ts"
+import { ConsentChange } from "./Consent.ts"
 import { Customer, CustomerId, Email, Timestamp } from "./Customer.ts"
 
 export const streamName = "CUSTOMERS"
@@ -58,12 +59,24 @@ export const EmailVerificationRequestedEvent = Schema.Struct({
   description: "An email change waits for verification: mail the token to the new address"
 })
 
+export const ConsentChangedEvent = Schema.Struct({
+  type: Schema.Literal("customer.consent-changed"),
+  ...change,
+  changes: Schema.Array(ConsentChange).annotate({
+    description: "The choices recorded, one per purpose; the customer's `consent` is the view of two of them"
+  })
+}).annotate({
+  identifier: "ConsentChangedEvent",
+  description: "Consent was recorded (granted or withdrawn) for one or more purposes: act on withdrawals at once"
+})
+
 export const CustomerEvent = Schema.Union([
   CustomerCreatedEvent,
   CustomerUpdatedEvent,
   CustomerDeletedEvent,
   EmailVerificationRequestedEvent,
-  EmailVerifiedEvent
+  EmailVerifiedEvent,
+  ConsentChangedEvent
 ]).annotate({ identifier: "CustomerEvent" })
 export type CustomerEvent = typeof CustomerEvent.Type
 

@@ -1,10 +1,11 @@
 /**
  * Everything the service holds about a person, in one documented JSON document (GDPR art. 15 and 20):
- * docs/privacy-export.md describes each part. Streamed, so its size is not bounded by memory.
+ * docs/privacy.md ("The export") describes each part. Streamed, so its size is not bounded by memory.
  */
 import { Schema } from "effect"
 import { CustomerAnalytics } from "./Analytics.ts"
 import { AuditEntryView } from "./Audit.ts"
+import { ConsentRecord } from "./Consent.ts"
 import { Customer, Timestamp } from "./Customer.ts"
 import { CustomerNotFound, Forbidden } from "./Errors.ts"
 import { TrackedEvent } from "./Event.ts"
@@ -24,7 +25,10 @@ export const CustomerDataExport = Schema.Struct({
   format: Schema.Literal(exportFormat),
   exportedAt: Timestamp,
   customer: Customer,
-  analytics: CustomerAnalytics,
+  analytics: Schema.NullOr(CustomerAnalytics).annotate({
+    description: "Null when the person withdrew consent to analytics: they are not profiled"
+  }),
+  consent: Schema.Array(ConsentRecord).annotate({ description: "Every consent choice recorded, newest first" }),
   segments: Schema.Array(SegmentStay).annotate({ description: "Every membership, current and past, oldest first" }),
   audit: Schema.Array(AuditEntryView).annotate({ description: "What was done to the person's data, newest first" }),
   events: Schema.Array(TrackedEvent).annotate({ description: "Every tracked event, newest first" })

@@ -195,8 +195,32 @@ export const GetEventTypeErrors = [EventTypeNotRegistered] as const
 export const RegisterEventTypeErrors = [InvalidPropertiesSchema, Forbidden] as const
 export const RemoveEventTypeErrors = [EventTypeNotRegistered, Forbidden] as const
 
-/** A customer's analytics and insights: an unknown or erased customer is not found. */
-export const CustomerAnalyticsErrors = [CustomerNotFound, Forbidden] as const
+/** A customer who withdrew consent to analytics is not profiled: their analytics and insights are not served. */
+export class AnalyticsConsentWithdrawn
+  extends HttpApiError.Problem<AnalyticsConsentWithdrawn>()("AnalyticsConsentWithdrawn", {
+    type: problemType("analytics-consent-withdrawn"),
+    status: 409,
+    title: "The customer withdrew consent to analytics: they are not profiled"
+  }, { customerId: Schema.String })
+{}
+
+/**
+ * A customer's analytics and insights: an unknown or erased customer is not found; one who withdrew consent to
+ * analytics is refused (409).
+ */
+export const CustomerAnalyticsErrors = [CustomerNotFound, AnalyticsConsentWithdrawn, Forbidden] as const
+
+// ----- consent ---------------------------------------------------------------------------------------------
+
+export class MarketingObjection extends HttpApiError.Problem<MarketingObjection>()("MarketingObjection", {
+  type: problemType("marketing-objection"),
+  status: 422,
+  title: "Marketing was objected to: only a fresh consent (legal basis `consent`) grants it again"
+}, { field: Schema.String }) {}
+
+export const GetConsentErrors = [CustomerNotFound] as const
+export const ChangeConsentErrors = [CustomerNotFound, VersionConflict, MarketingObjection, Forbidden, Unavailable] as const
+export const ConsentHistoryErrors = [CustomerNotFound] as const
 
 export class ClvModelNotFound extends HttpApiError.Problem<ClvModelNotFound>()("ClvModelNotFound", {
   type: problemType("clv-model-not-found"),

@@ -46,6 +46,9 @@ export const Segment = Schema.Struct({
   criteria: Schema.NullOr(SegmentCriteria).annotate({
     description: "The criteria of a dynamic segment; null for a manual one"
   }),
+  marketing: Schema.Boolean.annotate({
+    description: "A marketing segment (dynamic only): customers without marketing consent are never its members"
+  }),
   memberCount: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).annotate({
     readOnly: true,
     description: "Current members; membership changes do not change the definition's version"
@@ -68,6 +71,7 @@ export const Segment = Schema.Struct({
     description: "Three purchases or more in the last 30 days",
     type: "dynamic",
     criteria: exampleCriteria,
+    marketing: false,
     memberCount: 0,
     lastCalculatedAt: null,
     createdBy: "user:ada",
@@ -86,7 +90,10 @@ export const CreateDynamicSegment = Schema.Struct({
   name: SegmentName,
   description: Schema.optionalKey(SegmentDescription),
   type: Schema.Literal("dynamic"),
-  criteria: SegmentCriteria
+  criteria: SegmentCriteria,
+  marketing: Schema.optionalKey(Schema.Boolean.annotate({
+    description: "Members are marketed to: only customers with marketing consent are members (false when not given)"
+  }))
 }).annotate({ identifier: "CreateDynamicSegment" })
 
 export const CreateManualSegment = Schema.Struct({
@@ -108,7 +115,8 @@ export type CreateSegment = typeof CreateSegment.Type
 export const SegmentChanges = Schema.Struct({
   name: Schema.optionalKey(SegmentName),
   description: Schema.optionalKey(Schema.NullOr(SegmentDescription)),
-  criteria: Schema.optionalKey(SegmentCriteria.annotate({ description: "Dynamic segments only" }))
+  criteria: Schema.optionalKey(SegmentCriteria.annotate({ description: "Dynamic segments only" })),
+  marketing: Schema.optionalKey(Schema.Boolean.annotate({ description: "Dynamic segments only" }))
 }).annotate({ identifier: "SegmentChanges" })
 export type SegmentChanges = typeof SegmentChanges.Type
 
@@ -123,6 +131,17 @@ export const UpdateSegment = Schema.Struct({
   examples: [{ name: "Frequent buyers", description: null }]
 })
 export type UpdateSegment = typeof UpdateSegment.Type
+
+/** Marketing consent, as a criterion: what a marketing segment's members have besides its criteria. */
+const marketingConsent: Criterion = { kind: "consent", purpose: "marketing", given: true }
+
+/**
+ * The criteria a dynamic segment's members are evaluated with, in the calculation's SQL and in memory alike:
+ * a marketing segment's own criteria and marketing consent (GDPR art. 21(3): no marketing of someone who
+ * objected). As a criterion, a change of consent re-evaluates the customer in real time like any profile change.
+ */
+export const effectiveCriteria = (criteria: Criterion, marketing: boolean): Criterion =>
+  marketing ? { kind: "all", criteria: [marketingConsent, criteria] } : criteria
 
 /** The fields of an update that change the definition, without the version it is based on. */
 export const changedFields = (update: SegmentChanges | UpdateSegment): ReadonlyArray<string> =>

@@ -130,12 +130,21 @@ export const RollupFolderLive = Layer.effectDiscard(Effect.gen(function*() {
     // caught). This runs after the rows above are locked or inserted, and erasure first waits for those rows
     // (EventErasure.ts), so an erasure either committed before this statement, which then sees it, or deletes
     // this fold's rows after it.
+    // Customers who withdrew consent to analytics are not profiled: their events stay stored (the timeline,
+    // the export) but are folded into nothing, per customer or fleet-wide; a withdrawal deleted their rollups
+    // the same way (ConsentCommand.ts), so the rows this fold made for them go too. A later grant folds the
+    // events tracked from then on.
     yield* sql`WITH erased AS (
         SELECT id FROM customers WHERE status = 'DELETED' AND id IN (SELECT customer_id FROM folding_events)
       ),
-      dropped AS (DELETE FROM folding_events WHERE customer_id IN (SELECT id FROM erased)),
+      withdrawn AS (
+        SELECT customer_id AS id FROM customer_consents
+        WHERE purpose = 'analytics' AND status = 'withdrawn' AND customer_id IN (SELECT customer_id FROM folding_events)
+      ),
+      unfolded AS (SELECT id FROM erased UNION SELECT id FROM withdrawn),
+      dropped AS (DELETE FROM folding_events WHERE customer_id IN (SELECT id FROM unfolded)),
       events AS (DELETE FROM customer_events WHERE customer_id IN (SELECT id FROM erased))
-      DELETE FROM customer_activity WHERE customer_id IN (SELECT id FROM erased)`
+      DELETE FROM customer_activity WHERE customer_id IN (SELECT id FROM unfolded)`
 
     // The customers whose event facts this fold changes (in a way some segment reads), queued for real-time
     // segment membership in this transaction, so that they become due with these rollups (evaluated earlier, they would be read without).

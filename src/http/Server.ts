@@ -16,6 +16,7 @@ import { AnalyticsHttpLive } from "./AnalyticsHttp.ts"
 import { ApiKeysHttpLive } from "./ApiKeysHttp.ts"
 import { AuditHttpLive } from "./AuditHttp.ts"
 import { PrivacyHttpLive } from "./PrivacyHttp.ts"
+import { ConsentHttpLive } from "./ConsentHttp.ts"
 import { AuthenticationLive, AuthorizationLive } from "./Authentication.ts"
 import { CustomerAnalyticsHttpLive } from "./CustomerAnalyticsHttp.ts"
 import { CustomersHttpLive } from "./CustomersHttp.ts"
@@ -41,7 +42,8 @@ const ApiRoutes = HttpApiBuilder.layer(Api).pipe(
     SystemHttpLive,
     ApiKeysHttpLive,
     AuditHttpLive,
-    PrivacyHttpLive
+    PrivacyHttpLive,
+    ConsentHttpLive
   ]),
   // The pipeline resolves middlewares when the routes are built, as well as the handlers when they run.
   Layer.provideMerge(

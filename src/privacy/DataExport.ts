@@ -7,6 +7,7 @@ import { Clock, Context, Effect, Layer, Option, Schema, Stream } from "effect"
 import { CustomerAnalytics as AnalyticsSchema } from "../domain/Analytics.ts"
 import type { CommandOptions } from "../domain/Access.ts"
 import { AuditEntryView } from "../domain/Audit.ts"
+import { ConsentRecord, consentHistoryPageSize } from "../domain/Consent.ts"
 import { auditPageSize } from "../domain/Audit.ts"
 import { Customer, type CustomerId } from "../domain/Customer.ts"
 import { exportFormat, SegmentStay } from "../domain/DataExport.ts"
@@ -18,13 +19,15 @@ import { EventTimeline } from "../events/EventTimeline.ts"
 import { SegmentRepo } from "../segments/SegmentRepo.ts"
 import { AuditChain } from "./AuditChain.ts"
 import { AuditLog } from "./AuditLog.ts"
+import { ConsentRepo } from "./ConsentRepo.ts"
 
 const json = <A, I>(schema: Schema.Codec<A, I>) => {
   const encode = Schema.encodeSync(schema)
   return (value: A) => JSON.stringify(encode(value))
 }
 const customerJson = json(Customer)
-const analyticsJson = json(AnalyticsSchema)
+const analyticsJson = json(Schema.NullOr(AnalyticsSchema))
+const consentJson = json(ConsentRecord)
 const stayJson = json(SegmentStay)
 const auditJson = json(AuditEntryView)
 const eventJson = json(TrackedEvent)
@@ -57,16 +60,27 @@ export class DataExport extends Context.Service<DataExport, {
       const chain = yield* AuditChain
       const timeline = yield* EventTimeline
       const audit = yield* AuditLog
+      const consents = yield* ConsentRepo
 
       const exportOf = Effect.fn("DataExport.exportOf")(function*(options: CommandOptions & { readonly id: CustomerId }) {
         const { actor, requestId, id } = options
         const customer = yield* customers.get(actor, id)
-        const [figures, stays] = yield* Effect.all([analytics.analytics(id), segments.staysOf(id)], { concurrency: 2 })
+        const [figures, stays] = yield* Effect.all([
+          // No analytics for someone who withdrew consent to them: the export says so with null.
+          analytics.analytics(id).pipe(Effect.catchTag("AnalyticsConsentWithdrawn", () => Effect.succeed(null))),
+          segments.staysOf(id)
+        ], { concurrency: 2 })
         yield* audit.record({ actor, action: "customer.export", customerId: id, requestId, fields: [] })
         const exportedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
         const head = `{"format":${JSON.stringify(exportFormat)},"exportedAt":${JSON.stringify(exportedAt)},` +
           `"customer":${customerJson(customer)},"analytics":${analyticsJson(figures)},` +
-          `"segments":[${stays.map(stayJson).join(",")}],"audit":[`
+          `"consent":[`
+        const consentEntries = pagedItems(
+          (cursor) =>
+            consents.history(id, { limit: consentHistoryPageSize.maximum, ...(cursor === undefined ? {} : { cursor }) }),
+          consentJson
+        )
+        const segmentsAndAudit = `],"segments":[${stays.map(stayJson).join(",")}],"audit":[`
         const auditEntries = pagedItems(
           (cursor) => chain.customerEntries(id, { limit: auditPageSize.maximum, ...(cursor === undefined ? {} : { cursor }) }),
           auditJson
@@ -78,6 +92,8 @@ export class DataExport extends Context.Service<DataExport, {
         // Once the first byte is out there is no status left to answer with: a failure mid-way (the database
         // gone, the customer erased meanwhile) ends the response short, which no JSON parser accepts.
         return Stream.make(head).pipe(
+          Stream.concat(consentEntries),
+          Stream.concat(Stream.make(segmentsAndAudit)),
           Stream.concat(auditEntries),
           Stream.concat(Stream.make(`],"events":[`)),
           Stream.concat(events),

@@ -28,6 +28,7 @@ import { requestInvalid } from "../http/Validation.ts"
 import { Authenticator } from "../platform/Authenticator.ts"
 import { CurrentRequestId } from "../platform/RequestContext.ts"
 import { CustomersRpcLive } from "./CustomersRpcLive.ts"
+import { ConsentRpcLive } from "./ConsentRpcLive.ts"
 import { DestinationsRpcLive } from "./DestinationsRpcLive.ts"
 import { SegmentsRpcLive } from "./SegmentsRpcLive.ts"
 
@@ -277,6 +278,7 @@ export const RpcRoutesLive = HttpRouter.use((router) =>
     CustomersRpcLive,
     SegmentsRpcLive,
     DestinationsRpcLive,
+    ConsentRpcLive,
     RpcAuthenticationLive,
     RpcSerialization.layerJson
   ])

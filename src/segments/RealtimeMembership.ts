@@ -27,6 +27,7 @@ import { PgClient } from "@effect/sql-pg"
 import { Clock, Config, Duration, Effect, Layer, PubSub } from "effect"
 import { ClvModels } from "../analytics/ClvModels.ts"
 import type { CustomerId } from "../domain/Customer.ts"
+import { effectiveCriteria } from "../domain/Segment.ts"
 import type { Criterion, SegmentId } from "../domain/SegmentCriteria.ts"
 import { EventStore } from "../events/EventStore.ts"
 import { reportingCurrency } from "../events/ReportingCurrency.ts"
@@ -110,6 +111,12 @@ interface Definition {
   readonly id: SegmentId
   readonly criteria: Criterion
   readonly reads: CriteriaReads
+}
+
+interface DefinitionRow {
+  readonly id: SegmentId
+  readonly criteria: Criterion
+  readonly marketing: boolean
 }
 
 /**
@@ -304,9 +311,13 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
         purchasesOf: [...purchasesOf],
         reportingCurrency: currency
       })
+      // Those who withdrew consent to analytics are not profiled: the fold will drop their events (RollupFolder.ts).
+      const notProfiled = new Set((yield* sql<{ readonly id: CustomerId }>`SELECT customer_id::text AS id
+        FROM customer_consents WHERE customer_id = ANY(${customerIds}::uuid[])
+          AND purpose = 'analytics' AND status = 'withdrawn'`).map((row) => row.id))
       return new Map([...beforeFold].map(([customerId, found]) => [
         customerId,
-        withUnfolded(
+        notProfiled.has(customerId) ? found.facts : withUnfolded(
           found.facts,
           [...found.unfoldedOwn.flatMap((batchId) => heldEventsOf(customerId, batchId)), ...found.foreign],
           found.purchases,
@@ -336,11 +347,12 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
     const nothing: Round = { claimed: taken.length, fresh: fresh.length, joined: 0, left: 0, keptBack: 0 }
     if (taken.length === 0 && fresh.length === 0) return nothing
 
-    const definitionOf = (row: { readonly id: SegmentId; readonly criteria: Criterion }): Definition => ({
-      ...row,
-      reads: criteriaReads(row.criteria)
-    })
-    const dynamic = (yield* sql<{ readonly id: SegmentId; readonly criteria: Criterion }>`SELECT id::text AS id, criteria
+    // A marketing segment's criteria require marketing consent here as in the calculation (effectiveCriteria).
+    const definitionOf = (row: DefinitionRow): Definition => {
+      const criteria = effectiveCriteria(row.criteria, row.marketing)
+      return { id: row.id, criteria, reads: criteriaReads(criteria) }
+    }
+    const dynamic = (yield* sql<DefinitionRow>`SELECT id::text AS id, criteria, marketing
       FROM customer_segments WHERE type = 'dynamic'`).map(definitionOf)
     // The customers of newly committed events of a type some segment reads, as a fold would queue them.
     const typesRead = dynamic.filter((definition) => definition.reads.inMemory).map((definition) =>
@@ -367,7 +379,7 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
 
     // The definitions again under the lock, as they are now (a change of criteria since the read above queues
     // a calculation, which settles every customer).
-    const lockedRows = yield* sql<{ readonly id: SegmentId; readonly criteria: Criterion }>`SELECT id::text AS id, criteria
+    const lockedRows = yield* sql<DefinitionRow>`SELECT id::text AS id, criteria, marketing
       FROM customer_segments WHERE id = ANY(${candidates}::uuid[]) AND type = 'dynamic'
       ORDER BY id FOR NO KEY UPDATE SKIP LOCKED`
     const held = new Set(lockedRows.map((row) => row.id))

@@ -27,6 +27,7 @@ import type {
   SegmentCalculationTrigger
 } from "../domain/SegmentCalculation.ts"
 import type { RuleId } from "../domain/Rules.ts"
+import { effectiveCriteria } from "../domain/Segment.ts"
 import type { Criterion, SegmentId } from "../domain/SegmentCriteria.ts"
 import { maxCustomersPerMembershipEvent, segmentsStream } from "../domain/SegmentEvents.ts"
 import { ClvModels } from "../analytics/ClvModels.ts"
@@ -374,12 +375,16 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
           // The segment's row is locked before its stays, as bulk membership and erasure lock them, so they
           // and definition changes wait for the run; NO KEY: inserts that merely reference the segment (a
           // request meeting no pending job, a new reference to it) need not wait for a long run.
-          const [segment] = yield* sql<{ readonly type: string; readonly criteria: Criterion | null }>`SELECT type, criteria
-            FROM customer_segments WHERE id = ${claimed.segmentId} FOR NO KEY UPDATE`
+          const [segment] = yield* sql<{
+            readonly type: string
+            readonly criteria: Criterion | null
+            readonly marketing: boolean
+          }>`SELECT type, criteria, marketing FROM customer_segments WHERE id = ${claimed.segmentId} FOR NO KEY UPDATE`
           if (segment === undefined || segment.criteria === null) {
             return yield* new CalculationFailed({ reason: "the segment is manual: its members are kept by hand" })
           }
-          const diff = yield* applyDiff(claimed, segment.criteria, fetched)
+          // A marketing segment's members have marketing consent, as the real-time evaluator requires too.
+          const diff = yield* applyDiff(claimed, effectiveCriteria(segment.criteria, segment.marketing), fetched)
           const change = { segmentId: claimed.segmentId, cause: "calculation", calculationId: claimed.id, at: claimed.startedAt } as const
           yield* outbox.appendFilled([
             ...membershipEventsToFill("segment.joined", change, diff.joined),

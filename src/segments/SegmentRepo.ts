@@ -33,6 +33,7 @@ interface SegmentRow {
   readonly description: string | null
   readonly type: SegmentType
   readonly criteria: unknown
+  readonly marketing: boolean
   readonly member_count: number
   readonly last_calculated_at: Date | null
   readonly created_by: string
@@ -41,7 +42,7 @@ interface SegmentRow {
   readonly updated_at: Date
 }
 
-const segmentColumns = "id, name, description, type, criteria, member_count, last_calculated_at, created_by, " +
+const segmentColumns = "id, name, description, type, criteria, marketing, member_count, last_calculated_at, created_by, " +
   "version, created_at, updated_at"
 
 // Criteria are stored as they were decoded (the tree's encoded and decoded forms are the same JSON).
@@ -51,6 +52,7 @@ const toSegment = (row: SegmentRow): Segment => ({
   description: row.description,
   type: row.type,
   criteria: row.criteria as Criterion | null,
+  marketing: row.marketing,
   memberCount: row.member_count,
   lastCalculatedAt: row.last_calculated_at === null ? null : row.last_calculated_at.toISOString(),
   createdBy: row.created_by,
@@ -69,6 +71,7 @@ export interface SegmentChanges {
   readonly name?: string
   readonly description?: string | null
   readonly criteria?: Criterion
+  readonly marketing?: boolean
 }
 
 export type UpdateOutcome =
@@ -187,10 +190,10 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
         audit: Statement.Statement<unknown>,
         alongside: ReadonlyArray<Statement.Statement<unknown>>
       ) {
-        const row = sql`INSERT INTO customer_segments (id, name, description, type, criteria, version, member_count,
-            last_calculated_at, created_by, created_at, updated_at)
+        const row = sql`INSERT INTO customer_segments (id, name, description, type, criteria, marketing, version,
+            member_count, last_calculated_at, created_by, created_at, updated_at)
           VALUES (${segment.id}, ${segment.name}, ${segment.description}, ${segment.type},
-            ${segment.criteria === null ? null : sql.json(segment.criteria)}, ${segment.version}, ${segment.memberCount},
+            ${segment.criteria === null ? null : sql.json(segment.criteria)}, ${segment.marketing}, ${segment.version}, ${segment.memberCount},
             ${segment.lastCalculatedAt}, ${segment.createdBy}, ${segment.createdAt}, ${segment.updatedAt})`
         // The references' foreign keys are checked at the end of the statement, after the segment's row exists.
         const writes = [sql`segment AS (${row})`, sql`audit AS (${audit})`]
@@ -280,6 +283,7 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
         if (changes.name !== undefined) assignments.push(sql`name = ${changes.name}`)
         if (changes.description !== undefined) assignments.push(sql`description = ${changes.description}`)
         if (changes.criteria !== undefined) assignments.push(sql`criteria = ${sql.json(changes.criteria)}`)
+        if (changes.marketing !== undefined) assignments.push(sql`marketing = ${changes.marketing}`)
         const versionGuard = expectedVersion === null ? sql`TRUE` : sql`version = ${expectedVersion}`
         return yield* sql.withTransaction(Effect.gen(function*() {
           if (references !== undefined && references.length > 0) {

@@ -194,6 +194,7 @@ export class Segments extends Context.Service<Segments, {
           description: input.description ?? null,
           type: input.type,
           criteria: input.type === "dynamic" ? input.criteria : null,
+          marketing: input.type === "dynamic" ? input.marketing ?? false : false,
           memberCount: 0,
           lastCalculatedAt: null,
           createdBy: `${actor.kind}:${actor.subject}`,
@@ -233,6 +234,14 @@ export class Segments extends Context.Service<Segments, {
             message: "a manual segment has no criteria: its members are added and removed by hand"
           }])
         }
+        // A hand-kept list is marketed to through a marketing dynamic segment naming it (`{"kind": "segment"}`),
+        // so the consent rule has one place: the criteria both evaluators read.
+        if (update.marketing === true && before.type === "manual") {
+          return yield* invalidCriteria([{
+            path: ["marketing"],
+            message: "a manual segment cannot be a marketing segment: define a dynamic marketing segment naming it"
+          }])
+        }
         if (changedFields(update).length === 0) return before
         const references = update.criteria === undefined ? undefined : yield* checkedReferences(update.criteria)
         if (update.criteria !== undefined) yield* checkedRules(update.criteria)
@@ -241,7 +250,7 @@ export class Segments extends Context.Service<Segments, {
         const entry = { actor, action: "segment.update", segmentId: id, requestId, fields: changedFields(update) }
         const at = yield* now
         // New criteria, new members: the recalculation is queued in the transaction that changes them.
-        const recalculation = update.criteria === undefined
+        const recalculation = update.criteria === undefined && update.marketing === undefined
           ? []
           : [calculations.queueStatement(id, "criteria-changed", new Date(at))]
         const outcome = yield* repo.update(id, before.version, changes, references, at, audit.recordStatement(entry), recalculation)

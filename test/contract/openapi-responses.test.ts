@@ -136,6 +136,35 @@ const answers: Record<string, {
     success: Effect.flatMap(createCustomer(), ({ id }) => send("GET", `${customerPath(id)}/data`)),
     error: send("GET", `${customerPath(unknownId)}/data`)
   },
+  "consent.getConsent": {
+    success: Effect.flatMap(createCustomer(), ({ id }) => send("GET", `${customerPath(id)}/consent`)),
+    error: send("GET", `${customerPath(unknownId)}/consent`)
+  },
+  "consent.changeConsent": {
+    success: Effect.flatMap(createCustomer(), ({ id }) =>
+      send("PUT", `${customerPath(id)}/consent`, {
+        body: {
+          changes: [{ purpose: "analytics", status: "withdrawn", legalBasis: "consent", source: "web-form", policyVersion: "1" }],
+          reason: "contract test"
+        }
+      })),
+    error: Effect.flatMap(createCustomer(), ({ id }) =>
+      send("PUT", `${customerPath(id)}/consent`, {
+        body: {
+          changes: [{
+            purpose: "marketing",
+            status: "granted",
+            legalBasis: "legitimate-interests",
+            source: "web-form",
+            policyVersion: "1"
+          }]
+        }
+      }))
+  },
+  "consent.consentHistory": {
+    success: Effect.flatMap(createCustomer(), ({ id }) => send("GET", `${customerPath(id)}/consent/history?limit=1`)),
+    error: send("GET", `${customerPath(unknownId)}/consent/history`)
+  },
   "audit.verify": {
     success: send("GET", "/api/v1/audit/verification"),
     error: send("GET", "/api/v1/audit/verification", { role: "analyst" })

@@ -1,0 +1,25 @@
+/** Consent as typed RPC: the same domain schemas and errors as the REST endpoints (ConsentApi.ts). */
+import { Schema } from "effect"
+import { Rpc, RpcGroup } from "effect/rpc"
+import { ChangeConsent, ConsentHistoryPage, ConsentHistoryQuery, CustomerConsent } from "../domain/Consent.ts"
+import { CustomerId } from "../domain/Customer.ts"
+import { ChangeConsentErrors, ConsentHistoryErrors, GetConsentErrors } from "../domain/Errors.ts"
+import { RequiredPermission, RpcAuthentication } from "./Security.ts"
+
+export class ConsentRpc extends RpcGroup.make(
+  Rpc.make("GetCustomerConsent", {
+    payload: { id: CustomerId },
+    success: CustomerConsent,
+    error: Schema.Union(GetConsentErrors)
+  }),
+  Rpc.make("ChangeCustomerConsent", {
+    payload: { id: CustomerId, ...ChangeConsent.fields },
+    success: CustomerConsent,
+    error: Schema.Union(ChangeConsentErrors)
+  }).annotate(RequiredPermission, "consent:write"),
+  Rpc.make("ListCustomerConsentHistory", {
+    payload: { id: CustomerId, ...ConsentHistoryQuery.fields },
+    success: ConsentHistoryPage,
+    error: Schema.Union(ConsentHistoryErrors)
+  })
+).middleware(RpcAuthentication) {}

@@ -46,6 +46,7 @@ import { AuditLog } from "./privacy/AuditLog.ts"
 import { AuditSigning } from "./privacy/AuditSigning.ts"
 import { BlindIndex } from "./privacy/BlindIndex.ts"
 import { DataExport } from "./privacy/DataExport.ts"
+import { Keyring } from "./privacy/Keyring.ts"
 import { CustomerFactsRepo } from "./segments/CustomerFacts.ts"
 import { SegmentEvaluationQueue } from "./segments/EvaluationQueue.ts"
 import { RealtimeMembershipLive } from "./segments/RealtimeMembership.ts"
@@ -69,9 +70,9 @@ const ClusterLive = SingleRunner.layer({
 // are published to JetStream.
 const Platform = Layer.mergeAll(Outbox.layer, Authenticator.layer, RulesEngine.layer, AuditChain.layer).pipe(
   Layer.provideMerge(AuditLog.layer),
-  // After NATS is up: a refused AUDIT_KEY or BLIND_INDEX_KEY then fails the start without interrupting a
+  // After NATS is up: a refused AUDIT_KEY, BLIND_INDEX_KEY or MASTER_KEYS then fails the start without interrupting a
   // connection half-made.
-  Layer.provideMerge(Layer.merge(AuditSigning.layer, BlindIndex.layer)),
+  Layer.provideMerge(Layer.mergeAll(AuditSigning.layer, BlindIndex.layer, Keyring.layer)),
   Layer.provideMerge(Nats.layer)
 )
 

@@ -40,6 +40,7 @@ import { SegmentEvaluationQueue } from "../segments/EvaluationQueue.ts"
 import { SegmentRepo } from "../segments/SegmentRepo.ts"
 import { type NewEvent, Outbox } from "../platform/Outbox.ts"
 import { type AuditEntry, AuditLog } from "../privacy/AuditLog.ts"
+import { Keyring } from "../privacy/Keyring.ts"
 import { CommandSql, groupedWrites, GroupedWrites, inOneStatement } from "../platform/Database.ts"
 import { CustomerRepo, uniqueViolationOrDie } from "./CustomerRepo.ts"
 import { EmailVerificationRepo, type PendingVerification } from "./EmailVerificationRepo.ts"
@@ -144,13 +145,15 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
         const ids = writes.map((write) => write.customer.id)
         // A new customer may already match dynamic segments: queued as of the group's latest create.
         const queuedAt = new Date(Math.max(...writes.map((write) => Date.parse(write.customer.createdAt))))
+        const inserts = repo.inserts(writes.map((write) => write.customer))
         return inOneStatement(commandSql, [
-          repo.insertStatement(writes.map((write) => write.customer)),
+          ...inserts.statements,
           ...(keyed.length === 0 ? [] : [idempotencyKeys.recordStatement(keyed)]),
           outbox.appendAllStatement(writes.map((write) => write.event)),
           audit.recordAllStatement(writes.map((write) => write.audit)),
           evaluations.queueProfileStatement(sql`SELECT unnest(${ids}::uuid[])`, queuedAt)
         ]).pipe(
+          Effect.tap(() => inserts.committed),
           Effect.asVoid,
           uniqueViolationOrDie,
           Effect.catchTag("UniqueViolation", (violation) =>
@@ -217,6 +220,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
     const destinations = yield* DestinationRepo
     const evaluations = yield* SegmentEvaluationQueue
     const audit = yield* AuditLog
+    const keyring = yield* Keyring
     const { entityId } = yield* Entity.CurrentAddress
     const id = CustomerId.make(entityId)
 
@@ -319,7 +323,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           audit.recordGuardedStatement(auditEntry, guard)
         ]
         const matched = yield* groupedWrites.guarded({
-          guard: repo.updateGuard(id, before.version, outcome.state, now),
+          guard: yield* repo.updateGuard(id, before.version, outcome.state, now),
           dependents
         }).pipe(
           uniqueViolationOrDie,
@@ -342,6 +346,8 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           yield* checkVersion(before, expectedVersion)
           const after = yield* repo.markDeleted(id, before.version, erasedState(id, stateOf(before)))
           if (Option.isNone(after)) return yield* lostRace(before.version)
+          // Crypto-shredding: every copy of the customer's sealed values (backups, replicas) becomes unreadable.
+          yield* keyring.destroy(id)
           yield* verifications.remove(id)
           yield* idempotencyKeys.forgetResponses(id)
           yield* outbox.eraseCustomer(id)

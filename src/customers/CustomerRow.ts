@@ -6,9 +6,10 @@
  * so the raw benchmark baseline does the very same work.
  */
 import { SchemaAST } from "effect"
-import type { Customer } from "../domain/Customer.ts"
+import type { Customer, Location } from "../domain/Customer.ts"
 import { SortField } from "../domain/CustomerQuery.ts"
-import { Customer as CustomerSchema } from "../domain/Customer.ts"
+import { Customer as CustomerSchema, customerModel } from "../domain/Customer.ts"
+import type { Opener, Sealer } from "../privacy/Keyring.ts"
 import { CustomerState } from "../domain/CustomerState.ts"
 
 type SnakeCase<S extends string> = S extends `${infer Head}${infer Tail}`
@@ -72,6 +73,79 @@ export const toCustomer = (row: CustomerRow): Customer => {
   }
   return customer as Customer
 }
+
+/**
+ * At rest, each personal field (customerModel.personal) is sealed in a column of its own, `<column>_sealed`
+ * (AES-256-GCM under the customer's data key, src/privacy/Keyring.ts). Its clear column holds only the part
+ * listed here (what SQL must still read: segment criteria and the country filter), NULL for the others; rows
+ * written before encryption keep their clear values until sealed (`npm run keys:rotate`), read as they are.
+ */
+export const clearAtRest: { readonly [Field in (typeof customerModel.personal)[number]]?: ReadonlyArray<keyof Location> } = {
+  location: ["country", "region", "city"]
+}
+
+export interface StoredColumn extends Column {
+  /** Where the sealed value lives, for a personal field. */
+  readonly sealedColumn: string | null
+}
+
+const personal: ReadonlySet<string> = new Set(customerModel.personal)
+
+export const storedColumns: ReadonlyArray<StoredColumn> = columns.map((column) => ({
+  ...column,
+  sealedColumn: personal.has(column.field) ? `${column.column}_sealed` : null
+}))
+
+const storedStateColumns = storedColumns.filter((column) => column.field in CustomerState.fields)
+
+/** The clear part of a personal value kept beside its sealed copy (null when nothing of it stays clear). */
+export const clearPartOf = (field: keyof Customer, value: unknown): unknown => {
+  const kept = clearAtRest[field as keyof typeof clearAtRest]
+  if (kept === undefined || value === null || typeof value !== "object") return null
+  const part: Record<string, unknown> = {}
+  for (const key of kept) if (key in value) part[key] = (value as Record<string, unknown>)[key]
+  return part
+}
+
+/** What a stored read selects from `customers`: clear columns, sealed columns, and the wrapped data key. */
+export const storedSelection = [
+  ...storedColumns.flatMap((column) => column.sealedColumn === null ? [column.column] : [column.column, column.sealedColumn]),
+  "(SELECT k.wrapped FROM customer_keys.data_keys k WHERE k.customer_id = customers.id) AS data_key"
+].join(", ")
+
+export type StoredRow = CustomerRow & { readonly data_key: Buffer | null }
+
+const sealedNames = storedColumns.map((column) => column.sealedColumn)
+
+/** A stored row as the customer it holds, its sealed fields opened (throws UnreadableSealedValue). */
+export const toStoredCustomer = (row: StoredRow, open: Opener): Customer => {
+  const source = row as Record<string, unknown>
+  const customer: Record<string, unknown> = {}
+  for (let i = 0; i < fields.length; i++) {
+    const sealedName = sealedNames[i]
+    const sealed = sealedName === null ? null : source[sealedName] as Buffer | null
+    const value = sealed === null ? source[names[i]] : open(fields[i], sealed)
+    customer[fields[i]] = timestamps[i] ? (value as Date).toISOString() : value
+  }
+  return customer as Customer
+}
+
+/**
+ * The state columns' values as written: a sealed field's ciphertext (null for a null value) and its clear part;
+ * without a sealer (erasure) nothing personal is written at all.
+ */
+export const storedValues = (
+  state: Readonly<Record<string, unknown>>,
+  seal: Sealer | null
+): ReadonlyArray<{ readonly column: string; readonly kind: ColumnKind | "bytea"; readonly value: unknown }> =>
+  storedStateColumns.flatMap((column) => {
+    const value = state[column.field]
+    if (column.sealedColumn === null) return [{ column: column.column, kind: column.kind, value }]
+    return [
+      { column: column.column, kind: column.kind, value: seal === null ? null : clearPartOf(column.field, value) },
+      { column: column.sealedColumn, kind: "bytea", value: seal === null || value === null ? null : seal(column.field, value) }
+    ]
+  })
 
 export const sortColumns = Object.fromEntries(SortField.literals.map((field) => [field, columnOf(field)])) as {
   readonly [Field in SortField]: SnakeCase<Field>

@@ -5,7 +5,11 @@ import { InstantText } from "./Instant.ts"
 import { CountryCode } from "./Reference.ts"
 import { PageLimit } from "./Paging.ts"
 
-export const SortField = Schema.Literals(["createdAt", "updatedAt", "lastActivity", "name", "email"])
+/**
+ * Name and email are sealed at rest (docs/privacy.md), so the database cannot order by them: the sorts are by
+ * the service's timestamps only.
+ */
+export const SortField = Schema.Literals(["createdAt", "updatedAt", "lastActivity"])
 export type SortField = typeof SortField.Type
 
 /** `createdAt` ascending, `-createdAt` descending. */

@@ -3,10 +3,10 @@
  * commands (which run them inside its transaction).
  */
 import { PgClient } from "@effect/sql-pg"
-import { Context, Data, Effect, Layer, Option, Request, RequestResolver } from "effect"
+import { Context, Data, Effect, Layer, Option, Request, RequestResolver, Struct } from "effect"
 import type { SqlError, Statement } from "effect/sql"
-import type { Customer, CustomerId } from "../domain/Customer.ts"
-import type { CustomerState } from "../domain/CustomerState.ts"
+import { type Customer, type CustomerId, customerModel } from "../domain/Customer.ts"
+import { type CustomerState, erasedState, stateOf } from "../domain/CustomerState.ts"
 import { type CustomerPage, type CustomerView, defaultPageSize, type ListCustomersQuery, type SortField } from "../domain/CustomerQuery.ts"
 import { InvalidCursor } from "../domain/Errors.ts"
 import { BlindIndex } from "../privacy/BlindIndex.ts"
@@ -59,10 +59,20 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
       const blindIndex = yield* BlindIndex
       const selectColumns = sql.literal(storedSelection)
 
-      /** A stored row as its customer; a sealed value that cannot be opened is a defect (a 500, logged). */
+      /**
+       * A stored row as its customer; a sealed value that cannot be opened is a defect (a 500, logged). An erased
+       * customer's row holds nothing personal (its key is destroyed): it reads as erasure describes it.
+       */
       const decode = (row: StoredRow) =>
         Effect.flatMap(keyring.openerFor(row.id, row.data_key), (open) =>
-          Effect.try({ try: () => toStoredCustomer(row, open), catch: (error) => error }).pipe(Effect.orDie))
+          Effect.try({ try: () => toStoredCustomer(row, open), catch: (error) => error }).pipe(
+            Effect.orDie,
+            Effect.map((customer) =>
+              customer.status === "DELETED"
+                ? { ...customer, ...Struct.pick(erasedState(customer.id, stateOf(customer)), customerModel.personal) }
+                : customer
+            )
+          ))
       const decodeFirst = (rows: ReadonlyArray<StoredRow>) =>
         rows.length === 0 ? Effect.succeedNone : Effect.asSome(decode(rows[0]))
 

@@ -113,7 +113,7 @@ export const storedSelection = [
   "(SELECT k.wrapped FROM customer_keys.data_keys k WHERE k.customer_id = customers.id) AS data_key"
 ].join(", ")
 
-export type StoredRow = CustomerRow & { readonly data_key: Buffer | null }
+export type StoredRow = CustomerRow & { readonly data_key: Uint8Array | null }
 
 const sealedNames = storedColumns.map((column) => column.sealedColumn)
 
@@ -123,7 +123,7 @@ export const toStoredCustomer = (row: StoredRow, open: Opener): Customer => {
   const customer: Record<string, unknown> = {}
   for (let i = 0; i < fields.length; i++) {
     const sealedName = sealedNames[i]
-    const sealed = sealedName === null ? null : source[sealedName] as Buffer | null
+    const sealed = sealedName === null ? null : source[sealedName] as Uint8Array | null
     const value = sealed === null ? source[names[i]] : open(fields[i], sealed)
     customer[fields[i]] = timestamps[i] ? (value as Date).toISOString() : value
   }

@@ -27,6 +27,10 @@ const keyBytes = 32
 const sealedFormat = 0x01
 const plainFormat = 0x00
 
+/** Bytes as the driver returns them (a Uint8Array) viewed as a Buffer, without a copy. */
+export const asBuffer = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+
 /** The published development master key: a local start may use it, a production start refuses it. */
 const developmentVersion = "dev"
 const developmentMasterKeys = `${developmentVersion}:${Buffer.from("development-master-key-32-bytes!").toString("base64")}`
@@ -84,8 +88,9 @@ export const wrapDataKey = (master: MasterKey, customerId: string, dek: Buffer):
 export const unwrapDataKey = (
   masters: ReadonlyArray<MasterKey>,
   customerId: string,
-  wrapped: Buffer
+  stored: Uint8Array
 ): Buffer | string => {
+  const wrapped = asBuffer(stored)
   const versionEnd = 1 + wrapped[0]
   const version = wrapped.subarray(1, versionEnd).toString()
   const master = masters.find((candidate) => candidate.version === version)
@@ -103,7 +108,8 @@ export const sealValue = (dek: Buffer, customerId: string, field: string, value:
 }
 
 /** The value, or undefined when the ciphertext does not belong to this key, customer and field. */
-export const openValue = (dek: Buffer, customerId: string, field: string, sealed: Buffer): unknown => {
+export const openValue = (dek: Buffer, customerId: string, field: string, stored: Uint8Array): unknown => {
+  const sealed = asBuffer(stored)
   if (sealed[0] !== sealedFormat) return undefined
   const plaintext = decrypt(
     dek,
@@ -128,7 +134,7 @@ export class UnreadableSealedValue extends Error {
 }
 
 /** Opens one customer's sealed fields. */
-export type Opener = (field: string, sealed: Buffer) => unknown
+export type Opener = (field: string, sealed: Uint8Array) => unknown
 /** Seals one customer's fields. */
 export type Sealer = (field: string, value: unknown) => Buffer
 
@@ -159,7 +165,7 @@ export class Keyring extends Context.Service<Keyring, {
   sealerFor(customerId: string): Effect.Effect<Sealer>
   sealerOf(key: Option.Option<NewDataKey>): Sealer
   /** Opens a customer's fields, given the wrapped key read with the row (null when there is none). */
-  openerFor(customerId: string, wrapped: Buffer | null): Effect.Effect<Opener>
+  openerFor(customerId: string, wrapped: Uint8Array | null): Effect.Effect<Opener>
   /** Crypto-shredding: deletes the customer's key (in the caller's transaction) and forgets it here. */
   destroy(customerId: string): Effect.Effect<void>
   /**
@@ -212,7 +218,7 @@ export class Keyring extends Context.Service<Keyring, {
         if (cache.size > cacheSize) cache.delete(cache.keys().next().value!)
       }
 
-      const unwrapped = (customerId: string, wrapped: Buffer) =>
+      const unwrapped = (customerId: string, wrapped: Uint8Array) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           const entry = cached(customerId, now)
@@ -220,12 +226,12 @@ export class Keyring extends Context.Service<Keyring, {
           if (entry !== undefined && entry.wrapped.equals(wrapped)) return entry.dek
           const dek = unwrapDataKey(masters, customerId, wrapped)
           if (typeof dek === "string") return yield* Effect.die(new UnreadableSealedValue(customerId, "data key", dek))
-          store(customerId, dek, wrapped, now)
+          store(customerId, dek, Buffer.from(wrapped), now)
           return dek
         })
 
       const storedKey = (customerId: string) =>
-        sql<{ readonly wrapped: Buffer }>`SELECT wrapped FROM customer_keys.data_keys
+        sql<{ readonly wrapped: Uint8Array }>`SELECT wrapped FROM customer_keys.data_keys
           WHERE customer_id = ${customerId}`.pipe(
           Effect.orDie,
           Effect.map((rows) => Option.fromNullishOr(rows[0]?.wrapped))
@@ -235,7 +241,7 @@ export class Keyring extends Context.Service<Keyring, {
       const sealerWith = (customerId: string, dek: Buffer): Sealer => (field, value) => sealValue(dek, customerId, field, value)
 
       const openerWith = (customerId: string, dek: Buffer | undefined): Opener => (field, sealed) => {
-        if (sealed[0] === plainFormat && !encrypting) return JSON.parse(sealed.subarray(1).toString())
+        if (sealed[0] === plainFormat && !encrypting) return JSON.parse(asBuffer(sealed).subarray(1).toString())
         if (dek === undefined) throw new UnreadableSealedValue(customerId, field, "the customer has no data key")
         const value = openValue(dek, customerId, field, sealed)
         if (value === undefined) throw new UnreadableSealedValue(customerId, field, "authentication failed")
@@ -256,7 +262,7 @@ export class Keyring extends Context.Service<Keyring, {
 
       const rewrapBatch = Effect.fn("Keyring.rewrapBatch")(function*(limit: number) {
         return yield* sql.withTransaction(Effect.gen(function*() {
-          const rows = yield* sql<{ readonly customer_id: string; readonly wrapped: Buffer }>`SELECT customer_id, wrapped
+          const rows = yield* sql<{ readonly customer_id: string; readonly wrapped: Uint8Array }>`SELECT customer_id, wrapped
             FROM customer_keys.data_keys WHERE master_key_version <> ${newest.version}
             ORDER BY customer_id LIMIT ${limit} FOR UPDATE SKIP LOCKED`
           if (rows.length === 0) return 0

@@ -18,6 +18,7 @@ import { EmailVerificationRepo } from "./customers/EmailVerificationRepo.ts"
 import { IdempotencyKeyRepo } from "./customers/IdempotencyKeyRepo.ts"
 import { Customers } from "./customers/Customers.ts"
 import { IdempotencyKeyExpiryLive } from "./customers/IdempotencyKeyExpiry.ts"
+import { KeyUpkeepLive } from "./customers/KeyUpkeep.ts"
 import { DestinationDeliveryLive } from "./destinations/DestinationDelivery.ts"
 import { DestinationRepo } from "./destinations/DestinationRepo.ts"
 import { Destinations } from "./destinations/Destinations.ts"
@@ -137,6 +138,7 @@ export const HttpAppLive = Layer.mergeAll(
   RoutesLive,
   OutboxRelayLive,
   IdempotencyKeyExpiryLive,
+  KeyUpkeepLive,
   RfmBreakpointsLive,
   ClvFitJobLive,
   SegmentCalculationRunnerLive,

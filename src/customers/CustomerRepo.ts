@@ -49,6 +49,12 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
   ): Effect.Effect<Statement.Statement<unknown>>
   markDeleted(id: CustomerId, expectedVersion: number, erased: CustomerState): Effect.Effect<Option.Option<Customer>>
   currentVersion(id: CustomerId): Effect.Effect<Option.Option<number>>
+  /**
+   * Seals up to `limit` rows written before encryption at rest (clear email and name): each gets a data key, its
+   * personal fields sealed, its blind index and search tokens, and its clear copies emptied. The number sealed
+   * (0: none left); each call commits its batch, and concurrent passes skip each other's rows.
+   */
+  sealLegacyBatch(limit: number): Effect.Effect<number>
   emailTakenByAnother(id: CustomerId, email: string): Effect.Effect<boolean>
 }>()("cms/customers/CustomerRepo") {
   static readonly layer = Layer.effect(
@@ -277,7 +283,28 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
         }
       )
 
+      const sealLegacyBatch = Effect.fn("CustomerRepo.sealLegacyBatch")(function*(limit: number) {
+        return yield* sql.withTransaction(Effect.gen(function*() {
+          const rows = yield* sql<StoredRow>`SELECT ${selectColumns} FROM customers WHERE email IS NOT NULL
+            ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED`
+          for (const row of rows) {
+            // Read as it is (the clear columns), written as every row is now; an erased row keeps nothing personal.
+            const customer = yield* decode(row)
+            const key = row.data_key === null ? keyring.newDataKey(row.id) : Option.none()
+            const seal = customer.status === "DELETED"
+              ? null
+              : row.data_key === null
+              ? keyring.sealerOf(key)
+              : yield* keyring.sealerFor(row.id)
+            if (Option.isSome(key) && seal !== null) yield* keyring.insertStatement([key.value])
+            yield* sql`UPDATE customers SET ${assignments(stateOf(customer), seal)} WHERE id = ${row.id}`
+          }
+          return rows.length
+        })).pipe(Effect.orDie)
+      })
+
       return CustomerRepo.of({
+        sealLegacyBatch,
         findById,
         lookup,
         list,

@@ -260,10 +260,13 @@ export class Keyring extends Context.Service<Keyring, {
         return sealerWith(customerId, yield* unwrapped(customerId, wrapped.value))
       })
 
+      // Only keys this process can unwrap: one under a newer master key it does not know yet is left alone.
+      const older = masters.slice(1).map((master) => master.version)
       const rewrapBatch = Effect.fn("Keyring.rewrapBatch")(function*(limit: number) {
+        if (older.length === 0) return 0
         return yield* sql.withTransaction(Effect.gen(function*() {
           const rows = yield* sql<{ readonly customer_id: string; readonly wrapped: Uint8Array }>`SELECT customer_id, wrapped
-            FROM customer_keys.data_keys WHERE master_key_version <> ${newest.version}
+            FROM customer_keys.data_keys WHERE master_key_version = ANY(${older}::text[])
             ORDER BY customer_id LIMIT ${limit} FOR UPDATE SKIP LOCKED`
           if (rows.length === 0) return 0
           const rewrapped: Array<string> = []

@@ -13,17 +13,14 @@ CREATE TABLE customer_keys.data_keys (
 );
 CREATE INDEX data_keys_master_key_version_idx ON customer_keys.data_keys (master_key_version, customer_id);
 
--- The personal fields sealed (AES-256-GCM under the customer's DEK), one column each. The clear columns email, name
--- and pending_email stay only for rows written before this migration (read as they are until `npm run keys:rotate`
--- seals them) and are NULL for every row written since. location keeps the coarse part segments and the country
--- filter read (country, region, city) in the clear; the whole location is sealed here.
+-- The personal fields (email, pending email, name, location) sealed together (AES-256-GCM under the customer's DEK:
+-- one authenticated decryption per row read). The clear columns email, name and pending_email stay only for rows
+-- written before this migration (read as they are until the key pass seals them) and are NULL for every row written
+-- since. location keeps in the clear the coarse part segments and the country filter read (country, region, city).
 ALTER TABLE customers
   ALTER COLUMN email DROP NOT NULL,
   ALTER COLUMN name DROP NOT NULL,
-  ADD COLUMN email_sealed bytea,
-  ADD COLUMN pending_email_sealed bytea,
-  ADD COLUMN name_sealed bytea,
-  ADD COLUMN location_sealed bytea,
+  ADD COLUMN personal_sealed bytea,
   -- HMAC-SHA256 of the normalised email under BLIND_INDEX_KEY: exact lookup and case-insensitive uniqueness.
   ADD COLUMN email_index bytea,
   -- Keyed hashes of the lower-cased 2- and 3-character substrings of name and email: the list's `q` search.

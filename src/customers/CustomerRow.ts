@@ -75,28 +75,21 @@ export const toCustomer = (row: CustomerRow): Customer => {
 }
 
 /**
- * At rest, each personal field (customerModel.personal) is sealed in a column of its own, `<column>_sealed`
- * (AES-256-GCM under the customer's data key, src/privacy/Keyring.ts). Its clear column holds only the part
- * listed here (what SQL must still read: segment criteria and the country filter), NULL for the others; rows
- * written before encryption keep their clear values until sealed (`npm run keys:rotate`), read as they are.
+ * At rest, the personal fields (customerModel.personal) are sealed together, as one JSON object, in
+ * `personal_sealed` (AES-256-GCM under the customer's data key, src/privacy/Keyring.ts): one authenticated
+ * decryption per row read. Their own columns hold only the part listed here (what SQL must still read: segment
+ * criteria and the country filter), NULL for the others. Rows written before encryption keep their clear values
+ * until sealed (the key pass, src/customers/KeyUpkeep.ts), and are read as they are.
  */
 export const clearAtRest: { readonly [Field in (typeof customerModel.personal)[number]]?: ReadonlyArray<keyof Location> } = {
   location: ["country", "region", "city"]
 }
 
-export interface StoredColumn extends Column {
-  /** Where the sealed value lives, for a personal field. */
-  readonly sealedColumn: string | null
-}
+/** The column of the sealed personal fields, and the name their ciphertext is bound to. */
+export const sealedColumn = "personal_sealed"
 
 const personal: ReadonlySet<string> = new Set(customerModel.personal)
-
-export const storedColumns: ReadonlyArray<StoredColumn> = columns.map((column) => ({
-  ...column,
-  sealedColumn: personal.has(column.field) ? `${column.column}_sealed` : null
-}))
-
-const storedStateColumns = storedColumns.filter((column) => column.field in CustomerState.fields)
+const isPersonal = columns.map((column) => personal.has(column.field))
 
 /** The clear part of a personal value kept beside its sealed copy (null when nothing of it stays clear). */
 export const clearPartOf = (field: keyof Customer, value: unknown): unknown => {
@@ -107,45 +100,47 @@ export const clearPartOf = (field: keyof Customer, value: unknown): unknown => {
   return part
 }
 
-/** What a stored read selects from `customers`: clear columns, sealed columns, and the wrapped data key. */
+/** What a stored read selects from `customers`: every column, the sealed fields, and the wrapped data key. */
 export const storedSelection = [
-  ...storedColumns.flatMap((column) => column.sealedColumn === null ? [column.column] : [column.column, column.sealedColumn]),
+  ...names,
+  sealedColumn,
   "(SELECT k.wrapped FROM customer_keys.data_keys k WHERE k.customer_id = customers.id) AS data_key"
 ].join(", ")
 
-export type StoredRow = CustomerRow & { readonly data_key: Uint8Array | null }
-
-const sealedNames = storedColumns.map((column) => column.sealedColumn)
+export type StoredRow = CustomerRow & {
+  readonly personal_sealed: Uint8Array | null
+  readonly data_key: Uint8Array | null
+}
 
 /** A stored row as the customer it holds, its sealed fields opened (throws UnreadableSealedValue). */
 export const toStoredCustomer = (row: StoredRow, open: Opener): Customer => {
   const source = row as Record<string, unknown>
+  const sealed = row.personal_sealed === null ? null : open(sealedColumn, row.personal_sealed) as Record<string, unknown>
   const customer: Record<string, unknown> = {}
   for (let i = 0; i < fields.length; i++) {
-    const sealedName = sealedNames[i]
-    const sealed = sealedName === null ? null : source[sealedName] as Uint8Array | null
-    const value = sealed === null ? source[names[i]] : open(fields[i], sealed)
+    const value = sealed !== null && isPersonal[i] ? sealed[fields[i]] : source[names[i]]
     customer[fields[i]] = timestamps[i] ? (value as Date).toISOString() : value
   }
   return customer as Customer
 }
 
 /**
- * The state columns' values as written: a sealed field's ciphertext (null for a null value) and its clear part;
- * without a sealer (erasure) nothing personal is written at all.
+ * The state's columns as written: personal fields as their clear part only, and all of them sealed together in
+ * `personal_sealed`; without a sealer (erasure) nothing personal is written at all.
  */
 export const storedValues = (
   state: Readonly<Record<string, unknown>>,
   seal: Sealer | null
-): ReadonlyArray<{ readonly column: string; readonly kind: ColumnKind | "bytea"; readonly value: unknown }> =>
-  storedStateColumns.flatMap((column) => {
+): ReadonlyArray<{ readonly column: string; readonly kind: ColumnKind | "bytea"; readonly value: unknown }> => {
+  const sealedFields: Record<string, unknown> = {}
+  const values = stateColumns.map((column) => {
     const value = state[column.field]
-    if (column.sealedColumn === null) return [{ column: column.column, kind: column.kind, value }]
-    return [
-      { column: column.column, kind: column.kind, value: seal === null ? null : clearPartOf(column.field, value) },
-      { column: column.sealedColumn, kind: "bytea", value: seal === null || value === null ? null : seal(column.field, value) }
-    ]
+    if (!personal.has(column.field)) return { column: column.column, kind: column.kind, value }
+    sealedFields[column.field] = value
+    return { column: column.column, kind: column.kind, value: seal === null ? null : clearPartOf(column.field, value) }
   })
+  return [...values, { column: sealedColumn, kind: "bytea", value: seal === null ? null : seal(sealedColumn, sealedFields) }]
+}
 
 export const sortColumns = Object.fromEntries(SortField.literals.map((field) => [field, columnOf(field)])) as {
   readonly [Field in SortField]: SnakeCase<Field>

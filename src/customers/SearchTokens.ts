@@ -9,9 +9,30 @@
  */
 import type { BlindIndex, BlindIndexPurpose } from "../privacy/BlindIndex.ts"
 
+/**
+ * Tokens already computed, per BlindIndex (so per key): a create hashes about a hundred substrings, most of them
+ * common to many names and addresses ("an", "son", "@ex"), and an HMAC costs microseconds each. Bounded: cleared
+ * when full. It holds nothing the key does not already give whoever reads this process's memory.
+ */
+const tokenCaches = new WeakMap<BlindIndex["Service"], Map<string, string>>()
+const tokenCacheSize = 200_000
+
 /** The hashes are cut to 8 bytes (16 hex characters): a chance collision is negligible, the index 4x smaller. */
-const tokenOf = (blindIndex: BlindIndex["Service"], purpose: BlindIndexPurpose, gram: string) =>
-  blindIndex.digest(purpose, gram).toString("hex", 0, 8)
+const tokenOf = (blindIndex: BlindIndex["Service"], purpose: BlindIndexPurpose, gram: string) => {
+  let cache = tokenCaches.get(blindIndex)
+  if (cache === undefined) {
+    cache = new Map()
+    tokenCaches.set(blindIndex, cache)
+  }
+  const key = `${purpose}\u0000${gram}`
+  let token = cache.get(key)
+  if (token === undefined) {
+    token = blindIndex.digest(purpose, gram).toString("hex", 0, 8)
+    if (cache.size >= tokenCacheSize) cache.clear()
+    cache.set(key, token)
+  }
+  return token
+}
 
 const grams = (text: string, length: number): Array<string> => {
   const points = [...text.toLowerCase()]

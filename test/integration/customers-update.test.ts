@@ -363,13 +363,12 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("updating and de
       assert.strictEqual((yield* call("DELETE", customerPath(created.id))).status, 204)
       const sql = yield* PgClient.PgClient
       const [row] = yield* sql<{ readonly [column: string]: unknown }>`SELECT
-        email, email_sealed, pending_email, pending_email_sealed, name, name_sealed, location_sealed, email_index,
+        email, pending_email, name, personal_sealed, email_index,
         name_tokens, email_tokens, age, gender, location, preferences, tags, metadata, status, deleted_at
         FROM customers WHERE id = ${created.id}`
       // Nothing personal remains in the row, sealed or clear, nor its blind index and search tokens.
       for (
-        const column of ["email", "email_sealed", "pending_email", "pending_email_sealed", "name", "name_sealed",
-          "location_sealed", "email_index", "name_tokens", "email_tokens"]
+        const column of ["email", "pending_email", "name", "personal_sealed", "email_index", "name_tokens", "email_tokens"]
       ) assert.isNull(row[column], column)
       assert.isNull(row.age)
       assert.isNull(row.gender)

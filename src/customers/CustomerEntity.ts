@@ -364,14 +364,14 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           const before = yield* current
           const pending = yield* verifications.find(id)
           if (
-            Option.isNone(pending) || pending.value.tokenHash !== sha256(token) ||
+            Option.isNone(pending) || before.pendingEmail === null || pending.value.tokenHash !== sha256(token) ||
             (yield* isVerificationExpired(pending.value.expiresAt))
           ) {
             return yield* new InvalidVerificationToken({ field: "token" })
           }
           const after = yield* repo.update(id, before.version, {
             ...stateOf(before),
-            email: pending.value.email,
+            email: before.pendingEmail,
             emailVerified: true,
             pendingEmail: null
           }).pipe(

@@ -422,10 +422,10 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("updating and de
       assert.strictEqual(requests[0].payload.email, newEmail)
       assert.isString(requests[0].payload.token)
       assert.isAtLeast(requests[0].payload.token?.length ?? 0, 16)
-      // Only a hash of the token is stored with the pending change.
+      // Only a hash of the token is stored with the pending change; the address is sealed with the customer.
       const sql = yield* PgClient.PgClient
       const [pending] = yield* sql`SELECT email, token_hash FROM email_verifications WHERE customer_id = ${created.id}`
-      assert.strictEqual(pending.email, newEmail)
+      assert.isNull(pending.email)
       assert.notStrictEqual(pending.token_hash, requests[0].payload.token)
     }))
 

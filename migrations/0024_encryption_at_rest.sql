@@ -31,6 +31,9 @@ CREATE UNIQUE INDEX customers_email_index_key ON customers (email_index) WHERE s
 CREATE INDEX customers_name_tokens_idx ON customers USING gin (name_tokens);
 CREATE INDEX customers_email_tokens_idx ON customers USING gin (email_tokens);
 
+-- A keyed create's first answer keeps its personal fields sealed under the customer's data key, like the row.
+ALTER TABLE idempotency_keys ADD COLUMN response_sealed bytea;
+
 -- A pending change's new address is sealed with the customer (pendingEmail); the verification keeps its token hash.
 ALTER TABLE email_verifications ALTER COLUMN email DROP NOT NULL;
 UPDATE email_verifications SET email = NULL;

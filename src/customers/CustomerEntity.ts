@@ -148,7 +148,7 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
         const inserts = repo.inserts(writes.map((write) => write.customer))
         return inOneStatement(commandSql, [
           ...inserts.statements,
-          ...(keyed.length === 0 ? [] : [idempotencyKeys.recordStatement(keyed)]),
+          ...(keyed.length === 0 ? [] : [idempotencyKeys.recordStatement(keyed, inserts.sealerOf)]),
           outbox.appendAllStatement(writes.map((write) => write.event)),
           audit.recordAllStatement(writes.map((write) => write.audit)),
           evaluations.queueProfileStatement(sql`SELECT unnest(${ids}::uuid[])`, queuedAt)

@@ -25,6 +25,8 @@ export interface CustomerInserts {
   readonly statements: ReadonlyArray<Statement.Statement<unknown>>
   /** To run once the statement committed: the new data keys join the cache. */
   readonly committed: Effect.Effect<void>
+  /** Seals under a new customer's data key, for other copies of their data written with them. */
+  readonly sealerOf: (customerId: string) => Sealer
 }
 
 export class CustomerRepo extends Context.Service<CustomerRepo, {
@@ -219,7 +221,8 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
 
       const inserts = (customers: ReadonlyArray<Customer>): CustomerInserts => {
         const keys = customers.map((customer) => keyring.newDataKey(customer.id))
-        const rows = customers.map((customer, index) => writtenValues(customer, keyring.sealerOf(keys[index])))
+        const sealers = keys.map(keyring.sealerOf)
+        const rows = customers.map((customer, index) => writtenValues(customer, sealers[index]))
         const created = keys.flatMap((key): Array<NewDataKey> => Option.isSome(key) ? [key.value] : [])
         const insertColumns = sql.literal(rows[0].map(({ column }) => column).join(", "))
         const customerRows = sql`INSERT INTO customers (id, ${insertColumns}, version, created_at, updated_at, last_activity)
@@ -229,9 +232,11 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
               ${customer.version}, ${customer.createdAt}, ${customer.updatedAt}, ${customer.lastActivity})`
           ))
         }`
+        const sealerById = new Map(customers.map((customer, index) => [customer.id as string, sealers[index]]))
         return {
           statements: created.length === 0 ? [customerRows] : [customerRows, keyring.insertStatement(created)],
-          committed: Effect.forEach(created, keyring.remember, { discard: true })
+          committed: Effect.forEach(created, keyring.remember, { discard: true }),
+          sealerOf: (customerId) => sealerById.get(customerId)!
         }
       }
 

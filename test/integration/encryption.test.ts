@@ -6,6 +6,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { ConfigProvider, Effect, Exit, Layer } from "effect"
+import type { Customer } from "../../src/domain/Customer.ts"
 import { Keyring, UnreadableSealedValue } from "../../src/privacy/Keyring.ts"
 import { customersPath, newCustomer, uniqueEmail } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
@@ -119,6 +120,22 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("encryption at 
       assert.sameMembers(yield* found(`${marker}stone`), [byName.id])
       assert.sameMembers(yield* found(`${marker}@example.NET`), [byEmail.id])
       assert.deepStrictEqual(yield* found(`${marker}stones`), [])
+    }))
+
+  it.effect("a keyed create's stored first answer holds no personal field in the clear, and a retry replays it whole", () =>
+    Effect.gen(function*() {
+      const body = newCustomer({ name: "Ida Idempotent", location: { country: "IT", city: "Rome", postalCode: "00184" } })
+      const headers = { "idempotency-key": `sealed-${crypto.randomUUID()}` }
+      const first = yield* call("POST", customersPath, { body, headers })
+      assert.strictEqual(first.status, 201)
+      const created = yield* json<Customer>(first)
+      const sql = yield* PgClient.PgClient
+      const [stored] = yield* sql<{ readonly row: string }>`SELECT k::text AS row FROM idempotency_keys k
+        WHERE customer_id = ${created.id}`
+      for (const secret of [body.email, "Ida", "00184"]) assert.notInclude(stored.row, secret)
+      const retry = yield* call("POST", customersPath, { body, headers })
+      assert.strictEqual(retry.headers.get("idempotent-replayed"), "true")
+      assert.deepStrictEqual(yield* json<Customer>(retry), created)
     }))
 
   it.effect("a ciphertext copied to another customer's row does not open: GET answers the opaque 500", () =>

@@ -132,9 +132,13 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
           if (before !== undefined) clauses.push(sql`${sql(column)} < ${before}::timestamptz`)
         }
         if (query.q !== undefined) {
-          // Over keyed hashes of substrings (SearchTokens.ts): name and email are sealed.
-          clauses.push(sql`(name_tokens @> ${queryTokens(blindIndex, "name-token", query.q)}::text[]
-            OR email_tokens @> ${queryTokens(blindIndex, "email-token", query.q)}::text[])`)
+          // Over keyed hashes of word prefixes (SearchTokens.ts): name and email are sealed. Without a word (only
+          // punctuation) a query matches nothing.
+          const nameTokens = queryTokens(blindIndex, "name-token", query.q)
+          clauses.push(
+            nameTokens.length === 0 ? sql`FALSE` : sql`(name_tokens @> ${nameTokens}::text[]
+              OR email_tokens @> ${queryTokens(blindIndex, "email-token", query.q)}::text[])`
+          )
         }
         return clauses
       }

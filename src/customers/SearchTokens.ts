@@ -1,17 +1,21 @@
 /**
- * The list's `q` (name or email contains a text, ignoring letter case) over sealed values: each value is stored
- * with the keyed hashes (BlindIndex, under BLIND_INDEX_KEY) of its lower-cased 2- and 3-character substrings,
- * and a query matches the rows holding every hash of its own substrings (its one bigram when it is 2 characters
- * long, else its trigrams). Without the key the hashes cannot be tested against guessed text, but equal
- * substrings give equal hashes: the database sees which rows share a substring and how often each occurs.
- * A query longer than 3 characters may match a value holding all its trigrams in another order (rare; see
- * docs/privacy.md): what search finds is "contains every trigram", which equals "contains" for 2-3 characters.
+ * The list's `q` over sealed names and emails: each value is stored with the keyed hashes (BlindIndex, under
+ * BLIND_INDEX_KEY) of the lower-cased prefixes of its words (letters and digits; "ada.lovelace@example.com" has
+ * the words ada, lovelace, example, com), up to `maxPrefix` characters. A query matches the values holding the
+ * hash of every one of its words, so `q` means "every word of q begins a word of the name (or of the email),
+ * ignoring case": "love" and "Ada Lov" find Ada Lovelace, "velace" does not. A query word longer than `maxPrefix`
+ * is matched by its first `maxPrefix` characters. Without the key the hashes cannot be tested against guessed
+ * text, but equal prefixes give equal hashes: the database sees which rows share a word prefix and how often each
+ * occurs (see docs/privacy.md).
  */
 import type { BlindIndex, BlindIndexPurpose } from "../privacy/BlindIndex.ts"
 
+/** The longest prefix indexed: a word's first 16 characters tell it apart from nearly every other. */
+export const maxPrefix = 16
+
 /**
- * Tokens already computed, per BlindIndex (so per key): a create hashes about a hundred substrings, most of them
- * common to many names and addresses ("an", "son", "@ex"), and an HMAC costs microseconds each. Bounded: cleared
+ * Tokens already computed, per BlindIndex (so per key): a create hashes a few dozen prefixes, most of them common
+ * to many names and addresses ("lo", "ada", "example"), and an HMAC costs microseconds each. Bounded: cleared
  * when full. It holds nothing the key does not already give whoever reads this process's memory.
  */
 const tokenCaches = new WeakMap<BlindIndex["Service"], Map<string, string>>()
@@ -34,19 +38,20 @@ const tokenOf = (blindIndex: BlindIndex["Service"], purpose: BlindIndexPurpose, 
   return token
 }
 
-const grams = (text: string, length: number): Array<string> => {
-  const points = [...text.toLowerCase()]
-  const found: Array<string> = []
-  for (let i = 0; i + length <= points.length; i++) found.push(points.slice(i, i + length).join(""))
-  return found
-}
+const words = (text: string): Array<Array<string>> =>
+  text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((word) => word !== "").map((word) => [...word])
 
 /** What a stored value is found by. */
-export const valueTokens = (blindIndex: BlindIndex["Service"], purpose: BlindIndexPurpose, value: string) =>
-  [...new Set([...grams(value, 2), ...grams(value, 3)])].map((gram) => tokenOf(blindIndex, purpose, gram))
-
-/** What a query needs a stored value to hold (q has at least 2 characters). */
-export const queryTokens = (blindIndex: BlindIndex["Service"], purpose: BlindIndexPurpose, query: string) => {
-  const length = [...query].length
-  return [...new Set(grams(query, length === 2 ? 2 : 3))].map((gram) => tokenOf(blindIndex, purpose, gram))
+export const valueTokens = (blindIndex: BlindIndex["Service"], purpose: BlindIndexPurpose, value: string) => {
+  const prefixes = new Set<string>()
+  for (const word of words(value)) {
+    for (let length = 1; length <= Math.min(word.length, maxPrefix); length++) prefixes.add(word.slice(0, length).join(""))
+  }
+  return [...prefixes].map((prefix) => tokenOf(blindIndex, purpose, prefix))
 }
+
+/** What a query needs a stored value to hold: its words' prefixes (none when q has no letter or digit). */
+export const queryTokens = (blindIndex: BlindIndex["Service"], purpose: BlindIndexPurpose, query: string) =>
+  [...new Set(words(query).map((word) => word.slice(0, maxPrefix).join("")))].map((prefix) =>
+    tokenOf(blindIndex, purpose, prefix)
+  )

@@ -54,7 +54,10 @@ export const ListCustomersQuery = Schema.Struct({
     Schema.isMinCodePoints(2),
     Schema.isMaxCodePoints(100),
     isStorableText
-  ).annotate({ description: "Name or email contains this text, ignoring letter case" })),
+  ).annotate({
+    description: "Every word of this text begins a word of the name or of the email (words: letters and digits), " +
+      "ignoring letter case: `ada lov` finds Ada Lovelace"
+  })),
   sort: Schema.optionalKey(Sort),
   limit: Schema.optionalKey(
     PageLimit("Customers", 500, defaultPageSize)

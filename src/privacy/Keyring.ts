@@ -238,6 +238,9 @@ export class Keyring extends Context.Service<Keyring, {
         )
 
       const plainSealer: Sealer = (_field, value) => Buffer.concat([Buffer.of(plainFormat), Buffer.from(JSON.stringify(value))])
+      const missingKeySealer: Sealer = (field) => {
+        throw new UnreadableSealedValue("(new customer)", field, "no data key to seal with")
+      }
       const sealerWith = (customerId: string, dek: Buffer): Sealer => (field, value) => sealValue(dek, customerId, field, value)
 
       const openerWith = (customerId: string, dek: Buffer | undefined): Opener => (field, sealed) => {
@@ -298,7 +301,12 @@ export class Keyring extends Context.Service<Keyring, {
               ${keys.map((key) => key.wrapped.toString("base64"))}::text[]) AS k (customer_id, master_key_version, wrapped)`,
         remember: (key) => Effect.map(Clock.currentTimeMillis, (now) => store(key.customerId, key.dek, key.wrapped, now)),
         sealerFor,
-        sealerOf: (key) => Option.match(key, { onNone: () => plainSealer, onSome: (key) => sealerWith(key.customerId, key.dek) }),
+        sealerOf: (key) =>
+          Option.match(key, {
+            // No key while encrypting is a bug: refuse to write rather than write in the clear.
+            onNone: () => encrypting ? missingKeySealer : plainSealer,
+            onSome: (key) => sealerWith(key.customerId, key.dek)
+          }),
         openerFor: (customerId, wrapped) =>
           wrapped === null ? Effect.succeed(openerWith(customerId, undefined)) : Effect.map(
             unwrapped(customerId, wrapped),

@@ -28,8 +28,10 @@ ALTER TABLE customers
   ADD COLUMN email_tokens text[];
 
 CREATE UNIQUE INDEX customers_email_index_key ON customers (email_index) WHERE status <> 'DELETED';
-CREATE INDEX customers_name_tokens_idx ON customers USING gin (name_tokens);
-CREATE INDEX customers_email_tokens_idx ON customers USING gin (email_tokens);
+-- A small pending list: every search scans the whole list of not yet merged entries (with the default 4 MB, some
+-- 6,000 fresh customers cost each search ~50 ms here); creates still batch their entries.
+CREATE INDEX customers_name_tokens_idx ON customers USING gin (name_tokens) WITH (gin_pending_list_limit = 256);
+CREATE INDEX customers_email_tokens_idx ON customers USING gin (email_tokens) WITH (gin_pending_list_limit = 256);
 
 -- A keyed create's first answer keeps its personal fields sealed under the customer's data key, like the row.
 ALTER TABLE idempotency_keys ADD COLUMN response_sealed bytea;

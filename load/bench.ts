@@ -21,6 +21,8 @@
  *   BENCH_SEGMENT_EVENTS  events per customer seeded for the segments when fewer are stored [3]
  *   BENCH_SEGMENT_CHANGED  share of customers changed before the recalculation [0.01]
  *   BENCH_SEGMENT_CONCURRENCY  connections of the members paging runs [10]
+ *   BENCH_ENCRYPTION=0  skip the encryption phase (load/encryption.ts: get and create with PII_ENCRYPTION on and off,
+ *                     list search over sealed names); BENCH_ENCRYPTION_CUSTOMERS [2000], BENCH_ENCRYPTION_CONCURRENCY [50]
  *   BENCH_TARGETS     service,baseline [both]
  *   BENCH_ACCESS_LOG  comma list of scenarios also run against a service with ACCESS_LOG=true [get]; "" for none
  *   BENCH_POOL        database pool size of both servers [20]
@@ -42,6 +44,7 @@ import { fileURLToPath } from "node:url"
 import * as Jose from "jose"
 import postgres from "postgres"
 import { benchEvents, runAnalytics } from "./analytics.ts"
+import { encryptionPhase, runEncryption } from "./encryption.ts"
 import { runIngest } from "./ingest.ts"
 import { privacyPhase, runPrivacy } from "./privacy.ts"
 import { runSegments, segmentsPhase } from "./segments.ts"
@@ -256,17 +259,25 @@ const main = async () => {
   const servicesNatsUrl = natsUrl
 
   // 3. the service (runs the migrations)
-  const startService = async (accessLog: boolean) => {
-    const what = accessLog ? "service with ACCESS_LOG=true" : "service"
+  const startService = async (accessLog: boolean, encrypting = true) => {
+    const what = accessLog ? "service with ACCESS_LOG=true" : encrypting ? "service" : "service with PII_ENCRYPTION=false"
     const port = await freePort()
-    const profileArgs = env.BENCH_PROFILE === undefined || accessLog ? [] : ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_PROFILE}`]
-    const logFile = join(tmpdir(), accessLog ? "cms-bench-service-access-log.log" : "cms-bench-service.log")
+    const profileArgs = env.BENCH_PROFILE === undefined || accessLog || !encrypting
+      ? []
+      : ["--cpu-prof", `--cpu-prof-dir=${env.BENCH_PROFILE}`]
+    const logFile = join(
+      tmpdir(),
+      accessLog ? "cms-bench-service-access-log.log" : encrypting ? "cms-bench-service.log" : "cms-bench-service-plain.log"
+    )
     const child = start(what, [...profileArgs, "src/main.ts"], {
       PORT: String(port),
       DATABASE_URL: dbUrl,
       NATS_URL: servicesNatsUrl,
       JWT_SECRET: jwtSecret,
       ACCESS_LOG: String(accessLog),
+      PII_ENCRYPTION: String(encrypting),
+      // The seeded rows are bulk-loaded unsealed; sealing a million of them in the background would skew every run.
+      KEY_UPKEEP: "false",
       DB_POOL_MAX: String(pool),
       // Commands' writes have a pool of their own (src/platform/Database.ts CommandSql), as big as the baseline's.
       DB_COMMAND_POOL_MAX: String(pool)
@@ -333,6 +344,8 @@ const main = async () => {
   // The service with ACCESS_LOG=true, up only while a scenario in BENCH_ACCESS_LOG runs (its outbox relay would
   // otherwise compete with the service's during the write scenarios).
   let logged: { readonly child: ChildProcess; readonly port: number } | undefined
+  // The service with PII_ENCRYPTION=false, up only for the encryption phase.
+  let plainPort: number | undefined
   const targetOf = (kind: Target["kind"]): Target => {
     switch (kind) {
       case "service":
@@ -341,6 +354,8 @@ const main = async () => {
         return { kind, baseUrl: `http://127.0.0.1:${logged?.port}`, token }
       case "baseline":
         return { kind, baseUrl: `http://127.0.0.1:${baselinePort}` }
+      case "plain":
+        return { kind, baseUrl: `http://127.0.0.1:${plainPort}`, token }
     }
   }
   const pidOf = (kind: Target["kind"]) =>
@@ -441,6 +456,22 @@ const main = async () => {
   }
   if (logged !== undefined) await stop(logged.child)
 
+  // 8b. encryption on against off, with a second service that does not seal (up only for this phase)
+  let encryptionResult: Awaited<ReturnType<typeof runEncryption>> | undefined
+  if (encryptionPhase && targets.includes("service")) {
+    const plain = await startService(false, false)
+    plainPort = plain.port
+    try {
+      encryptionResult = await runEncryption({
+        service: targetOf("service"),
+        plain: targetOf("plain"),
+        data, warmupMs, durationMs, log
+      })
+    } finally {
+      await stop(plain.child)
+    }
+  }
+
   // 9. analytics over events at scale
   const analyticsResult = analytics
     ? await runAnalytics({ sql, service: targetOf("service"), data, warmupMs, durationMs, log })
@@ -531,6 +562,13 @@ const main = async () => {
     log()
     for (const line of accessLogLines) log(line)
   }
+  if (encryptionResult !== undefined) {
+    log()
+    for (const line of encryptionResult.verdicts) {
+      log(line)
+      if (line.includes("FAIL")) verdicts.push(line)
+    }
+  }
   log()
   log(verdicts.length === 0 ? "all targets met" : `targets missed:\n${verdicts.map((v) => `  - ${v}`).join("\n")}`)
   log()
@@ -543,6 +581,7 @@ const main = async () => {
       startedAt, customers, durationMs, warmupMs, pool, pin, node: process.version, pgVersion, seed: seedSummary, records,
       ingest: ingestResult,
       analytics: analyticsResult,
+      encryption: encryptionResult,
       segments: segmentsResult,
       privacy: privacyResult
     }, null, 2))

@@ -12,6 +12,7 @@ export type ScenarioName =
   | "update"
   | "track"
   | "track-batch"
+  | "list-search"
   | AnalyticsScenario
   | SegmentScenario
 
@@ -39,14 +40,16 @@ export interface ScenarioData {
   /** The customer with the most events, and timeline cursors at every depth of theirs (analytics phase). */
   readonly heavyCustomer?: string
   readonly timelineCursors?: ReadonlyArray<string>
+  /** Name and email fragments of customers created through the API (encryption phase, load/encryption.ts). */
+  readonly searchTerms?: ReadonlyArray<string>
   /** The segment whose members are paged, and member ids in the middle and on the last pages (segments phase). */
   readonly memberSegment?: string
   readonly memberCursors?: { readonly middle: ReadonlyArray<string>; readonly last: ReadonlyArray<string> }
 }
 
 export interface Target {
-  /** logged: a second service process with ACCESS_LOG=true. */
-  readonly kind: "service" | "logged" | "baseline"
+  /** logged: a second service process with ACCESS_LOG=true; plain: one with PII_ENCRYPTION=false. */
+  readonly kind: "service" | "logged" | "baseline" | "plain"
   readonly baseUrl: string
   /** Bearer token (service only). */
   readonly token?: string
@@ -75,6 +78,7 @@ export const describe: Record<ScenarioName, string> = {
   update: "PATCH /api/v1/customers/:id without If-Match, random id (select + update + outbox + audit)",
   track: "POST /api/v1/customers/:id/track, one event for a random seeded customer",
   "track-batch": `POST /api/v1/events/batch, ${batchSize} events for random seeded customers`,
+  "list-search": "GET /api/v1/customers?q=<name or email fragment>&limit=50 over sealed names and emails (blind-indexed tokens)",
   analytics: "GET /api/v1/customers/:id/analytics, random seeded customer",
   "analytics-heavy": "GET /api/v1/customers/:id/analytics of the customer with 100,000 events",
   insights: "GET /api/v1/customers/:id/insights, random seeded customer",
@@ -181,6 +185,11 @@ export const requestsFor = (scenario: ScenarioName, target: Target, data: Scenar
         path: `/api/v1/customers/${randomId()}`,
         // The counter makes every patch a real change (an unchanged patch is answered without writing).
         body: JSON.stringify({ age: 18 + Math.floor(Math.random() * 60), metadata: { source: "bench", touch: `${seed}.${counter++}` } })
+      })
+    case "list-search":
+      return (): RequestSpec => ({
+        method: "GET",
+        path: `/api/v1/customers?q=${encodeURIComponent(pick(data.searchTerms ?? ["lovelace"]))}&limit=50`
       })
     case "track":
       return (): RequestSpec => ({

@@ -18,6 +18,7 @@ import { EmailVerificationRepo } from "./customers/EmailVerificationRepo.ts"
 import { IdempotencyKeyRepo } from "./customers/IdempotencyKeyRepo.ts"
 import { Customers } from "./customers/Customers.ts"
 import { IdempotencyKeyExpiryLive } from "./customers/IdempotencyKeyExpiry.ts"
+import { KeyUpkeepLive } from "./customers/KeyUpkeep.ts"
 import { DestinationDeliveryLive } from "./destinations/DestinationDelivery.ts"
 import { DestinationRepo } from "./destinations/DestinationRepo.ts"
 import { Destinations } from "./destinations/Destinations.ts"
@@ -49,6 +50,7 @@ import { ConsentCommand } from "./privacy/ConsentCommand.ts"
 import { ConsentRepo } from "./privacy/ConsentRepo.ts"
 import { Consents } from "./privacy/Consents.ts"
 import { DataExport } from "./privacy/DataExport.ts"
+import { Keyring } from "./privacy/Keyring.ts"
 import { CustomerFactsRepo } from "./segments/CustomerFacts.ts"
 import { SegmentEvaluationQueue } from "./segments/EvaluationQueue.ts"
 import { RealtimeMembershipLive } from "./segments/RealtimeMembership.ts"
@@ -72,9 +74,9 @@ const ClusterLive = SingleRunner.layer({
 // are published to JetStream.
 const Platform = Layer.mergeAll(Outbox.layer, Authenticator.layer, RulesEngine.layer, AuditChain.layer).pipe(
   Layer.provideMerge(AuditLog.layer),
-  // After NATS is up: a refused AUDIT_KEY or BLIND_INDEX_KEY then fails the start without interrupting a
+  // After NATS is up: a refused AUDIT_KEY, BLIND_INDEX_KEY or MASTER_KEYS then fails the start without interrupting a
   // connection half-made.
-  Layer.provideMerge(Layer.merge(AuditSigning.layer, BlindIndex.layer)),
+  Layer.provideMerge(Layer.mergeAll(AuditSigning.layer, BlindIndex.layer, Keyring.layer)),
   Layer.provideMerge(Nats.layer)
 )
 
@@ -143,6 +145,7 @@ export const HttpAppLive = Layer.mergeAll(
   RoutesLive,
   OutboxRelayLive,
   IdempotencyKeyExpiryLive,
+  KeyUpkeepLive,
   RfmBreakpointsLive,
   ClvFitJobLive,
   SegmentCalculationRunnerLive,

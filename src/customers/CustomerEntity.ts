@@ -44,6 +44,7 @@ import { type NewEvent, Outbox } from "../platform/Outbox.ts"
 import { type AuditEntry, AuditLog } from "../privacy/AuditLog.ts"
 import { ConsentCommand } from "../privacy/ConsentCommand.ts"
 import { ConsentRepo } from "../privacy/ConsentRepo.ts"
+import { Keyring } from "../privacy/Keyring.ts"
 import { CommandSql, groupedWrites, GroupedWrites, inOneStatement } from "../platform/Database.ts"
 import { CustomerRepo, uniqueViolationOrDie } from "./CustomerRepo.ts"
 import { EmailVerificationRepo, type PendingVerification } from "./EmailVerificationRepo.ts"
@@ -155,9 +156,10 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
         const ids = writes.map((write) => write.customer.id)
         // A new customer may already match dynamic segments: queued as of the group's latest create.
         const queuedAt = new Date(Math.max(...writes.map((write) => Date.parse(write.customer.createdAt))))
+        const inserts = repo.inserts(writes.map((write) => write.customer))
         return inOneStatement(commandSql, [
-          repo.insertStatement(writes.map((write) => write.customer)),
-          ...(keyed.length === 0 ? [] : [idempotencyKeys.recordStatement(keyed)]),
+          ...inserts.statements,
+          ...(keyed.length === 0 ? [] : [idempotencyKeys.recordStatement(keyed, inserts.sealerOf)]),
           outbox.appendAllStatement(writes.map((write) => write.event)),
           audit.recordAllStatement(writes.map((write) => write.audit)),
           evaluations.queueProfileStatement(sql`SELECT unnest(${ids}::uuid[])`, queuedAt),
@@ -173,6 +175,7 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
             }))
           ))
         ]).pipe(
+          Effect.tap(() => inserts.committed),
           Effect.asVoid,
           uniqueViolationOrDie,
           Effect.catchTag("UniqueViolation", (violation) =>
@@ -239,6 +242,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
     const destinations = yield* DestinationRepo
     const evaluations = yield* SegmentEvaluationQueue
     const audit = yield* AuditLog
+    const keyring = yield* Keyring
     const { entityId } = yield* Entity.CurrentAddress
     const id = CustomerId.make(entityId)
 
@@ -342,7 +346,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           audit.recordGuardedStatement(auditEntry, guard)
         ]
         const matched = yield* groupedWrites.guarded({
-          guard: repo.updateGuard(id, before.version, outcome.state, now),
+          guard: yield* repo.updateGuard(id, before.version, outcome.state, now),
           dependents
         }).pipe(
           uniqueViolationOrDie,
@@ -368,6 +372,8 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           yield* checkVersion(before, expectedVersion)
           const after = yield* repo.markDeleted(id, before.version, erasedState(id, stateOf(before)))
           if (Option.isNone(after)) return yield* lostRace(before.version)
+          // Crypto-shredding: every copy of the customer's sealed values (backups, replicas) becomes unreadable.
+          yield* keyring.destroy(id)
           yield* verifications.remove(id)
           yield* idempotencyKeys.forgetResponses(id)
           yield* outbox.eraseCustomer(id)
@@ -384,14 +390,14 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           const before = yield* current
           const pending = yield* verifications.find(id)
           if (
-            Option.isNone(pending) || pending.value.tokenHash !== sha256(token) ||
+            Option.isNone(pending) || before.pendingEmail === null || pending.value.tokenHash !== sha256(token) ||
             (yield* isVerificationExpired(pending.value.expiresAt))
           ) {
             return yield* new InvalidVerificationToken({ field: "token" })
           }
           const after = yield* repo.update(id, before.version, {
             ...stateOf(before),
-            email: pending.value.email,
+            email: before.pendingEmail,
             emailVerified: true,
             pendingEmail: null
           }).pipe(

@@ -3,21 +3,31 @@
  * commands (which run them inside its transaction).
  */
 import { PgClient } from "@effect/sql-pg"
-import { Context, Data, Effect, Exit, Layer, Option, Request, RequestResolver } from "effect"
+import { Context, Data, Effect, Layer, Option, Request, RequestResolver, Struct } from "effect"
 import type { SqlError, Statement } from "effect/sql"
-import type { Customer, CustomerId } from "../domain/Customer.ts"
-import type { CustomerState } from "../domain/CustomerState.ts"
+import { type Customer, type CustomerId, customerModel } from "../domain/Customer.ts"
+import { type CustomerState, erasedState, stateOf } from "../domain/CustomerState.ts"
 import { type CustomerPage, type CustomerView, defaultPageSize, type ListCustomersQuery, type SortField } from "../domain/CustomerQuery.ts"
 import { InvalidCursor } from "../domain/Errors.ts"
+import { BlindIndex } from "../privacy/BlindIndex.ts"
+import { Keyring, type NewDataKey, type Sealer } from "../privacy/Keyring.ts"
 import { decodeCursor, encodeCursor } from "./Cursor.ts"
-import { type CustomerRow, customerColumns, sortColumns, stateColumns, toCustomer } from "./CustomerRow.ts"
+import { sortColumns, storedSelection, type StoredRow, storedValues, toStoredCustomer } from "./CustomerRow.ts"
+import { queryTokens, valueTokens } from "./SearchTokens.ts"
 
 const isTimeSort = (field: SortField) => field === "createdAt" || field === "updatedAt" || field === "lastActivity"
 
 /** Beyond this many matches the total is the planner's estimate: counting a million rows per page is waste. */
 const exactCountLimit = 10_000
 
-const escapeLike = (text: string) => text.replace(/[\\%_]/g, (char) => `\\${char}`)
+/** New customers' writes: their rows and data keys, to run with the creates' other writes as one statement. */
+export interface CustomerInserts {
+  readonly statements: ReadonlyArray<Statement.Statement<unknown>>
+  /** To run once the statement committed: the new data keys join the cache. */
+  readonly committed: Effect.Effect<void>
+  /** Seals under a new customer's data key, for other copies of their data written with them. */
+  readonly sealerOf: (customerId: string) => Sealer
+}
 
 export class CustomerRepo extends Context.Service<CustomerRepo, {
   /** For a command, inside its transaction. */
@@ -25,29 +35,59 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
   /** For a query: concurrent lookups share one statement. */
   lookup(id: CustomerId): Effect.Effect<Option.Option<Customer>>
   list(query: ListCustomersQuery): Effect.Effect<CustomerPage, InvalidCursor>
-  /** New customers' rows, to run with their creates' other writes as one statement. */
-  insertStatement(customers: ReadonlyArray<Customer>): Statement.Statement<unknown>
+  /** New customers' rows and data keys (personal fields sealed under them). */
+  inserts(customers: ReadonlyArray<Customer>): CustomerInserts
   update(id: CustomerId, expectedVersion: number, state: CustomerState): Effect.Effect<Option.Option<Customer>, UniqueViolation>
   /**
    * The same change as the guard of a guarded statement (Database.ts): it matches only while the row is
    * still at `expectedVersion`, and stamps `updatedAt` with the caller's instant so the caller knows the
    * resulting customer (and its event) before the write.
    */
-  updateGuard(id: CustomerId, expectedVersion: number, state: CustomerState, updatedAt: string): Statement.Statement<unknown>
+  updateGuard(
+    id: CustomerId,
+    expectedVersion: number,
+    state: CustomerState,
+    updatedAt: string
+  ): Effect.Effect<Statement.Statement<unknown>>
   markDeleted(id: CustomerId, expectedVersion: number, erased: CustomerState): Effect.Effect<Option.Option<Customer>>
   currentVersion(id: CustomerId): Effect.Effect<Option.Option<number>>
+  /**
+   * Seals up to `limit` rows written before encryption at rest (clear email and name): each gets a data key, its
+   * personal fields sealed, its blind index and search tokens, and its clear copies emptied. The number sealed
+   * (0: none left); each call commits its batch, and concurrent passes skip each other's rows.
+   */
+  sealLegacyBatch(limit: number): Effect.Effect<number>
   emailTakenByAnother(id: CustomerId, email: string): Effect.Effect<boolean>
 }>()("cms/customers/CustomerRepo") {
   static readonly layer = Layer.effect(
     CustomerRepo,
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
-      const selectColumns = sql.literal(customerColumns)
+      const keyring = yield* Keyring
+      const blindIndex = yield* BlindIndex
+      const selectColumns = sql.literal(storedSelection)
+
+      /**
+       * A stored row as its customer; a sealed value that cannot be opened is a defect (a 500, logged). An erased
+       * customer's row holds nothing personal (its key is destroyed): it reads as erasure describes it.
+       */
+      const decode = (row: StoredRow) =>
+        Effect.flatMap(keyring.openerFor(row.id, row.data_key), (open) =>
+          Effect.try({ try: () => toStoredCustomer(row, open), catch: (error) => error }).pipe(
+            Effect.orDie,
+            Effect.map((customer) =>
+              customer.status === "DELETED"
+                ? { ...customer, ...Struct.pick(erasedState(customer.id, stateOf(customer)), customerModel.personal) }
+                : customer
+            )
+          ))
+      const decodeFirst = (rows: ReadonlyArray<StoredRow>) =>
+        rows.length === 0 ? Effect.succeedNone : Effect.asSome(decode(rows[0]))
 
       const findById = Effect.fn("CustomerRepo.findById")(function*(id: CustomerId) {
-        const rows = yield* sql<CustomerRow>`SELECT ${selectColumns} FROM customers
+        const rows = yield* sql<StoredRow>`SELECT ${selectColumns} FROM customers
           WHERE id = ${id} AND status <> 'DELETED'`.pipe(Effect.orDie)
-        return Option.map(Option.fromNullishOr(rows[0]), toCustomer)
+        return yield* decodeFirst(rows)
       })
 
       class Lookup extends Request.Class<{ readonly id: CustomerId }, Option.Option<Customer>> {}
@@ -55,15 +95,19 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
       // Reads arriving together become one `id = ANY(...)` statement: one write to the
       // connection and one round trip instead of one per request.
       const lookups = RequestResolver.make<Lookup>((entries) =>
-        sql<CustomerRow>`SELECT ${selectColumns} FROM customers
+        sql<StoredRow>`SELECT ${selectColumns} FROM customers
           WHERE id = ANY(${entries.map((entry) => entry.request.id)}::uuid[]) AND status <> 'DELETED'`.pipe(
           Effect.orDie,
-          Effect.map((rows) => {
+          Effect.flatMap((rows) => {
             const found = new Map(rows.map((row) => [row.id, row]))
-            for (const entry of entries) {
+            // Each request gets its own answer: a row that cannot be opened fails that request alone.
+            return Effect.forEach(entries, (entry) => {
               const row = found.get(entry.request.id)
-              entry.completeUnsafe(Exit.succeed(row === undefined ? Option.none() : Option.some(toCustomer(row))))
-            }
+              return (row === undefined ? Effect.succeedNone : Effect.asSome(decode(row))).pipe(
+                Effect.exit,
+                Effect.map((exit) => entry.completeUnsafe(exit))
+              )
+            }, { discard: true })
           })
         )
       )
@@ -88,8 +132,13 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
           if (before !== undefined) clauses.push(sql`${sql(column)} < ${before}::timestamptz`)
         }
         if (query.q !== undefined) {
-          const pattern = `%${escapeLike(query.q)}%`
-          clauses.push(sql`(name ILIKE ${pattern} OR email ILIKE ${pattern})`)
+          // Over keyed hashes of word prefixes (SearchTokens.ts): name and email are sealed. Without a word (only
+          // punctuation) a query matches nothing.
+          const nameTokens = queryTokens(blindIndex, "name-token", query.q)
+          clauses.push(
+            nameTokens.length === 0 ? sql`FALSE` : sql`(name_tokens @> ${nameTokens}::text[]
+              OR email_tokens @> ${queryTokens(blindIndex, "email-token", query.q)}::text[])`
+          )
         }
         return clauses
       }
@@ -132,12 +181,12 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
         }
         const order = descending ? sql.literal("DESC") : sql.literal("ASC")
         const [rows, count] = yield* Effect.all([
-          sql<CustomerRow & { readonly sort_key: string }>`SELECT ${selectColumns}, ${sortKey} AS sort_key
+          sql<StoredRow & { readonly sort_key: string }>`SELECT ${selectColumns}, ${sortKey} AS sort_key
             FROM customers WHERE ${sql.and(seek)}
             ORDER BY ${column} ${order}, id ${order} LIMIT ${limit + 1}`,
           countMatches(where)
         ], { concurrency: 2 }).pipe(Effect.orDie)
-        const page = rows.slice(0, limit).map(toCustomer)
+        const page = yield* Effect.forEach(rows.slice(0, limit), decode)
         const last = rows.at(limit - 1)
         const nextCursor = rows.length > limit && last !== undefined
           ? encodeCursor(sort, last.sort_key, last.id)
@@ -150,47 +199,81 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
         return { data, nextCursor, ...count }
       })
 
-      /** A state value as a statement parameter: objects go to jsonb, lists of text to text[]. */
-      const valueOf = (state: CustomerState, column: (typeof stateColumns)[number]) => {
-        const value = state[column.field as keyof CustomerState]
-        return column.kind === "json" ? sql`${sql.json(value)}` : sql`${value as string | number | boolean | null}`
+      /**
+       * A state as written: the stored values (CustomerRow.storedValues: sealed personal fields, their clear
+       * parts, the rest as they are), then the blind index and search tokens; objects go to jsonb, lists of
+       * text to text[], ciphertexts and digests to bytea. Without a sealer (erasure) nothing personal remains.
+       */
+      const writtenValues = (state: CustomerState, seal: Sealer | null) => {
+        const values = storedValues(state, seal).map(({ column, kind, value }) => ({
+          column,
+          value: kind === "json" && value !== null ? sql`${sql.json(value)}` : sql`${value as string | number | boolean | Uint8Array | null}`
+        }))
+        const indexed = seal !== null
+        // Without encryption (the benchmark's baseline) there are no search tokens: what the comparison measures
+        // is the whole cost of sealing, search tokens included. The blind index stays: uniqueness rests on it.
+        const tokens = indexed && keyring.encrypting
+        values.push(
+          { column: "email_index", value: sql`${indexed ? blindIndex.email(state.email) : null}` },
+          { column: "name_tokens", value: sql`${tokens ? valueTokens(blindIndex, "name-token", state.name) : null}::text[]` },
+          { column: "email_tokens", value: sql`${tokens ? valueTokens(blindIndex, "email-token", state.email) : null}::text[]` }
+        )
+        return values
       }
-      const insertColumns = sql.literal(stateColumns.map((column) => column.column).join(", "))
-      const assignments = (state: CustomerState) =>
-        sql.csv(stateColumns.map((column) => sql`${sql(column.column)} = ${valueOf(state, column)}`))
+      const assignments = (state: CustomerState, seal: Sealer | null) =>
+        sql.csv(writtenValues(state, seal).map(({ column, value }) => sql`${sql(column)} = ${value}`))
 
-      const insertStatement = (customers: ReadonlyArray<Customer>) =>
-        sql`INSERT INTO customers (id, ${insertColumns}, version, created_at, updated_at, last_activity)
+      const inserts = (customers: ReadonlyArray<Customer>): CustomerInserts => {
+        const keys = customers.map((customer) => keyring.newDataKey(customer.id))
+        const sealers = keys.map(keyring.sealerOf)
+        const rows = customers.map((customer, index) => writtenValues(customer, sealers[index]))
+        const created = keys.flatMap((key): Array<NewDataKey> => Option.isSome(key) ? [key.value] : [])
+        const insertColumns = sql.literal(rows[0].map(({ column }) => column).join(", "))
+        const customerRows = sql`INSERT INTO customers (id, ${insertColumns}, version, created_at, updated_at, last_activity)
           VALUES ${
-          sql.csv(customers.map((customer) =>
-            sql`(${customer.id}, ${sql.csv(stateColumns.map((column) => valueOf(customer, column)))},
+          sql.csv(customers.map((customer, index) =>
+            sql`(${customer.id}, ${sql.csv(rows[index].map(({ value }) => value))},
               ${customer.version}, ${customer.createdAt}, ${customer.updatedAt}, ${customer.lastActivity})`
           ))
         }`
+        const sealerById = new Map(customers.map((customer, index) => [customer.id as string, sealers[index]]))
+        return {
+          statements: created.length === 0 ? [customerRows] : [customerRows, keyring.insertStatement(created)],
+          committed: Effect.forEach(created, keyring.remember, { discard: true }),
+          sealerOf: (customerId) => sealerById.get(customerId)!
+        }
+      }
 
       const update = Effect.fn("CustomerRepo.update")(
         function*(id: CustomerId, expectedVersion: number, state: CustomerState) {
-          const rows = yield* sql<CustomerRow>`UPDATE customers SET ${assignments(state)},
+          const seal = yield* keyring.sealerFor(id)
+          const rows = yield* sql<StoredRow>`UPDATE customers SET ${assignments(state, seal)},
               updated_at = now(), version = version + 1
             WHERE id = ${id} AND version = ${expectedVersion} AND status <> 'DELETED'
             RETURNING ${selectColumns}`.pipe(uniqueViolationOrDie)
-          return Option.map(Option.fromNullishOr(rows[0]), toCustomer)
+          return yield* decodeFirst(rows)
         }
       )
 
       const updateGuard = (id: CustomerId, expectedVersion: number, state: CustomerState, updatedAt: string) =>
-        sql`UPDATE customers SET ${assignments(state)}, updated_at = ${updatedAt}, version = version + 1
-          WHERE id = ${id} AND version = ${expectedVersion} AND status <> 'DELETED'
-          RETURNING id`
+        Effect.map(keyring.sealerFor(id), (seal) =>
+          sql`UPDATE customers SET ${assignments(state, seal)}, updated_at = ${updatedAt}, version = version + 1
+            WHERE id = ${id} AND version = ${expectedVersion} AND status <> 'DELETED'
+            RETURNING id`)
 
-      /** Writes the erased state it is given, whole: what erasure keeps is CustomerState.erasedState's to say. */
+      /**
+       * Writes the erased state it is given (what erasure keeps is CustomerState.erasedState's to say), except
+       * that no personal column keeps anything, sealed or not: the customer's data key is destroyed with it.
+       * Answers the customer as erased (the personal fields as `erased` has them).
+       */
       const markDeleted = Effect.fn("CustomerRepo.markDeleted")(
         function*(id: CustomerId, expectedVersion: number, erased: CustomerState) {
-          const rows = yield* sql<CustomerRow>`UPDATE customers SET ${assignments(erased)},
+          const rows = yield* sql<StoredRow>`UPDATE customers SET ${assignments(erased, null)},
               deleted_at = now(), updated_at = now(), version = version + 1
             WHERE id = ${id} AND version = ${expectedVersion} AND status <> 'DELETED'
             RETURNING ${selectColumns}`.pipe(Effect.orDie)
-          return Option.map(Option.fromNullishOr(rows[0]), toCustomer)
+          const stored = yield* decodeFirst(rows)
+          return Option.map(stored, (customer): Customer => ({ ...customer, ...erased }))
         }
       )
 
@@ -204,17 +287,40 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
       /** Whether another live customer holds the address, in any letter case. */
       const emailTakenByAnother = Effect.fn("CustomerRepo.emailTakenByAnother")(
         function*(id: CustomerId, email: string) {
+          // Rows written before encryption have no blind index until sealed: their clear address counts too.
           const rows = yield* sql`SELECT 1 FROM customers
-            WHERE lower(email) = lower(${email}) AND status <> 'DELETED' AND id <> ${id}`.pipe(Effect.orDie)
+            WHERE (email_index = ${blindIndex.email(email)} OR lower(email) = lower(${email}))
+              AND status <> 'DELETED' AND id <> ${id}`.pipe(Effect.orDie)
           return rows.length > 0
         }
       )
 
+      const sealLegacyBatch = Effect.fn("CustomerRepo.sealLegacyBatch")(function*(limit: number) {
+        return yield* sql.withTransaction(Effect.gen(function*() {
+          const rows = yield* sql<StoredRow>`SELECT ${selectColumns} FROM customers WHERE email IS NOT NULL
+            ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED`
+          for (const row of rows) {
+            // Read as it is (the clear columns), written as every row is now; an erased row keeps nothing personal.
+            const customer = yield* decode(row)
+            const key = row.data_key === null ? keyring.newDataKey(row.id) : Option.none()
+            const seal = customer.status === "DELETED"
+              ? null
+              : row.data_key === null
+              ? keyring.sealerOf(key)
+              : yield* keyring.sealerFor(row.id)
+            if (Option.isSome(key) && seal !== null) yield* keyring.insertStatement([key.value])
+            yield* sql`UPDATE customers SET ${assignments(stateOf(customer), seal)} WHERE id = ${row.id}`
+          }
+          return rows.length
+        })).pipe(Effect.orDie)
+      })
+
       return CustomerRepo.of({
+        sealLegacyBatch,
         findById,
         lookup,
         list,
-        insertStatement,
+        inserts,
         update,
         updateGuard,
         markDeleted,

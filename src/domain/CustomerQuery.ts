@@ -5,7 +5,11 @@ import { InstantText } from "./Instant.ts"
 import { CountryCode } from "./Reference.ts"
 import { PageLimit } from "./Paging.ts"
 
-export const SortField = Schema.Literals(["createdAt", "updatedAt", "lastActivity", "name", "email"])
+/**
+ * Name and email are sealed at rest (docs/privacy.md), so the database cannot order by them: the sorts are by
+ * the service's timestamps only.
+ */
+export const SortField = Schema.Literals(["createdAt", "updatedAt", "lastActivity"])
 export type SortField = typeof SortField.Type
 
 /** `createdAt` ascending, `-createdAt` descending. */
@@ -50,7 +54,10 @@ export const ListCustomersQuery = Schema.Struct({
     Schema.isMinCodePoints(2),
     Schema.isMaxCodePoints(100),
     isStorableText
-  ).annotate({ description: "Name or email contains this text, ignoring letter case" })),
+  ).annotate({
+    description: "Every word of this text begins a word of the name or of the email (words: letters and digits), " +
+      "ignoring letter case: `ada lov` finds Ada Lovelace"
+  })),
   sort: Schema.optionalKey(Sort),
   limit: Schema.optionalKey(
     PageLimit("Customers", 500, defaultPageSize)

@@ -9,7 +9,7 @@ import { createHmac } from "node:crypto"
 import { configuredKey } from "./ConfiguredKey.ts"
 
 /** What a digest is of; part of the hashed input. */
-export type BlindIndexPurpose = "email" | "name-token"
+export type BlindIndexPurpose = "email" | "name-token" | "email-token"
 
 /** An email as compared for identity: letter case does not make another address (as customers' uniqueness). */
 export const normalizedEmail = (email: string) => email.trim().toLowerCase()

@@ -1,15 +1,16 @@
 /**
  * The row mapping derived from the Customer schema, against the real
- * database: any customer's state written through it reads back unchanged, and
- * deletion writes the whole erased state the schema derives.
+ * database: any customer's state written through it (personal fields sealed)
+ * reads back unchanged, and deletion leaves nothing personal in the row.
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Struct } from "effect"
 import { CustomerRepo } from "../../src/customers/CustomerRepo.ts"
-import { type CustomerRow, customerColumns, toCustomer } from "../../src/customers/CustomerRow.ts"
-import { Customer, CustomerId } from "../../src/domain/Customer.ts"
-import { createdCustomer, erasedState, personalFields, stateOf } from "../../src/domain/CustomerState.ts"
+import { storedSelection, type StoredRow, toStoredCustomer } from "../../src/customers/CustomerRow.ts"
+import { Customer, CustomerId, customerModel } from "../../src/domain/Customer.ts"
+import { createdCustomer, erasedState, stateOf } from "../../src/domain/CustomerState.ts"
+import { Keyring } from "../../src/privacy/Keyring.ts"
 import { customersPath, newCustomer, uniqueEmail } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
 import { call, createCustomer } from "../support/Http.ts"
@@ -17,12 +18,19 @@ import { call, createCustomer } from "../support/Http.ts"
 // The repository on the test's own connection to the service's (migrated) database.
 const Env = CustomerRepo.layer.pipe(Layer.provideMerge(testServiceWithDatabase({ nats: false })))
 
-const storedRow = (id: string) =>
+const rawRow = (id: string) =>
   Effect.flatMap(PgClient.PgClient, (sql) =>
-    sql<CustomerRow>`SELECT ${sql.literal(customerColumns)} FROM customers WHERE id = ${id}`.pipe(
+    sql<StoredRow>`SELECT ${sql.literal(storedSelection)} FROM customers WHERE id = ${id}`.pipe(
       Effect.orDie,
-      Effect.map((rows) => toCustomer(rows[0]))
+      Effect.map((rows) => rows[0])
     ))
+
+const storedRow = (id: string) =>
+  Effect.gen(function*() {
+    const row = yield* rawRow(id)
+    const open = yield* (yield* Keyring).openerFor(id, row.data_key)
+    return toStoredCustomer(row, open)
+  })
 
 layer(Env, { excludeTestServices: true })("the customer row mapping", (it) => {
   it.effect.prop("any customer's state is written and read back unchanged", [Customer], ([generated]) =>
@@ -32,7 +40,9 @@ layer(Env, { excludeTestServices: true })("the customer row mapping", (it) => {
       const state = JSON.parse(JSON.stringify({ ...stateOf(generated), email: uniqueEmail("row") }))
       const id = CustomerId.make(crypto.randomUUID())
       const customer = createdCustomer(id, state, new Date().toISOString())
-      yield* repo.insertStatement([customer]).pipe(Effect.orDie)
+      const inserts = repo.inserts([customer])
+      yield* Effect.forEach(inserts.statements, (statement) => statement.pipe(Effect.orDie), { discard: true })
+      yield* inserts.committed
       const stored = yield* storedRow(id)
       assert.deepStrictEqual(stateOf(stored), state)
       assert.deepStrictEqual(stored, customer)
@@ -59,7 +69,7 @@ layer(Env, { excludeTestServices: true })("the customer row mapping", (it) => {
       assert.deepStrictEqual(yield* storedRow(created.id), updated)
     }))
 
-  it.effect("deletion stores the erased state: every personal column emptied or replaced", () =>
+  it.effect("deletion stores the erased state, and no personal column keeps anything, sealed or clear", () =>
     Effect.gen(function*() {
       const created = yield* createCustomer(newCustomer({
         name: "Paula Personal",
@@ -73,12 +83,14 @@ layer(Env, { excludeTestServices: true })("the customer row mapping", (it) => {
       assert.strictEqual((yield* call("DELETE", `${customersPath}/${created.id}`)).status, 204)
       const stored = yield* storedRow(created.id)
       const expected = erasedState(created.id, stateOf(created))
-      assert.deepStrictEqual(stateOf(stored), expected)
-      // Each personal field the customer had filled in now holds something else.
-      for (const field of personalFields.filter((field) => field !== "emailVerified" && field !== "pendingEmail")) {
-        assert.notDeepEqual(stored[field], created[field], field)
-      }
-      assert.notInclude(JSON.stringify(stored), "Paula")
-      assert.notInclude(JSON.stringify(stored), created.email)
+      for (const field of customerModel.personal) assert.isNull(stored[field], field)
+      assert.deepStrictEqual(
+        Struct.omit(stateOf(stored), customerModel.personal),
+        Struct.omit(expected, customerModel.personal)
+      )
+      const row = yield* rawRow(created.id)
+      assert.isNull(row.data_key, "the data key is destroyed")
+      assert.notInclude(JSON.stringify(row), "Paula")
+      assert.notInclude(JSON.stringify(row), created.email)
     }))
 })

@@ -6,6 +6,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Result } from "effect"
+import { BlindIndex } from "../../src/privacy/BlindIndex.ts"
 import type { Actor } from "../../src/domain/Access.ts"
 import { type CreateCustomer, CustomerId } from "../../src/domain/Customer.ts"
 import { CustomerCreation } from "../../src/customers/CustomerEntity.ts"
@@ -305,7 +306,8 @@ layer(Env, { excludeTestServices: true })("POST /api/v1/customers with an Idempo
       assert.deepStrictEqual(yield* writeCounts, countsAfterFirst)
 
       const sql = yield* PgClient.PgClient
-      const rows = yield* sql`SELECT id FROM customers WHERE lower(email) = lower(${input.email})`
+      // Through the blind index: the address itself is sealed.
+      const rows = yield* sql`SELECT id FROM customers WHERE email_index = ${(yield* BlindIndex).email(input.email)}`
       assert.strictEqual(rows.length, 1)
     }))
 
@@ -370,7 +372,8 @@ layer(Env, { excludeTestServices: true })("POST /api/v1/customers with an Idempo
       const [id] = ids
 
       const sql = yield* PgClient.PgClient
-      const rows = yield* sql<{ readonly id: string }>`SELECT id FROM customers WHERE lower(email) = lower(${input.email})`
+      const rows = yield* sql<{ readonly id: string }>`SELECT id FROM customers
+        WHERE email_index = ${(yield* BlindIndex).email(input.email)}`
       assert.deepStrictEqual(rows.map((row) => row.id), [id])
       const events = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM outbox
         WHERE subject = ${`customers.${id}.created`}`

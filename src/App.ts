@@ -46,6 +46,8 @@ import { AuditLog } from "./privacy/AuditLog.ts"
 import { AuditSigning } from "./privacy/AuditSigning.ts"
 import { BlindIndex } from "./privacy/BlindIndex.ts"
 import { DataExport } from "./privacy/DataExport.ts"
+import { Erasure, ErasureWorkerLive } from "./privacy/Erasure.ts"
+import { ErasureRequests } from "./privacy/ErasureRequests.ts"
 import { CustomerFactsRepo } from "./segments/CustomerFacts.ts"
 import { SegmentEvaluationQueue } from "./segments/EvaluationQueue.ts"
 import { RealtimeMembershipLive } from "./segments/RealtimeMembership.ts"
@@ -90,7 +92,9 @@ const CustomersFeature = CustomerEntityLayer.pipe(
       // Creates and updates queue the customer for real-time segment membership (so do folds of their events).
       SegmentEvaluationQueue.layer,
       // Updates of different customers running at the same time commit together.
-      GroupedWrites.layer
+      GroupedWrites.layer,
+      // Erasure requests and the suppression list: written by Delete, checked by creates.
+      Erasure.layer
     )
   ),
   Layer.provideMerge(ClusterLive)
@@ -125,6 +129,7 @@ export const ServicesLive = Layer.mergeAll(
   AnalyticsFeature,
   // A person's export reads every feature's data about them.
   DataExport.layer.pipe(Layer.provide([CustomersFeature, AnalyticsFeature, EventsFeature])),
+  ErasureRequests.layer.pipe(Layer.provide(CustomersFeature)),
   Health.layer
 ).pipe(
   Layer.provideMerge(Platform),
@@ -146,7 +151,8 @@ export const HttpAppLive = Layer.mergeAll(
   EventPublisherLive,
   RollupFolderLive,
   SignupCountsLive,
-  AuditSealerLive
+  AuditSealerLive,
+  ErasureWorkerLive
 )
 
 /**

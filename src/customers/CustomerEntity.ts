@@ -27,6 +27,7 @@ import {
   EmailAlreadyExists,
   Forbidden,
   IdempotencyKeyReused,
+  IdentitySuppressed,
   InvalidStatusTransition,
   InvalidVerificationToken,
   ReadOnlyFieldChanged,
@@ -40,6 +41,8 @@ import { SegmentEvaluationQueue } from "../segments/EvaluationQueue.ts"
 import { SegmentRepo } from "../segments/SegmentRepo.ts"
 import { type NewEvent, Outbox } from "../platform/Outbox.ts"
 import { type AuditEntry, AuditLog } from "../privacy/AuditLog.ts"
+import { Erasure } from "../privacy/Erasure.ts"
+import { anonymizedState, changedFields } from "../domain/Erasure.ts"
 import { CommandSql, groupedWrites, GroupedWrites, inOneStatement } from "../platform/Database.ts"
 import { CustomerRepo, uniqueViolationOrDie } from "./CustomerRepo.ts"
 import { EmailVerificationRepo, type PendingVerification } from "./EmailVerificationRepo.ts"
@@ -55,7 +58,7 @@ export const Idempotency = Schema.Struct({ principal: Schema.String, key: Schema
 export const Create = Rpc.make("Create", {
   payload: { ...CommandContext, input: CreateCustomer, idempotency: Schema.NullOr(Idempotency) },
   success: Schema.Struct({ customer: Customer, replayed: Schema.Boolean }),
-  error: Schema.Union([EmailAlreadyExists, ConsentRequired, IdempotencyKeyReused, CustomerDeleted])
+  error: Schema.Union([EmailAlreadyExists, IdentitySuppressed, ConsentRequired, IdempotencyKeyReused, CustomerDeleted])
 })
 
 export const Update = Rpc.make("Update", {
@@ -82,7 +85,14 @@ export const ConfirmEmail = Rpc.make("ConfirmEmail", {
   error: Schema.Union([CustomerNotFound, InvalidVerificationToken, EmailAlreadyExists])
 })
 
-export const CustomerEntity = Entity.make("Customer", [Create, Update, Delete, ConfirmEmail])
+/** Irreversible removal of the identifying fields; a customer already anonymous is answered as it is. */
+export const Anonymize = Rpc.make("Anonymize", {
+  payload: { ...CommandContext, reason: Schema.NullOr(Schema.String) },
+  success: Customer,
+  error: CustomerNotFound
+})
+
+export const CustomerEntity = Entity.make("Customer", [Create, Update, Delete, ConfirmEmail, Anonymize])
 
 /** One command, one transaction: commit, then wake the relay; errors leave the transaction rolled back. */
 const commandTransaction = (sql: PgClient.PgClient, outbox: Outbox["Service"]) =>
@@ -110,7 +120,7 @@ class CreateWrite extends Request.Class<{
   readonly keyed: KeyedAnswer | null
   readonly event: NewEvent
   readonly audit: AuditEntry
-}, void, EmailAlreadyExists | IdempotencyKeyReused> {}
+}, void, EmailAlreadyExists | IdentitySuppressed | IdempotencyKeyReused> {}
 
 /**
  * A customer's first command. Its entity runs it when a retry may race the
@@ -121,7 +131,7 @@ class CreateWrite extends Request.Class<{
 export class CustomerCreation extends Context.Service<CustomerCreation, {
   create(id: CustomerId, command: typeof Create.payloadSchema.Type): Effect.Effect<
     typeof Create.successSchema.Type,
-    EmailAlreadyExists | ConsentRequired | IdempotencyKeyReused | CustomerDeleted
+    EmailAlreadyExists | IdentitySuppressed | ConsentRequired | IdempotencyKeyReused | CustomerDeleted
   >
 }>()("cms/customers/CustomerCreation") {
   static readonly layer = Layer.effect(
@@ -134,6 +144,7 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
       const outbox = yield* Outbox
       const audit = yield* AuditLog
       const evaluations = yield* SegmentEvaluationQueue
+      const erasure = yield* Erasure
 
       /**
        * Everything a group of creates writes, known before it writes, as one statement: atomic without a
@@ -145,6 +156,8 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
         // A new customer may already match dynamic segments: queued as of the group's latest create.
         const queuedAt = new Date(Math.max(...writes.map((write) => Date.parse(write.customer.createdAt))))
         return inOneStatement(commandSql, [
+          // An erased person's address is refused (the statement fails) before anything is written.
+          erasure.suppressionProbeStatement(writes.map((write) => write.customer.email)),
           repo.insertStatement(writes.map((write) => write.customer)),
           ...(keyed.length === 0 ? [] : [idempotencyKeys.recordStatement(keyed)]),
           outbox.appendAllStatement(writes.map((write) => write.event)),
@@ -154,8 +167,10 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
           Effect.asVoid,
           uniqueViolationOrDie,
           Effect.catchTag("UniqueViolation", (violation) =>
-            Effect.fail<EmailAlreadyExists | IdempotencyKeyReused>(
-              violation.constraint.includes("email")
+            Effect.fail<EmailAlreadyExists | IdentitySuppressed | IdempotencyKeyReused>(
+              violation.constraint === "identity_suppressed"
+                ? new IdentitySuppressed({ field: "email" })
+                : violation.constraint.includes("email")
                 ? emailTaken()
                 : new IdempotencyKeyReused({ field: "Idempotency-Key" })
             ))
@@ -217,6 +232,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
     const destinations = yield* DestinationRepo
     const evaluations = yield* SegmentEvaluationQueue
     const audit = yield* AuditLog
+    const erasure = yield* Erasure
     const { entityId } = yield* Entity.CurrentAddress
     const id = CustomerId.make(entityId)
 
@@ -351,7 +367,37 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           yield* destinations.eraseCustomer(id)
           yield* outbox.append({ type: "customer.deleted", ...changeOf(after.value, actor, requestId) })
           yield* audit.record({ actor, action: "customer.delete", customerId: id, requestId, fields: [] })
-        })),
+          // The steps after this transaction (data key, JetStream purge, publication) resume from this row.
+          yield* erasure.begin({ customerId: id, email: before.email, actor, requestId })
+        }).pipe(Effect.tap(() => erasure.wake))),
+
+      Anonymize: ({ payload: { actor, requestId, reason } }) =>
+        transact(Effect.gen(function*() {
+          const before = yield* current
+          const state = anonymizedState(id, stateOf(before))
+          const changes = changedFields(stateOf(before), state)
+          if (changes.length === 0) return before
+          const after = yield* repo.update(id, before.version, state).pipe(
+            // The anonymous address is derived from the id: no one else can hold it.
+            Effect.catchTag("UniqueViolation", Effect.die),
+            Effect.flatMap(Option.match({ onNone: () => lostRace(before.version), onSome: Effect.succeed }))
+          )
+          yield* verifications.remove(id)
+          // Stored create answers and waiting events hold the profile as it was.
+          yield* idempotencyKeys.forgetResponses(id)
+          yield* outbox.stripPersonal(id)
+          yield* evaluations.queueProfileStatement(sql`SELECT ${id}::uuid`, new Date(after.updatedAt)).pipe(Effect.orDie)
+          yield* outbox.append({ type: "customer.anonymized", ...changeOf(after, actor, requestId), changes })
+          yield* audit.record({
+            actor,
+            action: "customer.anonymize",
+            customerId: id,
+            requestId,
+            fields: changes,
+            ...(reason === null ? {} : { reason })
+          })
+          return after
+        }).pipe(Effect.catchTag("VersionConflict", Effect.die))),
 
       ConfirmEmail: ({ payload: { actor, requestId, token } }) =>
         transact(Effect.gen(function*() {

@@ -15,7 +15,7 @@ import { RpcRoutesLive } from "../rpc/RpcDoor.ts"
 import { AnalyticsHttpLive } from "./AnalyticsHttp.ts"
 import { ApiKeysHttpLive } from "./ApiKeysHttp.ts"
 import { AuditHttpLive } from "./AuditHttp.ts"
-import { PrivacyHttpLive } from "./PrivacyHttp.ts"
+import { PrivacyHttpLive, SuppressionsHttpLive } from "./PrivacyHttp.ts"
 import { AuthenticationLive, AuthorizationLive } from "./Authentication.ts"
 import { CustomerAnalyticsHttpLive } from "./CustomerAnalyticsHttp.ts"
 import { CustomersHttpLive } from "./CustomersHttp.ts"
@@ -41,7 +41,8 @@ const ApiRoutes = HttpApiBuilder.layer(Api).pipe(
     SystemHttpLive,
     ApiKeysHttpLive,
     AuditHttpLive,
-    PrivacyHttpLive
+    PrivacyHttpLive,
+    SuppressionsHttpLive
   ]),
   // The pipeline resolves middlewares when the routes are built, as well as the handlers when they run.
   Layer.provideMerge(

@@ -42,7 +42,7 @@ import { SegmentRepo } from "../segments/SegmentRepo.ts"
 import { type NewEvent, Outbox } from "../platform/Outbox.ts"
 import { type AuditEntry, AuditLog } from "../privacy/AuditLog.ts"
 import { Erasure } from "../privacy/Erasure.ts"
-import { anonymizedState, changedFields } from "../domain/Erasure.ts"
+import { anonymizedState, fieldsChanged } from "../domain/Erasure.ts"
 import { CommandSql, groupedWrites, GroupedWrites, inOneStatement } from "../platform/Database.ts"
 import { CustomerRepo, uniqueViolationOrDie } from "./CustomerRepo.ts"
 import { EmailVerificationRepo, type PendingVerification } from "./EmailVerificationRepo.ts"
@@ -375,7 +375,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
         transact(Effect.gen(function*() {
           const before = yield* current
           const state = anonymizedState(id, stateOf(before))
-          const changes = changedFields(stateOf(before), state)
+          const changes = fieldsChanged(stateOf(before), state)
           if (changes.length === 0) return before
           const after = yield* repo.update(id, before.version, state).pipe(
             // The anonymous address is derived from the id: no one else can hold it.

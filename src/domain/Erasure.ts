@@ -98,7 +98,7 @@ export const anonymizedState = (id: string, current: CustomerState): CustomerSta
 })
 
 /** The fields an anonymisation changed, by name (audit entries and the event list names, never values). */
-export const changedFields = (before: CustomerState, after: CustomerState): ReadonlyArray<string> =>
+export const fieldsChanged = (before: CustomerState, after: CustomerState): ReadonlyArray<string> =>
   (Object.keys(after) as ReadonlyArray<keyof CustomerState>).filter((field) =>
     JSON.stringify(before[field]) !== JSON.stringify(after[field])
   )

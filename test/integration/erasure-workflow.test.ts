@@ -44,6 +44,19 @@ layer(Env, { excludeTestServices: true, timeout: 120_000 })("DELETE /api/v1/cust
       assert.isNull(done.nextAttemptAt)
     }))
 
+  it.effect("a request still pending past its deadline is reported overdue", () =>
+    Effect.gen(function*() {
+      const customer = yield* createCustomer()
+      const sql = yield* PgClient.PgClient
+      // As if the steps had been failing for a month: pending, past the deadline, next attempt later.
+      yield* sql`INSERT INTO erasure_requests (id, customer_id, requested_at, deadline, requested_by, status, steps,
+          next_attempt_at)
+        VALUES (${crypto.randomUUID()}, ${customer.id}, now() - interval '31 days', now() - interval '1 day',
+          'user:test', 'pending', '[]', now() + interval '1 hour')`.pipe(Effect.orDie)
+      const request = yield* erasureOf(customer.id)
+      assert.deepInclude(request, { status: "pending", overdue: true })
+    }))
+
   it.effect("asked again for an erased customer, answers the same request", () =>
     Effect.gen(function*() {
       const customer = yield* createCustomer()

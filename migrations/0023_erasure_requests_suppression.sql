@@ -28,8 +28,10 @@ CREATE TABLE identity_suppressions (
 
 -- A create whose address is suppressed fails inside its own statement (one index probe, no extra round trip):
 -- the statement calls this on each suppressed digest it finds. A unique violation naming the constraint
--- `identity_suppressed`, so the grouped-writes fallback (each create alone) isolates the one at fault.
-CREATE FUNCTION refuse_suppressed_identity(digest bytea) RETURNS boolean LANGUAGE plpgsql AS $$
+-- `identity_suppressed`, so the grouped-writes fallback (each create alone) isolates the one at fault. Costly
+-- on purpose: a filter evaluates its cheaper conditions (the digest's equality) first, so it is called only
+-- on a row that matched, whatever the plan.
+CREATE FUNCTION refuse_suppressed_identity(digest bytea) RETURNS boolean LANGUAGE plpgsql COST 10000 AS $$
 BEGIN
   RAISE EXCEPTION 'identity suppressed' USING ERRCODE = 'unique_violation', CONSTRAINT = 'identity_suppressed';
 END

@@ -51,6 +51,8 @@ import { ConsentRepo } from "./privacy/ConsentRepo.ts"
 import { Consents } from "./privacy/Consents.ts"
 import { DataExport } from "./privacy/DataExport.ts"
 import { Keyring } from "./privacy/Keyring.ts"
+import { Erasure, ErasureWorkerLive } from "./privacy/Erasure.ts"
+import { ErasureRequests } from "./privacy/ErasureRequests.ts"
 import { CustomerFactsRepo } from "./segments/CustomerFacts.ts"
 import { SegmentEvaluationQueue } from "./segments/EvaluationQueue.ts"
 import { RealtimeMembershipLive } from "./segments/RealtimeMembership.ts"
@@ -98,7 +100,9 @@ const CustomersFeature = CustomerEntityLayer.pipe(
       SegmentEvaluationQueue.layer,
       // Updates of different customers running at the same time commit together.
       GroupedWrites.layer,
-      ConsentRepo.layer
+      ConsentRepo.layer,
+      // Erasure requests and the suppression list: written by Delete, checked by creates.
+      Erasure.layer
     )
   ),
   Layer.provideMerge(ClusterLive)
@@ -134,6 +138,7 @@ export const ServicesLive = Layer.mergeAll(
   AnalyticsFeature,
   // A person's export reads every feature's data about them.
   DataExport.layer.pipe(Layer.provide([CustomersFeature, AnalyticsFeature, EventsFeature, ConsentRepo.layer])),
+  ErasureRequests.layer.pipe(Layer.provide(CustomersFeature)),
   Health.layer
 ).pipe(
   Layer.provideMerge(Platform),
@@ -156,7 +161,8 @@ export const HttpAppLive = Layer.mergeAll(
   EventPublisherLive,
   RollupFolderLive,
   SignupCountsLive,
-  AuditSealerLive
+  AuditSealerLive,
+  ErasureWorkerLive
 )
 
 /**

@@ -44,6 +44,15 @@ import {
   VerifyEmailErrors
 } from "../domain/Errors.ts"
 import { EventType } from "../domain/Event.ts"
+import {
+  AnonymizeCustomerErrors,
+  EraseCustomerDataErrors,
+  ErasureReason,
+  ErasureRequest,
+  GetErasureErrors,
+  LiftSuppression,
+  LiftSuppressionErrors
+} from "../domain/Erasure.ts"
 import { maxBulkMembershipIds } from "../domain/Segment.ts"
 import { RegisteredEventType, RegisterEventType, TrackingPlanTypes } from "../domain/TrackingPlan.ts"
 import { ConsentRpc } from "./ConsentRpc.ts"
@@ -67,7 +76,10 @@ const customerCalls: ReadonlySet<string> = new Set([
   "GetCustomerInsights",
   "GetCustomerConsent",
   "ChangeCustomerConsent",
-  "ListCustomerConsentHistory"
+  "ListCustomerConsentHistory",
+  "EraseCustomerData",
+  "GetCustomerErasure",
+  "AnonymizeCustomer"
 ])
 
 /** How many customers a call can answer with, counted against `maxCustomersPerRequest`. */
@@ -148,6 +160,25 @@ export class CustomerOperationsRpc extends RpcGroup.make(
     success: CustomerInsights,
     error: Schema.Union(CustomerAnalyticsErrors)
   }).annotate(RequiredPermission, "analytics:read"),
+  Rpc.make("EraseCustomerData", {
+    payload: { id: CustomerId },
+    success: ErasureRequest,
+    error: Schema.Union(EraseCustomerDataErrors)
+  }).annotate(RequiredPermission, "customers:delete"),
+  Rpc.make("GetCustomerErasure", {
+    payload: { id: CustomerId },
+    success: ErasureRequest,
+    error: Schema.Union(GetErasureErrors)
+  }).annotate(RequiredPermission, "privacy:export"),
+  Rpc.make("AnonymizeCustomer", {
+    payload: { id: CustomerId, reason: Schema.optionalKey(ErasureReason) },
+    success: Customer,
+    error: Schema.Union(AnonymizeCustomerErrors)
+  }).annotate(RequiredPermission, "privacy:anonymize"),
+  Rpc.make("LiftSuppression", {
+    payload: LiftSuppression,
+    error: Schema.Union(LiftSuppressionErrors)
+  }).annotate(RequiredPermission, "privacy:lift-suppression"),
   Rpc.make("ListEventTypes", { success: TrackingPlanTypes }),
   Rpc.make("GetEventType", {
     payload: { type: EventType },

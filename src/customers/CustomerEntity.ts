@@ -28,6 +28,7 @@ import {
   EmailAlreadyExists,
   Forbidden,
   IdempotencyKeyReused,
+  IdentitySuppressed,
   InvalidStatusTransition,
   InvalidVerificationToken,
   MarketingObjection,
@@ -45,6 +46,8 @@ import { type AuditEntry, AuditLog } from "../privacy/AuditLog.ts"
 import { ConsentCommand } from "../privacy/ConsentCommand.ts"
 import { ConsentRepo } from "../privacy/ConsentRepo.ts"
 import { Keyring } from "../privacy/Keyring.ts"
+import { Erasure } from "../privacy/Erasure.ts"
+import { anonymizedState, fieldsChanged } from "../domain/Erasure.ts"
 import { CommandSql, groupedWrites, GroupedWrites, inOneStatement } from "../platform/Database.ts"
 import { CustomerRepo, uniqueViolationOrDie } from "./CustomerRepo.ts"
 import { EmailVerificationRepo, type PendingVerification } from "./EmailVerificationRepo.ts"
@@ -60,7 +63,7 @@ export const Idempotency = Schema.Struct({ principal: Schema.String, key: Schema
 export const Create = Rpc.make("Create", {
   payload: { ...CommandContext, input: CreateCustomer, idempotency: Schema.NullOr(Idempotency) },
   success: Schema.Struct({ customer: Customer, replayed: Schema.Boolean }),
-  error: Schema.Union([EmailAlreadyExists, ConsentRequired, IdempotencyKeyReused, CustomerDeleted])
+  error: Schema.Union([EmailAlreadyExists, IdentitySuppressed, ConsentRequired, IdempotencyKeyReused, CustomerDeleted])
 })
 
 export const Update = Rpc.make("Update", {
@@ -93,7 +96,14 @@ export const ChangeConsent = Rpc.make("ChangeConsent", {
   error: Schema.Union([CustomerNotFound, VersionConflict, MarketingObjection])
 })
 
-export const CustomerEntity = Entity.make("Customer", [Create, Update, Delete, ConfirmEmail, ChangeConsent])
+/** Irreversible removal of the identifying fields; a customer already anonymous is answered as it is. */
+export const Anonymize = Rpc.make("Anonymize", {
+  payload: { ...CommandContext, reason: Schema.NullOr(Schema.String) },
+  success: Customer,
+  error: CustomerNotFound
+})
+
+export const CustomerEntity = Entity.make("Customer", [Create, Update, Delete, ConfirmEmail, ChangeConsent, Anonymize])
 
 /** One command, one transaction: commit, then wake the relay; errors leave the transaction rolled back. */
 const commandTransaction = (sql: PgClient.PgClient, outbox: Outbox["Service"]) =>
@@ -121,7 +131,7 @@ class CreateWrite extends Request.Class<{
   readonly keyed: KeyedAnswer | null
   readonly event: NewEvent
   readonly audit: AuditEntry
-}, void, EmailAlreadyExists | IdempotencyKeyReused> {}
+}, void, EmailAlreadyExists | IdentitySuppressed | IdempotencyKeyReused> {}
 
 /**
  * A customer's first command. Its entity runs it when a retry may race the
@@ -132,7 +142,7 @@ class CreateWrite extends Request.Class<{
 export class CustomerCreation extends Context.Service<CustomerCreation, {
   create(id: CustomerId, command: typeof Create.payloadSchema.Type): Effect.Effect<
     typeof Create.successSchema.Type,
-    EmailAlreadyExists | ConsentRequired | IdempotencyKeyReused | CustomerDeleted
+    EmailAlreadyExists | IdentitySuppressed | ConsentRequired | IdempotencyKeyReused | CustomerDeleted
   >
 }>()("cms/customers/CustomerCreation") {
   static readonly layer = Layer.effect(
@@ -146,6 +156,7 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
       const audit = yield* AuditLog
       const evaluations = yield* SegmentEvaluationQueue
       const consents = yield* ConsentRepo
+      const erasure = yield* Erasure
 
       /**
        * Everything a group of creates writes, known before it writes, as one statement: atomic without a
@@ -158,6 +169,8 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
         const queuedAt = new Date(Math.max(...writes.map((write) => Date.parse(write.customer.createdAt))))
         const inserts = repo.inserts(writes.map((write) => write.customer))
         return inOneStatement(commandSql, [
+          // An erased person's address is refused (the statement fails) before anything is written.
+          erasure.suppressionProbeStatement(writes.map((write) => write.customer.email)),
           ...inserts.statements,
           ...(keyed.length === 0 ? [] : [idempotencyKeys.recordStatement(keyed, inserts.sealerOf)]),
           outbox.appendAllStatement(writes.map((write) => write.event)),
@@ -179,8 +192,10 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
           Effect.asVoid,
           uniqueViolationOrDie,
           Effect.catchTag("UniqueViolation", (violation) =>
-            Effect.fail<EmailAlreadyExists | IdempotencyKeyReused>(
-              violation.constraint.includes("email")
+            Effect.fail<EmailAlreadyExists | IdentitySuppressed | IdempotencyKeyReused>(
+              violation.constraint === "identity_suppressed"
+                ? new IdentitySuppressed({ field: "email" })
+                : violation.constraint.includes("email")
                 ? emailTaken()
                 : new IdempotencyKeyReused({ field: "Idempotency-Key" })
             ))
@@ -243,6 +258,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
     const evaluations = yield* SegmentEvaluationQueue
     const audit = yield* AuditLog
     const keyring = yield* Keyring
+    const erasure = yield* Erasure
     const { entityId } = yield* Entity.CurrentAddress
     const id = CustomerId.make(entityId)
 
@@ -383,7 +399,37 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           yield* destinations.eraseCustomer(id)
           yield* outbox.append({ type: "customer.deleted", ...changeOf(after.value, actor, requestId) })
           yield* audit.record({ actor, action: "customer.delete", customerId: id, requestId, fields: [] })
-        })),
+          // The steps after this transaction (data key, JetStream purge, publication) resume from this row.
+          yield* erasure.begin({ customerId: id, email: before.email, actor, requestId })
+        }).pipe(Effect.tap(() => erasure.wake))),
+
+      Anonymize: ({ payload: { actor, requestId, reason } }) =>
+        transact(Effect.gen(function*() {
+          const before = yield* current
+          const state = anonymizedState(id, stateOf(before))
+          const changes = fieldsChanged(stateOf(before), state)
+          if (changes.length === 0) return before
+          const after = yield* repo.update(id, before.version, state).pipe(
+            // The anonymous address is derived from the id: no one else can hold it.
+            Effect.catchTag("UniqueViolation", Effect.die),
+            Effect.flatMap(Option.match({ onNone: () => lostRace(before.version), onSome: Effect.succeed }))
+          )
+          yield* verifications.remove(id)
+          // Stored create answers and waiting events hold the profile as it was.
+          yield* idempotencyKeys.forgetResponses(id)
+          yield* outbox.stripPersonal(id)
+          yield* evaluations.queueProfileStatement(sql`SELECT ${id}::uuid`, new Date(after.updatedAt)).pipe(Effect.orDie)
+          yield* outbox.append({ type: "customer.anonymized", ...changeOf(after, actor, requestId), changes })
+          yield* audit.record({
+            actor,
+            action: "customer.anonymize",
+            customerId: id,
+            requestId,
+            fields: changes,
+            ...(reason === null ? {} : { reason })
+          })
+          return after
+        }).pipe(Effect.catchTag("VersionConflict", Effect.die))),
 
       ConfirmEmail: ({ payload: { actor, requestId, token } }) =>
         transact(Effect.gen(function*() {

@@ -29,6 +29,7 @@ import {
   type UpdateCustomerErrors,
   type VerifyEmailErrors
 } from "../domain/Errors.ts"
+import type { AnonymizeCustomerErrors } from "../domain/Erasure.ts"
 import { sha256, uuidFromParts, uuidv7 } from "../platform/Ids.ts"
 import { CustomerCreation, CustomerEntity } from "./CustomerEntity.ts"
 import { CustomerRepo } from "./CustomerRepo.ts"
@@ -80,6 +81,9 @@ export class Customers extends Context.Service<Customers, {
   verifyEmail(
     options: CommandOptions & { readonly id: CustomerId; readonly token: string }
   ): Effect.Effect<Customer, ErrorOf<typeof VerifyEmailErrors>>
+  anonymize(
+    options: CommandOptions & { readonly id: CustomerId; readonly reason: string | null }
+  ): Effect.Effect<Customer, ErrorOf<typeof AnonymizeCustomerErrors>>
 }>()("cms/customers/Customers") {
   static readonly layer: Layer.Layer<Customers, never, CustomerRepo | CustomerCreation | Sharding.Sharding> = Layer.effect(
     Customers,
@@ -172,7 +176,14 @@ export class Customers extends Context.Service<Customers, {
         return yield* entityFor(id).ConfirmEmail({ actor, requestId, token }).pipe(clusterFailuresUnavailable)
       })
 
-      return Customers.of({ get, list, create, replace, update, delete: remove, verifyEmail })
+      const anonymize = Effect.fn("Customers.anonymize")(function*(
+        { actor, requestId, id, reason }: CommandOptions & { readonly id: CustomerId; readonly reason: string | null }
+      ) {
+        yield* requirePermission(actor, "privacy:anonymize")
+        return yield* entityFor(id).Anonymize({ actor, requestId, reason }).pipe(clusterFailuresUnavailable)
+      })
+
+      return Customers.of({ get, list, create, replace, update, delete: remove, verifyEmail, anonymize })
     })
   )
 }

@@ -21,7 +21,9 @@ export const Permission = Schema.Literals([
   "api-keys:manage",
   "audit:read",
   "privacy:export",
-  "consent:write"
+  "consent:write",
+  "privacy:anonymize",
+  "privacy:lift-suppression"
 ])
 export type Permission = typeof Permission.Type
 
@@ -45,8 +47,19 @@ type Grants = readonly ["customers:read", ...ReadonlyArray<Permission>]
  */
 const grants: Record<Role, Grants> = {
   admin: Permission.literals,
-  // Agents answer people's requests about their data: an export is one of them, as an erasure is.
-  agent: ["customers:read", "customers:write", "customers:delete", "events:write", "analytics:read", "privacy:export", "consent:write"],
+  // Agents answer people's requests about their data: an export is one of them, as an erasure (and reading how
+  // it goes, with `privacy:export`) and an anonymisation are. Lifting an erased identity's suppression lets
+  // the person back in: admins only.
+  agent: [
+    "customers:read",
+    "customers:write",
+    "customers:delete",
+    "events:write",
+    "analytics:read",
+    "privacy:export",
+    "privacy:anonymize",
+    "consent:write"
+  ],
   // Fleet models are the analysts' own: they read them and refit them (a fit changes no customer). Audiences
   // too: the people who define segments (marketing, product) work as analysts, and a segment changes no
   // customer's profile. Agents, who change profiles in conversations, do not define audiences.
@@ -83,7 +96,7 @@ export interface CommandOptions {
  * Permissions only a person's credential (a JWT) carries, whatever an API key's role: a leaked key
  * must not mint its successors or revoke the key that would replace it.
  */
-const notForApiKeys: ReadonlySet<Permission> = new Set(["api-keys:manage"])
+const notForApiKeys: ReadonlySet<Permission> = new Set(["api-keys:manage", "privacy:lift-suppression"])
 
 /** Whether the actor holds the permission: its role grants it, and its kind of credential may use it. */
 export const holds = (actor: Actor, permission: Permission): boolean =>

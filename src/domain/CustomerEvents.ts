@@ -70,13 +70,38 @@ export const ConsentChangedEvent = Schema.Struct({
   description: "Consent was recorded (granted or withdrawn) for one or more purposes: act on withdrawals at once"
 })
 
+export const CustomerAnonymizedEvent = Schema.Struct({
+  type: Schema.Literal("customer.anonymized"),
+  ...change,
+  changes: Schema.Array(Schema.String).annotate({ description: "The names of the fields anonymised" })
+}).annotate({
+  identifier: "CustomerAnonymizedEvent",
+  description: "A customer's identifying fields were removed for good; their behaviour and analytics stay: " +
+    "drop what you hold that identifies them"
+})
+
+export const CustomerErasedEvent = Schema.Struct({
+  type: Schema.Literal("customer.erased"),
+  eventId: EventId,
+  customerId: CustomerId,
+  erasureId: Schema.String.annotate({ description: "The erasure request (GET /api/v1/customers/<id>/erasure)" }),
+  requestedAt: Timestamp,
+  occurredAt: Timestamp
+}).annotate({
+  identifier: "CustomerErasedEvent",
+  description: "A customer's erasure is complete: the service holds nothing of the person and purged their " +
+    "messages from this stream; erase what you hold about this id"
+})
+
 export const CustomerEvent = Schema.Union([
   CustomerCreatedEvent,
   CustomerUpdatedEvent,
   CustomerDeletedEvent,
   EmailVerificationRequestedEvent,
   EmailVerifiedEvent,
-  ConsentChangedEvent
+  ConsentChangedEvent,
+  CustomerAnonymizedEvent,
+  CustomerErasedEvent
 ]).annotate({ identifier: "CustomerEvent" })
 export type CustomerEvent = typeof CustomerEvent.Type
 

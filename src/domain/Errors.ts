@@ -71,6 +71,13 @@ export class CustomerDeleted extends HttpApiError.Problem<CustomerDeleted>()("Cu
   title: "The customer this request created has since been deleted"
 }, { field: Schema.Literal("Idempotency-Key") }) {}
 
+/** The address belongs to an erased person: it stays refused until an admin lifts the suppression. */
+export class IdentitySuppressed extends HttpApiError.Problem<IdentitySuppressed>()("IdentitySuppressed", {
+  type: problemType("identity-suppressed"),
+  status: 409,
+  title: "This identity was erased and may not be created again unless an admin lifts its suppression"
+}, { field: Schema.Literal("email") }) {}
+
 export class PreconditionRequired extends HttpApiError.Problem<PreconditionRequired>()("PreconditionRequired", {
   type: problemType("precondition-required"),
   status: 428,
@@ -149,6 +156,7 @@ export const GetCustomerErrors = [CustomerNotFound] as const
 export const ListCustomersErrors = [InvalidCursor] as const
 export const CreateCustomerErrors = [
   EmailAlreadyExists,
+  IdentitySuppressed,
   ConsentRequired,
   IdempotencyKeyReused,
   CustomerDeleted,

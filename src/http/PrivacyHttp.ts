@@ -4,15 +4,20 @@ import { HttpServerResponse } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { Api } from "../api/Api.ts"
 import { CurrentActor } from "../api/Security.ts"
+import { Customers } from "../customers/Customers.ts"
 import { CurrentRequestId } from "../platform/RequestContext.ts"
 import { DataExport } from "../privacy/DataExport.ts"
+import { ErasureRequests } from "../privacy/ErasureRequests.ts"
+
+const command = Effect.all({ actor: CurrentActor, requestId: CurrentRequestId })
 
 export const PrivacyHttpLive = HttpApiBuilder.group(
   Api,
   "privacy",
   Effect.fn(function*(handlers) {
     const exports = yield* DataExport
-    const command = Effect.all({ actor: CurrentActor, requestId: CurrentRequestId })
+    const erasures = yield* ErasureRequests
+    const customers = yield* Customers
     return handlers.handleAll({
       exportData: ({ params }) =>
         Effect.flatMap(command, (context) => exports.exportOf({ ...context, id: params.id })).pipe(
@@ -22,7 +27,23 @@ export const PrivacyHttpLive = HttpApiBuilder.group(
               headers: { "content-disposition": `attachment; filename="customer-${params.id}.json"` }
             })
           )
-        )
+        ),
+      eraseData: ({ params }) => Effect.flatMap(command, (context) => erasures.erase({ ...context, id: params.id })),
+      getErasure: ({ params }) => Effect.flatMap(command, (context) => erasures.status({ ...context, id: params.id })),
+      anonymize: ({ params, payload }) =>
+        Effect.flatMap(command, (context) =>
+          customers.anonymize({ ...context, id: params.id, reason: payload.reason ?? null }))
+    })
+  })
+)
+
+export const SuppressionsHttpLive = HttpApiBuilder.group(
+  Api,
+  "suppressions",
+  Effect.fn(function*(handlers) {
+    const erasures = yield* ErasureRequests
+    return handlers.handleAll({
+      lift: ({ payload }) => Effect.flatMap(command, (context) => erasures.liftSuppression({ ...context, ...payload }))
     })
   })
 )

@@ -15,7 +15,7 @@ import { RpcRoutesLive } from "../rpc/RpcDoor.ts"
 import { AnalyticsHttpLive } from "./AnalyticsHttp.ts"
 import { ApiKeysHttpLive } from "./ApiKeysHttp.ts"
 import { AuditHttpLive } from "./AuditHttp.ts"
-import { PrivacyHttpLive } from "./PrivacyHttp.ts"
+import { PrivacyHttpLive, SuppressionsHttpLive } from "./PrivacyHttp.ts"
 import { ConsentHttpLive } from "./ConsentHttp.ts"
 import { AuthenticationLive, AuthorizationLive } from "./Authentication.ts"
 import { CustomerAnalyticsHttpLive } from "./CustomerAnalyticsHttp.ts"
@@ -43,7 +43,8 @@ const ApiRoutes = HttpApiBuilder.layer(Api).pipe(
     ApiKeysHttpLive,
     AuditHttpLive,
     PrivacyHttpLive,
-    ConsentHttpLive
+    ConsentHttpLive,
+    SuppressionsHttpLive
   ]),
   // The pipeline resolves middlewares when the routes are built, as well as the handlers when they run.
   Layer.provideMerge(

@@ -56,6 +56,8 @@ export class Outbox extends Context.Service<Outbox, {
    * published or not, lose the customer's id.
    */
   eraseCustomer(customerId: CustomerId): Effect.Effect<void>
+  /** Anonymisation, inside its transaction: the customer's events still waiting lose the person's data. */
+  stripPersonal(customerId: CustomerId): Effect.Effect<void>
   /** Tells the relay there is work, so delivery does not wait for its next poll. */
   readonly committed: Effect.Effect<void>
   readonly wakeUps: PubSub.PubSub<void>
@@ -106,6 +108,10 @@ export class Outbox extends Context.Service<Outbox, {
             ORDER BY event.position`.pipe(Effect.orDie)
         }
       })
+      const stripPersonal = Effect.fn("Outbox.stripPersonal")(function*(customerId: CustomerId) {
+        yield* sql`UPDATE outbox SET payload = payload ${removePersonal}
+          WHERE subject LIKE ${`customers.${customerId}.%`} AND published_at IS NULL`.pipe(Effect.orDie)
+      })
       return Outbox.of({
         appendFilled,
         appendStatement,
@@ -115,11 +121,11 @@ export class Outbox extends Context.Service<Outbox, {
         append: Effect.fn("Outbox.append")(function*(event: NewEvent) {
           yield* appendStatement(event).pipe(Effect.orDie)
         }),
+        stripPersonal,
         eraseCustomer: Effect.fn("Outbox.eraseCustomer")(function*(customerId: CustomerId) {
-          const subjects = `customers.${customerId}.%`
-          yield* sql`DELETE FROM outbox WHERE subject LIKE ${subjects} AND published_at IS NOT NULL`.pipe(Effect.orDie)
-          yield* sql`UPDATE outbox SET payload = payload ${removePersonal}
-            WHERE subject LIKE ${subjects} AND published_at IS NULL`.pipe(Effect.orDie)
+          yield* sql`DELETE FROM outbox WHERE subject LIKE ${`customers.${customerId}.%`}
+            AND published_at IS NOT NULL`.pipe(Effect.orDie)
+          yield* stripPersonal(customerId)
           yield* sql`UPDATE outbox SET payload = jsonb_set(payload, '{customerIds}', (payload -> 'customerIds') - ${customerId}::text)
             WHERE subject LIKE 'segments.%' AND payload -> 'customerIds' @> jsonb_build_array(${customerId}::text)`.pipe(
             Effect.orDie

@@ -8,6 +8,7 @@ import { EventIngest } from "../events/EventIngest.ts"
 import { EventTimeline } from "../events/EventTimeline.ts"
 import { TrackingPlan } from "../events/TrackingPlan.ts"
 import { CurrentRequestId } from "../platform/RequestContext.ts"
+import { ErasureRequests } from "../privacy/ErasureRequests.ts"
 
 export const CustomersRpcLive = CustomerOperationsRpc.toLayer(Effect.gen(function*() {
   const customers = yield* Customers
@@ -15,6 +16,7 @@ export const CustomersRpcLive = CustomerOperationsRpc.toLayer(Effect.gen(functio
   const timeline = yield* EventTimeline
   const analytics = yield* CustomerAnalytics
   const plan = yield* TrackingPlan
+  const erasures = yield* ErasureRequests
   const context = Effect.all({ actor: CurrentActor, requestId: CurrentRequestId })
   return CustomerOperationsRpc.of({
     GetCustomer: ({ id }) => Effect.flatMap(CurrentActor, (actor) => customers.get(actor, id)),
@@ -35,6 +37,11 @@ export const CustomersRpcLive = CustomerOperationsRpc.toLayer(Effect.gen(functio
     ListCustomerEvents: ({ id, ...query }) => timeline.page(id, query),
     GetCustomerAnalytics: ({ id }) => analytics.analytics(id),
     GetCustomerInsights: ({ id }) => analytics.insights(id),
+    EraseCustomerData: ({ id }) => Effect.flatMap(context, (context) => erasures.erase({ ...context, id })),
+    GetCustomerErasure: ({ id }) => Effect.flatMap(context, (context) => erasures.status({ ...context, id })),
+    AnonymizeCustomer: ({ id, reason }) =>
+      Effect.flatMap(context, (context) => customers.anonymize({ ...context, id, reason: reason ?? null })),
+    LiftSuppression: (payload) => Effect.flatMap(context, (context) => erasures.liftSuppression({ ...context, ...payload })),
     ListEventTypes: () => plan.list,
     GetEventType: ({ type }) => plan.get(type),
     RegisterEventType: ({ registration, type }) => plan.register(type, registration),

@@ -165,6 +165,28 @@ const answers: Record<string, {
     success: Effect.flatMap(createCustomer(), ({ id }) => send("GET", `${customerPath(id)}/consent/history?limit=1`)),
     error: send("GET", `${customerPath(unknownId)}/consent/history`)
   },
+  "privacy.eraseData": {
+    success: Effect.flatMap(createCustomer(), ({ id }) => send("DELETE", `${customerPath(id)}/data`)),
+    error: send("DELETE", `${customerPath(unknownId)}/data`)
+  },
+  "privacy.getErasure": {
+    success: Effect.flatMap(createCustomer(), ({ id }) =>
+      Effect.andThen(send("DELETE", `${customerPath(id)}/data`), send("GET", `${customerPath(id)}/erasure`))),
+    error: send("GET", `${customerPath(unknownId)}/erasure`)
+  },
+  "privacy.anonymize": {
+    success: Effect.flatMap(createCustomer(), ({ id }) => send("POST", `${customerPath(id)}/anonymize`, { body: {} })),
+    error: send("POST", `${customerPath(unknownId)}/anonymize`, { body: {} })
+  },
+  "suppressions.lift": {
+    success: Effect.gen(function*() {
+      const input = newCustomer({ email: uniqueEmail("contract-lift") })
+      const { id } = yield* createCustomer(input)
+      yield* send("DELETE", `${customerPath(id)}/data`)
+      return yield* send("POST", "/api/v1/suppressions/lift", { body: { email: input.email, reason: "contract" } })
+    }),
+    error: send("POST", "/api/v1/suppressions/lift", { body: { email: uniqueEmail("never-erased"), reason: "contract" } })
+  },
   "audit.verify": {
     success: send("GET", "/api/v1/audit/verification"),
     error: send("GET", "/api/v1/audit/verification", { role: "analyst" })

@@ -73,13 +73,18 @@ layer(testServiceWithDatabase({ env: { DESTINATIONS_ALLOW_PRIVATE_NETWORKS: "tru
         assert.isAtLeast(expected, 30)
       }))
 
-    it.effect("with an API key, the same refusals, and even an admin's key cannot manage keys", () =>
+    it.effect("with an API key, the same refusals, and even an admin's key cannot manage keys nor lift a suppression", () =>
       Effect.gen(function*() {
         const pathOf = yield* fixtures
         const keys = new Map<Role, string>()
         for (const role of ["admin", "agent", "analyst", "service"] as const) keys.set(role, (yield* issueKey(role)).key)
         const adminKeyRefusals = guarded.filter((operation) => rolesWithout(operation.permission!, "api-key").includes("admin"))
-        assert.deepStrictEqual(adminKeyRefusals.map((operation) => operation.id), ["apiKeys.list", "apiKeys.issue", "apiKeys.revoke"])
+        assert.deepStrictEqual(adminKeyRefusals.map((operation) => operation.id), [
+          "apiKeys.list",
+          "apiKeys.issue",
+          "apiKeys.revoke",
+          "suppressions.lift"
+        ])
         yield* changesNothing(Effect.forEach(guarded, (operation) =>
           Effect.forEach(rolesWithout(operation.permission!, "api-key"), (role) =>
             Effect.gen(function*() {

@@ -3,14 +3,13 @@ import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import {
   CreateCustomer,
-  Customer,
   CustomerId,
   IdempotencyKey,
   PatchCustomer,
   ReplaceCustomer,
   VerifyEmail
 } from "../domain/Customer.ts"
-import { CustomerPage, ListCustomersQuery } from "../domain/CustomerQuery.ts"
+import { CustomerPage, ListCustomersQuery, ServedCustomer } from "../domain/CustomerQuery.ts"
 import {
   CreateCustomerErrors,
   DeleteCustomerErrors,
@@ -40,9 +39,9 @@ export const ETag = Schema.String.check(Schema.isPattern(/^"v[0-9]{1,9}"$/u)).an
   description: "The customer's version as an entity tag; send it back as If-Match to change this version only."
 })
 
-const CustomerWithETag = HttpApiSchema.WithHeaders(Customer, { etag: ETag })
+const CustomerWithETag = HttpApiSchema.WithHeaders(ServedCustomer, { etag: ETag })
 
-const Created = HttpApiSchema.WithHeaders(Customer, {
+const Created = HttpApiSchema.WithHeaders(ServedCustomer, {
   etag: ETag,
   location: Schema.String.check(Schema.isPattern(/^\/api\/v1\/customers\/[0-9a-f-]{36}$/u)).annotate({
     description: "Where the new customer lives"

@@ -11,6 +11,7 @@ import { Entity } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { Actor } from "../domain/Access.ts"
 import { CreateCustomer, Customer, CustomerId, PatchCustomer, ReadOnlyEcho } from "../domain/Customer.ts"
+import { eventCustomerOf } from "../domain/CustomerEvents.ts"
 import {
   applyPatch,
   changedReadOnlyField,
@@ -99,7 +100,7 @@ const changeEvent = (id: CustomerId) => (customer: Customer, actor: Actor, reque
   occurredAt: customer.updatedAt,
   actor: { kind: actor.kind, subject: actor.subject, role: actor.role },
   requestId,
-  customer
+  customer: eventCustomerOf(customer)
 })
 
 const emailTaken = () => new EmailAlreadyExists({ field: "email" })
@@ -301,7 +302,6 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           events.push({
             type: "customer.email-verification-requested",
             customerId: id,
-            email: outcome.emailChange,
             token,
             expiresAt: expiresAt.toISOString()
           })

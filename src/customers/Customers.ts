@@ -5,7 +5,7 @@
 import { Context, Effect, Layer, Option, Predicate } from "effect"
 import type { ClusterError, Sharding } from "effect/cluster"
 import type { Actor, CommandOptions } from "../domain/Access.ts"
-import { requirePermission } from "../domain/Access.ts"
+import { mayQuery, requirePermission, visibleTo } from "../domain/Access.ts"
 import {
   type CreateCustomer,
   type Customer,
@@ -16,11 +16,12 @@ import {
 } from "../domain/Customer.ts"
 import { echoOf } from "../domain/Customer.ts"
 import { toPatch } from "../domain/CustomerState.ts"
-import type { CustomerPage, ListCustomersQuery } from "../domain/CustomerQuery.ts"
+import { type CustomerPage, fieldsReadBy, type ListCustomersQuery, type ServedCustomer } from "../domain/CustomerQuery.ts"
 import {
   type CreateCustomerErrors,
   CustomerNotFound,
   type DeleteCustomerErrors,
+  FieldNotVisible,
   type ErrorOf,
   type GetCustomerErrors,
   type ListCustomersErrors,
@@ -40,12 +41,12 @@ type ClusterFailure =
   | ClusterError.PersistenceError
 
 export interface Created {
-  readonly customer: Customer
+  readonly customer: ServedCustomer
   readonly replayed: boolean
 }
 
 export class Customers extends Context.Service<Customers, {
-  get(actor: Actor, id: CustomerId): Effect.Effect<Customer, ErrorOf<typeof GetCustomerErrors>>
+  get(actor: Actor, id: CustomerId): Effect.Effect<ServedCustomer, ErrorOf<typeof GetCustomerErrors>>
   list(actor: Actor, query: ListCustomersQuery): Effect.Effect<CustomerPage, ErrorOf<typeof ListCustomersErrors>>
   create(
     options: CommandOptions & { readonly input: CreateCustomer; readonly idempotencyKey: string | undefined }
@@ -56,20 +57,20 @@ export class Customers extends Context.Service<Customers, {
       readonly replacement: ReplaceCustomer
       readonly expectedVersion: number | null
     }
-  ): Effect.Effect<Customer, ErrorOf<typeof ReplaceCustomerErrors>>
+  ): Effect.Effect<ServedCustomer, ErrorOf<typeof ReplaceCustomerErrors>>
   update(
     options: CommandOptions & {
       readonly id: CustomerId
       readonly patch: PatchCustomer
       readonly expectedVersion: number | null
     }
-  ): Effect.Effect<Customer, ErrorOf<typeof UpdateCustomerErrors>>
+  ): Effect.Effect<ServedCustomer, ErrorOf<typeof UpdateCustomerErrors>>
   delete(
     options: CommandOptions & { readonly id: CustomerId; readonly expectedVersion: number | null }
   ): Effect.Effect<void, ErrorOf<typeof DeleteCustomerErrors>>
   verifyEmail(
     options: CommandOptions & { readonly id: CustomerId; readonly token: string }
-  ): Effect.Effect<Customer, ErrorOf<typeof VerifyEmailErrors>>
+  ): Effect.Effect<ServedCustomer, ErrorOf<typeof VerifyEmailErrors>>
 }>()("cms/customers/Customers") {
   static readonly layer: Layer.Layer<Customers, never, CustomerRepo | CustomerCreation | Sharding.Sharding> = Layer.effect(
     Customers,
@@ -88,18 +89,24 @@ export class Customers extends Context.Service<Customers, {
           (failure) => Predicate.isTagged(failure, "PersistenceError") ? Effect.die(failure) : Effect.fail(new Unavailable({}))
         )
 
+      /** Every answer carrying a customer is the view the actor's role may see (Access.ts). */
+      const servedTo = (actor: Actor) => (customer: Customer): ServedCustomer => visibleTo(actor.role, customer)
+
       // Every role reads (see Access.ts): authentication was the whole check.
-      const get = Effect.fn("Customers.get")(function*(_actor: Actor, id: CustomerId) {
+      const get = Effect.fn("Customers.get")(function*(actor: Actor, id: CustomerId) {
         return yield* repo.lookup(id).pipe(
           Effect.flatMap(Option.match({
             onNone: () => Effect.fail(new CustomerNotFound({ customerId: id })),
-            onSome: Effect.succeed
+            onSome: (customer) => Effect.succeed(servedTo(actor)(customer))
           }))
         )
       })
 
-      const list = Effect.fn("Customers.list")(function*(_actor: Actor, query: ListCustomersQuery) {
-        return yield* repo.list(query)
+      const list = Effect.fn("Customers.list")(function*(actor: Actor, query: ListCustomersQuery) {
+        const refused = fieldsReadBy(query).find(({ field, needs }) => !mayQuery(actor.role, field, needs))
+        if (refused !== undefined) return yield* new FieldNotVisible({ field: refused.parameter })
+        const page = yield* repo.list(query)
+        return { ...page, data: page.data.map((customer) => visibleTo(actor.role, customer)) }
       })
 
       const create = Effect.fn("Customers.create")(function*(
@@ -110,14 +117,22 @@ export class Customers extends Context.Service<Customers, {
       ) {
         yield* requirePermission(actor, "customers:write")
         // A fresh id no one else knows yet: nothing can race this first command (see CustomerCreation).
+        const served = ({ customer, replayed }: { readonly customer: Customer; readonly replayed: boolean }): Created => ({
+          customer: servedTo(actor)(customer),
+          replayed
+        })
         if (idempotencyKey === undefined) {
-          return yield* creation.create(CustomerId.make(uuidv7()), { actor, requestId, input, idempotency: null })
+          return served(
+            yield* creation.create(CustomerId.make(uuidv7()), { actor, requestId, input, idempotency: null })
+          )
         }
         const principal = `${actor.kind}:${actor.subject}`
         // A retried request maps to the same customer id, so its entity serialises the original and the retry.
         const id = CustomerId.make(uuidFromParts("create-customer", principal, idempotencyKey))
         const idempotency = { principal, key: idempotencyKey, requestHash: sha256(JSON.stringify(input)) }
-        return yield* entityFor(id).Create({ actor, requestId, input, idempotency }).pipe(clusterFailuresUnavailable)
+        return served(
+          yield* entityFor(id).Create({ actor, requestId, input, idempotency }).pipe(clusterFailuresUnavailable)
+        )
       })
 
       /** An update through the customer's entity; `echo` holds the read-only fields a replacement sent back. */
@@ -131,7 +146,10 @@ export class Customers extends Context.Service<Customers, {
       ) =>
         Effect.andThen(
           requirePermission(actor, "customers:write"),
-          entityFor(id).Update({ actor, requestId, patch, echo, expectedVersion }).pipe(clusterFailuresUnavailable)
+          entityFor(id).Update({ actor, requestId, patch, echo, expectedVersion }).pipe(
+            clusterFailuresUnavailable,
+            Effect.map(servedTo(actor))
+          )
         )
 
       const replace = Effect.fn("Customers.replace")(function*(
@@ -169,7 +187,10 @@ export class Customers extends Context.Service<Customers, {
         { actor, requestId, id, token }: CommandOptions & { readonly id: CustomerId; readonly token: string }
       ) {
         yield* requirePermission(actor, "customers:write")
-        return yield* entityFor(id).ConfirmEmail({ actor, requestId, token }).pipe(clusterFailuresUnavailable)
+        return yield* entityFor(id).ConfirmEmail({ actor, requestId, token }).pipe(
+          clusterFailuresUnavailable,
+          Effect.map(servedTo(actor))
+        )
       })
 
       return Customers.of({ get, list, create, replace, update, delete: remove, verifyEmail })

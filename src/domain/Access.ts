@@ -3,6 +3,7 @@
  * permission, never for a role.
  */
 import { Effect, Schema } from "effect"
+import { type Customer, customerModel, type Location } from "./Customer.ts"
 import { Forbidden } from "./Errors.ts"
 
 export const Role = Schema.Literals(["admin", "agent", "analyst", "service"]).annotate({ identifier: "Role" })
@@ -96,4 +97,95 @@ export const requireRoleWithin = (actor: Actor, role: Role): Effect.Effect<void,
   return missing === undefined
     ? Effect.void
     : Effect.fail(new Forbidden({ permission: missing, detail: `The role ${role} exceeds your own` }))
+}
+
+/**
+ * Field-level access: what each role sees of the personal fields (customerModel.personal). Decided here, once;
+ * every door (REST, RPC, list, export) serves `visibleTo(role, customer)`, and events carry none of them.
+ *
+ * - `full`: as stored.
+ * - `masked`: the email's first character and its domain (`a***@example.com`, still an `Email`): an agent
+ *   recognises the address a caller states and sees the provider, a screen or a copied list shows no address.
+ * - `country`: the location's country alone. Analysts segment and report by country (fleet reports do), and a
+ *   country names no one; region, city, postal code and time zone narrow a person down and are withheld.
+ * - `hidden`: absent from the answer.
+ */
+export type FieldAccess = "full" | "masked" | "country" | "hidden"
+
+type PersonalField = typeof customerModel.personal[number]
+
+/** Which reduced forms a field has (a name has none: it is seen whole or not at all). */
+interface PersonalFieldForms {
+  readonly email: "full" | "masked" | "hidden"
+  readonly pendingEmail: "full" | "masked" | "hidden"
+  readonly name: "full" | "hidden"
+  readonly location: "full" | "country" | "hidden"
+}
+
+const fieldAccess: Record<Role, { readonly [K in PersonalField]: PersonalFieldForms[K] }> = {
+  admin: { email: "full", pendingEmail: "full", name: "full", location: "full" },
+  // Services (the mailer reads pendingEmail to send the verification token, CRMs sync profiles) need the data.
+  service: { email: "full", pendingEmail: "full", name: "full", location: "full" },
+  // Agents talk to the person by name and where they live; the addresses are what a list or screen must not spill.
+  agent: { email: "masked", pendingEmail: "masked", name: "full", location: "full" },
+  analyst: { email: "hidden", pendingEmail: "hidden", name: "hidden", location: "country" }
+}
+
+/** How the role sees a personal field; any other field it sees whole. */
+export const accessTo = (role: Role, field: string): FieldAccess =>
+  field in fieldAccess[role] ? fieldAccess[role][field as PersonalField] : "full"
+
+/**
+ * Whether the role may use a field in a query: `seen` (searched, filtered, selected) needs the field not hidden;
+ * `whole` (sorted by: the order and the keyset cursor carry its clear value) needs it served whole.
+ */
+export const mayQuery = (role: Role, field: string, needs: "seen" | "whole"): boolean => {
+  const access = accessTo(role, field)
+  return needs === "seen" ? access !== "hidden" : access === "full"
+}
+
+/** `ada.lovelace@example.com` as `a***@example.com`: the domain kept, still a valid Email. */
+export const maskEmail = (email: string): string => {
+  const at = email.lastIndexOf("@")
+  return `${email.slice(0, 1)}***${email.slice(at)}`
+}
+
+const reduced = {
+  email: (value: string, access: PersonalFieldForms["email"]) => access === "masked" ? maskEmail(value) : value,
+  pendingEmail: (value: string | null, access: PersonalFieldForms["pendingEmail"]) =>
+    value !== null && access === "masked" ? maskEmail(value) : value,
+  name: (value: string) => value,
+  location: (value: Location | null, access: PersonalFieldForms["location"]) =>
+    value !== null && access === "country" ? { country: value.country } : value
+}
+
+/**
+ * The customer (or the selected fields of one) as the role may see it: hidden personal fields removed, masked
+ * ones masked. Every answer carrying a customer passes through here.
+ */
+export const visibleTo = <C extends Partial<Customer>>(role: Role, customer: C): C => {
+  const access = fieldAccess[role]
+  const seen: Record<string, unknown> = { ...customer }
+  for (const field of customerModel.personal) {
+    if (!(field in seen)) continue
+    const form = access[field]
+    if (form === "hidden") delete seen[field]
+    else if (form !== "full") seen[field] = (reduced[field] as (value: unknown, form: FieldAccess) => unknown)(seen[field], form)
+  }
+  return seen as C
+}
+
+const roleNames = (field: PersonalField, forms: ReadonlyArray<FieldAccess>) =>
+  Role.literals.filter((role) => forms.includes(fieldAccess[role][field])).join(", ")
+
+/** The OpenAPI description of a personal field: who sees it, and how. */
+export const fieldAccessDescription = (field: PersonalField): string => {
+  const parts = [`Personal data: served whole to ${roleNames(field, ["full"])}`]
+  const masked = roleNames(field, ["masked"])
+  if (masked !== "") parts.push(`masked (first character and domain, e.g. \`a***@example.com\`) for ${masked}`)
+  const country = roleNames(field, ["country"])
+  if (country !== "") parts.push(`reduced to \`country\` for ${country}`)
+  const hidden = roleNames(field, ["hidden"])
+  if (hidden !== "") parts.push(`absent for ${hidden}`)
+  return `${parts.join("; ")}.`
 }

@@ -5,7 +5,8 @@
 import { Schema } from "effect"
 import { CustomerAnalytics } from "./Analytics.ts"
 import { AuditEntryView } from "./Audit.ts"
-import { Customer, Timestamp } from "./Customer.ts"
+import { Timestamp } from "./Customer.ts"
+import { ServedCustomer } from "./CustomerQuery.ts"
 import { CustomerNotFound, Forbidden } from "./Errors.ts"
 import { TrackedEvent } from "./Event.ts"
 import { SegmentId } from "./SegmentCriteria.ts"
@@ -23,7 +24,7 @@ export type SegmentStay = typeof SegmentStay.Type
 export const CustomerDataExport = Schema.Struct({
   format: Schema.Literal(exportFormat),
   exportedAt: Timestamp,
-  customer: Customer,
+  customer: ServedCustomer.annotateKey({ description: "The profile as the exporting role sees it (Access.ts)" }),
   analytics: CustomerAnalytics,
   segments: Schema.Array(SegmentStay).annotate({ description: "Every membership, current and past, oldest first" }),
   audit: Schema.Array(AuditEntryView).annotate({ description: "What was done to the person's data, newest first" }),

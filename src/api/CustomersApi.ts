@@ -64,7 +64,9 @@ export class CustomersApi extends HttpApiGroup.make("customers")
       "List customers",
       "Filters combine with AND. Pages are keyset-paginated: pass `nextCursor` back as `cursor`, with the same " +
         "`sort`, until it is null. `total` counts every match exactly up to 10,000 and is the planner's estimate " +
-        "beyond (`totalIsEstimate`)."
+        "beyond (`totalIsEstimate`). Each customer shows the fields the caller's role sees; a `q`, `sort`, " +
+        "`fields` or filter on a field the role does not see (for `sort`: see whole) is refused with 403 " +
+        "`/problems/field-not-visible` naming the parameter."
     )).annotateMerge(documentQueryParameters(ListCustomersQuery)),
     HttpApiEndpoint.post("create", "/", {
       payload: CreateCustomer,
@@ -82,7 +84,8 @@ export class CustomersApi extends HttpApiGroup.make("customers")
       error: GetCustomerErrors
     }).annotateMerge(documented(
       "Read a customer",
-      "A deleted customer is not found (404): its personal data is erased."
+      "A deleted customer is not found (404): its personal data is erased. The personal fields (email, " +
+        "pendingEmail, name, location) are served as the caller's role sees them: whole, masked, reduced or absent."
     )),
     HttpApiEndpoint.put("replace", "/:id", {
       params: idParam,

@@ -5,7 +5,7 @@
 import { Context, Effect, Layer, Option, Predicate } from "effect"
 import type { ClusterError, Sharding } from "effect/cluster"
 import type { Actor, CommandOptions } from "../domain/Access.ts"
-import { mayQuery, requirePermission, visibleTo } from "../domain/Access.ts"
+import { mayQuery, requirePermission, unmasked, visibleTo, writesMasked } from "../domain/Access.ts"
 import {
   type CreateCustomer,
   type Customer,
@@ -141,16 +141,25 @@ export class Customers extends Context.Service<Customers, {
           readonly id: CustomerId
           readonly expectedVersion: number | null
         },
-        patch: PatchCustomer,
-        echo: ReadOnlyEcho
+        written: PatchCustomer,
+        writtenEcho: ReadOnlyEcho
       ) =>
-        Effect.andThen(
-          requirePermission(actor, "customers:write"),
-          entityFor(id).Update({ actor, requestId, patch, echo, expectedVersion }).pipe(
+        Effect.gen(function*() {
+          yield* requirePermission(actor, "customers:write")
+          // A role served masked addresses sends them back as it read them: they stand for the stored ones.
+          const stored = writesMasked(actor.role, written) || writesMasked(actor.role, writtenEcho)
+            ? yield* repo.lookup(id)
+            : Option.none()
+          const [patch, echo] = Option.match(stored, {
+            onNone: () => [written, writtenEcho] as const,
+            onSome: (customer) =>
+              [unmasked(actor.role, written, customer), unmasked(actor.role, writtenEcho, customer)] as const
+          })
+          return yield* entityFor(id).Update({ actor, requestId, patch, echo, expectedVersion }).pipe(
             clusterFailuresUnavailable,
             Effect.map(servedTo(actor))
           )
-        )
+        })
 
       const replace = Effect.fn("Customers.replace")(function*(
         options: CommandOptions & {

@@ -150,6 +150,32 @@ export const maskEmail = (email: string): string => {
   return `${email.slice(0, 1)}***${email.slice(at)}`
 }
 
+/**
+ * What a role writes back of what it was served: an address equal to the mask of the stored one means "as
+ * stored". A client PUTting back the customer it read must neither change the email to its mask nor be refused
+ * for echoing the read-only `pendingEmail` in the form it was served.
+ */
+export const unmasked = <W extends { readonly email?: string; readonly pendingEmail?: string | null }>(
+  role: Role,
+  written: W,
+  stored: Pick<Customer, "email" | "pendingEmail">
+): W => {
+  const access = fieldAccess[role]
+  const restored = (field: "email" | "pendingEmail") => {
+    const value = written[field]
+    const kept = stored[field]
+    return access[field] === "masked" && typeof value === "string" && kept !== null && value === maskEmail(kept)
+      ? { [field]: kept }
+      : {}
+  }
+  return { ...written, ...restored("email"), ...restored("pendingEmail") }
+}
+
+/** Whether what the role writes may carry a masked address (and needs the stored one to read it back). */
+export const writesMasked = (role: Role, written: { readonly email?: string; readonly pendingEmail?: string | null }) =>
+  (fieldAccess[role].email === "masked" && written.email !== undefined) ||
+  (fieldAccess[role].pendingEmail === "masked" && typeof written.pendingEmail === "string")
+
 const reduced = {
   email: (value: string, access: PersonalFieldForms["email"]) => access === "masked" ? maskEmail(value) : value,
   pendingEmail: (value: string | null, access: PersonalFieldForms["pendingEmail"]) =>

@@ -51,7 +51,10 @@ export const ListCustomersQuery = Schema.Struct({
     Schema.isMinCodePoints(2),
     Schema.isMaxCodePoints(100),
     isStorableText
-  ).annotate({ description: "Name or email contains this text, ignoring letter case" })),
+  ).annotate({
+    description: "Name or email contains this text, ignoring letter case; refused (403) for roles that do not " +
+      "see names and emails"
+  })),
   sort: Schema.optionalKey(Sort),
   limit: Schema.optionalKey(
     PageLimit("Customers", 500, defaultPageSize)

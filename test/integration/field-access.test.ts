@@ -154,6 +154,34 @@ layer(
       expectSeenAs("agent", person, yield* json<Served>(response))
     }))
 
+  it.effect("an agent PUTting back the customer it read sends no masked address: masks stand for the stored ones", () =>
+    Effect.gen(function*() {
+      const person = yield* fixture
+      const read = yield* restGet("agent", person.id)
+      const response = yield* call("PUT", `${customersPath}/${person.id}`, {
+        role: "agent",
+        body: read,
+        headers: { "if-match": `"v${read.version}"` }
+      })
+      assert.strictEqual(response.status, 200, yield* Effect.promise(() => response.clone().text()))
+      const after = yield* restGet("admin", person.id)
+      // As for any role's PUT of what it read: the current address asked again withdraws the pending change.
+      assert.strictEqual(after.email, person.email)
+      assert.isNull(after.pendingEmail)
+      assert.strictEqual(after.name, person.name)
+      assert.deepStrictEqual(after.location, person.location)
+    }))
+
+  it.effect("an agent can still change the address: a new one is held as pending, and answered masked", () =>
+    Effect.gen(function*() {
+      const person = yield* fixture
+      const newEmail = uniqueEmail("agent.changed")
+      const response = yield* call("PATCH", `${customersPath}/${person.id}`, { role: "agent", body: { email: newEmail } })
+      assert.strictEqual(response.status, 200)
+      assert.strictEqual((yield* json<Served>(response)).pendingEmail, masked(newEmail))
+      assert.strictEqual((yield* restGet("admin", person.id)).pendingEmail, newEmail)
+    }))
+
   it.effect("JetStream: every CUSTOMERS event of the person carries no personal field, whatever the subscriber's role", () =>
     Effect.gen(function*() {
       const person = yield* fixture

@@ -176,29 +176,30 @@ export const writesMasked = (role: Role, written: { readonly email?: string; rea
   (fieldAccess[role].email === "masked" && written.email !== undefined) ||
   (fieldAccess[role].pendingEmail === "masked" && typeof written.pendingEmail === "string")
 
-const reduced = {
-  email: (value: string, access: PersonalFieldForms["email"]) => access === "masked" ? maskEmail(value) : value,
-  pendingEmail: (value: string | null, access: PersonalFieldForms["pendingEmail"]) =>
-    value !== null && access === "masked" ? maskEmail(value) : value,
-  name: (value: string) => value,
-  location: (value: Location | null, access: PersonalFieldForms["location"]) =>
-    value !== null && access === "country" ? { country: value.country } : value
-}
+/** A personal field's value in the form the role is given (hidden ones never get here). */
+const shownAs = (form: Exclude<FieldAccess, "hidden">, value: unknown): unknown =>
+  value === null || form === "full"
+    ? value
+    : form === "masked"
+    ? maskEmail(value as string)
+    : { country: (value as Location).country }
+
+/** A customer, or the selected fields of one, as a role is served it: its personal fields may be absent. */
+export type Served<C> = Omit<C, PersonalField> & { readonly [K in PersonalField & keyof C]?: C[K] }
 
 /**
  * The customer (or the selected fields of one) as the role may see it: hidden personal fields removed, masked
- * ones masked. Every answer carrying a customer passes through here.
+ * and reduced ones in their form. Every answer carrying a customer passes through here.
  */
-export const visibleTo = <C extends Partial<Customer>>(role: Role, customer: C): C => {
-  const access = fieldAccess[role]
+export const visibleTo = <C extends Partial<Customer>>(role: Role, customer: C): Served<C> => {
   const seen: Record<string, unknown> = { ...customer }
   for (const field of customerModel.personal) {
+    const form = fieldAccess[role][field]
     if (!(field in seen)) continue
-    const form = access[field]
     if (form === "hidden") delete seen[field]
-    else if (form !== "full") seen[field] = (reduced[field] as (value: unknown, form: FieldAccess) => unknown)(seen[field], form)
+    else seen[field] = shownAs(form, seen[field])
   }
-  return seen as C
+  return seen as Served<C>
 }
 
 const roleNames = (field: PersonalField, forms: ReadonlyArray<FieldAccess>) =>

@@ -312,15 +312,7 @@ export const CreateSegmentErrors = [
   FieldNotVisible,
   RulesEngineUnavailable
 ] as const
-export const UpdateSegmentErrors = [
-  SegmentNotFound,
-  SegmentVersionConflict,
-  SegmentNameTaken,
-  InvalidSegmentCriteria,
-  Forbidden,
-  FieldNotVisible,
-  RulesEngineUnavailable
-] as const
+export const UpdateSegmentErrors = [SegmentNotFound, SegmentVersionConflict, ...CreateSegmentErrors] as const
 export const DeleteSegmentErrors = [SegmentNotFound, SegmentVersionConflict, SegmentInUse, Forbidden] as const
 export const CustomerSegmentsErrors = [CustomerNotFound] as const
 export const ChangeSegmentMembersErrors = [SegmentNotFound, SegmentNotManual, Forbidden] as const

@@ -1,7 +1,7 @@
 /**
- * Where criteria name things outside the customer's own data: other
- * segments and rules of the rules engine, each node with its path (for
- * messages that point at it).
+ * Where criteria name things outside the customer's own data (other
+ * segments, rules of the rules engine) or read personal fields, each node
+ * with its path (for messages that point at it).
  */
 import type { RuleId } from "../domain/Rules.ts"
 import type { Criterion, LeafCriterion, SegmentId } from "../domain/SegmentCriteria.ts"

@@ -5,13 +5,12 @@
  * they carry no personal field at all. A role may not search, filter or sort by what it does not see.
  */
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { Webhook } from "standardwebhooks"
 import type { Role } from "../../src/domain/Access.ts"
 import { SegmentMembersJoinedEvent } from "../../src/domain/SegmentEvents.ts"
 import { customersPath, newCustomer, unique, uniqueEmail } from "../support/Customers.ts"
-import { testServiceWithDatabase } from "../support/Database.ts"
-import { createDestination, durableConsumerCleanup, durableConsumerReady, receiver } from "../support/Destinations.ts"
+import { createDestination, destinationsTestService, durableConsumerReady, receiver } from "../support/Destinations.ts"
 import { eventually } from "../support/Eventually.ts"
 import { call, createCustomer, expectProblem } from "../support/Http.ts"
 import { natsConnection, readStream } from "../support/Nats.ts"
@@ -105,14 +104,7 @@ const restList = (role: Role, person: Fixture) =>
 const durable = `test-field-access-${unique()}`
 
 layer(
-  testServiceWithDatabase({
-    env: {
-      DESTINATIONS_ALLOW_PRIVATE_NETWORKS: "true",
-      DESTINATIONS_CONSUMER: durable,
-      DESTINATION_POLL_SECONDS: "0.1",
-      SEGMENT_CALCULATION_POLL_SECONDS: "0.2"
-    }
-  }).pipe(Layer.provideMerge(durableConsumerCleanup(durable))),
+  destinationsTestService(durable, { SEGMENT_CALCULATION_POLL_SECONDS: "0.2" }),
   { excludeTestServices: true, timeout: 120_000 }
 )("field-level access per role and door", (it) => {
   for (const role of roles) {

@@ -3,14 +3,13 @@ import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 import {
   CreateCustomer,
-  Customer,
   CustomerId,
   IdempotencyKey,
   PatchCustomer,
   ReplaceCustomer,
   VerifyEmail
 } from "../domain/Customer.ts"
-import { CustomerPage, ListCustomersQuery } from "../domain/CustomerQuery.ts"
+import { CustomerPage, ListCustomersQuery, ServedCustomer } from "../domain/CustomerQuery.ts"
 import {
   CreateCustomerErrors,
   DeleteCustomerErrors,
@@ -40,9 +39,9 @@ export const ETag = Schema.String.check(Schema.isPattern(/^"v[0-9]{1,9}"$/u)).an
   description: "The customer's version as an entity tag; send it back as If-Match to change this version only."
 })
 
-const CustomerWithETag = HttpApiSchema.WithHeaders(Customer, { etag: ETag })
+const CustomerWithETag = HttpApiSchema.WithHeaders(ServedCustomer, { etag: ETag })
 
-const Created = HttpApiSchema.WithHeaders(Customer, {
+const Created = HttpApiSchema.WithHeaders(ServedCustomer, {
   etag: ETag,
   location: Schema.String.check(Schema.isPattern(/^\/api\/v1\/customers\/[0-9a-f-]{36}$/u)).annotate({
     description: "Where the new customer lives"
@@ -65,7 +64,9 @@ export class CustomersApi extends HttpApiGroup.make("customers")
       "List customers",
       "Filters combine with AND. Pages are keyset-paginated: pass `nextCursor` back as `cursor`, with the same " +
         "`sort`, until it is null. `total` counts every match exactly up to 10,000 and is the planner's estimate " +
-        "beyond (`totalIsEstimate`)."
+        "beyond (`totalIsEstimate`). Each customer shows the fields the caller's role sees; a `q`, `sort`, " +
+        "`fields` or filter on a field the role does not see (for `sort`: see whole) is refused with 403 " +
+        "`/problems/field-not-visible` naming the parameter."
     )).annotateMerge(documentQueryParameters(ListCustomersQuery)),
     HttpApiEndpoint.post("create", "/", {
       payload: CreateCustomer,
@@ -83,7 +84,8 @@ export class CustomersApi extends HttpApiGroup.make("customers")
       error: GetCustomerErrors
     }).annotateMerge(documented(
       "Read a customer",
-      "A deleted customer is not found (404): its personal data is erased."
+      "A deleted customer is not found (404): its personal data is erased. The personal fields (email, " +
+        "pendingEmail, name, location) are served as the caller's role sees them: whole, masked, reduced or absent."
     )),
     HttpApiEndpoint.put("replace", "/:id", {
       params: idParam,

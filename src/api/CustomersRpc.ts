@@ -16,8 +16,8 @@
 import { Schema } from "effect"
 import { Rpc, RpcGroup } from "effect/rpc"
 import { CustomerAnalytics, CustomerInsights } from "../domain/Analytics.ts"
-import { CreateCustomer, Customer, CustomerId, IdempotencyKey, PatchCustomer, VerificationToken } from "../domain/Customer.ts"
-import { CustomerPage, defaultPageSize, ListCustomersQuery } from "../domain/CustomerQuery.ts"
+import { CreateCustomer, CustomerId, IdempotencyKey, PatchCustomer, VerificationToken } from "../domain/Customer.ts"
+import { CustomerPage, defaultPageSize, ListCustomersQuery, ServedCustomer } from "../domain/CustomerQuery.ts"
 import {
   BatchResult,
   defaultTimelinePageSize,
@@ -108,7 +108,7 @@ export const eventsRequested = (tag: string, payload: unknown): number =>
 export class CustomerOperationsRpc extends RpcGroup.make(
   Rpc.make("GetCustomer", {
     payload: { id: CustomerId },
-    success: Customer,
+    success: ServedCustomer,
     error: Schema.Union(GetCustomerErrors)
   }),
   Rpc.make("ListCustomers", {
@@ -118,12 +118,12 @@ export class CustomerOperationsRpc extends RpcGroup.make(
   }),
   Rpc.make("CreateCustomer", {
     payload: { input: CreateCustomer, idempotencyKey: Schema.optionalKey(IdempotencyKey) },
-    success: Customer,
+    success: ServedCustomer,
     error: Schema.Union(CreateCustomerErrors)
   }).annotate(RequiredPermission, "customers:write"),
   Rpc.make("UpdateCustomer", {
     payload: { id: CustomerId, patch: PatchCustomer, expectedVersion: ExpectedVersion },
-    success: Customer,
+    success: ServedCustomer,
     error: Schema.Union(UpdateCustomerErrors)
   }).annotate(RequiredPermission, "customers:write"),
   Rpc.make("DeleteCustomer", {
@@ -132,7 +132,7 @@ export class CustomerOperationsRpc extends RpcGroup.make(
   }).annotate(RequiredPermission, "customers:delete"),
   Rpc.make("VerifyCustomerEmail", {
     payload: { id: CustomerId, token: VerificationToken },
-    success: Customer,
+    success: ServedCustomer,
     error: Schema.Union(VerifyEmailErrors)
   }).annotate(RequiredPermission, "customers:write"),
   Rpc.make("TrackEvent", {
@@ -172,7 +172,7 @@ export class CustomerOperationsRpc extends RpcGroup.make(
   }).annotate(RequiredPermission, "privacy:export"),
   Rpc.make("AnonymizeCustomer", {
     payload: { id: CustomerId, reason: Schema.optionalKey(ErasureReason) },
-    success: Customer,
+    success: ServedCustomer,
     error: Schema.Union(AnonymizeCustomerErrors)
   }).annotate(RequiredPermission, "privacy:anonymize"),
   Rpc.make("LiftSuppression", {

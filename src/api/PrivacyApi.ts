@@ -1,7 +1,8 @@
 /** The data subject's rights: export of everything held about a person, erasure and anonymisation. */
 import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
-import { Customer, CustomerId } from "../domain/Customer.ts"
+import { CustomerId } from "../domain/Customer.ts"
+import { ServedCustomer } from "../domain/CustomerQuery.ts"
 import { CustomerDataExport, ExportErrors } from "../domain/DataExport.ts"
 import {
   AnonymizeCustomerErrors,
@@ -56,7 +57,7 @@ export class PrivacyApi extends HttpApiGroup.make("privacy")
     HttpApiEndpoint.post("anonymize", "/:id/anonymize", {
       params,
       payload: AnonymizeCustomer,
-      success: Customer,
+      success: ServedCustomer,
       error: AnonymizeCustomerErrors
     }).middleware(JsonBody).middleware(Authorization).annotate(RequiredPermission, "privacy:anonymize")
       .annotateMerge(OpenApi.annotations({

@@ -12,6 +12,7 @@ import { Rpc } from "effect/rpc"
 import { Actor } from "../domain/Access.ts"
 import { ConsentChange, creationChanges } from "../domain/Consent.ts"
 import { CreateCustomer, Customer, CustomerId, PatchCustomer, ReadOnlyEcho } from "../domain/Customer.ts"
+import { eventCustomerOf } from "../domain/CustomerEvents.ts"
 import {
   applyPatch,
   changedReadOnlyField,
@@ -120,7 +121,7 @@ const changeEvent = (id: CustomerId) => (customer: Customer, actor: Actor, reque
   occurredAt: customer.updatedAt,
   actor: { kind: actor.kind, subject: actor.subject, role: actor.role },
   requestId,
-  customer
+  customer: eventCustomerOf(customer)
 })
 
 const emailTaken = () => new EmailAlreadyExists({ field: "email" })
@@ -344,7 +345,6 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           events.push({
             type: "customer.email-verification-requested",
             customerId: id,
-            email: outcome.emailChange,
             token,
             expiresAt: expiresAt.toISOString()
           })

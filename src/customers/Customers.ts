@@ -5,7 +5,7 @@
 import { Context, Effect, Layer, Option, Predicate } from "effect"
 import type { ClusterError, Sharding } from "effect/cluster"
 import type { Actor, CommandOptions } from "../domain/Access.ts"
-import { requirePermission } from "../domain/Access.ts"
+import { mayQuery, requirePermission, unmasked, visibleTo, writesMasked } from "../domain/Access.ts"
 import {
   type CreateCustomer,
   type Customer,
@@ -16,11 +16,12 @@ import {
 } from "../domain/Customer.ts"
 import { echoOf } from "../domain/Customer.ts"
 import { toPatch } from "../domain/CustomerState.ts"
-import type { CustomerPage, ListCustomersQuery } from "../domain/CustomerQuery.ts"
+import { type CustomerPage, fieldsReadBy, type ListCustomersQuery, type ServedCustomer } from "../domain/CustomerQuery.ts"
 import {
   type CreateCustomerErrors,
   CustomerNotFound,
   type DeleteCustomerErrors,
+  FieldNotVisible,
   type ErrorOf,
   type GetCustomerErrors,
   type ListCustomersErrors,
@@ -51,12 +52,12 @@ export const clusterFailuresUnavailable = <A, E, R>(effect: Effect.Effect<A, E, 
   )
 
 export interface Created {
-  readonly customer: Customer
+  readonly customer: ServedCustomer
   readonly replayed: boolean
 }
 
 export class Customers extends Context.Service<Customers, {
-  get(actor: Actor, id: CustomerId): Effect.Effect<Customer, ErrorOf<typeof GetCustomerErrors>>
+  get(actor: Actor, id: CustomerId): Effect.Effect<ServedCustomer, ErrorOf<typeof GetCustomerErrors>>
   list(actor: Actor, query: ListCustomersQuery): Effect.Effect<CustomerPage, ErrorOf<typeof ListCustomersErrors>>
   create(
     options: CommandOptions & { readonly input: CreateCustomer; readonly idempotencyKey: string | undefined }
@@ -67,23 +68,23 @@ export class Customers extends Context.Service<Customers, {
       readonly replacement: ReplaceCustomer
       readonly expectedVersion: number | null
     }
-  ): Effect.Effect<Customer, ErrorOf<typeof ReplaceCustomerErrors>>
+  ): Effect.Effect<ServedCustomer, ErrorOf<typeof ReplaceCustomerErrors>>
   update(
     options: CommandOptions & {
       readonly id: CustomerId
       readonly patch: PatchCustomer
       readonly expectedVersion: number | null
     }
-  ): Effect.Effect<Customer, ErrorOf<typeof UpdateCustomerErrors>>
+  ): Effect.Effect<ServedCustomer, ErrorOf<typeof UpdateCustomerErrors>>
   delete(
     options: CommandOptions & { readonly id: CustomerId; readonly expectedVersion: number | null }
   ): Effect.Effect<void, ErrorOf<typeof DeleteCustomerErrors>>
   verifyEmail(
     options: CommandOptions & { readonly id: CustomerId; readonly token: string }
-  ): Effect.Effect<Customer, ErrorOf<typeof VerifyEmailErrors>>
+  ): Effect.Effect<ServedCustomer, ErrorOf<typeof VerifyEmailErrors>>
   anonymize(
     options: CommandOptions & { readonly id: CustomerId; readonly reason: string | null }
-  ): Effect.Effect<Customer, ErrorOf<typeof AnonymizeCustomerErrors>>
+  ): Effect.Effect<ServedCustomer, ErrorOf<typeof AnonymizeCustomerErrors>>
 }>()("cms/customers/Customers") {
   static readonly layer: Layer.Layer<Customers, never, CustomerRepo | CustomerCreation | Sharding.Sharding> = Layer.effect(
     Customers,
@@ -92,18 +93,24 @@ export class Customers extends Context.Service<Customers, {
       const entityFor = yield* CustomerEntity.client
       const creation = yield* CustomerCreation
 
+      /** Every answer carrying a customer is the view the actor's role may see (Access.ts). */
+      const servedTo = (actor: Actor) => (customer: Customer): ServedCustomer => visibleTo(actor.role, customer)
+
       // Every role reads (see Access.ts): authentication was the whole check.
-      const get = Effect.fn("Customers.get")(function*(_actor: Actor, id: CustomerId) {
+      const get = Effect.fn("Customers.get")(function*(actor: Actor, id: CustomerId) {
         return yield* repo.lookup(id).pipe(
           Effect.flatMap(Option.match({
             onNone: () => Effect.fail(new CustomerNotFound({ customerId: id })),
-            onSome: Effect.succeed
+            onSome: (customer) => Effect.succeed(servedTo(actor)(customer))
           }))
         )
       })
 
-      const list = Effect.fn("Customers.list")(function*(_actor: Actor, query: ListCustomersQuery) {
-        return yield* repo.list(query)
+      const list = Effect.fn("Customers.list")(function*(actor: Actor, query: ListCustomersQuery) {
+        const refused = fieldsReadBy(query).find(({ field, needs }) => !mayQuery(actor.role, field, needs))
+        if (refused !== undefined) return yield* new FieldNotVisible({ field: refused.parameter })
+        const page = yield* repo.list(query)
+        return { ...page, data: page.data.map((customer) => visibleTo(actor.role, customer)) }
       })
 
       const create = Effect.fn("Customers.create")(function*(
@@ -114,14 +121,22 @@ export class Customers extends Context.Service<Customers, {
       ) {
         yield* requirePermission(actor, "customers:write")
         // A fresh id no one else knows yet: nothing can race this first command (see CustomerCreation).
+        const served = ({ customer, replayed }: { readonly customer: Customer; readonly replayed: boolean }): Created => ({
+          customer: servedTo(actor)(customer),
+          replayed
+        })
         if (idempotencyKey === undefined) {
-          return yield* creation.create(CustomerId.make(uuidv7()), { actor, requestId, input, idempotency: null })
+          return served(
+            yield* creation.create(CustomerId.make(uuidv7()), { actor, requestId, input, idempotency: null })
+          )
         }
         const principal = `${actor.kind}:${actor.subject}`
         // A retried request maps to the same customer id, so its entity serialises the original and the retry.
         const id = CustomerId.make(uuidFromParts("create-customer", principal, idempotencyKey))
         const idempotency = { principal, key: idempotencyKey, requestHash: sha256(JSON.stringify(input)) }
-        return yield* entityFor(id).Create({ actor, requestId, input, idempotency }).pipe(clusterFailuresUnavailable)
+        return served(
+          yield* entityFor(id).Create({ actor, requestId, input, idempotency }).pipe(clusterFailuresUnavailable)
+        )
       })
 
       /** An update through the customer's entity; `echo` holds the read-only fields a replacement sent back. */
@@ -130,13 +145,25 @@ export class Customers extends Context.Service<Customers, {
           readonly id: CustomerId
           readonly expectedVersion: number | null
         },
-        patch: PatchCustomer,
-        echo: ReadOnlyEcho
+        written: PatchCustomer,
+        writtenEcho: ReadOnlyEcho
       ) =>
-        Effect.andThen(
-          requirePermission(actor, "customers:write"),
-          entityFor(id).Update({ actor, requestId, patch, echo, expectedVersion }).pipe(clusterFailuresUnavailable)
-        )
+        Effect.gen(function*() {
+          yield* requirePermission(actor, "customers:write")
+          // A role served masked addresses sends them back as it read them: they stand for the stored ones.
+          const stored = writesMasked(actor.role, written) || writesMasked(actor.role, writtenEcho)
+            ? yield* repo.lookup(id)
+            : Option.none()
+          const [patch, echo] = Option.match(stored, {
+            onNone: () => [written, writtenEcho] as const,
+            onSome: (customer) =>
+              [unmasked(actor.role, written, customer), unmasked(actor.role, writtenEcho, customer)] as const
+          })
+          return yield* entityFor(id).Update({ actor, requestId, patch, echo, expectedVersion }).pipe(
+            clusterFailuresUnavailable,
+            Effect.map(servedTo(actor))
+          )
+        })
 
       const replace = Effect.fn("Customers.replace")(function*(
         options: CommandOptions & {
@@ -173,14 +200,20 @@ export class Customers extends Context.Service<Customers, {
         { actor, requestId, id, token }: CommandOptions & { readonly id: CustomerId; readonly token: string }
       ) {
         yield* requirePermission(actor, "customers:write")
-        return yield* entityFor(id).ConfirmEmail({ actor, requestId, token }).pipe(clusterFailuresUnavailable)
+        return yield* entityFor(id).ConfirmEmail({ actor, requestId, token }).pipe(
+          clusterFailuresUnavailable,
+          Effect.map(servedTo(actor))
+        )
       })
 
       const anonymize = Effect.fn("Customers.anonymize")(function*(
         { actor, requestId, id, reason }: CommandOptions & { readonly id: CustomerId; readonly reason: string | null }
       ) {
         yield* requirePermission(actor, "privacy:anonymize")
-        return yield* entityFor(id).Anonymize({ actor, requestId, reason }).pipe(clusterFailuresUnavailable)
+        return yield* entityFor(id).Anonymize({ actor, requestId, reason }).pipe(
+          clusterFailuresUnavailable,
+          Effect.map(servedTo(actor))
+        )
       })
 
       return Customers.of({ get, list, create, replace, update, delete: remove, verifyEmail, anonymize })

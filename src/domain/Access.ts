@@ -3,6 +3,7 @@
  * permission, never for a role.
  */
 import { Effect, Schema } from "effect"
+import { type Customer, customerModel, type Location } from "./Customer.ts"
 import { Forbidden } from "./Errors.ts"
 
 export const Role = Schema.Literals(["admin", "agent", "analyst", "service"]).annotate({ identifier: "Role" })
@@ -115,4 +116,122 @@ export const requireRoleWithin = (actor: Actor, role: Role): Effect.Effect<void,
   return missing === undefined
     ? Effect.void
     : Effect.fail(new Forbidden({ permission: missing, detail: `The role ${role} exceeds your own` }))
+}
+
+/**
+ * Field-level access: what each role sees of the personal fields (customerModel.personal). Decided here, once;
+ * every door (REST, RPC, list, export) serves `visibleTo(role, customer)`, and events carry none of them.
+ *
+ * - `full`: as stored.
+ * - `masked`: the email's first character and its domain (`a***@example.com`, still an `Email`): an agent
+ *   recognises the address a caller states and sees the provider, a screen or a copied list shows no address.
+ * - `country`: the location's country alone. Analysts segment and report by country (fleet reports do), and a
+ *   country names no one; region, city, postal code and time zone narrow a person down and are withheld.
+ * - `hidden`: absent from the answer.
+ */
+export type FieldAccess = "full" | "masked" | "country" | "hidden"
+
+type PersonalField = typeof customerModel.personal[number]
+
+/** Which reduced forms a field has (a name has none: it is seen whole or not at all). */
+interface PersonalFieldForms {
+  readonly email: "full" | "masked" | "hidden"
+  readonly pendingEmail: "full" | "masked" | "hidden"
+  readonly name: "full" | "hidden"
+  readonly location: "full" | "country" | "hidden"
+}
+
+const fieldAccess: Record<Role, { readonly [K in PersonalField]: PersonalFieldForms[K] }> = {
+  admin: { email: "full", pendingEmail: "full", name: "full", location: "full" },
+  // Services (the mailer reads pendingEmail to send the verification token, CRMs sync profiles) need the data.
+  service: { email: "full", pendingEmail: "full", name: "full", location: "full" },
+  // Agents talk to the person by name and where they live; the addresses are what a list or screen must not spill.
+  agent: { email: "masked", pendingEmail: "masked", name: "full", location: "full" },
+  analyst: { email: "hidden", pendingEmail: "hidden", name: "hidden", location: "country" }
+}
+
+/** How the role sees a personal field; any other field it sees whole. */
+export const accessTo = (role: Role, field: string): FieldAccess =>
+  field in fieldAccess[role] ? fieldAccess[role][field as PersonalField] : "full"
+
+/**
+ * Whether the role may use a field in a query: `seen` (searched, filtered, selected) needs the field not hidden;
+ * `whole` (sorted by: the order and the keyset cursor carry its clear value) needs it served whole.
+ */
+export const mayQuery = (role: Role, field: string, needs: "seen" | "whole"): boolean => {
+  const access = accessTo(role, field)
+  return needs === "seen" ? access !== "hidden" : access === "full"
+}
+
+/** `ada.lovelace@example.com` as `a***@example.com`: the domain kept, still a valid Email. */
+export const maskEmail = (email: string): string => {
+  const at = email.lastIndexOf("@")
+  return `${email.slice(0, 1)}***${email.slice(at)}`
+}
+
+/**
+ * What a role writes back of what it was served: an address equal to the mask of the stored one means "as
+ * stored". A client PUTting back the customer it read must neither change the email to its mask nor be refused
+ * for echoing the read-only `pendingEmail` in the form it was served.
+ */
+export const unmasked = <W extends { readonly email?: string; readonly pendingEmail?: string | null }>(
+  role: Role,
+  written: W,
+  stored: Pick<Customer, "email" | "pendingEmail">
+): W => {
+  const access = fieldAccess[role]
+  const restored = (field: "email" | "pendingEmail") => {
+    const value = written[field]
+    const kept = stored[field]
+    return access[field] === "masked" && typeof value === "string" && kept !== null && value === maskEmail(kept)
+      ? { [field]: kept }
+      : {}
+  }
+  return { ...written, ...restored("email"), ...restored("pendingEmail") }
+}
+
+/** Whether what the role writes may carry a masked address (and needs the stored one to read it back). */
+export const writesMasked = (role: Role, written: { readonly email?: string; readonly pendingEmail?: string | null }) =>
+  (fieldAccess[role].email === "masked" && written.email !== undefined) ||
+  (fieldAccess[role].pendingEmail === "masked" && typeof written.pendingEmail === "string")
+
+/** A personal field's value in the form the role is given (hidden ones never get here). */
+const shownAs = (form: Exclude<FieldAccess, "hidden">, value: unknown): unknown =>
+  value === null || form === "full"
+    ? value
+    : form === "masked"
+    ? maskEmail(value as string)
+    : { country: (value as Location).country }
+
+/** A customer, or the selected fields of one, as a role is served it: its personal fields may be absent. */
+export type Served<C> = Omit<C, PersonalField> & { readonly [K in PersonalField & keyof C]?: C[K] }
+
+/**
+ * The customer (or the selected fields of one) as the role may see it: hidden personal fields removed, masked
+ * and reduced ones in their form. Every answer carrying a customer passes through here.
+ */
+export const visibleTo = <C extends Partial<Customer>>(role: Role, customer: C): Served<C> => {
+  const seen: Record<string, unknown> = { ...customer }
+  for (const field of customerModel.personal) {
+    const form = fieldAccess[role][field]
+    if (!(field in seen)) continue
+    if (form === "hidden") delete seen[field]
+    else seen[field] = shownAs(form, seen[field])
+  }
+  return seen as Served<C>
+}
+
+const roleNames = (field: PersonalField, forms: ReadonlyArray<FieldAccess>) =>
+  Role.literals.filter((role) => forms.includes(fieldAccess[role][field])).join(", ")
+
+/** The OpenAPI description of a personal field: who sees it, and how. */
+export const fieldAccessDescription = (field: PersonalField): string => {
+  const parts = [`Personal data: served whole to ${roleNames(field, ["full"])}`]
+  const masked = roleNames(field, ["masked"])
+  if (masked !== "") parts.push(`masked (first character and domain, e.g. \`a***@example.com\`) for ${masked}`)
+  const country = roleNames(field, ["country"])
+  if (country !== "") parts.push(`reduced to \`country\` for ${country}`)
+  const hidden = roleNames(field, ["hidden"])
+  if (hidden !== "") parts.push(`absent for ${hidden}`)
+  return `${parts.join("; ")}.`
 }

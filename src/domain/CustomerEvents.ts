@@ -4,16 +4,31 @@
  * encodes every event with these schemas; consumers decode with them
  * (src/client exports them) and the AsyncAPI document is generated from them.
  */
-import { Schema } from "effect"
+import { Schema, Struct } from "effect"
 import { Actor } from "./Access.ts"
 import { ConsentChange } from "./Consent.ts"
-import { Customer, CustomerId, Email, Timestamp } from "./Customer.ts"
+import { Customer, CustomerId, customerModel, Timestamp } from "./Customer.ts"
 
 export const streamName = "CUSTOMERS"
 
 const EventId = Schema.String.check(Schema.isUUID()).annotate({
   description: "The event's own id (a UUIDv7), also its Nats-Msg-Id: a republished event is deduplicated"
 })
+
+/**
+ * The customer as events carry it: without the personal fields (customerModel.personal). Events leave the
+ * service to every subscriber of the stream whatever its role, so they carry what no role is denied; a
+ * consumer that needs the person's contact reads it through the API with its own role.
+ */
+export const EventCustomer = Customer.mapFields(Struct.omit(customerModel.personal)).annotate({
+  identifier: "EventCustomer",
+  description: "The customer after the change, without its personal fields (" +
+    `${customerModel.personal.join(", ")}): read those through the API`
+})
+export type EventCustomer = typeof EventCustomer.Type
+
+/** The customer as an event carries it. */
+export const eventCustomerOf = (customer: Customer): EventCustomer => Struct.omit(customer, customerModel.personal)
 
 /** What a change event says about who made it and what the customer became. */
 const change = {
@@ -24,7 +39,7 @@ const change = {
   actor: Actor,
   requestId: Schema.NullOr(Schema.String).annotate({ description: "The X-Request-Id of the change" }),
   // Absent when the customer was erased before the event left the outbox.
-  customer: Schema.optionalKey(Customer.annotate({ description: "The customer after the change" }))
+  customer: Schema.optionalKey(EventCustomer)
 }
 
 export const CustomerCreatedEvent = Schema.Struct({ type: Schema.Literal("customer.created"), ...change }).annotate({
@@ -50,13 +65,14 @@ export const EmailVerificationRequestedEvent = Schema.Struct({
   type: Schema.Literal("customer.email-verification-requested"),
   eventId: EventId,
   customerId: CustomerId,
-  // Both absent when the customer was erased before the event left the outbox.
-  email: Schema.optionalKey(Email.annotate({ description: "The new address, to be mailed the token" })),
+  // No address: the mailer reads `pendingEmail` through the API (service role), so no stream copy holds it.
+  // Absent when the customer was erased before the event left the outbox.
   token: Schema.optionalKey(Schema.String.annotate({ description: "The single-use verification token" })),
   expiresAt: Timestamp
 }).annotate({
   identifier: "EmailVerificationRequestedEvent",
-  description: "An email change waits for verification: mail the token to the new address"
+  description: "An email change waits for verification: mail the token to the customer's `pendingEmail` (read " +
+    "through the API)"
 })
 
 export const ConsentChangedEvent = Schema.Struct({

@@ -1,6 +1,7 @@
 /** The list endpoint's contract: filters, sort, keyset cursor, field selection. */
 import { Schema, SchemaTransformation, Struct } from "effect"
-import { Age, Customer, CustomerStatus, isStorableText, Tag } from "./Customer.ts"
+import { fieldAccessDescription } from "./Access.ts"
+import { Age, Customer, customerModel, CustomerStatus, isStorableText, Tag } from "./Customer.ts"
 import { InstantText } from "./Instant.ts"
 import { CountryCode } from "./Reference.ts"
 import { PageLimit } from "./Paging.ts"
@@ -56,7 +57,7 @@ export const ListCustomersQuery = Schema.Struct({
     isStorableText
   ).annotate({
     description: "Every word of this text begins a word of the name or of the email (words: letters and digits), " +
-      "ignoring letter case: `ada lov` finds Ada Lovelace"
+      "ignoring letter case: `ada lov` finds Ada Lovelace; refused (403) for roles that do not see names and emails"
   })),
   sort: Schema.optionalKey(Sort),
   limit: Schema.optionalKey(
@@ -69,7 +70,47 @@ export const ListCustomersQuery = Schema.Struct({
 }).annotate({ identifier: "ListCustomersQuery" })
 export type ListCustomersQuery = typeof ListCustomersQuery.Type
 
-const { id, ...optionalFields } = Customer.fields
+/**
+ * The customer fields each list parameter reads, and how (Access.ts `mayQuery`): a search, filter or sort on a
+ * field is an oracle for its value, so a role may use one only on fields it sees.
+ */
+export const fieldsReadBy = (query: ListCustomersQuery): ReadonlyArray<{
+  readonly parameter: string
+  readonly field: string
+  readonly needs: "seen" | "whole"
+}> => [
+  ...(query.q === undefined ? [] : (["name", "email"] as const).map((field) => ({ parameter: "q", field, needs: "seen" as const }))),
+  ...(query.country === undefined ? [] : [{ parameter: "country", field: "location", needs: "seen" as const }]),
+  ...(query.sort === undefined ? [] : [{ parameter: "sort", field: query.sort.replace(/^-/u, ""), needs: "whole" as const }]),
+  ...(query.fields ?? []).map((field) => ({ parameter: "fields", field, needs: "seen" as const }))
+]
+
+/**
+ * A customer as served to a caller (REST, RPC, export): `Customer` with its personal fields optional, present
+ * only when the caller's role may see them (Access.ts decides; each field's description says who sees what).
+ */
+export const ServedCustomer = Customer.mapFields((fields) => ({
+  ...fields,
+  ...Struct.map(
+    Struct.pick(fields, customerModel.personal),
+    Schema.optionalKey
+  )
+})).pipe((schema) =>
+  schema.mapFields((fields) => ({
+    ...fields,
+    email: fields.email.annotateKey({ description: fieldAccessDescription("email") }),
+    pendingEmail: fields.pendingEmail.annotateKey({
+      description: `A new address waiting for verification; it replaces \`email\` once verified. ${
+        fieldAccessDescription("pendingEmail")
+      }`
+    }),
+    name: fields.name.annotateKey({ description: fieldAccessDescription("name") }),
+    location: fields.location.annotateKey({ description: fieldAccessDescription("location") })
+  }))
+).annotate({ ...Customer.ast.annotations, identifier: "Customer" })
+export type ServedCustomer = typeof ServedCustomer.Type
+
+const { id, ...optionalFields } = ServedCustomer.fields
 
 /** A customer with only the selected fields; `id` is always present. */
 export const CustomerView = Schema.Struct({

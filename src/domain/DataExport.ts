@@ -6,7 +6,8 @@ import { Schema } from "effect"
 import { CustomerAnalytics } from "./Analytics.ts"
 import { AuditEntryView } from "./Audit.ts"
 import { ConsentRecord } from "./Consent.ts"
-import { Customer, Timestamp } from "./Customer.ts"
+import { Timestamp } from "./Customer.ts"
+import { ServedCustomer } from "./CustomerQuery.ts"
 import { CustomerNotFound, Forbidden } from "./Errors.ts"
 import { TrackedEvent } from "./Event.ts"
 import { SegmentId } from "./SegmentCriteria.ts"
@@ -24,7 +25,7 @@ export type SegmentStay = typeof SegmentStay.Type
 export const CustomerDataExport = Schema.Struct({
   format: Schema.Literal(exportFormat),
   exportedAt: Timestamp,
-  customer: Customer,
+  customer: ServedCustomer.annotateKey({ description: "The profile as the exporting role sees it (Access.ts)" }),
   analytics: Schema.NullOr(CustomerAnalytics).annotate({
     description: "Null when the person withdrew consent to analytics: they are not profiled"
   }),

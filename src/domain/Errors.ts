@@ -102,6 +102,16 @@ export class Forbidden extends HttpApiError.Problem<Forbidden>()("Forbidden", {
   title: "Your role does not allow this action"
 }, { permission: Schema.String }) {}
 
+/**
+ * A list parameter (`q`, `sort`, `fields`, a filter) reads a field the caller's role does not see: answering it
+ * would be an oracle for the hidden value (Access.ts), so it is refused before any query runs.
+ */
+export class FieldNotVisible extends HttpApiError.Problem<FieldNotVisible>()("FieldNotVisible", {
+  type: problemType("field-not-visible"),
+  status: 403,
+  title: "Your role does not see the field this parameter reads"
+}, { field: Schema.String.annotate({ description: "The parameter refused" }) }) {}
+
 export class Unavailable extends HttpApiError.Problem<Unavailable>()("Unavailable", {
   type: problemType("unavailable"),
   status: 503,
@@ -151,9 +161,9 @@ export class EventTypeNotRegistered extends HttpApiError.Problem<EventTypeNotReg
 }, { field: Schema.Literal("type") }) {}
 
 /** What each customer operation can fail with: one list for the REST endpoints, the RPCs and the service. */
-/** Reads have no Forbidden: every role reads (see Access.ts). */
+/** Reads have no Forbidden: every role reads (see Access.ts), seeing the fields its role allows. */
 export const GetCustomerErrors = [CustomerNotFound] as const
-export const ListCustomersErrors = [InvalidCursor] as const
+export const ListCustomersErrors = [InvalidCursor, FieldNotVisible] as const
 export const CreateCustomerErrors = [
   EmailAlreadyExists,
   IdentitySuppressed,
@@ -327,15 +337,14 @@ export class RulesEngineUnavailable extends HttpApiError.Problem<RulesEngineUnav
 /** Segments: reads need no permission (every role reads customers); changes need `customers:write`. */
 export const GetSegmentErrors = [SegmentNotFound] as const
 export const ListSegmentsErrors = [InvalidCursor] as const
-export const CreateSegmentErrors = [SegmentNameTaken, InvalidSegmentCriteria, Forbidden, RulesEngineUnavailable] as const
-export const UpdateSegmentErrors = [
-  SegmentNotFound,
-  SegmentVersionConflict,
+export const CreateSegmentErrors = [
   SegmentNameTaken,
   InvalidSegmentCriteria,
   Forbidden,
+  FieldNotVisible,
   RulesEngineUnavailable
 ] as const
+export const UpdateSegmentErrors = [SegmentNotFound, SegmentVersionConflict, ...CreateSegmentErrors] as const
 export const DeleteSegmentErrors = [SegmentNotFound, SegmentVersionConflict, SegmentInUse, Forbidden] as const
 export const CustomerSegmentsErrors = [CustomerNotFound] as const
 export const ChangeSegmentMembersErrors = [SegmentNotFound, SegmentNotManual, Forbidden] as const

@@ -4,14 +4,14 @@ import { HttpApiBuilder, HttpApiSchema } from "effect/http-api"
 import { Api } from "../api/Api.ts"
 import { customersPath } from "../api/CustomersApi.ts"
 import { CurrentActor } from "../api/Security.ts"
-import type { Customer } from "../domain/Customer.ts"
+import type { ServedCustomer } from "../domain/CustomerQuery.ts"
 import { etagFor, versionFromEtag } from "../domain/CustomerRules.ts"
 import { PreconditionRequired, VersionConflict } from "../domain/Errors.ts"
 import { Customers } from "../customers/Customers.ts"
 import { CurrentRequestId } from "../platform/RequestContext.ts"
 
 /** A customer with its version as ETag, as every read and write answers. */
-const withEtag = (customer: Customer) =>
+const withEtag = (customer: ServedCustomer) =>
   HttpApiSchema.withHeaders({ body: customer, headers: { etag: etagFor(customer.version) } })
 
 /** The version a write expects: If-Match or the body's `version`; when both are sent they must agree. */

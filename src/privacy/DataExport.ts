@@ -9,7 +9,8 @@ import type { CommandOptions } from "../domain/Access.ts"
 import { AuditEntryView } from "../domain/Audit.ts"
 import { ConsentRecord, consentHistoryPageSize } from "../domain/Consent.ts"
 import { auditPageSize } from "../domain/Audit.ts"
-import { Customer, type CustomerId } from "../domain/Customer.ts"
+import type { CustomerId } from "../domain/Customer.ts"
+import { ServedCustomer } from "../domain/CustomerQuery.ts"
 import { exportFormat, SegmentStay } from "../domain/DataExport.ts"
 import type { CustomerNotFound } from "../domain/Errors.ts"
 import { maxTimelinePageSize, TrackedEvent } from "../domain/Event.ts"
@@ -25,7 +26,7 @@ const json = <A, I>(schema: Schema.Codec<A, I>) => {
   const encode = Schema.encodeSync(schema)
   return (value: A) => JSON.stringify(encode(value))
 }
-const customerJson = json(Customer)
+const customerJson = json(ServedCustomer)
 const analyticsJson = json(Schema.NullOr(AnalyticsSchema))
 const consentJson = json(ConsentRecord)
 const stayJson = json(SegmentStay)

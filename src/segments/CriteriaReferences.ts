@@ -1,7 +1,7 @@
 /**
- * Where criteria name things outside the customer's own data: other
- * segments and rules of the rules engine, each node with its path (for
- * messages that point at it).
+ * Where criteria name things outside the customer's own data (other
+ * segments, rules of the rules engine) or read personal fields, each node
+ * with its path (for messages that point at it).
  */
 import type { RuleId } from "../domain/Rules.ts"
 import type { Criterion, LeafCriterion, SegmentId } from "../domain/SegmentCriteria.ts"
@@ -46,3 +46,15 @@ export const ruleReferences = (criteria: Criterion): ReadonlyArray<{ readonly ru
 export const rulesNamed = (criteria: Criterion): ReadonlyArray<RuleId> => [
   ...new Set(ruleReferences(criteria).map((reference) => reference.ruleId))
 ]
+
+/**
+ * Every node reading a personal field beyond what every role sees (region and city read `location` whole, a
+ * country only its country), with the path of its `kind`: a segment on such a field tells its author who lives
+ * there once its members' ids are read, so only a role that sees the field may define one (Access.ts).
+ */
+export const personalFieldReferences = (
+  criteria: Criterion
+): ReadonlyArray<{ readonly field: "location"; readonly path: Path }> =>
+  leavesWithPaths(criteria).flatMap(({ leaf, path }) =>
+    leaf.kind === "region" || leaf.kind === "city" ? [{ field: "location" as const, path: [...path, "kind"] }] : []
+  )

@@ -7,7 +7,7 @@
  */
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import type { Actor, CommandOptions } from "../domain/Access.ts"
-import { requirePermission } from "../domain/Access.ts"
+import { mayQuery, requirePermission } from "../domain/Access.ts"
 import type { CustomerId } from "../domain/Customer.ts"
 import {
   type CalculateSegmentErrors,
@@ -19,6 +19,7 @@ import {
   type ErrorOf,
   type GetSegmentCalculationErrors,
   type GetSegmentErrors,
+  FieldNotVisible,
   InvalidSegmentCriteria,
   type ListSegmentsErrors,
   RulesEngineUnavailable,
@@ -54,7 +55,7 @@ import { CustomerRepo } from "../customers/CustomerRepo.ts"
 import { uuidv7 } from "../platform/Ids.ts"
 import { AuditLog } from "../privacy/AuditLog.ts"
 import { RulesEngine } from "../platform/RulesEngine.ts"
-import { type Path, ruleReferences, rulesNamed, segmentReferences } from "./CriteriaReferences.ts"
+import { type Path, personalFieldReferences, ruleReferences, rulesNamed, segmentReferences } from "./CriteriaReferences.ts"
 import { SegmentCalculations } from "./SegmentCalculation.ts"
 import { SegmentRepo } from "./SegmentRepo.ts"
 
@@ -67,6 +68,12 @@ const writeRefusals = {
   NameTaken: () => Effect.fail(new SegmentNameTaken({ field: "name" })),
   ReferenceGone: () =>
     Effect.fail(invalidCriteria([{ path: ["criteria"], message: "a segment the criteria name was deleted meanwhile" }]))
+}
+
+/** Criteria on a field the actor's role does not see whole are refused, naming the first such node. */
+const visibleCriteria = (actor: Actor, criteria: Criterion) => {
+  const hidden = personalFieldReferences(criteria).find(({ field }) => !mayQuery(actor.role, field, "whole"))
+  return hidden === undefined ? Effect.void : Effect.fail(new FieldNotVisible({ field: hidden.path.join(".") }))
 }
 
 const invalidCriteria = (errors: ReadonlyArray<{ readonly path: Path; readonly message: string }>) =>
@@ -185,6 +192,7 @@ export class Segments extends Context.Service<Segments, {
         { actor, requestId, input }: CommandOptions & { readonly input: CreateSegment }
       ) {
         yield* requirePermission(actor, "segments:manage")
+        if (input.type === "dynamic") yield* visibleCriteria(actor, input.criteria)
         const references = input.type === "dynamic" ? yield* checkedReferences(input.criteria) : []
         if (input.type === "dynamic") yield* checkedRules(input.criteria)
         const at = yield* now
@@ -224,6 +232,7 @@ export class Segments extends Context.Service<Segments, {
         }
       ) {
         yield* requirePermission(actor, "segments:manage")
+        if (update.criteria !== undefined) yield* visibleCriteria(actor, update.criteria)
         const before = yield* found(id)
         if (expectedVersion !== null && expectedVersion !== before.version) {
           return yield* new SegmentVersionConflict({ expectedVersion, currentVersion: before.version })

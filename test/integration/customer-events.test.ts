@@ -95,7 +95,7 @@ layer(Env, { excludeTestServices: true })("typed customer events", (it) => {
         "customer.deleted"
       ])
       assert.isUndefined(rows[0].payload.customer)
-      assert.isUndefined(rows[2].payload.email)
+      assert.isUndefined(rows[2].payload.token)
       assert.strictEqual(decodeEvent(rows[3].payload).type, "customer.deleted")
     }))
 })

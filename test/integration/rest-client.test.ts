@@ -17,7 +17,7 @@ import {
 } from "../../src/client/index.ts"
 import type { Role } from "../../src/domain/Access.ts"
 import { issueKey } from "../support/ApiKeys.ts"
-import { type CustomerBody, customersPath, newCustomer } from "../support/Customers.ts"
+import { customersPath, newCustomer } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
 import { json, TestService } from "../support/TestService.ts"
 
@@ -60,7 +60,7 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("typed REST clie
       assert.strictEqual(headers.etag, "\"v1\"")
       const response = yield* request(`${customersPath}/${created.body.id}`)
       assert.deepStrictEqual(body, created.body)
-      assert.deepStrictEqual(yield* json<CustomerBody>(response), body)
+      assert.deepStrictEqual(yield* json<typeof body>(response), body)
     }))
 
   it.effect("create repeated with the same Idempotency-Key answers the first customer, marked Idempotent-Replayed", () =>

@@ -42,10 +42,11 @@ export interface OutboxRow {
     readonly type: string
     readonly customerId: string
     readonly version: number
-    /** The state after the change (created, updated, deleted, email-verified events). */
-    readonly customer?: { readonly name: string; readonly email: string }
-    /** Email verification requests: the address and the token the notification service mails. */
-    readonly email?: string
+    /** The state after the change (created, updated, deleted, email-verified events), without personal fields. */
+    readonly customer?: { readonly version: number; readonly [field: string]: unknown }
+    /** Updates: the fields that changed. */
+    readonly changes?: ReadonlyArray<string>
+    /** Email verification requests: the token the notification service mails (to `pendingEmail`, read through the API). */
     readonly token?: string
   }
   readonly published: boolean

@@ -12,6 +12,7 @@ import { uuidv7 } from "../../src/platform/Ids.ts"
 import { unique } from "./Customers.ts"
 import { eventually } from "./Eventually.ts"
 import { call } from "./Http.ts"
+import { testServiceWithDatabase } from "./Database.ts"
 import { natsConnection } from "./Nats.ts"
 import { json, natsUrl } from "./TestService.ts"
 
@@ -118,3 +119,17 @@ export const durableConsumerCleanup = (durable: string) =>
     Effect.flatMap(natsManager, (manager) =>
       Effect.promise(() => manager.consumers.delete(segmentsStreamName, durable).catch(() => false))).pipe(Effect.scoped)
   ))
+
+/**
+ * A service on its own database whose destinations consume from the durable consumer `durable` (deleted when
+ * the tests are done) and may call webhook receivers on loopback; `env` on top.
+ */
+export const destinationsTestService = (durable: string, env: Record<string, string> = {}) =>
+  testServiceWithDatabase({
+    env: {
+      DESTINATIONS_ALLOW_PRIVATE_NETWORKS: "true",
+      DESTINATIONS_CONSUMER: durable,
+      DESTINATION_POLL_SECONDS: "0.1",
+      ...env
+    }
+  }).pipe(Layer.provideMerge(durableConsumerCleanup(durable)))

@@ -14,7 +14,7 @@ import { eventually } from "../support/Eventually.ts"
 import { call, createCustomer } from "../support/Http.ts"
 import { natsConnection, PrivateNats } from "../support/Nats.ts"
 import { bulkSegmentsPath, createSegment, manualSegment } from "../support/SegmentsApi.ts"
-import { TestService } from "../support/TestService.ts"
+import { json, TestService } from "../support/TestService.ts"
 
 const logLines: Array<string> = []
 
@@ -102,7 +102,13 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("erasure leave
       yield* ok(yield* call("GET", `${path}/data`))
 
       yield* ok(yield* call("DELETE", path), 204)
-      // Everything the service will publish has been published.
+      // The erasure's steps after its transaction (key, stream purge, the erasure's own event) are done, and
+      // everything the service will publish has been published.
+      yield* eventually(
+        "the erasure to be done",
+        call("GET", `${path}/erasure`).pipe(Effect.flatMap(json<{ readonly status: string }>)),
+        (erasure) => erasure.status === "done"
+      )
       yield* eventually("the outbox to drain", outboxRows(), (rows) => rows.every((row) => row.published))
 
       const personal = [email, pendingEmail, name].map((text) => text.toLowerCase())

@@ -227,8 +227,6 @@ layer(
 
   const refusedForAnalysts = [
     { label: "a name or email search", query: "q=Field", parameter: "q" },
-    { label: "a sort by name", query: "sort=name", parameter: "sort" },
-    { label: "a sort by email, descending", query: "sort=-email", parameter: "sort" },
     { label: "a selection of the email", query: "fields=id,email", parameter: "fields" }
   ]
   for (const { label, parameter, query } of refusedForAnalysts) {
@@ -258,16 +256,13 @@ layer(
       assert.strictEqual(response.status, 200)
     }))
 
-  it.effect("agent: a search finds the person by the address they give, but a sort by the masked email is refused", () =>
+  it.effect("agent: a search finds the person by the address they give", () =>
     Effect.gen(function*() {
       const person = yield* fixture
       const found = yield* call("GET", `${customersPath}?q=${encodeURIComponent(person.email)}`, { role: "agent" })
       assert.strictEqual(found.status, 200)
       const page = yield* json<{ readonly data: ReadonlyArray<Served> }>(found)
       assert.deepStrictEqual(page.data.map((customer) => customer.id), [person.id])
-      // A sort's cursor carries the last row's value in clear: a masked field is no sort key.
-      const sorted = yield* call("GET", `${customersPath}?sort=email&tag=${person.tag}`, { role: "agent" })
-      assert.strictEqual((yield* expectProblem(sorted, 403, "/problems/field-not-visible")).field, "sort")
     }))
 
   it.effect("analyst: segment criteria on city or region are refused naming the node; on country accepted", () =>

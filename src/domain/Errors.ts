@@ -167,6 +167,7 @@ export const UpdateCustomerErrors = [
   CustomerNotFound,
   VersionConflict,
   EmailAlreadyExists,
+  IdentitySuppressed,
   InvalidStatusTransition,
   Forbidden,
   Unavailable

@@ -119,7 +119,10 @@ export class CustomersApi extends HttpApiGroup.make("customers")
       error: DeleteCustomerErrors
     }).middleware(Authorization).annotate(RequiredPermission, "customers:delete").annotateMerge(documented(
       "Erase a customer",
-      "Erases the person's data and marks the profile DELETED; the email address becomes free again."
+      "Erases the person's data and marks the profile DELETED, as `DELETE /api/v1/customers/{id}/data` does: " +
+        "the steps after (JetStream purge, the `customer.erased` event) are tracked at " +
+        "`GET /api/v1/customers/{id}/erasure`. The address is suppressed: creating it again is refused (409) " +
+        "until an admin lifts it."
     )),
     HttpApiEndpoint.post("verifyEmail", "/:id/email/verify", {
       params: idParam,

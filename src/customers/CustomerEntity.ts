@@ -74,6 +74,7 @@ export const Update = Rpc.make("Update", {
     CustomerNotFound,
     VersionConflict,
     EmailAlreadyExists,
+    IdentitySuppressed,
     InvalidStatusTransition,
     ReadOnlyFieldChanged,
     Forbidden
@@ -329,6 +330,10 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
         if (outcome.changedFields.length === 0) return before
         if (outcome.emailChange !== undefined && (yield* repo.emailTakenByAnother(id, outcome.emailChange))) {
           return yield* emailTaken()
+        }
+        // An erased person's address is not taken up again by another profile either.
+        if (outcome.emailChange !== undefined && (yield* erasure.isSuppressed(outcome.emailChange))) {
+          return yield* new IdentitySuppressed({ field: "email" })
         }
         const now = new Date(yield* Clock.currentTimeMillis).toISOString()
         const after: Customer = { ...before, ...outcome.state, version: before.version + 1, updatedAt: now }

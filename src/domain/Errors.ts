@@ -177,6 +177,7 @@ export const UpdateCustomerErrors = [
   CustomerNotFound,
   VersionConflict,
   EmailAlreadyExists,
+  IdentitySuppressed,
   InvalidStatusTransition,
   Forbidden,
   Unavailable

@@ -81,6 +81,8 @@ export class Erasure extends Context.Service<Erasure, {
    * addresses is suppressed. One probe of the digest's primary key, no extra round trip.
    */
   suppressionProbeStatement(emails: ReadonlyArray<string>): Statement.Statement<unknown>
+  /** Whether the address is suppressed: for an email change (a create checks inside its own statement). */
+  isSuppressed(email: string): Effect.Effect<boolean>
   /** The customer's erasure request, if one was made. */
   requestOf(customerId: CustomerId): Effect.Effect<Option.Option<ErasureRequest>>
   /** Removes the address from the suppression list; false when it was not on it. In the caller's transaction. */
@@ -103,6 +105,8 @@ export class Erasure extends Context.Service<Erasure, {
       const wakeUps = yield* Queue.sliding<void>(1)
 
       const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
+      /** The address's digest as a bytea expression. */
+      const digestOf = (email: string) => sql`decode(${blindIndex.email(email).toString("hex")}, 'hex')`
 
       const begin = Effect.fn("Erasure.begin")(function*({ customerId, email, actor, requestId }: {
         readonly customerId: CustomerId
@@ -126,7 +130,7 @@ export class Erasure extends Context.Service<Erasure, {
             'pending', ${sql.json(steps)}, ${at})
           ON CONFLICT (customer_id) DO NOTHING`.pipe(Effect.orDie)
         yield* sql`INSERT INTO identity_suppressions (email_digest, suppressed_at)
-          VALUES (decode(${blindIndex.email(email).toString("hex")}, 'hex'), ${at})
+          VALUES (${digestOf(email)}, ${at})
           ON CONFLICT (email_digest) DO NOTHING`.pipe(Effect.orDie)
       })
 
@@ -135,6 +139,12 @@ export class Erasure extends Context.Service<Erasure, {
           WHERE email_digest = ANY(ARRAY(SELECT decode(digest, 'hex')
             FROM unnest(${emails.map((email) => blindIndex.email(email).toString("hex"))}::text[]) AS digest))
           AND refuse_suppressed_identity(email_digest)`
+
+      const isSuppressed = Effect.fn("Erasure.isSuppressed")(function*(email: string) {
+        const rows = yield* sql`SELECT 1 FROM identity_suppressions
+          WHERE email_digest = ${digestOf(email)}`.pipe(Effect.orDie)
+        return rows.length > 0
+      })
 
       const requestOf = Effect.fn("Erasure.requestOf")(function*(customerId: CustomerId) {
         const rows = yield* sql<RequestRow>`SELECT * FROM erasure_requests WHERE customer_id = ${customerId}`.pipe(
@@ -146,7 +156,7 @@ export class Erasure extends Context.Service<Erasure, {
 
       const lift = Effect.fn("Erasure.lift")(function*(email: string) {
         const rows = yield* sql`DELETE FROM identity_suppressions
-          WHERE email_digest = decode(${blindIndex.email(email).toString("hex")}, 'hex') RETURNING 1`.pipe(
+          WHERE email_digest = ${digestOf(email)} RETURNING 1`.pipe(
           Effect.orDie
         )
         return rows.length > 0
@@ -251,6 +261,7 @@ export class Erasure extends Context.Service<Erasure, {
       return Erasure.of({
         begin,
         suppressionProbeStatement,
+        isSuppressed,
         requestOf,
         lift,
         runDue,

@@ -107,6 +107,18 @@ layer(Env, { excludeTestServices: true, timeout: 120_000 })("DELETE /api/v1/cust
       assert.deepStrictEqual(yield* writeCounts, before)
     }))
 
+  it.effect("refuses an email change to a suppressed address with 409 identity-suppressed, writing nothing", () =>
+    Effect.gen(function*() {
+      const input = newCustomer({ email: uniqueEmail("taken-up") })
+      const erased = yield* createCustomer(input)
+      yield* eraseAndWait(erased.id)
+      const other = yield* createCustomer()
+      const before = yield* writeCounts
+      const changed = yield* call("PATCH", `${customersPath}/${other.id}`, { body: { email: input.email.toUpperCase() } })
+      yield* expectProblem(changed, 409, "/problems/identity-suppressed")
+      assert.deepStrictEqual(yield* writeCounts, before)
+    }))
+
   it.effect("stores the suppression as a keyed hash: the address is nowhere in the database's suppression list", () =>
     Effect.gen(function*() {
       const input = newCustomer({ email: uniqueEmail("hashed") })

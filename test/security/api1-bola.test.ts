@@ -32,7 +32,8 @@ const validBodies: Record<string, unknown> = {
   "segments.update": { name: "Renamed" },
   "destinations.update": { name: "Renamed" },
   "destinations.replay": {},
-  "events.track": { type: "page_view" }
+  "events.track": { type: "page_view" },
+  "privacy.anonymize": { reason: "a test" }
 }
 
 const namesAnObject = (operation: Operation) => /\{(id|calculationId)\}/.test(operation.path)
@@ -47,6 +48,8 @@ const notFoundType = (path: string) =>
     ? "/problems/destination-not-found"
     : path.startsWith("/api/v1/api-keys")
     ? "/problems/api-key-not-found"
+    : path.endsWith("/erasure")
+    ? "/problems/erasure-not-found"
     : "/problems/customer-not-found"
 
 const request = (operation: Operation, path: string) =>
@@ -79,10 +82,11 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("API1 broken obj
     Effect.gen(function*() {
       const customer = yield* createCustomer()
       assert.strictEqual((yield* call("DELETE", `${customersPath}/${customer.id}`)).status, 204)
-      // The audit trail outlives the person: it is the record of their erasure, and holds no personal data.
+      // The audit trail and the erasure request outlive the person: they are the record of their erasure, and
+      // hold no personal data.
       const customerOperations = authenticatedOperations.filter((operation) =>
         operation.path.startsWith(`${customersPath}/{id}`) && operation.method !== "DELETE" &&
-        operation.id !== "audit.customerEntries"
+        operation.id !== "audit.customerEntries" && operation.id !== "privacy.getErasure"
       )
       assert.isAtLeast(customerOperations.length, 8)
       yield* changesNothing(Effect.gen(function*() {

@@ -5,7 +5,7 @@
  * committed entries into a chain that verification walks (docs/audit.md).
  */
 import { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Exit, Layer, Request, RequestResolver } from "effect"
 import type { Statement } from "effect/sql"
 import type { Actor } from "../domain/Access.ts"
 import { guardName } from "../platform/Database.ts"
@@ -40,6 +40,11 @@ const contentOf = (entry: AuditEntry): SignedContent => ({
   reason: entry.reason ?? null
 })
 
+/** Rows per insert of read entries: 11 parameters each, well below PostgreSQL's 65,535 per statement. */
+const readBatchSize = 2_000
+
+class ReadEntry extends Request.Class<{ readonly entry: AuditEntry }, void> {}
+
 export class AuditLog extends Context.Service<AuditLog, {
   record(entry: AuditEntry): Effect.Effect<void>
   /** The same write as a statement, to run with the change as one statement. */
@@ -48,6 +53,11 @@ export class AuditLog extends Context.Service<AuditLog, {
   recordAllStatement(entries: ReadonlyArray<AuditEntry>): Statement.Statement<unknown>
   /** The entry written only when the guard of a guarded statement (Database.ts) matched. */
   recordGuardedStatement(entry: AuditEntry, guard?: string): Statement.Statement<unknown>
+  /**
+   * Entries of reads: those recorded together (the reads of one moment, across requests) are written as one
+   * multi-row insert of at most `readBatchSize`, and each caller waits for it, so no answer leaves unaudited.
+   */
+  recordReads(entries: ReadonlyArray<AuditEntry>): Effect.Effect<void>
 }>()("cms/privacy/AuditLog") {
   static readonly layer = Layer.effect(
     AuditLog,
@@ -68,7 +78,24 @@ export class AuditLog extends Context.Service<AuditLog, {
       const recordStatement = (entry: AuditEntry) => recordAllStatement([entry])
       const recordGuardedStatement = (entry: AuditEntry, guard = guardName) =>
         sql`INSERT INTO audit_log ${columns} SELECT ${values(entry)} FROM ${sql.literal(guard)}`
+      const reads = RequestResolver.batchN(
+        RequestResolver.make<ReadEntry>((entries) =>
+          recordAllStatement(entries.map(({ request }) => request.entry)).pipe(
+            Effect.orDie,
+            Effect.map(() => {
+              for (const entry of entries) entry.completeUnsafe(Exit.void)
+            })
+          )
+        ),
+        readBatchSize
+      )
       return AuditLog.of({
+        recordReads: Effect.fn("AuditLog.recordReads")(function*(entries: ReadonlyArray<AuditEntry>) {
+          yield* Effect.forEach(entries, (entry) => Effect.request(new ReadEntry({ entry }), reads), {
+            concurrency: "unbounded",
+            discard: true
+          })
+        }),
         recordStatement,
         recordAllStatement,
         recordGuardedStatement,

@@ -5,7 +5,7 @@
  * committed entries into a chain that verification walks (docs/audit.md).
  */
 import { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Exit, Layer, Request, RequestResolver } from "effect"
+import { type Cause, Context, Effect, Fiber, Layer, Queue, Schedule } from "effect"
 import type { Statement } from "effect/sql"
 import type { Actor } from "../domain/Access.ts"
 import { guardName } from "../platform/Database.ts"
@@ -42,8 +42,8 @@ const contentOf = (entry: AuditEntry): SignedContent => ({
 
 /** Rows per insert of read entries: 11 parameters each, well below PostgreSQL's 65,535 per statement. */
 const readBatchSize = 2_000
-
-class ReadEntry extends Request.Class<{ readonly entry: AuditEntry }, void> {}
+/** Read entries queued at most: 20 pages of 500; beyond, reads wait for the writer. */
+const readBufferSize = 10_000
 
 export class AuditLog extends Context.Service<AuditLog, {
   record(entry: AuditEntry): Effect.Effect<void>
@@ -54,8 +54,8 @@ export class AuditLog extends Context.Service<AuditLog, {
   /** The entry written only when the guard of a guarded statement (Database.ts) matched. */
   recordGuardedStatement(entry: AuditEntry, guard?: string): Statement.Statement<unknown>
   /**
-   * Entries of reads: those recorded together (the reads of one moment, across requests) are written as one
-   * multi-row insert of at most `readBatchSize`, and each caller waits for it, so no answer leaves unaudited.
+   * Entries of reads, queued and written in the background as multi-row inserts of what has gathered (across
+   * requests, at most `readBatchSize` rows per statement).
    */
   recordReads(entries: ReadonlyArray<AuditEntry>): Effect.Effect<void>
 }>()("cms/privacy/AuditLog") {
@@ -78,23 +78,25 @@ export class AuditLog extends Context.Service<AuditLog, {
       const recordStatement = (entry: AuditEntry) => recordAllStatement([entry])
       const recordGuardedStatement = (entry: AuditEntry, guard = guardName) =>
         sql`INSERT INTO audit_log ${columns} SELECT ${values(entry)} FROM ${sql.literal(guard)}`
-      const reads = RequestResolver.batchN(
-        RequestResolver.make<ReadEntry>((entries) =>
-          recordAllStatement(entries.map(({ request }) => request.entry)).pipe(
-            Effect.orDie,
-            Effect.map(() => {
-              for (const entry of entries) entry.completeUnsafe(Exit.void)
-            })
+      // Read entries are buffered and written by one fiber in multi-row inserts, off the reads' path: a read
+      // waits for its entry to be queued, not written (waiting for the write halved get throughput). A full
+      // buffer makes reads wait (never drops entries); shutdown writes what is queued. A crash loses at most
+      // the entries of the insert under way and those queued behind it.
+      const readQueue = yield* Queue.bounded<AuditEntry, Cause.Done>(readBufferSize)
+      const writeReads = Effect.flatMap(Queue.takeBetween(readQueue, 1, readBatchSize), (entries) =>
+        recordAllStatement(entries).pipe(
+          Effect.retry({ times: 5, schedule: Schedule.exponential("100 millis") }),
+          Effect.catch((error) =>
+            Effect.logError("audit: read entries could not be written").pipe(
+              Effect.annotateLogs({ entries: entries.length, error: error._tag })
+            )
           )
-        ),
-        readBatchSize
-      )
+        ))
+      const writer = yield* Effect.forkScoped(Effect.catchTag(Effect.forever(writeReads), "Done", () => Effect.void))
+      yield* Effect.addFinalizer(() => Queue.end(readQueue).pipe(Effect.andThen(Fiber.join(writer)), Effect.exit, Effect.asVoid))
       return AuditLog.of({
         recordReads: Effect.fn("AuditLog.recordReads")(function*(entries: ReadonlyArray<AuditEntry>) {
-          yield* Effect.forEach(entries, (entry) => Effect.request(new ReadEntry({ entry }), reads), {
-            concurrency: "unbounded",
-            discard: true
-          })
+          yield* Queue.offerAll(readQueue, entries)
         }),
         recordStatement,
         recordAllStatement,

@@ -5,7 +5,7 @@
 import { Context, Effect, Layer, Option, Predicate } from "effect"
 import type { ClusterError, Sharding } from "effect/cluster"
 import type { Actor, CommandOptions } from "../domain/Access.ts"
-import { mayQuery, requirePermission, unmasked, visibleTo, writesMasked } from "../domain/Access.ts"
+import { mayQuery, personalFieldsServed, requirePermission, unmasked, visibleTo, writesMasked } from "../domain/Access.ts"
 import {
   type CreateCustomer,
   type Customer,
@@ -32,6 +32,8 @@ import {
 } from "../domain/Errors.ts"
 import type { AnonymizeCustomerErrors } from "../domain/Erasure.ts"
 import { sha256, uuidFromParts, uuidv7 } from "../platform/Ids.ts"
+import { CurrentRequestId } from "../platform/RequestContext.ts"
+import { AuditLog } from "../privacy/AuditLog.ts"
 import { CustomerCreation, CustomerEntity } from "./CustomerEntity.ts"
 import { CustomerRepo } from "./CustomerRepo.ts"
 
@@ -86,30 +88,52 @@ export class Customers extends Context.Service<Customers, {
     options: CommandOptions & { readonly id: CustomerId; readonly reason: string | null }
   ): Effect.Effect<ServedCustomer, ErrorOf<typeof AnonymizeCustomerErrors>>
 }>()("cms/customers/Customers") {
-  static readonly layer: Layer.Layer<Customers, never, CustomerRepo | CustomerCreation | Sharding.Sharding> = Layer.effect(
+  static readonly layer: Layer.Layer<
+    Customers,
+    never,
+    CustomerRepo | CustomerCreation | AuditLog | Sharding.Sharding
+  > = Layer.effect(
     Customers,
     Effect.gen(function*() {
       const repo = yield* CustomerRepo
       const entityFor = yield* CustomerEntity.client
       const creation = yield* CustomerCreation
+      const audit = yield* AuditLog
 
       /** Every answer carrying a customer is the view the actor's role may see (Access.ts). */
       const servedTo = (actor: Actor) => (customer: Customer): ServedCustomer => visibleTo(actor.role, customer)
 
+      /**
+       * A read that served personal fields is audited, one entry per customer (who, which fields, the request);
+       * reads of the same moment share one insert (AuditLog.recordReads).
+       */
+      const auditRead = (actor: Actor, customerIds: ReadonlyArray<string>, selected?: ReadonlyArray<string>) =>
+        Effect.gen(function*() {
+          const fields = personalFieldsServed(actor.role, selected)
+          if (fields.length === 0 || customerIds.length === 0) return
+          const requestId = yield* CurrentRequestId
+          yield* audit.recordReads(
+            customerIds.map((customerId) => ({ actor, action: "customer.read", customerId, requestId, fields }))
+          )
+        })
+
       // Every role reads (see Access.ts): authentication was the whole check.
       const get = Effect.fn("Customers.get")(function*(actor: Actor, id: CustomerId) {
-        return yield* repo.lookup(id).pipe(
+        const customer = yield* repo.lookup(id).pipe(
           Effect.flatMap(Option.match({
             onNone: () => Effect.fail(new CustomerNotFound({ customerId: id })),
-            onSome: (customer) => Effect.succeed(servedTo(actor)(customer))
+            onSome: Effect.succeed
           }))
         )
+        yield* auditRead(actor, [id])
+        return servedTo(actor)(customer)
       })
 
       const list = Effect.fn("Customers.list")(function*(actor: Actor, query: ListCustomersQuery) {
         const refused = fieldsReadBy(query).find(({ field, needs }) => !mayQuery(actor.role, field, needs))
         if (refused !== undefined) return yield* new FieldNotVisible({ field: refused.parameter })
         const page = yield* repo.list(query)
+        yield* auditRead(actor, page.data.map((customer) => customer.id), query.fields)
         return { ...page, data: page.data.map((customer) => visibleTo(actor.role, customer)) }
       })
 

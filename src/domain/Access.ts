@@ -195,6 +195,16 @@ export const writesMasked = (role: Role, written: { readonly email?: string; rea
   (fieldAccess[role].email === "masked" && written.email !== undefined) ||
   (fieldAccess[role].pendingEmail === "masked" && typeof written.pendingEmail === "string")
 
+/**
+ * The personal fields a read served the role, of those selected (all unless a list names `fields`): whole or
+ * masked. A location reduced to its country names no one and is not counted.
+ */
+export const personalFieldsServed = (role: Role, selected?: ReadonlyArray<string>): ReadonlyArray<PersonalField> =>
+  customerModel.personal.filter((field) => {
+    const form = fieldAccess[role][field]
+    return (form === "full" || form === "masked") && (selected === undefined || selected.includes(field))
+  })
+
 /** A personal field's value in the form the role is given (hidden ones never get here). */
 const shownAs = (form: Exclude<FieldAccess, "hidden">, value: unknown): unknown =>
   value === null || form === "full"

@@ -5,7 +5,7 @@
  * committed entries into a chain that verification walks (docs/audit.md).
  */
 import { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Layer } from "effect"
+import { type Cause, Context, Effect, Fiber, Layer, Queue, Schedule } from "effect"
 import type { Statement } from "effect/sql"
 import type { Actor } from "../domain/Access.ts"
 import { guardName } from "../platform/Database.ts"
@@ -40,6 +40,11 @@ const contentOf = (entry: AuditEntry): SignedContent => ({
   reason: entry.reason ?? null
 })
 
+/** Rows per insert of read entries: 11 parameters each, well below PostgreSQL's 65,535 per statement. */
+const readBatchSize = 2_000
+/** Read entries queued at most: 20 pages of 500; beyond, reads wait for the writer. */
+const readBufferSize = 10_000
+
 export class AuditLog extends Context.Service<AuditLog, {
   record(entry: AuditEntry): Effect.Effect<void>
   /** The same write as a statement, to run with the change as one statement. */
@@ -48,6 +53,11 @@ export class AuditLog extends Context.Service<AuditLog, {
   recordAllStatement(entries: ReadonlyArray<AuditEntry>): Statement.Statement<unknown>
   /** The entry written only when the guard of a guarded statement (Database.ts) matched. */
   recordGuardedStatement(entry: AuditEntry, guard?: string): Statement.Statement<unknown>
+  /**
+   * Entries of reads, queued and written in the background as multi-row inserts of what has gathered (across
+   * requests, at most `readBatchSize` rows per statement).
+   */
+  recordReads(entries: ReadonlyArray<AuditEntry>): Effect.Effect<void>
 }>()("cms/privacy/AuditLog") {
   static readonly layer = Layer.effect(
     AuditLog,
@@ -68,7 +78,26 @@ export class AuditLog extends Context.Service<AuditLog, {
       const recordStatement = (entry: AuditEntry) => recordAllStatement([entry])
       const recordGuardedStatement = (entry: AuditEntry, guard = guardName) =>
         sql`INSERT INTO audit_log ${columns} SELECT ${values(entry)} FROM ${sql.literal(guard)}`
+      // Read entries are buffered and written by one fiber in multi-row inserts, off the reads' path: a read
+      // waits for its entry to be queued, not written (waiting for the write halved get throughput). A full
+      // buffer makes reads wait (never drops entries); shutdown writes what is queued. A crash loses at most
+      // the entries of the insert under way and those queued behind it.
+      const readQueue = yield* Queue.bounded<AuditEntry, Cause.Done>(readBufferSize)
+      const writeReads = Effect.flatMap(Queue.takeBetween(readQueue, 1, readBatchSize), (entries) =>
+        recordAllStatement(entries).pipe(
+          Effect.retry({ times: 5, schedule: Schedule.exponential("100 millis") }),
+          Effect.catch((error) =>
+            Effect.logError("audit: read entries could not be written").pipe(
+              Effect.annotateLogs({ entries: entries.length, error: error._tag })
+            )
+          )
+        ))
+      const writer = yield* Effect.forkScoped(Effect.catchTag(Effect.forever(writeReads), "Done", () => Effect.void))
+      yield* Effect.addFinalizer(() => Queue.end(readQueue).pipe(Effect.andThen(Fiber.join(writer)), Effect.exit, Effect.asVoid))
       return AuditLog.of({
+        recordReads: Effect.fn("AuditLog.recordReads")(function*(entries: ReadonlyArray<AuditEntry>) {
+          yield* Queue.offerAll(readQueue, entries)
+        }),
         recordStatement,
         recordAllStatement,
         recordGuardedStatement,

@@ -4,6 +4,7 @@
  * of the rules has to change it too. Events and webhooks leave the service to subscribers bound by no role:
  * they carry no personal field at all. A role may not search, filter or sort by what it does not see.
  */
+import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { Webhook } from "standardwebhooks"
@@ -221,6 +222,44 @@ layer(
       expectNoPersonalData(person, body)
       // Only the membership event's own fields: ids, times and counts.
       for (const key of Object.keys(body)) assert.include(Object.keys(SegmentMembersJoinedEvent.fields), key)
+    }))
+
+  // --- Reads of personal data are audited -------------------------------------------------------
+
+  const readEntries = (customerId: string) =>
+    Effect.flatMap(PgClient.PgClient, (sql) =>
+      sql<{ readonly actorRole: string; readonly requestId: string | null; readonly fields: ReadonlyArray<string> }>`
+        SELECT actor_role AS "actorRole", request_id AS "requestId", fields FROM audit_log
+        WHERE customer_id = ${customerId} AND action = 'customer.read' ORDER BY id`.pipe(Effect.orDie))
+
+  it.effect("a get or list that served personal fields leaves an audit entry per customer: who, which fields, which request", () =>
+    Effect.gen(function*() {
+      const person = yield* fixture
+      assert.deepStrictEqual(yield* readEntries(person.id), [])
+      const get = yield* call("GET", `${customersPath}/${person.id}`, { role: "agent", headers: { "x-request-id": "read-get-1" } })
+      assert.strictEqual(get.status, 200)
+      const list = yield* call("GET", `${customersPath}?tag=${person.tag}&fields=id,name`, {
+        role: "service",
+        headers: { "x-request-id": "read-list-1" }
+      })
+      assert.strictEqual(list.status, 200)
+      // Written in the background, in the order the reads were answered.
+      const entries = yield* eventually("both read entries", readEntries(person.id), (rows) => rows.length >= 2)
+      assert.deepStrictEqual(entries, [
+        { actorRole: "agent", requestId: "read-get-1", fields: ["email", "pendingEmail", "name", "location"] },
+        { actorRole: "service", requestId: "read-list-1", fields: ["name"] }
+      ])
+    }))
+
+  it.effect("an analyst's read, which serves no personal field (a country names no one), is not audited as one", () =>
+    Effect.gen(function*() {
+      const person = yield* fixture
+      yield* restGet("analyst", person.id)
+      yield* restList("analyst", person)
+      // An admin's read after them: once its entry is written, anything queued before it would be too.
+      yield* restGet("admin", person.id)
+      const entries = yield* eventually("the admin's read entry", readEntries(person.id), (rows) => rows.length >= 1)
+      assert.deepStrictEqual(entries.map((entry) => entry.actorRole), ["admin"])
     }))
 
   // --- Queries as oracles ------------------------------------------------------------------------

@@ -11,9 +11,10 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("unexpected fail
     Effect.gen(function*() {
       // A constraint the service does not know about: its insert fails in a way no handler expects.
       const sql = yield* PgClient.PgClient
-      yield* sql`ALTER TABLE customers ADD CONSTRAINT no_mallory CHECK (name <> 'Mallory')`
+      // (On a clear column: personal fields are sealed, so a check cannot read the name.)
+      yield* sql`ALTER TABLE customers ADD CONSTRAINT no_mallory CHECK (NOT ('mallory' = ANY(tags)))`
       const failed = yield* call("POST", customersPath, {
-        body: { email: "mallory@example.com", name: "Mallory", consent },
+        body: { email: "mallory@example.com", name: "Mallory", tags: ["mallory"], consent },
         headers: { "x-request-id": "failing-request-1" }
       }).pipe(Effect.timeout("10 seconds"))
       const body = yield* Effect.promise(() => failed.text())

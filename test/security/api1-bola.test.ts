@@ -33,7 +33,10 @@ const validBodies: Record<string, unknown> = {
   "destinations.update": { name: "Renamed" },
   "destinations.replay": {},
   "events.track": { type: "page_view" },
-  "privacy.anonymize": { reason: "a test" }
+  "privacy.anonymize": { reason: "a test" },
+  "consent.changeConsent": {
+    changes: [{ purpose: "analytics", status: "withdrawn", legalBasis: "consent", source: "web-form", policyVersion: "1" }]
+  }
 }
 
 const namesAnObject = (operation: Operation) => /\{(id|calculationId)\}/.test(operation.path)

@@ -414,6 +414,8 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           const state = anonymizedState(id, stateOf(before))
           const changes = fieldsChanged(stateOf(before), state)
           if (changes.length === 0) return before
+          // A fresh data key: copies of the identifying fields sealed before (backups, replicas) become unreadable.
+          yield* keyring.rekey(id)
           const after = yield* repo.update(id, before.version, state).pipe(
             // The anonymous address is derived from the id: no one else can hold it.
             Effect.catchTag("UniqueViolation", Effect.die),

@@ -169,6 +169,11 @@ export class Keyring extends Context.Service<Keyring, {
   /** Crypto-shredding: deletes the customer's key (in the caller's transaction) and forgets it here. */
   destroy(customerId: string): Effect.Effect<void>
   /**
+   * Replaces the customer's key with a fresh one (in the caller's transaction): what is written next is sealed
+   * under the new key, and every copy sealed under the old one becomes unreadable, as at erasure.
+   */
+  rekey(customerId: string): Effect.Effect<void>
+  /**
    * Re-wraps up to `limit` keys not yet under the newest master key; the number re-wrapped (0: done). Each call
    * commits its batch, so an interrupted rotation resumes where it stopped; concurrent passes skip each other's rows.
    */
@@ -286,19 +291,28 @@ export class Keyring extends Context.Service<Keyring, {
         })).pipe(Effect.orDie)
       })
 
+      const newDataKey = (customerId: string): Option.Option<NewDataKey> => {
+        if (!encrypting) return Option.none()
+        const dek = randomBytes(keyBytes)
+        return Option.some({ customerId, dek, masterKeyVersion: newest.version, wrapped: wrapDataKey(newest, customerId, dek) })
+      }
+
+      const insertStatement = (keys: ReadonlyArray<NewDataKey>) =>
+        sql`INSERT INTO customer_keys.data_keys (customer_id, master_key_version, wrapped)
+          SELECT customer_id, master_key_version, decode(wrapped, 'base64')
+          FROM unnest(${keys.map((key) => key.customerId)}::uuid[], ${keys.map((key) => key.masterKeyVersion)}::text[],
+            ${keys.map((key) => key.wrapped.toString("base64"))}::text[]) AS k (customer_id, master_key_version, wrapped)`
+
+      const destroy = Effect.fn("Keyring.destroy")(function*(customerId: string) {
+        yield* sql`DELETE FROM customer_keys.data_keys WHERE customer_id = ${customerId}`.pipe(Effect.orDie)
+        cache.delete(customerId)
+      })
+
       return Keyring.of({
         encrypting,
         newestVersion: newest.version,
-        newDataKey: (customerId) => {
-          if (!encrypting) return Option.none()
-          const dek = randomBytes(keyBytes)
-          return Option.some({ customerId, dek, masterKeyVersion: newest.version, wrapped: wrapDataKey(newest, customerId, dek) })
-        },
-        insertStatement: (keys) =>
-          sql`INSERT INTO customer_keys.data_keys (customer_id, master_key_version, wrapped)
-            SELECT customer_id, master_key_version, decode(wrapped, 'base64')
-            FROM unnest(${keys.map((key) => key.customerId)}::uuid[], ${keys.map((key) => key.masterKeyVersion)}::text[],
-              ${keys.map((key) => key.wrapped.toString("base64"))}::text[]) AS k (customer_id, master_key_version, wrapped)`,
+        newDataKey,
+        insertStatement,
         remember: (key) => Effect.map(Clock.currentTimeMillis, (now) => store(key.customerId, key.dek, key.wrapped, now)),
         sealerFor,
         sealerOf: (key) =>
@@ -312,9 +326,13 @@ export class Keyring extends Context.Service<Keyring, {
             unwrapped(customerId, wrapped),
             (dek) => openerWith(customerId, dek)
           ),
-        destroy: Effect.fn("Keyring.destroy")(function*(customerId: string) {
-          yield* sql`DELETE FROM customer_keys.data_keys WHERE customer_id = ${customerId}`.pipe(Effect.orDie)
-          cache.delete(customerId)
+        destroy,
+        // The new key is not cached here: should the transaction roll back, the cache would hold a key the
+        // table does not; the next read unwraps it from the table instead.
+        rekey: Effect.fn("Keyring.rekey")(function*(customerId: string) {
+          yield* destroy(customerId)
+          const key = newDataKey(customerId)
+          if (Option.isSome(key)) yield* insertStatement([key.value]).pipe(Effect.orDie)
         }),
         rewrapBatch
       })

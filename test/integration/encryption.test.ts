@@ -190,6 +190,23 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("encryption at 
       assert.throws(() => open("personal_sealed", before), UnreadableSealedValue)
     }))
 
+  it.effect("anonymising replaces the data key: what was sealed before cannot be opened, the anonymous profile reads", () =>
+    Effect.gen(function*() {
+      const customer = yield* createCustomer(newCustomer({ name: "Anonymised Ann" }))
+      const before = yield* sealedFields(customer.id)
+      const [{ wrapped: oldKey }] = yield* keyRows(customer.id)
+      const anonymised = yield* call("POST", `${customersPath}/${customer.id}/anonymize`, { body: {} })
+      assert.strictEqual(anonymised.status, 200)
+      const [{ wrapped: newKey }] = yield* keyRows(customer.id)
+      assert.notDeepEqual(newKey, oldKey)
+      const keyring = yield* Keyring
+      const open = yield* keyring.openerFor(customer.id, newKey)
+      assert.throws(() => open("personal_sealed", before), UnreadableSealedValue)
+      const read = yield* getCustomer(customer.id)
+      assert.notStrictEqual(read.name, "Anonymised Ann")
+      assert.notStrictEqual(read.email, customer.email)
+    }))
+
   it.effect("a production start refuses the development master key", () =>
     Effect.gen(function*() {
       assert.include(defectMessage(yield* productionKeyring({})), "MASTER_KEYS")

@@ -33,11 +33,6 @@ const renameCustomer = (id: string, name: string) =>
     Effect.tap(({ status, body }) => Effect.sync(() => assert.strictEqual(status, 200, JSON.stringify(body))))
   )
 
-const deleteCustomer = (id: string) =>
-  restJson("DELETE", `${customersPath}/${id}`).pipe(
-    Effect.tap(({ status, body }) => Effect.sync(() => assert.strictEqual(status, 204, JSON.stringify(body))))
-  )
-
 const readiness = Effect.flatMap(TestService, ({ request }) => request("/ready", { auth: false })).pipe(
   Effect.flatMap(json<{ checks: { nats: { status: string }; outbox: { pending: number } } }>)
 )
@@ -71,19 +66,21 @@ const serviceOnPrivateNats = Layer.unwrap(
 
 // Live clock: the relay's polls and retries run on real time.
 layer(testService(), { excludeTestServices: true })("outbox relay with the shared NATS", (it) => {
-  it.effect("create, update and delete each reach JetStream once, in order, with Nats-Msg-Id = the event id", () =>
+  // A deletion is left out here: erasure purges the customer's messages from the stream once they are published
+  // (erasure-workflow.test.ts shows what the stream holds then).
+  it.effect("a create and updates each reach JetStream once, in order, with Nats-Msg-Id = the event id", () =>
     Effect.gen(function*() {
       const ledger = outboxLedger()
       const created = (yield* createCustomer("Relay Ada")).body
       const updated = (yield* renameCustomer(created.id, "Relay Ada Lovelace")).body
       yield* ledger.record
-      yield* deleteCustomer(created.id)
+      yield* renameCustomer(created.id, "Relay Ada King")
 
       const rows = yield* ledger.record
       assert.deepStrictEqual(rows.map((row) => row.payload.type), [
         "customer.created",
         "customer.updated",
-        "customer.deleted"
+        "customer.updated"
       ])
 
       const nc = yield* natsConnection(natsUrl)
@@ -96,12 +93,12 @@ layer(testService(), { excludeTestServices: true })("outbox relay with the share
       assert.deepStrictEqual(delivered.map(({ payload }) => payload.type), [
         "customer.created",
         "customer.updated",
-        "customer.deleted"
+        "customer.updated"
       ])
       assert.deepStrictEqual(delivered.map(({ subject }) => subject), [
         `customers.${created.id}.created`,
         `customers.${created.id}.updated`,
-        `customers.${created.id}.deleted`
+        `customers.${created.id}.updated`
       ])
       for (const { payload } of delivered) assert.strictEqual(payload.customerId, created.id)
       assert.deepStrictEqual(delivered.map(({ payload }) => payload.version), [
@@ -136,7 +133,7 @@ layer(serviceOnPrivateNats, { excludeTestServices: true, timeout: "60 seconds" }
           yield* eventually("NATS to be reported down", readiness, (ready) => ready.checks.nats.status === "down")
           const cleo = (yield* createCustomer("During Cleo")).body
           yield* renameCustomer(bob.id, "During Bob Builder")
-          yield* deleteCustomer(ada.id)
+          yield* renameCustomer(ada.id, "During Ada King")
           const dora = (yield* createCustomer("During Dora")).body
           // Enough that the backlog's ids go from one digit to two (4 to 12), in one relay batch.
           for (const name of ["Dora A", "Dora B", "Dora C", "Dora D", "Dora E"]) yield* renameCustomer(dora.id, name)

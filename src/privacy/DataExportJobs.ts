@@ -33,7 +33,10 @@ import { DataExportJobRepo, type ExportJobRow } from "./DataExportJobRepo.ts"
 import { retryDelay } from "./Erasure.ts"
 import { Keyring } from "./Keyring.ts"
 
-/** Characters of JSON per sealed chunk (about 1 MiB): what one chunk costs in memory, writing or reading. */
+/**
+ * Characters of JSON per sealed chunk (about 1 MiB; sealed as a JSON string, so its quotes are escaped once
+ * more): what a chunk costs in memory, written or read.
+ */
 const chunkChars = 1024 * 1024
 /** A claimed job is not claimed again by another process within this lease (a 100,000-event export takes seconds). */
 const claimLease = Duration.minutes(10)
@@ -43,6 +46,8 @@ export const downloadPath = (jobId: string, token: string) => `/api/v1/data-expo
 
 /** The field a chunk is sealed as: bound to its job and position, so chunks cannot be swapped or reordered. */
 const chunkField = (jobId: string, seq: number) => `data-export\u0000${jobId}\u0000${seq}`
+
+const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff
 
 const actorOf = (row: ExportJobRow): Actor => ({ subject: row.actor_subject, role: row.actor_role, kind: row.actor_kind })
 
@@ -162,24 +167,31 @@ export class DataExportJobs extends Context.Service<DataExportJobs, {
           const seal = yield* keyring.sealerFor(row.customer_id)
           const decoder = new TextDecoder()
           const written = { chunks: 0, size: 0 }
-          let pending: Array<string> = []
-          let pendingChars = 0
-          const flush = Effect.suspend(() => {
-            const text = pending.join("")
-            pending = []
-            pendingChars = 0
+          let pending = ""
+          const write = (text: string) => {
             const seq = written.chunks++
             return repo.insertChunk(row.id, seq, seal(chunkField(row.id, seq), text))
+          }
+          /** Seals every full chunk of what is pending (a page of events can overshoot one several times). */
+          const writeFull = Effect.whileLoop({
+            while: () => pending.length >= chunkChars,
+            body: () =>
+              Effect.suspend(() => {
+                // Never between the halves of a surrogate pair: each chunk is encoded to UTF-8 on its own.
+                const end = isHighSurrogate(pending.charCodeAt(chunkChars - 1)) ? chunkChars - 1 : chunkChars
+                const text = pending.slice(0, end)
+                pending = pending.slice(end)
+                return write(text)
+              }),
+            step: () => {}
           })
           yield* Stream.runForEach(document, (bytes) => {
             written.size += bytes.byteLength
-            const text = decoder.decode(bytes, { stream: true })
-            pending.push(text)
-            pendingChars += text.length
-            return pendingChars >= chunkChars ? flush : Effect.void
+            pending += decoder.decode(bytes, { stream: true })
+            return writeFull
           })
-          pending.push(decoder.decode())
-          yield* flush
+          pending += decoder.decode()
+          if (pending.length > 0 || written.chunks === 0) yield* write(pending)
           return written
         })
 

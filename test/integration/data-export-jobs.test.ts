@@ -6,6 +6,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
+import { createHmac } from "node:crypto"
 import { CustomerDataExport } from "../../src/domain/DataExport.ts"
 import type { CustomerDataExport as ExportDocument } from "../../src/domain/DataExport.ts"
 import type { DataExportJob } from "../../src/domain/DataExportJob.ts"
@@ -14,7 +15,7 @@ import { testServiceWithDatabase } from "../support/Database.ts"
 import { eventually } from "../support/Eventually.ts"
 import { call, createCustomer, expectProblem, invalidPaths } from "../support/Http.ts"
 import { exitsOf, failureType, message, postRpc } from "../support/Rpc.ts"
-import { json } from "../support/TestService.ts"
+import { json, testExportLinkKey } from "../support/TestService.ts"
 
 const decodeExport = Schema.decodeUnknownSync(CustomerDataExport)
 const exportsPath = "/api/v1/data-exports"
@@ -45,6 +46,18 @@ const track = (customerId: string, count: number, from: number) =>
       const response = yield* call("POST", "/api/v1/events/batch", { body: { events }, role: "service" })
       assert.strictEqual(response.status, 200, yield* text(response))
     }), { discard: true })
+
+/** A job written as a request (or a crashed worker) leaves it, due at `due` (SQL). */
+const insertJob = (customerId: string, status: "queued" | "running", due: string) =>
+  Effect.gen(function*() {
+    const sql = yield* PgClient.PgClient
+    const id = crypto.randomUUID()
+    yield* sql`INSERT INTO data_export_jobs (id, customer_id, actor_subject, actor_role, actor_kind, status, requested_at,
+        attempts, next_attempt_at)
+      VALUES (${id}, ${customerId}, 'test', 'admin', 'user', ${status}, now(), ${status === "running" ? 1 : 0},
+        ${sql.literal(due)})`.pipe(Effect.orDie)
+    return id
+  })
 
 /** A customer with a finished export job. */
 const exported = (events = 0) =>
@@ -156,6 +169,27 @@ layer(testServiceWithDatabase(), { excludeTestServices: true })("asynchronous da
         404,
         "/problems/data-export-not-found"
       )
+    }))
+
+  it.effect("a job left running by a crashed worker is claimed again once its lease ends, and completes", () =>
+    Effect.gen(function*() {
+      const customer = yield* createCustomer()
+      const id = yield* insertJob(customer.id, "running", "now() - interval '1 second'")
+      const job = yield* done(id)
+      assert.strictEqual((yield* call("GET", job.download!)).status, 200)
+    }))
+
+  it.effect("a job whose customer is gone fails at once, and its link is not ready (409)", () =>
+    Effect.gen(function*() {
+      const id = yield* insertJob(crypto.randomUUID(), "queued", "now()")
+      yield* eventually("the job to fail", statusOf(id), (job) => job.status === "failed", 30_000)
+      const sql = yield* PgClient.PgClient
+      const [row] = yield* sql<{ readonly attempts: number; readonly last_error: string }>`SELECT attempts, last_error
+        FROM data_export_jobs WHERE id = ${id}`.pipe(Effect.orDie)
+      assert.deepStrictEqual(row, { attempts: 1, last_error: "CustomerNotFound" })
+      const token = createHmac("sha256", testExportLinkKey).update(`data-export\u0000${id}`).digest("base64url")
+      const problem = yield* expectProblem(yield* call("GET", `${exportsPath}/${id}/download/${token}`), 409, "/problems/export-not-ready")
+      assert.strictEqual((problem as unknown as { readonly jobStatus: string }).jobStatus, "failed")
     }))
 
   it.effect("analysts and services may not request, read or download exports", () =>

@@ -50,6 +50,8 @@ import { ConsentCommand } from "./privacy/ConsentCommand.ts"
 import { ConsentRepo } from "./privacy/ConsentRepo.ts"
 import { Consents } from "./privacy/Consents.ts"
 import { DataExport } from "./privacy/DataExport.ts"
+import { DataExportJobRepo } from "./privacy/DataExportJobRepo.ts"
+import { DataExportJobs, DataExportWorkerLive } from "./privacy/DataExportJobs.ts"
 import { Keyring } from "./privacy/Keyring.ts"
 import { Erasure, ErasureWorkerLive } from "./privacy/Erasure.ts"
 import { ErasureRequests } from "./privacy/ErasureRequests.ts"
@@ -102,7 +104,9 @@ const CustomersFeature = CustomerEntityLayer.pipe(
       GroupedWrites.layer,
       ConsentRepo.layer,
       // Erasure requests and the suppression list: written by Delete, checked by creates.
-      Erasure.layer
+      Erasure.layer,
+      // Delete removes the customer's asynchronous exports and their stored documents.
+      DataExportJobRepo.layer
     )
   ),
   Layer.provideMerge(ClusterLive)
@@ -137,7 +141,10 @@ export const ServicesLive = Layer.mergeAll(
   EventsFeature,
   AnalyticsFeature,
   // A person's export reads every feature's data about them.
-  DataExport.layer.pipe(Layer.provide([CustomersFeature, AnalyticsFeature, EventsFeature, ConsentRepo.layer])),
+  DataExportJobs.layer.pipe(
+    Layer.provideMerge(DataExport.layer),
+    Layer.provide([CustomersFeature, AnalyticsFeature, EventsFeature, ConsentRepo.layer])
+  ),
   ErasureRequests.layer.pipe(Layer.provide(CustomersFeature)),
   Health.layer
 ).pipe(
@@ -162,7 +169,8 @@ export const HttpAppLive = Layer.mergeAll(
   RollupFolderLive,
   SignupCountsLive,
   AuditSealerLive,
-  ErasureWorkerLive
+  ErasureWorkerLive,
+  DataExportWorkerLive
 )
 
 /**

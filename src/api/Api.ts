@@ -3,7 +3,7 @@ import { HttpApi, OpenApi } from "effect/http-api"
 import { AnalyticsApi } from "./AnalyticsApi.ts"
 import { ApiKeysApi } from "./ApiKeysApi.ts"
 import { AuditApi } from "./AuditApi.ts"
-import { PrivacyApi, SuppressionsApi } from "./PrivacyApi.ts"
+import { DataExportsApi, PrivacyApi, SuppressionsApi } from "./PrivacyApi.ts"
 import { CustomerAnalyticsApi } from "./CustomerAnalyticsApi.ts"
 import { ConsentApi } from "./ConsentApi.ts"
 import { CustomersApi } from "./CustomersApi.ts"
@@ -31,6 +31,7 @@ export class Api extends HttpApi.make("customer-service")
   .add(PrivacyApi.middleware(RequestValidation).middleware(InternalErrors))
   .add(ConsentApi.middleware(RequestValidation).middleware(InternalErrors))
   .add(SuppressionsApi.middleware(RequestValidation).middleware(InternalErrors))
+  .add(DataExportsApi.middleware(RequestValidation).middleware(InternalErrors))
   // Unknown fields in a body or query are a client bug worth naming, not something to drop silently.
   .annotate(HttpApi.ParseOptions, { onExcessProperty: "error", errors: "all" })
   .annotate(HttpApi.HeadersParseOptions, { errors: "all" })

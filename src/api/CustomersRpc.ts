@@ -53,6 +53,7 @@ import {
   LiftSuppression,
   LiftSuppressionErrors
 } from "../domain/Erasure.ts"
+import { DataExportJob, DataExportJobId, GetExportErrors, RequestExportErrors } from "../domain/DataExportJob.ts"
 import { maxBulkMembershipIds } from "../domain/Segment.ts"
 import { RegisteredEventType, RegisterEventType, TrackingPlanTypes } from "../domain/TrackingPlan.ts"
 import { ConsentRpc } from "./ConsentRpc.ts"
@@ -79,7 +80,8 @@ const customerCalls: ReadonlySet<string> = new Set([
   "ListCustomerConsentHistory",
   "EraseCustomerData",
   "GetCustomerErasure",
-  "AnonymizeCustomer"
+  "AnonymizeCustomer",
+  "RequestDataExport"
 ])
 
 /** How many customers a call can answer with, counted against `maxCustomersPerRequest`. */
@@ -169,6 +171,17 @@ export class CustomerOperationsRpc extends RpcGroup.make(
     payload: { id: CustomerId },
     success: ErasureRequest,
     error: Schema.Union(GetErasureErrors)
+  }).annotate(RequiredPermission, "privacy:export"),
+  // The download is a link (REST): its document is streamed, not one RPC answer.
+  Rpc.make("RequestDataExport", {
+    payload: { id: CustomerId },
+    success: DataExportJob,
+    error: Schema.Union(RequestExportErrors)
+  }).annotate(RequiredPermission, "privacy:export"),
+  Rpc.make("GetDataExport", {
+    payload: { exportId: DataExportJobId },
+    success: DataExportJob,
+    error: Schema.Union(GetExportErrors)
   }).annotate(RequiredPermission, "privacy:export"),
   Rpc.make("AnonymizeCustomer", {
     payload: { id: CustomerId, reason: Schema.optionalKey(ErasureReason) },

@@ -5,6 +5,14 @@ import { CustomerId } from "../domain/Customer.ts"
 import { ServedCustomer } from "../domain/CustomerQuery.ts"
 import { CustomerDataExport, ExportErrors } from "../domain/DataExport.ts"
 import {
+  DataExportJob,
+  DataExportJobId,
+  DownloadExportErrors,
+  ExportLinkToken,
+  GetExportErrors,
+  RequestExportErrors
+} from "../domain/DataExportJob.ts"
+import {
   AnonymizeCustomerErrors,
   EraseCustomerDataErrors,
   ErasureReason,
@@ -33,6 +41,16 @@ export class PrivacyApi extends HttpApiGroup.make("privacy")
       description: "GDPR art. 15 and 20: the profile, analytics, every segment stay, the audit trail about the " +
         "person and every tracked event, as one JSON document (docs/privacy.md), streamed: its size is not " +
         "bounded by the server's memory. The export itself is audited. Admins and agents."
+    })),
+    HttpApiEndpoint.post("requestExport", "/:id/data/exports", {
+      params,
+      success: DataExportJob.pipe(HttpApiSchema.status(202)),
+      error: RequestExportErrors
+    }).middleware(Authorization).annotate(RequiredPermission, "privacy:export").annotateMerge(OpenApi.annotations({
+      summary: "Export everything held about a customer, in the background",
+      description: "The same document as `GET /api/v1/customers/{id}/data`, with the requesting role's view, " +
+        "written by a background job for large exports. Poll `GET /api/v1/data-exports/{exportId}`; once `done` " +
+        "it carries a download link that expires (EXPORT_LINK_TTL_MINUTES, 60 by default). Audited. Admins and agents."
     })),
     HttpApiEndpoint.delete("eraseData", "/:id/data", {
       params,
@@ -73,6 +91,37 @@ export class PrivacyApi extends HttpApiGroup.make("privacy")
   .annotateMerge(OpenApi.annotations({
     title: "Privacy",
     description: "The rights of the people whose data this is"
+  }))
+{}
+
+const exportParams = { id: DataExportJobId }
+
+export class DataExportsApi extends HttpApiGroup.make("dataExports")
+  .add(
+    HttpApiEndpoint.get("getExport", "/:id", {
+      params: exportParams,
+      success: DataExportJob,
+      error: GetExportErrors
+    }).middleware(Authorization).annotate(RequiredPermission, "privacy:export").annotateMerge(OpenApi.annotations({
+      summary: "How an asynchronous export is going",
+      description: "Its status; once `done`, its size, expiry and download link. Admins and agents."
+    })),
+    HttpApiEndpoint.get("download", "/:id/download/:token", {
+      params: { ...exportParams, token: ExportLinkToken },
+      success: CustomerDataExport,
+      error: DownloadExportErrors
+    }).middleware(Authorization).annotate(RequiredPermission, "privacy:export").annotateMerge(OpenApi.annotations({
+      summary: "Download an export's document",
+      description: "The link from the job's status, streamed. It also needs the caller's credentials: a leaked " +
+        "link alone opens nothing. 410 once expired (the document is deleted then), 409 until done, 404 for an " +
+        "unknown job or token. Each download is audited. Admins and agents."
+    }))
+  )
+  .middleware(Authentication)
+  .prefix("/api/v1/data-exports")
+  .annotateMerge(OpenApi.annotations({
+    title: "Data exports",
+    description: "Asynchronous exports of everything held about a customer, downloaded through expiring links"
   }))
 {}
 

@@ -47,6 +47,7 @@ import { type AuditEntry, AuditLog } from "../privacy/AuditLog.ts"
 import { ConsentCommand } from "../privacy/ConsentCommand.ts"
 import { ConsentRepo } from "../privacy/ConsentRepo.ts"
 import { Keyring } from "../privacy/Keyring.ts"
+import { DataExportJobRepo } from "../privacy/DataExportJobRepo.ts"
 import { Erasure } from "../privacy/Erasure.ts"
 import { anonymizedState, fieldsChanged } from "../domain/Erasure.ts"
 import { CommandSql, groupedWrites, GroupedWrites, inOneStatement } from "../platform/Database.ts"
@@ -261,6 +262,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
     const audit = yield* AuditLog
     const keyring = yield* Keyring
     const erasure = yield* Erasure
+    const exportJobs = yield* DataExportJobRepo
     const { entityId } = yield* Entity.CurrentAddress
     const id = CustomerId.make(entityId)
 
@@ -402,6 +404,7 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           yield* evaluations.forgetCustomer(id)
           yield* segments.eraseCustomer(id)
           yield* destinations.eraseCustomer(id)
+          yield* exportJobs.eraseCustomer(id)
           yield* outbox.append({ type: "customer.deleted", ...changeOf(after.value, actor, requestId) })
           yield* audit.record({ actor, action: "customer.delete", customerId: id, requestId, fields: [] })
           // The steps after this transaction (data key, JetStream purge, publication) resume from this row.

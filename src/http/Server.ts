@@ -15,7 +15,7 @@ import { RpcRoutesLive } from "../rpc/RpcDoor.ts"
 import { AnalyticsHttpLive } from "./AnalyticsHttp.ts"
 import { ApiKeysHttpLive } from "./ApiKeysHttp.ts"
 import { AuditHttpLive } from "./AuditHttp.ts"
-import { PrivacyHttpLive, SuppressionsHttpLive } from "./PrivacyHttp.ts"
+import { DataExportsHttpLive, PrivacyHttpLive, SuppressionsHttpLive } from "./PrivacyHttp.ts"
 import { ConsentHttpLive } from "./ConsentHttp.ts"
 import { AuthenticationLive, AuthorizationLive } from "./Authentication.ts"
 import { CustomerAnalyticsHttpLive } from "./CustomerAnalyticsHttp.ts"
@@ -44,7 +44,8 @@ const ApiRoutes = HttpApiBuilder.layer(Api).pipe(
     AuditHttpLive,
     PrivacyHttpLive,
     ConsentHttpLive,
-    SuppressionsHttpLive
+    SuppressionsHttpLive,
+    DataExportsHttpLive
   ]),
   // The pipeline resolves middlewares when the routes are built, as well as the handlers when they run.
   Layer.provideMerge(

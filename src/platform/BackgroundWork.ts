@@ -4,7 +4,7 @@
  * failure's class and message and never its cause chain (a database error's
  * detail can quote a row, and rows hold personal data).
  */
-import { Cause, Clock, Duration, Effect, Predicate, Schedule } from "effect"
+import { Cause, Clock, Duration, Effect, Predicate, Queue, Schedule, type Scope } from "effect"
 
 const tagOf = (error: unknown): string | undefined =>
   Predicate.hasProperty(error, "_tag") && typeof error._tag === "string" ? error._tag : undefined
@@ -53,3 +53,29 @@ export const repeatLoggingFailures = <A, E, R>(what: string, interval: Duration.
  */
 export const cutoffBefore = (age: Duration.Duration): Effect.Effect<Date> =>
   Effect.map(Clock.currentTimeMillis, (now) => new Date(now - Duration.toMillis(age)))
+
+/** Tells a durable-request worker that work is waiting, so it need not wait for its next poll. */
+export interface WakeSignal {
+  readonly wake: Effect.Effect<void>
+  /** Resolves once `wake` was called (wakes before it coalesce into one). */
+  readonly woken: Effect.Effect<void>
+}
+
+export const makeWakeSignal: Effect.Effect<WakeSignal> = Effect.map(Queue.sliding<void>(1), (queue) => ({
+  wake: Queue.offer(queue, undefined).pipe(Effect.asVoid),
+  woken: Queue.take(queue)
+}))
+
+/**
+ * A worker over durable rows (claimed FOR UPDATE SKIP LOCKED, so several processes may run it): a `pass` when
+ * woken and every `interval` (retries, work left by a restart), a failed pass logged as `what`.
+ */
+export const passWhenWoken = (
+  what: string,
+  pass: Effect.Effect<void>,
+  woken: Effect.Effect<void>,
+  interval: Duration.Input
+): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.asVoid(Effect.forkScoped(
+    Effect.forever(Effect.andThen(pass.pipe(loggingFailures(what)), Effect.raceFirst(woken, Effect.sleep(interval))))
+  ))

@@ -7,12 +7,12 @@
  * interrupted. A request still pending past its 30-day deadline is logged at WARN and reported `overdue`.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Clock, Context, Data, Duration, Effect, Layer, Option, Queue, Schema } from "effect"
+import { Clock, Context, Data, Duration, Effect, Layer, Option, Schema } from "effect"
 import type { Statement } from "effect/sql"
 import type { Actor } from "../domain/Access.ts"
 import type { CustomerId } from "../domain/Customer.ts"
 import { type ErasureRequest, ErasureStep, type ErasureStepName, erasureStepNames } from "../domain/Erasure.ts"
-import { describeFailure, loggingFailures } from "../platform/BackgroundWork.ts"
+import { describeFailure, makeWakeSignal, passWhenWoken } from "../platform/BackgroundWork.ts"
 import { uuidv7 } from "../platform/Ids.ts"
 import { Nats } from "../platform/Nats.ts"
 import { Outbox } from "../platform/Outbox.ts"
@@ -102,7 +102,7 @@ export class Erasure extends Context.Service<Erasure, {
       const nats = yield* Nats
       const outbox = yield* Outbox
       const keyring = yield* Keyring
-      const wakeUps = yield* Queue.sliding<void>(1)
+      const signal = yield* makeWakeSignal
 
       const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
       /** The address's digest as a bytea expression. */
@@ -265,8 +265,8 @@ export class Erasure extends Context.Service<Erasure, {
         requestOf,
         lift,
         runDue,
-        wake: Queue.offer(wakeUps, undefined).pipe(Effect.asVoid),
-        woken: Queue.take(wakeUps)
+        wake: signal.wake,
+        woken: signal.woken
       })
     })
   )
@@ -275,8 +275,5 @@ export class Erasure extends Context.Service<Erasure, {
 /** The erasure worker: a pass when woken (a new request) and every second (retries, requests after a restart). */
 export const ErasureWorkerLive = Layer.effectDiscard(Effect.gen(function*() {
   const erasure = yield* Erasure
-  const pass = erasure.runDue.pipe(loggingFailures("erasure: pass failed"))
-  yield* Effect.forkScoped(
-    Effect.forever(Effect.andThen(pass, Effect.raceFirst(erasure.woken, Effect.sleep("1 second"))))
-  )
+  yield* passWhenWoken("erasure: pass failed", erasure.runDue, erasure.woken, "1 second")
 }))

@@ -8,6 +8,7 @@ import { EventIngest } from "../events/EventIngest.ts"
 import { EventTimeline } from "../events/EventTimeline.ts"
 import { TrackingPlan } from "../events/TrackingPlan.ts"
 import { CurrentRequestId } from "../platform/RequestContext.ts"
+import { DataExportJobs } from "../privacy/DataExportJobs.ts"
 import { ErasureRequests } from "../privacy/ErasureRequests.ts"
 
 export const CustomersRpcLive = CustomerOperationsRpc.toLayer(Effect.gen(function*() {
@@ -17,6 +18,7 @@ export const CustomersRpcLive = CustomerOperationsRpc.toLayer(Effect.gen(functio
   const analytics = yield* CustomerAnalytics
   const plan = yield* TrackingPlan
   const erasures = yield* ErasureRequests
+  const exportJobs = yield* DataExportJobs
   const context = Effect.all({ actor: CurrentActor, requestId: CurrentRequestId })
   return CustomerOperationsRpc.of({
     GetCustomer: ({ id }) => Effect.flatMap(CurrentActor, (actor) => customers.get(actor, id)),
@@ -39,6 +41,8 @@ export const CustomersRpcLive = CustomerOperationsRpc.toLayer(Effect.gen(functio
     GetCustomerInsights: ({ id }) => analytics.insights(id),
     EraseCustomerData: ({ id }) => Effect.flatMap(context, (context) => erasures.erase({ ...context, id })),
     GetCustomerErasure: ({ id }) => Effect.flatMap(context, (context) => erasures.status({ ...context, id })),
+    RequestDataExport: ({ id }) => Effect.flatMap(context, (context) => exportJobs.request({ ...context, id })),
+    GetDataExport: ({ exportId }) => Effect.flatMap(context, (context) => exportJobs.status({ ...context, exportId })),
     AnonymizeCustomer: ({ id, reason }) =>
       Effect.flatMap(context, (context) => customers.anonymize({ ...context, id, reason: reason ?? null })),
     LiftSuppression: (payload) => Effect.flatMap(context, (context) => erasures.liftSuppression({ ...context, ...payload })),

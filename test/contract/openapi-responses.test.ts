@@ -12,6 +12,8 @@ import { openApiDocument } from "../../src/api/Documentation.ts"
 import { customersPath, newCustomer, uniqueEmail } from "../support/Customers.ts"
 import { outboxRows, testServiceWithDatabase } from "../support/Database.ts"
 import { createDestination, destinationPath, destinationsPath } from "../support/Destinations.ts"
+import type { DataExportJob } from "../../src/domain/DataExportJob.ts"
+import { eventually } from "../support/Eventually.ts"
 import { call, type CallOptions, createCustomer } from "../support/Http.ts"
 import { expectDocumented, makeValidator, operationsOf } from "../support/OpenApi.ts"
 import {
@@ -53,6 +55,18 @@ const issueKey = Effect.flatMap(
 const planPath = "/api/v1/tracking-plan/event-types"
 const registerEventType = (type: string) =>
   send("PUT", `${planPath}/${type}`, { body: { propertiesSchema: { type: "object" }, mode: "refuse" } })
+
+const dataExportsPath = "/api/v1/data-exports"
+const requestedExport = Effect.flatMap(Effect.suspend(() => createCustomer()), ({ id }) =>
+  Effect.flatMap(send("POST", `${customerPath(id)}/data/exports`), json<DataExportJob>))
+/** An export the worker finished: its download link. */
+const finishedExport = Effect.flatMap(requestedExport, ({ id }) =>
+  eventually(
+    "the export to be done",
+    Effect.flatMap(send("GET", `${dataExportsPath}/${id}`), json<DataExportJob>),
+    (job) => job.status === "done",
+    60_000
+  ))
 
 const rpcCall = (tag: string, payload: unknown) => ({ _tag: "Request", id: "1", tag, payload, headers: [] })
 
@@ -177,6 +191,18 @@ const answers: Record<string, {
   "privacy.anonymize": {
     success: Effect.flatMap(createCustomer(), ({ id }) => send("POST", `${customerPath(id)}/anonymize`, { body: {} })),
     error: send("POST", `${customerPath(unknownId)}/anonymize`, { body: {} })
+  },
+  "privacy.requestExport": {
+    success: Effect.flatMap(createCustomer(), ({ id }) => send("POST", `${customerPath(id)}/data/exports`)),
+    error: send("POST", `${customerPath(unknownId)}/data/exports`)
+  },
+  "dataExports.getExport": {
+    success: Effect.flatMap(requestedExport, ({ id }) => send("GET", `${dataExportsPath}/${id}`)),
+    error: send("GET", `${dataExportsPath}/${unknownId}`)
+  },
+  "dataExports.download": {
+    success: Effect.flatMap(finishedExport, ({ download }) => send("GET", download!)),
+    error: Effect.flatMap(finishedExport, ({ download }) => send("GET", download!, { role: "analyst" }))
   },
   "suppressions.lift": {
     success: Effect.gen(function*() {

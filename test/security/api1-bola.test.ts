@@ -51,6 +51,8 @@ const notFoundType = (path: string) =>
     ? "/problems/destination-not-found"
     : path.startsWith("/api/v1/api-keys")
     ? "/problems/api-key-not-found"
+    : path.startsWith("/api/v1/data-exports")
+    ? "/problems/data-export-not-found"
     : path.endsWith("/erasure")
     ? "/problems/erasure-not-found"
     : "/problems/customer-not-found"

@@ -46,6 +46,8 @@ export const scopedDatabase = Effect.acquireRelease(
 export const testAuditKey = "the test suite's audit key, 32 bytes or more"
 /** The key of the tested service's keyed hashes of personal values (src/privacy/BlindIndex.ts). */
 export const testBlindIndexKey = "the test suite's blind index key, 32 bytes or more"
+/** The key of the tested service's export download links (src/privacy/DataExportJobs.ts). */
+export const testExportLinkKey = "the test suite's export link key, 32 bytes or more"
 /** The master key wrapping the tested service's per-customer data keys (src/privacy/Keyring.ts). */
 export const testMasterKeys = `test1:${Buffer.from("the test suite's master key, 32b").toString("base64")}`
 
@@ -87,6 +89,7 @@ export const testService = (options: TestServiceOptions = {}) =>
       AUDIT_KEY: testAuditKey,
       BLIND_INDEX_KEY: testBlindIndexKey,
       MASTER_KEYS: testMasterKeys,
+      EXPORT_LINK_KEY: testExportLinkKey,
       ACCESS_LOG: "false",
       DB_POOL_MAX: "8",
       DB_COMMAND_POOL_MAX: "4",

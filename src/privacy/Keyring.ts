@@ -15,7 +15,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { Clock, Config, Context, Effect, Layer, Option } from "effect"
 import type { Statement } from "effect/sql"
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto"
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomBytes } from "node:crypto"
 import { configuredKey } from "./ConfiguredKey.ts"
 
 const algorithm = "aes-256-gcm"
@@ -37,7 +37,7 @@ const developmentMasterKeys = `${developmentVersion}:${Buffer.from("development-
 
 export interface MasterKey {
   readonly version: string
-  readonly key: Buffer
+  readonly key: KeyObject
 }
 
 /** `v2:<base64>,v1:<base64>`: newest first, each version named once, each key exactly 32 bytes. */
@@ -49,14 +49,16 @@ export const parseMasterKeys = (text: string): ReadonlyArray<MasterKey> => {
     if (separator < 1 || !/^[A-Za-z0-9_-]{1,32}$/.test(version) || key.length !== keyBytes) {
       throw new Error(`MASTER_KEYS: each entry is <version>:<base64 of ${keyBytes} bytes>, newest first`)
     }
-    return { version, key }
+    return { version, key: createSecretKey(key) }
   })
   if (keys.length === 0) throw new Error("MASTER_KEYS: at least one key")
   if (new Set(keys.map((key) => key.version)).size !== keys.length) throw new Error("MASTER_KEYS: a version twice")
   return keys
 }
 
-const encrypt = (key: Buffer, associated: Buffer, plaintext: Buffer) => {
+// Keys are KeyObjects, imported once: a cipher made from raw key bytes imports them again each time, which cost
+// about three times the AES-GCM work itself on a short value (measured: ~40 us against ~12 us per open).
+const encrypt = (key: KeyObject, associated: Buffer, plaintext: Buffer) => {
   const iv = randomBytes(ivBytes)
   const cipher = createCipheriv(algorithm, key, iv).setAAD(associated)
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()])
@@ -64,7 +66,7 @@ const encrypt = (key: Buffer, associated: Buffer, plaintext: Buffer) => {
 }
 
 /** The plaintext, or undefined when the ciphertext, its associated data or the key do not belong together. */
-const decrypt = (key: Buffer, associated: Buffer, iv: Buffer, tag: Buffer, body: Buffer): Buffer | undefined => {
+const decrypt = (key: KeyObject, associated: Buffer, iv: Buffer, tag: Buffer, body: Buffer): Buffer | undefined => {
   try {
     const decipher = createDecipheriv(algorithm, key, iv).setAAD(associated).setAuthTag(tag)
     return Buffer.concat([decipher.update(body), decipher.final()])
@@ -78,8 +80,8 @@ const wrapAssociated = (customerId: string, version: string) => Buffer.from(`dat
 const fieldAssociated = (customerId: string, field: string) => Buffer.from(`field\u0000${customerId}\u0000${field}`)
 
 /** [version length][version][iv][tag][wrapped DEK]: self-describing, so a row names the master key to use. */
-export const wrapDataKey = (master: MasterKey, customerId: string, dek: Buffer): Buffer => {
-  const { body, iv, tag } = encrypt(master.key, wrapAssociated(customerId, master.version), dek)
+export const wrapDataKey = (master: MasterKey, customerId: string, dek: KeyObject): Buffer => {
+  const { body, iv, tag } = encrypt(master.key, wrapAssociated(customerId, master.version), dek.export())
   const version = Buffer.from(master.version)
   return Buffer.concat([Buffer.of(version.length), version, iv, tag, body])
 }
@@ -89,7 +91,7 @@ export const unwrapDataKey = (
   masters: ReadonlyArray<MasterKey>,
   customerId: string,
   stored: Uint8Array
-): Buffer | string => {
+): KeyObject | string => {
   const wrapped = asBuffer(stored)
   const versionEnd = 1 + wrapped[0]
   const version = wrapped.subarray(1, versionEnd).toString()
@@ -98,17 +100,17 @@ export const unwrapDataKey = (
   const iv = wrapped.subarray(versionEnd, versionEnd + ivBytes)
   const tag = wrapped.subarray(versionEnd + ivBytes, versionEnd + ivBytes + tagBytes)
   const dek = decrypt(master.key, wrapAssociated(customerId, version), iv, tag, wrapped.subarray(versionEnd + ivBytes + tagBytes))
-  return dek ?? `the data key of customer ${customerId} failed authentication`
+  return dek === undefined ? `the data key of customer ${customerId} failed authentication` : createSecretKey(dek)
 }
 
 /** A value sealed under a DEK, bound to its customer and field: [format][iv][tag][ciphertext of the JSON]. */
-export const sealValue = (dek: Buffer, customerId: string, field: string, value: unknown): Buffer => {
+export const sealValue = (dek: KeyObject, customerId: string, field: string, value: unknown): Buffer => {
   const { body, iv, tag } = encrypt(dek, fieldAssociated(customerId, field), Buffer.from(JSON.stringify(value)))
   return Buffer.concat([Buffer.of(sealedFormat), iv, tag, body])
 }
 
 /** The value, or undefined when the ciphertext does not belong to this key, customer and field. */
-export const openValue = (dek: Buffer, customerId: string, field: string, stored: Uint8Array): unknown => {
+export const openValue = (dek: KeyObject, customerId: string, field: string, stored: Uint8Array): unknown => {
   const sealed = asBuffer(stored)
   if (sealed[0] !== sealedFormat) return undefined
   const plaintext = decrypt(
@@ -141,13 +143,13 @@ export type Sealer = (field: string, value: unknown) => Buffer
 /** A new customer's key: the DEK to seal with and the wrapped form to store. */
 export interface NewDataKey {
   readonly customerId: string
-  readonly dek: Buffer
+  readonly dek: KeyObject
   readonly masterKeyVersion: string
   readonly wrapped: Buffer
 }
 
 interface CachedKey {
-  readonly dek: Buffer
+  readonly dek: KeyObject
   readonly wrapped: Buffer
   readonly expiresAt: number
 }
@@ -217,7 +219,7 @@ export class Keyring extends Context.Service<Keyring, {
         cache.set(customerId, entry)
         return entry
       }
-      const store = (customerId: string, dek: Buffer, wrapped: Buffer, now: number) => {
+      const store = (customerId: string, dek: KeyObject, wrapped: Buffer, now: number) => {
         cache.delete(customerId)
         cache.set(customerId, { dek, wrapped, expiresAt: now + cacheTtlMillis })
         if (cache.size > cacheSize) cache.delete(cache.keys().next().value!)
@@ -246,9 +248,9 @@ export class Keyring extends Context.Service<Keyring, {
       const missingKeySealer: Sealer = (field) => {
         throw new UnreadableSealedValue("(new customer)", field, "no data key to seal with")
       }
-      const sealerWith = (customerId: string, dek: Buffer): Sealer => (field, value) => sealValue(dek, customerId, field, value)
+      const sealerWith = (customerId: string, dek: KeyObject): Sealer => (field, value) => sealValue(dek, customerId, field, value)
 
-      const openerWith = (customerId: string, dek: Buffer | undefined): Opener => (field, sealed) => {
+      const openerWith = (customerId: string, dek: KeyObject | undefined): Opener => (field, sealed) => {
         if (sealed[0] === plainFormat && !encrypting) return JSON.parse(asBuffer(sealed).subarray(1).toString())
         if (dek === undefined) throw new UnreadableSealedValue(customerId, field, "the customer has no data key")
         const value = openValue(dek, customerId, field, sealed)
@@ -293,7 +295,7 @@ export class Keyring extends Context.Service<Keyring, {
 
       const newDataKey = (customerId: string): Option.Option<NewDataKey> => {
         if (!encrypting) return Option.none()
-        const dek = randomBytes(keyBytes)
+        const dek = createSecretKey(randomBytes(keyBytes))
         return Option.some({ customerId, dek, masterKeyVersion: newest.version, wrapped: wrapDataKey(newest, customerId, dek) })
       }
 

@@ -465,7 +465,10 @@ const main = async () => {
       encryptionResult = await runEncryption({
         service: targetOf("service"),
         plain: targetOf("plain"),
-        data, warmupMs, durationMs, log
+        data, warmupMs, durationMs, log,
+        analyze: async () => {
+          await sql`ANALYZE customers`
+        }
       })
     } finally {
       await stop(plain.child)

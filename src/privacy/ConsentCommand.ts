@@ -29,6 +29,8 @@ export interface ConsentCommandInput {
   readonly requestId: string | null
   readonly changes: ReadonlyArray<ConsentChange>
   readonly reason: string | null
+  /** The customer's version the caller read (If-Match); null: any. */
+  readonly expectedVersion: number | null
 }
 
 const withdraws = (changes: ReadonlyArray<ConsentChange>, purpose: string) =>
@@ -53,7 +55,7 @@ export class ConsentCommand extends Context.Service<ConsentCommand, {
       const behaviour = yield* EventErasure
 
       const change = Effect.fn("ConsentCommand.change")(function*(id: CustomerId, input: ConsentCommandInput) {
-        const { actor, changes, reason, requestId } = input
+        const { actor, changes, expectedVersion, reason, requestId } = input
         const result = yield* sql.withTransaction(Effect.gen(function*() {
           const before = yield* customers.findById(id).pipe(
             Effect.flatMap(Option.match({
@@ -61,6 +63,9 @@ export class ConsentCommand extends Context.Service<ConsentCommand, {
               onSome: Effect.succeed
             }))
           )
+          if (expectedVersion !== null && expectedVersion !== before.version) {
+            return yield* new VersionConflict({ expectedVersion, currentVersion: before.version })
+          }
           const broken = marketingObjectionBroken(yield* consents.statuses(id), changes)
           if (broken !== undefined) return yield* new MarketingObjection({ field: `changes[${broken}].legalBasis` })
           const now = new Date(yield* Clock.currentTimeMillis)

@@ -9,16 +9,14 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import type { CustomerInsights } from "../../src/domain/Analytics.ts"
-import type { ConsentChange } from "../../src/domain/Consent.ts"
 import type { Destination } from "../../src/domain/Destination.ts"
 import { customersPath, newCustomer, unique } from "../support/Customers.ts"
-import { testServiceWithDatabase } from "../support/Database.ts"
+import { calculated, choice, enforcingService, members, setConsent, taggedWith } from "../support/Consent.ts"
 import {
   createDestination,
   destinationPath,
-  durableConsumerCleanup,
   durableConsumerReady,
   receiver
 } from "../support/Destinations.ts"
@@ -35,37 +33,6 @@ import {
 import { json } from "../support/TestService.ts"
 
 const durable = `test-purposes-${unique()}`
-
-const choice = (purpose: string, status: "granted" | "withdrawn"): ConsentChange => ({
-  purpose,
-  status,
-  legalBasis: "consent",
-  source: "web-form",
-  policyVersion: "2026-01"
-})
-
-const setConsent = (id: string, ...changes: ReadonlyArray<ConsentChange>) =>
-  Effect.gen(function*() {
-    const response = yield* call("PUT", `${customersPath}/${id}/consent`, { body: { changes }, role: "service" })
-    assert.strictEqual(response.status, 200, yield* Effect.promise(() => response.clone().text()))
-  })
-
-const taggedWith = (tag: string) => ({ kind: "tags", match: "any", tags: [tag] })
-
-const members = (segmentId: string) =>
-  Effect.gen(function*() {
-    const response = yield* call("GET", `${segmentPath(segmentId)}/customers?limit=100`)
-    assert.strictEqual(response.status, 200)
-    const page = yield* json<{ readonly data: ReadonlyArray<{ readonly id?: string; readonly customerId?: string }> }>(response)
-    return page.data.map((member) => member.customerId ?? member.id ?? "").sort()
-  })
-
-const calculated = (segmentId: string) =>
-  eventually(
-    "the first calculation",
-    Effect.flatMap(call("GET", segmentPath(segmentId)), (response) => json<SegmentBody>(response)),
-    (read) => read.lastCalculatedAt !== null
-  )
 
 // --- personalisation -------------------------------------------------------------------------------------
 
@@ -110,19 +77,7 @@ const deliveriesOf = (destinationId: string) =>
 const namedIn = (rows: ReadonlyArray<{ readonly ids: ReadonlyArray<string> }>) => new Set(rows.flatMap((row) => row.ids))
 
 layer(
-  testServiceWithDatabase({
-    env: {
-      DESTINATIONS_ALLOW_PRIVATE_NETWORKS: "true",
-      DESTINATIONS_CONSUMER: durable,
-      DESTINATION_POLL_SECONDS: "0.1",
-      DESTINATION_RETRY_BASE_SECONDS: "30",
-      DESTINATION_MAX_ATTEMPTS: "5",
-      DESTINATION_TIMEOUT_SECONDS: "2",
-      SEGMENT_CALCULATION_POLL_SECONDS: "0.2",
-      SEGMENT_REALTIME_POLL: "200 millis",
-      SEGMENT_REALTIME_RETRY: "300 millis"
-    }
-  }).pipe(Layer.provideMerge(durableConsumerCleanup(durable))),
+  enforcingService(durable),
   { excludeTestServices: true, timeout: 90_000 }
 )("consent purposes", (it) => {
   // --- personalisation ---------------------------------------------------------------------------------

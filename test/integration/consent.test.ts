@@ -8,6 +8,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import type { ConsentChange, ConsentHistoryPage, CustomerConsent } from "../../src/domain/Consent.ts"
 import { CustomerDataExport } from "../../src/domain/DataExport.ts"
+import { choice } from "../support/Consent.ts"
 import { customersPath, newCustomer } from "../support/Customers.ts"
 import { outboxRows, testServiceWithDatabase } from "../support/Database.ts"
 import { call, createCustomer, expectProblem, getCustomer, invalidPaths, type Problem } from "../support/Http.ts"
@@ -17,18 +18,6 @@ import { json } from "../support/TestService.ts"
 
 const consentPath = (id: string) => `${customersPath}/${id}/consent`
 
-const choice = (
-  purpose: string,
-  status: "granted" | "withdrawn",
-  overrides: Partial<ConsentChange> = {}
-): ConsentChange => ({
-  purpose,
-  status,
-  legalBasis: "consent",
-  source: "web-form",
-  policyVersion: "2026-01",
-  ...overrides
-})
 
 const putConsent = (id: string, body: unknown, role: "admin" | "agent" | "analyst" | "service" = "agent") =>
   call("PUT", consentPath(id), { body, role, headers: { "x-request-id": "consent-test-request" } })

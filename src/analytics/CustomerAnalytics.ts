@@ -37,6 +37,17 @@ export class CustomerAnalytics extends Context.Service<CustomerAnalytics, {
       const notWithdrawn = (id: CustomerId) =>
         Effect.flatMap(consents.analyticsWithdrawn(id), (withdrawn) =>
           withdrawn ? Effect.fail(new AnalyticsConsentWithdrawn({ customerId: id })) : Effect.void)
+
+      /**
+       * The consent insights answer to, in one read: analytics withdrawn refuses them all (as above); personalisation
+       * withdrawn withholds the next-best actions, which are personalisation (what to offer this person, and when
+       * and where to reach them), while the patterns and risk factors stay (analytics, still allowed).
+       */
+      const insightConsent = (id: CustomerId) =>
+        Effect.flatMap(consents.withdrawnOf(id, ["analytics", "personalisation"]), (withdrawn) =>
+          withdrawn.has("analytics")
+            ? Effect.fail(new AnalyticsConsentWithdrawn({ customerId: id }))
+            : Effect.succeed({ personalisation: !withdrawn.has("personalisation") }))
       // Must name the currency the rollup folder sums customer_activity.revenue in.
       const reportingCurrency = yield* Config.String("REPORTING_CURRENCY").pipe(Config.withDefault("USD"))
 
@@ -113,7 +124,7 @@ export class CustomerAnalytics extends Context.Service<CustomerAnalytics, {
         const { asOf, today } = yield* now
         const rows = yield* repo.insights(id, today)
         if (rows === undefined) return yield* new CustomerNotFound({ customerId: id })
-        yield* notWithdrawn(id)
+        const { personalisation } = yield* insightConsent(id)
         const { activity } = rows
         const insights = insightsOf({
           today,
@@ -125,8 +136,13 @@ export class CustomerAnalytics extends Context.Service<CustomerAnalytics, {
           recent: rows.recent.map((row) => ({ ...row, ageDays: Math.max(0, row.ageDays) })),
           rfm: rfmOf(purchaseTotals(activity), rows.breakpoints, today),
           clv: yield* clvOf(activity, today)
-        })
-        return { customerId: id, asOf, ...insights } satisfies CustomerInsights
+        }, personalisation)
+        return {
+          customerId: id,
+          asOf,
+          ...insights,
+          recommendationsWithheld: personalisation ? null : "personalisation-consent-withdrawn"
+        } satisfies CustomerInsights
       })
 
       return CustomerAnalytics.of({ analytics, insights })

@@ -298,8 +298,16 @@ const recommendationsOf = (
   return drafts.map((draft, n) => ({ ...draft, priority: n + 1, timing }))
 }
 
-export const insightsOf = (input: InsightInput): Insights => {
+/**
+ * `personalisation`: whether the customer allows it. Next-best actions are personalisation (what to offer this
+ * person, when and where to reach them), so without it none is derived; patterns and risks are analytics.
+ */
+export const insightsOf = (input: InsightInput, personalisation: boolean): Insights => {
   const patterns = patternsOf(input)
   const riskFactors = riskFactorsOf(input, patterns)
-  return { patterns, riskFactors, recommendations: recommendationsOf(input, patterns, riskFactors) }
+  return {
+    patterns,
+    riskFactors,
+    recommendations: personalisation ? recommendationsOf(input, patterns, riskFactors) : []
+  }
 }

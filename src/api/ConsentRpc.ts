@@ -5,6 +5,7 @@ import { ChangeConsent, ConsentHistoryPage, ConsentHistoryQuery, CustomerConsent
 import { CustomerId } from "../domain/Customer.ts"
 import { ChangeConsentErrors, ConsentHistoryErrors, GetConsentErrors } from "../domain/Errors.ts"
 import { RequiredPermission, RpcAuthentication } from "./Security.ts"
+import { ExpectedVersion } from "./Versioning.ts"
 
 export class ConsentRpc extends RpcGroup.make(
   Rpc.make("GetCustomerConsent", {
@@ -13,7 +14,8 @@ export class ConsentRpc extends RpcGroup.make(
     error: Schema.Union(GetConsentErrors)
   }),
   Rpc.make("ChangeCustomerConsent", {
-    payload: { id: CustomerId, ...ChangeConsent.fields },
+    // The version the change is based on (REST's If-Match): the customer's, as GetCustomerConsent answers it.
+    payload: { id: CustomerId, ...ChangeConsent.fields, expectedVersion: ExpectedVersion },
     success: CustomerConsent,
     error: Schema.Union(ChangeConsentErrors)
   }).annotate(RequiredPermission, "consent:write"),

@@ -34,7 +34,10 @@ export class CustomerAnalyticsApi extends HttpApiGroup.make("customerAnalytics")
         summary: "A customer's insights",
         description: "Behaviour patterns (preferred hours and days, channels, purchase cadence, activity " +
           "trend), risk factors and next-best-action recommendations, each with its reason and the figures " +
-          `behind it. ${freshness}`
+          "behind it. A customer who withdrew consent to analytics is not profiled: 409 " +
+          "`analytics-consent-withdrawn`. One who withdrew consent to personalisation gets no recommendations " +
+          "(an empty list, `recommendationsWithheld: personalisation-consent-withdrawn`); patterns and risk " +
+          `factors are still served. ${freshness}`
       })
     )
   )

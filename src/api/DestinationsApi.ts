@@ -77,7 +77,9 @@ export class DestinationsApi extends HttpApiGroup.make("destinations")
         "From now on every join and leave of its segment (or of every segment) is POSTed to `url`, signed per " +
           "Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). The signing secret is in " +
           "this answer only. A URL with credentials, or (unless the service allows private networks) one that " +
-          "resolves to a loopback, private or link-local address, is a 422; a segment that does not exist is a 422."
+          "resolves to a loopback, private or link-local address, is a 422; a segment that does not exist is a 422. " +
+          "Mark a receiver outside your organisation (another controller) `thirdParty: true`: it is then sent only " +
+          "customers who granted third-party-sharing consent."
       )
     ),
     HttpApiEndpoint.get("get", "/:id", {

@@ -40,7 +40,9 @@ export const segmentWebhooks = () =>
         description: "POSTed to every enabled destination of the event's segment (or of every segment), signed " +
           "per Standard Webhooks: verify `webhook-signature` over `webhook-id`, `webhook-timestamp` and the raw " +
           "body with the destination's secret (any Standard Webhooks library does). The body is the event as " +
-          "published to JetStream; fields may be added.",
+          "published to JetStream; fields may be added. `customerIds` leaves out customers erased since, those " +
+          "who withdrew marketing (a marketing segment's joins) and, for a destination marked `thirdParty`, " +
+          "everyone who has not granted third-party-sharing: a delivery left naming no one is not sent.",
         parameters: [
           header("webhook-id", "The delivery's id: the same on every retry and replay, to deduplicate by", {
             type: "string",

@@ -94,7 +94,12 @@ export const ConfirmEmail = Rpc.make("ConfirmEmail", {
 })
 
 export const ChangeConsent = Rpc.make("ChangeConsent", {
-  payload: { ...CommandContext, changes: Schema.Array(ConsentChange), reason: Schema.NullOr(Schema.String) },
+  payload: {
+    ...CommandContext,
+    changes: Schema.Array(ConsentChange),
+    reason: Schema.NullOr(Schema.String),
+    expectedVersion: Schema.NullOr(Schema.Int)
+  },
   success: Customer,
   error: Schema.Union([CustomerNotFound, VersionConflict, MarketingObjection])
 })
@@ -386,8 +391,8 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
 
       Update: ({ payload }) => update(payload),
 
-      ChangeConsent: ({ payload: { actor, changes, reason, requestId } }) =>
-        consentCommand.change(id, { actor, changes, reason, requestId }),
+      ChangeConsent: ({ payload: { actor, changes, expectedVersion, reason, requestId } }) =>
+        consentCommand.change(id, { actor, changes, expectedVersion, reason, requestId }),
 
       Delete: ({ payload: { actor, requestId, expectedVersion } }) =>
         transact(Effect.gen(function*() {

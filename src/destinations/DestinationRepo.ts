@@ -31,6 +31,7 @@ interface DestinationRow {
   readonly url: string
   readonly segment_id: SegmentId | null
   readonly enabled: boolean
+  readonly third_party: boolean
   readonly version: number
   readonly created_at: Date
   readonly updated_at: Date
@@ -55,6 +56,7 @@ const toDestination = (row: DestinationRow): Destination => ({
   url: row.url,
   segmentId: row.segment_id,
   enabled: row.enabled,
+  thirdParty: row.third_party,
   version: row.version,
   createdAt: row.created_at.toISOString(),
   updatedAt: row.updated_at.toISOString(),
@@ -102,6 +104,7 @@ export interface NewDestination {
   readonly url: string
   readonly segmentId: SegmentId | null
   readonly enabled: boolean
+  readonly thirdParty: boolean
   readonly secret: string
   readonly at: Date
 }
@@ -208,6 +211,11 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
    * delivered lose the customer's id, as erasure's do (one naming no one any more is dropped).
    */
   withholdMarketing(customerId: CustomerId): Effect.Effect<void>
+  /**
+   * Third-party-sharing withdrawn, inside its transaction: deliveries to third-party destinations lose the
+   * customer's id, joins and leaves alike (one naming no one any more is dropped).
+   */
+  withholdFromThirdParties(customerId: CustomerId): Effect.Effect<void>
   /** Deletes deliveries delivered (or dropped as erased) before `cutoff`. */
   prune(cutoff: Date): Effect.Effect<void>
   /** When the oldest destination was created; none when there is none. */
@@ -219,7 +227,7 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
       const sql = yield* PgClient.PgClient
 
       const selectDestinations = (where: Statement.Fragment, limit: number) =>
-        sql<DestinationRow>`SELECT d.id, d.name, d.url, d.segment_id, d.enabled, d.version, d.created_at, d.updated_at,
+        sql<DestinationRow>`SELECT d.id, d.name, d.url, d.segment_id, d.enabled, d.third_party, d.version, d.created_at, d.updated_at,
             d.last_success_at, d.last_failure_at, d.last_http_status, d.last_error, d.consecutive_failures,
             d.failing_since, d.auto_disabled_at, d.delivered_count::text AS delivered_count,
             d.pending_count AS pending, d.dead_count AS dead, d.erased_count AS erased
@@ -242,21 +250,22 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
       })
 
       /**
-       * The customer's id leaves the bodies of the deliveries `scope` selects; one still to be sent or dead that
-       * names no one any more is dropped (`erased`, with `why`), never sent or replayed.
+       * The customers `leaves` selects (a condition on `member`, one element of a body's `customerIds`) leave the
+       * bodies of the deliveries `scope` selects; one still to be sent or dead that names no one any more is
+       * dropped (`erased`, with `why`), never sent or replayed.
        */
-      const withdrawCustomer = (customerId: CustomerId, scope: Statement.Fragment, why: string) => Effect.gen(function*() {
-        const id = sql`to_jsonb(${customerId}::text)`
+      const withhold = (scope: Statement.Fragment, leaves: Statement.Fragment, why: string) => Effect.gen(function*() {
         const at = new Date(yield* Clock.currentTimeMillis)
         // A delivery left naming no one (still to be sent, or dead) would tell its receiver nothing but that
         // someone was erased: it is dropped as `erased`, never sent or replayed. Delivered ones keep their state.
         yield* sql`WITH named AS (
             SELECT x.id, x.destination_id, x.status, COALESCE(
                 (SELECT jsonb_agg(member) FROM jsonb_array_elements(x.payload::jsonb -> 'customerIds') AS member
-                  WHERE member <> ${id}),
+                  WHERE NOT (${leaves})),
                 '[]'::jsonb) AS kept
             FROM destination_deliveries x
-            WHERE x.payload::jsonb -> 'customerIds' @> jsonb_build_array(${id}) AND ${scope}
+            WHERE ${scope} AND EXISTS (
+              SELECT 1 FROM jsonb_array_elements(x.payload::jsonb -> 'customerIds') AS member WHERE ${leaves})
             FOR UPDATE
           ), judged AS (
             SELECT named.*, named.status IN ('pending', 'dead') AND named.kept = '[]'::jsonb AS dropped FROM named
@@ -276,8 +285,10 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
           WHERE d.id = dropped.destination_id`.pipe(Effect.orDie)
       })
 
+      const theCustomer = (customerId: CustomerId) => sql`member = to_jsonb(${customerId}::text)`
+
       const eraseCustomer = Effect.fn("DestinationRepo.eraseCustomer")((customerId: CustomerId) =>
-        withdrawCustomer(customerId, sql`TRUE`, "every customer it named was erased")
+        withhold(sql`TRUE`, theCustomer(customerId), "every customer it named was erased")
       )
 
       // Joins of marketing segments only: a leave tells the receiver to stop, which is what the person asked.
@@ -285,15 +296,31 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
         SELECT id FROM customer_segments WHERE marketing)`
 
       const withholdMarketing = Effect.fn("DestinationRepo.withholdMarketing")((customerId: CustomerId) =>
-        withdrawCustomer(customerId, marketingJoins, "every customer it named withdrew marketing consent")
+        withhold(marketingJoins, theCustomer(customerId), "every customer it named withdrew marketing consent")
       )
+
+      // Joins and leaves alike: that a person left a segment is theirs too, and a third party is owed none of it.
+      const toThirdParties = sql`x.destination_id IN (SELECT id FROM destinations WHERE third_party)`
+      const notSharing = "no customer it named granted third-party-sharing"
+
+      const withholdFromThirdParties = Effect.fn("DestinationRepo.withholdFromThirdParties")(
+        (customerId: CustomerId) => withhold(toThirdParties, theCustomer(customerId), notSharing)
+      )
+
+      /** A member who has not granted third-party-sharing (one that is no customer id has not either). */
+      const notSharingMember = sql`NOT COALESCE((SELECT c.status = 'granted' FROM customer_consents c
+        WHERE c.purpose = 'third-party-sharing' AND c.customer_id = CASE
+          WHEN member #>> '{}' ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+          THEN (member #>> '{}')::uuid END), false)`
 
       return DestinationRepo.of({
         insert: Effect.fn("DestinationRepo.insert")(function*(destination, audit) {
           yield* sql.withTransaction(Effect.gen(function*() {
-            yield* sql`INSERT INTO destinations (id, name, url, segment_id, enabled, secret, created_at, updated_at)
+            yield* sql`INSERT INTO destinations (id, name, url, segment_id, enabled, third_party, secret, created_at,
+                updated_at)
               VALUES (${destination.id}, ${destination.name}, ${destination.url}, ${destination.segmentId},
-                ${destination.enabled}, ${destination.secret}, ${destination.at}, ${destination.at})`
+                ${destination.enabled}, ${destination.thirdParty}, ${destination.secret}, ${destination.at},
+                ${destination.at})`
             yield* audit
           })).pipe(Effect.orDie)
         }),
@@ -314,6 +341,7 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
             ...(changes.url === undefined ? {} : { url: changes.url }),
             ...(changes.segmentId === undefined ? {} : { segment_id: changes.segmentId }),
             ...(changes.enabled === undefined ? {} : { enabled: changes.enabled }),
+            ...(changes.thirdParty === undefined ? {} : { third_party: changes.thirdParty }),
             // Enabled again (by a user): the destination's failing starts over, so it gets a fresh allowance.
             ...(changes.enabled === true ? { auto_disabled_at: null, failing_since: null, consecutive_failures: 0 } : {}),
             updated_at: at
@@ -322,6 +350,15 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
             const result = yield* sql`UPDATE destinations SET ${sql.update(set)}, version = version + 1
               WHERE id = ${id} AND ${versionGuard(expectedVersion)} RETURNING id`
             if (result.length === 0) return yield* currentVersion(id)
+            // Marked a third party: what it has still to receive (or may be replayed) is shared no more than
+            // what it will receive.
+            if (changes.thirdParty === true) {
+              yield* withhold(
+                sql`x.destination_id = ${id} AND x.status IN ('pending', 'dead')`,
+                notSharingMember,
+                notSharing
+              )
+            }
             yield* audit
             return { _tag: "Done", value: undefined } as const
           })).pipe(Effect.orDie)
@@ -419,6 +456,12 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
                 WHERE id = ANY(${named}::uuid[]) AND status <> 'DELETED' AND NOT (consent ->> 'marketing')::boolean`
               for (const { id } of withdrawn) yield* withholdMarketing(id)
             }
+            // A third party's deliveries name only those who granted sharing, whatever the event.
+            yield* withhold(
+              sql`x.event_id = ${event.eventId}::uuid AND ${toThirdParties}`,
+              notSharingMember,
+              notSharing
+            )
             return added
           })).pipe(Effect.orDie)
         }),
@@ -507,6 +550,7 @@ export class DestinationRepo extends Context.Service<DestinationRepo, {
 
         eraseCustomer,
         withholdMarketing,
+        withholdFromThirdParties,
 
         prune: Effect.fn("DestinationRepo.prune")(function*(cutoff) {
           yield* sql`DELETE FROM destination_deliveries WHERE status = 'delivered' AND finished_at < ${cutoff}`

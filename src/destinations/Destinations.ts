@@ -172,8 +172,10 @@ export class Destinations extends Context.Service<Destinations, {
             const secret = newSecret()
             const at = yield* now
             const enabled = input.enabled ?? true
+            // Not stated: the owner's own system or its processor (docs/privacy.md, "Enforcement").
+            const thirdParty = input.thirdParty ?? false
             yield* repo.insert(
-              { id, name: input.name, url: input.url, segmentId, enabled, secret, at },
+              { id, name: input.name, url: input.url, segmentId, enabled, thirdParty, secret, at },
               entry(options, "destination.create", id, Object.keys(input))
             )
             return {
@@ -182,6 +184,7 @@ export class Destinations extends Context.Service<Destinations, {
               url: input.url,
               segmentId,
               enabled,
+              thirdParty,
               version: 1,
               createdAt: at.toISOString(),
               updatedAt: at.toISOString(),

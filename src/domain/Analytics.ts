@@ -248,6 +248,13 @@ export const CustomerInsights = Schema.Struct({
   asOf: Timestamp,
   patterns: BehaviourPatterns,
   riskFactors: Schema.Array(RiskFactor).annotate({ description: "Most severe first" }),
-  recommendations: Schema.Array(Recommendation).annotate({ description: "In priority order" })
+  recommendations: Schema.Array(Recommendation).annotate({
+    description: "In priority order; empty when withheld (`recommendationsWithheld` says why)"
+  }),
+  recommendationsWithheld: Schema.NullOr(Schema.Literal("personalisation-consent-withdrawn")).annotate({
+    description: "Why `recommendations` is empty although the rules may have found actions: the customer withdrew " +
+      "consent to personalisation, so no next-best action is derived for them (patterns and risk factors are " +
+      "analytics, which they still allow); null when the recommendations are served"
+  })
 }).annotate({ identifier: "CustomerInsights" })
 export type CustomerInsights = typeof CustomerInsights.Type

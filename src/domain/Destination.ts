@@ -36,7 +36,9 @@ export const DeliveryStatus = Schema.Struct({
   delivered: Count.annotate({ description: "Deliveries a 2xx answered" }),
   dead: Count.annotate({ description: "Dead letters: deliveries given up after their last attempt" }),
   erased: Count.annotate({
-    description: "Deliveries dropped before they were delivered because every customer they named was erased"
+    description: "Deliveries dropped before they were delivered because every customer they named was erased, " +
+      "withdrew the consent they needed (marketing for a marketing segment's joins) or, for a third party, " +
+      "has not granted third-party-sharing"
   }),
   lastSuccessAt: Schema.NullOr(Timestamp).annotate({ description: "The last attempt a 2xx answered" }),
   lastFailureAt: Schema.NullOr(Timestamp).annotate({ description: "The last attempt that failed" }),
@@ -58,6 +60,11 @@ export const DeliveryStatus = Schema.Struct({
 }).annotate({ identifier: "DeliveryStatus", readOnly: true })
 export type DeliveryStatus = typeof DeliveryStatus.Type
 
+const thirdPartyDescription = "The receiver is a third party (another controller: a partner, an ad network), not " +
+  "the service owner's own system or a processor acting for it. A third party's notifications name only customers " +
+  "who granted `third-party-sharing` consent: the others are left out of every join and leave, at fan-out and " +
+  "when they withdraw; a notification left naming no one is dropped (`status.erased`). false when not stated"
+
 const destinationFields = {
   id: DestinationId.annotate({ readOnly: true }),
   name: DestinationName,
@@ -68,6 +75,9 @@ const destinationFields = {
   enabled: Schema.Boolean.annotate({
     description: "A disabled destination keeps its deliveries pending until it is enabled again; the service " +
       "disables one that keeps failing (`status.autoDisabledAt`)"
+  }),
+  thirdParty: Schema.Boolean.annotate({
+    description: thirdPartyDescription
   }),
   version: Schema.Int.annotate({
     readOnly: true,
@@ -86,6 +96,7 @@ export const Destination = Schema.Struct({ ...destinationFields, status: Deliver
     url: "https://hooks.example.com/segments",
     segmentId: null,
     enabled: true,
+    thirdParty: false,
     version: 1,
     createdAt: "2026-01-31T09:30:00.000Z",
     updatedAt: "2026-01-31T09:30:00.000Z",
@@ -131,7 +142,8 @@ export const CreateDestination = Schema.Struct({
   segmentId: Schema.optionalKey(Schema.NullOr(SegmentId)).annotate({
     description: "One segment's events only; every segment's when absent or null"
   }),
-  enabled: Schema.optionalKey(Schema.Boolean).annotate({ description: "true when absent" })
+  enabled: Schema.optionalKey(Schema.Boolean).annotate({ description: "true when absent" }),
+  thirdParty: Schema.optionalKey(Schema.Boolean).annotate({ description: thirdPartyDescription })
 }).annotate({ identifier: "CreateDestination" })
 export type CreateDestination = typeof CreateDestination.Type
 
@@ -140,7 +152,11 @@ export const DestinationChanges = Schema.Struct({
   name: Schema.optionalKey(DestinationName),
   url: Schema.optionalKey(DestinationUrl),
   segmentId: Schema.optionalKey(Schema.NullOr(SegmentId)),
-  enabled: Schema.optionalKey(Schema.Boolean)
+  enabled: Schema.optionalKey(Schema.Boolean),
+  thirdParty: Schema.optionalKey(Schema.Boolean.annotate({
+    description: "Marking a destination as a third party also withholds, from its deliveries not yet delivered, " +
+      "every customer who has not granted third-party-sharing"
+  }))
 }).annotate({ identifier: "DestinationChanges", description: "Only the fields sent change" })
 export type DestinationChanges = typeof DestinationChanges.Type
 

@@ -5,6 +5,7 @@
  * removed by hand (the bulk membership operation) and it has no criteria.
  */
 import { Schema } from "effect"
+import { ConsentPurpose } from "./Consent.ts"
 import { CustomerId, isStorableText, Timestamp } from "./Customer.ts"
 import { type Criterion, SegmentCriteria, SegmentId } from "./SegmentCriteria.ts"
 import { PageLimit } from "./Paging.ts"
@@ -30,6 +31,24 @@ export type SegmentType = typeof SegmentType.Type
 
 const ServiceTimestamp = Timestamp.annotate({ identifier: "SegmentServiceTimestamp", readOnly: true })
 
+export const maxRequiredPurposes = 10
+
+/** The consent purposes a dynamic segment's members must have granted, besides its criteria. */
+export const RequiredPurposes = Schema.Array(ConsentPurpose).check(
+  Schema.isMaxLength(maxRequiredPurposes),
+  Schema.makeFilter(
+    (purposes: ReadonlyArray<string>) => new Set(purposes).size === purposes.length || "each purpose at most once"
+  )
+).annotate({
+  identifier: "RequiredPurposes",
+  description: "Consent purposes every member has granted (dynamic segments only): a customer who has not, or " +
+    `withdraws one, is not a member (they leave in real time). At most ${maxRequiredPurposes}, each once. ` +
+    "`marketing` among them is what `marketing: true` says"
+})
+
+const marketingFlag = "A marketing segment (dynamic only): customers without marketing consent are never its " +
+  "members. The same as `marketing` among `requiredPurposes`"
+
 const exampleCriteria: Criterion = {
   kind: "all",
   criteria: [
@@ -46,9 +65,8 @@ export const Segment = Schema.Struct({
   criteria: Schema.NullOr(SegmentCriteria).annotate({
     description: "The criteria of a dynamic segment; null for a manual one"
   }),
-  marketing: Schema.Boolean.annotate({
-    description: "A marketing segment (dynamic only): customers without marketing consent are never its members"
-  }),
+  marketing: Schema.Boolean.annotate({ description: marketingFlag }),
+  requiredPurposes: RequiredPurposes,
   memberCount: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).annotate({
     readOnly: true,
     description: "Current members; membership changes do not change the definition's version"
@@ -72,6 +90,7 @@ export const Segment = Schema.Struct({
     type: "dynamic",
     criteria: exampleCriteria,
     marketing: false,
+    requiredPurposes: [],
     memberCount: 0,
     lastCalculatedAt: null,
     createdBy: "user:ada",
@@ -92,8 +111,10 @@ export const CreateDynamicSegment = Schema.Struct({
   type: Schema.Literal("dynamic"),
   criteria: SegmentCriteria,
   marketing: Schema.optionalKey(Schema.Boolean.annotate({
-    description: "Members are marketed to: only customers with marketing consent are members (false when not given)"
-  }))
+    description: "Members are marketed to: only customers with marketing consent are members (false when not " +
+      "given). Adds `marketing` to `requiredPurposes`; false with `marketing` among them is refused (422)"
+  })),
+  requiredPurposes: Schema.optionalKey(RequiredPurposes.annotate({ description: "None when not given" }))
 }).annotate({ identifier: "CreateDynamicSegment" })
 
 export const CreateManualSegment = Schema.Struct({
@@ -116,7 +137,12 @@ export const SegmentChanges = Schema.Struct({
   name: Schema.optionalKey(SegmentName),
   description: Schema.optionalKey(Schema.NullOr(SegmentDescription)),
   criteria: Schema.optionalKey(SegmentCriteria.annotate({ description: "Dynamic segments only" })),
-  marketing: Schema.optionalKey(Schema.Boolean.annotate({ description: "Dynamic segments only" }))
+  marketing: Schema.optionalKey(Schema.Boolean.annotate({
+    description: "Dynamic segments only: true adds `marketing` to the required purposes, false removes it"
+  })),
+  requiredPurposes: Schema.optionalKey(RequiredPurposes.annotate({
+    description: "Dynamic segments only: replaces the required purposes (`marketing` then applies on top)"
+  }))
 }).annotate({ identifier: "SegmentChanges" })
 export type SegmentChanges = typeof SegmentChanges.Type
 
@@ -132,16 +158,36 @@ export const UpdateSegment = Schema.Struct({
 })
 export type UpdateSegment = typeof UpdateSegment.Type
 
-/** Marketing consent, as a criterion: what a marketing segment's members have besides its criteria. */
-const marketingConsent: Criterion = { kind: "consent", purpose: "marketing", given: true }
-
 /**
  * The criteria a dynamic segment's members are evaluated with, in the calculation's SQL and in memory alike:
- * a marketing segment's own criteria and marketing consent (GDPR art. 21(3): no marketing of someone who
- * objected). As a criterion, a change of consent re-evaluates the customer in real time like any profile change.
+ * its own criteria and consent to each required purpose (for marketing, GDPR art. 21(3): no marketing of
+ * someone who objected). As criteria, a change of consent re-evaluates the customer in real time like any
+ * profile change.
  */
-export const effectiveCriteria = (criteria: Criterion, marketing: boolean): Criterion =>
-  marketing ? { kind: "all", criteria: [marketingConsent, criteria] } : criteria
+export const effectiveCriteria = (criteria: Criterion, requiredPurposes: ReadonlyArray<string>): Criterion =>
+  requiredPurposes.length === 0 ? criteria : {
+    kind: "all",
+    criteria: [...requiredPurposes.map((purpose): Criterion => ({ kind: "consent", purpose, given: true })), criteria]
+  }
+
+/**
+ * The purposes a definition requires after a create or change: `requiredPurposes` when given (else those of
+ * before), with `marketing` added or removed as the flag says; sorted. A flag false beside `marketing` among
+ * the purposes sent contradicts itself: undefined.
+ */
+export const purposesRequired = (
+  before: ReadonlyArray<ConsentPurpose>,
+  input: { readonly marketing?: boolean; readonly requiredPurposes?: ReadonlyArray<ConsentPurpose> }
+): ReadonlyArray<ConsentPurpose> | undefined => {
+  if (input.marketing === false && input.requiredPurposes?.includes("marketing") === true) return undefined
+  const stated = input.requiredPurposes ?? before
+  const flagged = input.marketing === undefined
+    ? stated
+    : input.marketing
+    ? [...stated, "marketing"]
+    : stated.filter((purpose) => purpose !== "marketing")
+  return [...new Set(flagged)].sort()
+}
 
 /** The fields of an update that change the definition, without the version it is based on. */
 export const changedFields = (update: SegmentChanges | UpdateSegment): ReadonlyArray<string> =>

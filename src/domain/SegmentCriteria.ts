@@ -7,6 +7,7 @@
  * states the meaning of each node, the rule for missing data and the limits.
  */
 import { Schema, SchemaTransformation } from "effect"
+import { ConsentPurpose } from "./Consent.ts"
 import { Age, CustomerStatus, Gender, isStorableText, Tag } from "./Customer.ts"
 import { EventType } from "./Event.ts"
 import { CountryCode } from "./Reference.ts"
@@ -256,11 +257,22 @@ export const PreferenceFlagCriterion = Schema.Struct({
   is: Schema.Boolean
 }).annotate({ identifier: "PreferenceFlagCriterion" })
 
+/**
+ * The customer's current consent to a purpose: `marketing` and `dataProcessing` read the profile's `consent`;
+ * any other purpose (`data-processing` included, which agrees with it) its latest entry. `given`: granted.
+ */
 export const ConsentCriterion = Schema.Struct({
   kind: Schema.Literal("consent"),
-  purpose: Schema.Literals(["marketing", "dataProcessing"]),
-  given: Schema.Boolean
+  purpose: Schema.Union([Schema.Literals(["marketing", "dataProcessing"]), ConsentPurpose]).annotate({
+    description: "`marketing` or `dataProcessing` (the profile's consent), or any consent purpose: " +
+      "`data-processing`, `analytics`, `personalisation`, `third-party-sharing`, `custom:<slug>`"
+  }),
+  given: Schema.Boolean.annotate({ description: "true: granted now; false: withdrawn or never recorded" })
 }).annotate({ identifier: "ConsentCriterion" })
+
+/** The purposes the profile's `consent` holds, by their criterion names. */
+export const profileConsentPurpose = (purpose: string): purpose is "marketing" | "dataProcessing" =>
+  purpose === "marketing" || purpose === "dataProcessing"
 
 // ----- other segments --------------------------------------------------------------------------------------
 

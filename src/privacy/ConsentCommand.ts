@@ -3,9 +3,13 @@
  * one transaction writes the history entries, the latest state per purpose, the profile's `consent` view
  * (version + 1), the `customer.consent-changed` event and the audit entry, and enforces what a withdrawal
  * means at once:
+ * - any purpose's status changed: a real-time re-evaluation is queued, so the customer leaves the segments
+ *   requiring a purpose they withdrew (and joins those requiring one they granted): a segment's required purposes
+ *   are criteria of its own (effectiveCriteria in domain/Segment.ts);
  * - marketing withdrawn: queued webhook deliveries of marketing segments' joins lose the customer's id
- *   (DestinationRepo.withholdMarketing), and the profile change queues a real-time re-evaluation that makes the
- *   customer leave marketing segments (their criteria require marketing consent: effectiveCriteria in domain/Segment.ts);
+ *   (DestinationRepo.withholdMarketing);
+ * - third-party-sharing withdrawn: queued webhook deliveries to third-party destinations lose the customer's id
+ *   (DestinationRepo.withholdFromThirdParties);
  * - analytics withdrawn: the customer's rollups (their profile of behaviour) are deleted and no fold adds to
  *   them while the withdrawal stands (RollupFolder.ts); their events stay stored.
  */
@@ -29,6 +33,8 @@ export interface ConsentCommandInput {
   readonly requestId: string | null
   readonly changes: ReadonlyArray<ConsentChange>
   readonly reason: string | null
+  /** The customer's version the caller read (If-Match); null: any. */
+  readonly expectedVersion: number | null
 }
 
 const withdraws = (changes: ReadonlyArray<ConsentChange>, purpose: string) =>
@@ -53,7 +59,7 @@ export class ConsentCommand extends Context.Service<ConsentCommand, {
       const behaviour = yield* EventErasure
 
       const change = Effect.fn("ConsentCommand.change")(function*(id: CustomerId, input: ConsentCommandInput) {
-        const { actor, changes, reason, requestId } = input
+        const { actor, changes, expectedVersion, reason, requestId } = input
         const result = yield* sql.withTransaction(Effect.gen(function*() {
           const before = yield* customers.findById(id).pipe(
             Effect.flatMap(Option.match({
@@ -61,7 +67,11 @@ export class ConsentCommand extends Context.Service<ConsentCommand, {
               onSome: Effect.succeed
             }))
           )
-          const broken = marketingObjectionBroken(yield* consents.statuses(id), changes)
+          if (expectedVersion !== null && expectedVersion !== before.version) {
+            return yield* new VersionConflict({ expectedVersion, currentVersion: before.version })
+          }
+          const statuses = yield* consents.statuses(id)
+          const broken = marketingObjectionBroken(statuses, changes)
           if (broken !== undefined) return yield* new MarketingObjection({ field: `changes[${broken}].legalBasis` })
           const now = new Date(yield* Clock.currentTimeMillis)
           const at = now.toISOString()
@@ -96,10 +106,10 @@ export class ConsentCommand extends Context.Service<ConsentCommand, {
             fields: changes.map((change) => `consent.${change.purpose}`),
             ...(reason === null ? {} : { reason })
           })
-          const movesSegments = consent.marketing !== before.consent.marketing ||
-            consent.dataProcessing !== before.consent.dataProcessing
+          const movesSegments = changes.some((change) => statuses.get(change.purpose) !== change.status)
           if (movesSegments) yield* evaluations.queueProfileStatement(sql`SELECT ${id}::uuid`, now)
           if (withdraws(changes, "marketing")) yield* destinations.withholdMarketing(id)
+          if (withdraws(changes, "third-party-sharing")) yield* destinations.withholdFromThirdParties(id)
           // A fold in flight is waited for and its rows deleted, or a later fold finds the withdrawal and drops
           // the customer's events (RollupFolder.ts).
           if (withdraws(changes, "analytics")) yield* behaviour.deleteRollups(id)

@@ -11,6 +11,7 @@ import {
   type ConsentHistoryPage,
   type ConsentHistoryQuery,
   consentHistoryPageSize,
+  type ConsentPurpose,
   type ConsentRecord,
   type ConsentStatus,
   type CurrentConsent,
@@ -49,6 +50,8 @@ export class ConsentRepo extends Context.Service<ConsentRepo, {
   history(customerId: CustomerId, query: ConsentHistoryQuery): Effect.Effect<ConsentHistoryPage>
   /** Whether the customer's latest word on analytics is a withdrawal (absent: not withdrawn). */
   analyticsWithdrawn(customerId: CustomerId): Effect.Effect<boolean>
+  /** Which of `purposes` the customer's latest word withdrew (absent: not withdrawn). */
+  withdrawnOf(customerId: CustomerId, purposes: ReadonlyArray<ConsentPurpose>): Effect.Effect<ReadonlySet<string>>
 }>()("cms/privacy/ConsentRepo") {
   static readonly layer = Layer.effect(
     ConsentRepo,
@@ -115,7 +118,16 @@ export class ConsentRepo extends Context.Service<ConsentRepo, {
         return rows.length > 0
       })
 
-      return ConsentRepo.of({ recordStatements, current, statuses, history, analyticsWithdrawn })
+      const withdrawnOf = Effect.fn("ConsentRepo.withdrawnOf")(
+        function*(customerId: CustomerId, purposes: ReadonlyArray<ConsentPurpose>) {
+          const rows = yield* sql<{ readonly purpose: string }>`SELECT purpose FROM customer_consents
+            WHERE customer_id = ${customerId} AND purpose = ANY(${purposes}::text[]) AND status = 'withdrawn'`
+            .pipe(Effect.orDie)
+          return new Set(rows.map((row) => row.purpose))
+        }
+      )
+
+      return ConsentRepo.of({ recordStatements, current, statuses, history, analyticsWithdrawn, withdrawnOf })
     })
   )
 }

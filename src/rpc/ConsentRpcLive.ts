@@ -10,8 +10,8 @@ export const ConsentRpcLive = ConsentRpc.toLayer(Effect.gen(function*() {
   const context = Effect.all({ actor: CurrentActor, requestId: CurrentRequestId })
   return ConsentRpc.of({
     GetCustomerConsent: ({ id }) => Effect.flatMap(CurrentActor, (actor) => consents.get(actor, id)),
-    ChangeCustomerConsent: ({ id, ...input }) =>
-      Effect.flatMap(context, (context) => consents.change({ ...context, id, input })),
+    ChangeCustomerConsent: ({ expectedVersion, id, ...input }) =>
+      Effect.flatMap(context, (context) => consents.change({ ...context, id, input, expectedVersion: expectedVersion ?? null })),
     ListCustomerConsentHistory: ({ id, ...query }) =>
       Effect.flatMap(CurrentActor, (actor) => consents.history(actor, id, query))
   })

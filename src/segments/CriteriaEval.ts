@@ -8,7 +8,7 @@
  * other segments and the rules engine's outcomes are inputs.
  */
 import { engagementOf } from "../analytics/Engagement.ts"
-import type { Criterion, LeafCriterion, MetadataScalar } from "../domain/SegmentCriteria.ts"
+import { type Criterion, type LeafCriterion, type MetadataScalar, profileConsentPurpose } from "../domain/SegmentCriteria.ts"
 import type { CustomerFacts } from "./CustomerFacts.ts"
 import { lifetimeValueOf } from "./LifetimeValue.ts"
 import {
@@ -160,7 +160,9 @@ const leafMatches = (
     case "preferenceFlag":
       return valueAtPath(facts.preferences, node.setting.split(".")) === node.is
     case "consent":
-      return facts.consent[node.purpose] === node.given
+      return profileConsentPurpose(node.purpose)
+        ? facts.consent[node.purpose] === node.given
+        : facts.grantedPurposes.includes(node.purpose) === node.given
     case "segment":
       return membership.isMember(node.segmentId)
     case "rule":

@@ -16,7 +16,13 @@ import type { Statement } from "effect/sql"
 import { dayText } from "../analytics/Days.ts"
 import { activeDaysAtHalf, eventsPerDayAtHalf, halfLifeDays, weights, windowDays } from "../analytics/Engagement.ts"
 import type { RuleId } from "../domain/Rules.ts"
-import type { Criterion, LeafCriterion, SegmentId, Window } from "../domain/SegmentCriteria.ts"
+import {
+  type Criterion,
+  type LeafCriterion,
+  profileConsentPurpose,
+  type SegmentId,
+  type Window
+} from "../domain/SegmentCriteria.ts"
 import { dayRangeOf, type EvaluationContext, expLimit, riskSteps, todayOf } from "./Evaluation.ts"
 import { type LifetimeValueFactors, lifetimeValueModelOf, valueSteps } from "./LifetimeValue.ts"
 
@@ -317,7 +323,10 @@ const leafPredicate = (sql: Sql, node: LeafCriterion, context: SqlEvaluationCont
     case "preferenceFlag":
       return sql`c.preferences #> ${node.setting.split(".")}::text[] = ${JSON.stringify(node.is)}::jsonb`
     case "consent":
-      return sql`c.consent -> ${node.purpose} = ${JSON.stringify(node.given)}::jsonb`
+      return profileConsentPurpose(node.purpose)
+        ? sql`c.consent -> ${node.purpose} = ${JSON.stringify(node.given)}::jsonb`
+        : sql`EXISTS (SELECT 1 FROM customer_consents cc
+            WHERE cc.customer_id = c.id AND cc.purpose = ${node.purpose} AND cc.status = 'granted') = ${node.given}`
     case "segment":
       return context.memberOf(node.segmentId)
     case "rule":

@@ -49,6 +49,8 @@ export interface CustomerFacts {
   readonly tags: ReadonlyArray<string>
   readonly metadata: Metadata
   readonly consent: Consent
+  /** The purposes whose latest consent entry is a grant (customer_consents), for consent criteria beyond the profile's. */
+  readonly grantedPurposes: ReadonlyArray<string>
   readonly activity: ActivityFacts | null
   readonly types: ReadonlyArray<TypeFacts>
   readonly days: ReadonlyArray<DayFacts>
@@ -66,7 +68,8 @@ export const profileFactFields: ReadonlyArray<string> = [
   "preferences",
   "tags",
   "metadata",
-  "consent"
+  "consent",
+  "grantedPurposes"
 ] satisfies ReadonlyArray<keyof CustomerFacts>
 
 type Row = Omit<CustomerFacts, "activity" | "days"> & {
@@ -151,6 +154,8 @@ export class CustomerFactsRepo extends Context.Service<CustomerFactsRepo, {
         // Revenue as text: a float would round what numeric holds exactly.
         return sql`c.id, c.age, c.gender, c.status, c.location, c.preferences, c.tags,
             c.metadata, c.consent,
+            ARRAY(SELECT cc.purpose FROM customer_consents cc WHERE cc.customer_id = c.id AND cc.status = 'granted')
+              AS "grantedPurposes",
             (SELECT json_build_object(
                 'lastSeenDay', ${dayOf("(a.last_seen_at AT TIME ZONE 'UTC')::date")},
                 'events', a.events::float8, 'revenue', a.revenue::text, 'purchaseDays', a.purchase_days,

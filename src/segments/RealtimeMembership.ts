@@ -116,7 +116,7 @@ interface Definition {
 interface DefinitionRow {
   readonly id: SegmentId
   readonly criteria: Criterion
-  readonly marketing: boolean
+  readonly required_purposes: ReadonlyArray<string>
 }
 
 /**
@@ -347,12 +347,12 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
     const nothing: Round = { claimed: taken.length, fresh: fresh.length, joined: 0, left: 0, keptBack: 0 }
     if (taken.length === 0 && fresh.length === 0) return nothing
 
-    // A marketing segment's criteria require marketing consent here as in the calculation (effectiveCriteria).
+    // A segment's criteria require consent to its purposes here as in the calculation (effectiveCriteria).
     const definitionOf = (row: DefinitionRow): Definition => {
-      const criteria = effectiveCriteria(row.criteria, row.marketing)
+      const criteria = effectiveCriteria(row.criteria, row.required_purposes)
       return { id: row.id, criteria, reads: criteriaReads(criteria) }
     }
-    const dynamic = (yield* sql<DefinitionRow>`SELECT id::text AS id, criteria, marketing
+    const dynamic = (yield* sql<DefinitionRow>`SELECT id::text AS id, criteria, required_purposes
       FROM customer_segments WHERE type = 'dynamic'`).map(definitionOf)
     // The customers of newly committed events of a type some segment reads, as a fold would queue them.
     const typesRead = dynamic.filter((definition) => definition.reads.inMemory).map((definition) =>
@@ -379,7 +379,7 @@ export const RealtimeMembershipLive = Layer.effectDiscard(Effect.gen(function*()
 
     // The definitions again under the lock, as they are now (a change of criteria since the read above queues
     // a calculation, which settles every customer).
-    const lockedRows = yield* sql<DefinitionRow>`SELECT id::text AS id, criteria, marketing
+    const lockedRows = yield* sql<DefinitionRow>`SELECT id::text AS id, criteria, required_purposes
       FROM customer_segments WHERE id = ANY(${candidates}::uuid[]) AND type = 'dynamic'
       ORDER BY id FOR NO KEY UPDATE SKIP LOCKED`
     const held = new Set(lockedRows.map((row) => row.id))

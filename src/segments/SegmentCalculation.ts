@@ -378,13 +378,14 @@ export class SegmentCalculations extends Context.Service<SegmentCalculations, {
           const [segment] = yield* sql<{
             readonly type: string
             readonly criteria: Criterion | null
-            readonly marketing: boolean
-          }>`SELECT type, criteria, marketing FROM customer_segments WHERE id = ${claimed.segmentId} FOR NO KEY UPDATE`
+            readonly required_purposes: ReadonlyArray<string>
+          }>`SELECT type, criteria, required_purposes FROM customer_segments
+            WHERE id = ${claimed.segmentId} FOR NO KEY UPDATE`
           if (segment === undefined || segment.criteria === null) {
             return yield* new CalculationFailed({ reason: "the segment is manual: its members are kept by hand" })
           }
-          // A marketing segment's members have marketing consent, as the real-time evaluator requires too.
-          const diff = yield* applyDiff(claimed, effectiveCriteria(segment.criteria, segment.marketing), fetched)
+          // Members have consented to the segment's required purposes, as the real-time evaluator requires too.
+          const diff = yield* applyDiff(claimed, effectiveCriteria(segment.criteria, segment.required_purposes), fetched)
           const change = { segmentId: claimed.segmentId, cause: "calculation", calculationId: claimed.id, at: claimed.startedAt } as const
           yield* outbox.appendFilled([
             ...membershipEventsToFill("segment.joined", change, diff.joined),

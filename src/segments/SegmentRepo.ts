@@ -6,6 +6,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Option } from "effect"
 import type { SqlError, Statement } from "effect/sql"
+import type { ConsentPurpose } from "../domain/Consent.ts"
 import type { CustomerId } from "../domain/Customer.ts"
 import { InvalidCursor } from "../domain/Errors.ts"
 import {
@@ -34,6 +35,7 @@ interface SegmentRow {
   readonly type: SegmentType
   readonly criteria: unknown
   readonly marketing: boolean
+  readonly required_purposes: ReadonlyArray<ConsentPurpose>
   readonly member_count: number
   readonly last_calculated_at: Date | null
   readonly created_by: string
@@ -42,7 +44,7 @@ interface SegmentRow {
   readonly updated_at: Date
 }
 
-const segmentColumns = "id, name, description, type, criteria, marketing, member_count, last_calculated_at, created_by, " +
+const segmentColumns = "id, name, description, type, criteria, marketing, required_purposes, member_count, last_calculated_at, created_by, " +
   "version, created_at, updated_at"
 
 // Criteria are stored as they were decoded (the tree's encoded and decoded forms are the same JSON).
@@ -53,6 +55,7 @@ const toSegment = (row: SegmentRow): Segment => ({
   type: row.type,
   criteria: row.criteria as Criterion | null,
   marketing: row.marketing,
+  requiredPurposes: row.required_purposes,
   memberCount: row.member_count,
   lastCalculatedAt: row.last_calculated_at === null ? null : row.last_calculated_at.toISOString(),
   createdBy: row.created_by,
@@ -71,7 +74,7 @@ export interface SegmentChanges {
   readonly name?: string
   readonly description?: string | null
   readonly criteria?: Criterion
-  readonly marketing?: boolean
+  readonly requiredPurposes?: ReadonlyArray<ConsentPurpose>
 }
 
 export type UpdateOutcome =
@@ -190,10 +193,11 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
         audit: Statement.Statement<unknown>,
         alongside: ReadonlyArray<Statement.Statement<unknown>>
       ) {
-        const row = sql`INSERT INTO customer_segments (id, name, description, type, criteria, marketing, version,
+        // `marketing` is generated from the required purposes (migrations/0027).
+        const row = sql`INSERT INTO customer_segments (id, name, description, type, criteria, required_purposes, version,
             member_count, last_calculated_at, created_by, created_at, updated_at)
           VALUES (${segment.id}, ${segment.name}, ${segment.description}, ${segment.type},
-            ${segment.criteria === null ? null : sql.json(segment.criteria)}, ${segment.marketing}, ${segment.version}, ${segment.memberCount},
+            ${segment.criteria === null ? null : sql.json(segment.criteria)}, ${segment.requiredPurposes}::text[], ${segment.version}, ${segment.memberCount},
             ${segment.lastCalculatedAt}, ${segment.createdBy}, ${segment.createdAt}, ${segment.updatedAt})`
         // The references' foreign keys are checked at the end of the statement, after the segment's row exists.
         const writes = [sql`segment AS (${row})`, sql`audit AS (${audit})`]
@@ -283,7 +287,9 @@ export class SegmentRepo extends Context.Service<SegmentRepo, {
         if (changes.name !== undefined) assignments.push(sql`name = ${changes.name}`)
         if (changes.description !== undefined) assignments.push(sql`description = ${changes.description}`)
         if (changes.criteria !== undefined) assignments.push(sql`criteria = ${sql.json(changes.criteria)}`)
-        if (changes.marketing !== undefined) assignments.push(sql`marketing = ${changes.marketing}`)
+        if (changes.requiredPurposes !== undefined) {
+          assignments.push(sql`required_purposes = ${changes.requiredPurposes}::text[]`)
+        }
         const versionGuard = expectedVersion === null ? sql`TRUE` : sql`version = ${expectedVersion}`
         return yield* sql.withTransaction(Effect.gen(function*() {
           if (references !== undefined && references.length > 0) {

@@ -46,6 +46,7 @@ import {
   type CustomerSegments,
   type ListSegmentsQuery,
   type MembershipChanges,
+  purposesRequired,
   type Segment,
   type SegmentPage,
   type UpdateSegment
@@ -78,6 +79,12 @@ const visibleCriteria = (actor: Actor, criteria: Criterion) => {
 
 const invalidCriteria = (errors: ReadonlyArray<{ readonly path: Path; readonly message: string }>) =>
   new InvalidSegmentCriteria({ detail: errors.map((error) => error.message).join("; "), errors })
+
+const contradictoryMarketing = () =>
+  invalidCriteria([{
+    path: ["marketing"],
+    message: "marketing: false contradicts `marketing` among requiredPurposes: state one or the other"
+  }])
 
 export class Segments extends Context.Service<Segments, {
   get(actor: Actor, id: SegmentId): Effect.Effect<Segment, ErrorOf<typeof GetSegmentErrors>>
@@ -196,13 +203,16 @@ export class Segments extends Context.Service<Segments, {
         const references = input.type === "dynamic" ? yield* checkedReferences(input.criteria) : []
         if (input.type === "dynamic") yield* checkedRules(input.criteria)
         const at = yield* now
+        const requiredPurposes = input.type === "dynamic" ? purposesRequired([], input) : []
+        if (requiredPurposes === undefined) return yield* contradictoryMarketing()
         const segment: Segment = {
           id: uuidv7() as SegmentId,
           name: input.name,
           description: input.description ?? null,
           type: input.type,
           criteria: input.type === "dynamic" ? input.criteria : null,
-          marketing: input.type === "dynamic" ? input.marketing ?? false : false,
+          marketing: requiredPurposes.includes("marketing"),
+          requiredPurposes,
           memberCount: 0,
           lastCalculatedAt: null,
           createdBy: `${actor.kind}:${actor.subject}`,
@@ -244,22 +254,32 @@ export class Segments extends Context.Service<Segments, {
           }])
         }
         // A hand-kept list is marketed to through a marketing dynamic segment naming it (`{"kind": "segment"}`),
-        // so the consent rule has one place: the criteria both evaluators read.
+        // so the consent rule has one place: the criteria both evaluators read. Likewise any required purpose.
         if (update.marketing === true && before.type === "manual") {
           return yield* invalidCriteria([{
             path: ["marketing"],
             message: "a manual segment cannot be a marketing segment: define a dynamic marketing segment naming it"
           }])
         }
+        if (update.requiredPurposes !== undefined && update.requiredPurposes.length > 0 && before.type === "manual") {
+          return yield* invalidCriteria([{
+            path: ["requiredPurposes"],
+            message: "a manual segment requires no purposes: define a dynamic segment naming it that does"
+          }])
+        }
+        const requiredPurposes = purposesRequired(before.requiredPurposes, update)
+        if (requiredPurposes === undefined) return yield* contradictoryMarketing()
         if (changedFields(update).length === 0) return before
         const references = update.criteria === undefined ? undefined : yield* checkedReferences(update.criteria)
         if (update.criteria !== undefined) yield* checkedRules(update.criteria)
-        const { version: _, ...changes } = update
+        const { marketing: _marketing, requiredPurposes: _purposes, version: _, ...definition } = update
+        const purposesChange = requiredPurposes.join() === before.requiredPurposes.join() ? {} : { requiredPurposes }
+        const changes = { ...definition, ...purposesChange }
         // Guarded by the version read above, so a change in between is a conflict, never overwritten.
         const entry = { actor, action: "segment.update", segmentId: id, requestId, fields: changedFields(update) }
         const at = yield* now
         // New criteria, new members: the recalculation is queued in the transaction that changes them.
-        const recalculation = update.criteria === undefined && update.marketing === undefined
+        const recalculation = update.criteria === undefined && purposesChange.requiredPurposes === undefined
           ? []
           : [calculations.queueStatement(id, "criteria-changed", new Date(at))]
         const outcome = yield* repo.update(id, before.version, changes, references, at, audit.recordStatement(entry), recalculation)

@@ -6,37 +6,21 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import type { ConsentChange } from "../../src/domain/Consent.ts"
+import { Effect } from "effect"
 import type { TimelinePage } from "../../src/domain/Event.ts"
 import { customersPath, newCustomer, unique } from "../support/Customers.ts"
-import { testServiceWithDatabase } from "../support/Database.ts"
+import { calculated, choice, enforcingService, members, setConsent, taggedWith } from "../support/Consent.ts"
 import {
   createDestination,
-  durableConsumerCleanup,
   durableConsumerReady,
   receiver
 } from "../support/Destinations.ts"
 import { eventually } from "../support/Eventually.ts"
 import { call, createCustomer, expectProblem, invalidPaths } from "../support/Http.ts"
-import { createSegment, dynamicSegment, manualSegment, type SegmentBody, segmentPath, segmentsPath } from "../support/SegmentsApi.ts"
+import { createSegment, dynamicSegment, manualSegment, segmentPath, segmentsPath } from "../support/SegmentsApi.ts"
 import { json } from "../support/TestService.ts"
 
 const durable = `test-consent-${unique()}`
-
-const choice = (purpose: string, status: "granted" | "withdrawn"): ConsentChange => ({
-  purpose,
-  status,
-  legalBasis: "consent",
-  source: "web-form",
-  policyVersion: "2026-01"
-})
-
-const setConsent = (id: string, ...changes: ReadonlyArray<ConsentChange>) =>
-  Effect.gen(function*() {
-    const response = yield* call("PUT", `${customersPath}/${id}/consent`, { body: { changes }, role: "service" })
-    assert.strictEqual(response.status, 200, yield* Effect.promise(() => response.clone().text()))
-  })
 
 const track = (customerId: string | ReadonlyArray<string>, count: number) =>
   Effect.gen(function*() {
@@ -75,39 +59,11 @@ const allFolded = Effect.flatMap(PgClient.PgClient, (sql) =>
     Effect.orDie
   ))
 
-const members = (segmentId: string) =>
-  Effect.gen(function*() {
-    const response = yield* call("GET", `${segmentPath(segmentId)}/customers?limit=100`)
-    assert.strictEqual(response.status, 200)
-    const page = yield* json<{ readonly data: ReadonlyArray<{ readonly id?: string; readonly customerId?: string }> }>(response)
-    return page.data.map((member) => member.customerId ?? member.id ?? "").sort()
-  })
-
-const calculated = (segmentId: string) =>
-  eventually(
-    "the first calculation",
-    Effect.flatMap(call("GET", segmentPath(segmentId)), (response) => json<SegmentBody>(response)),
-    (read) => read.lastCalculatedAt !== null
-  )
-
-const taggedWith = (tag: string) => ({ kind: "tags", match: "any", tags: [tag] })
-
 layer(
-  testServiceWithDatabase({
-    env: {
-      DESTINATIONS_ALLOW_PRIVATE_NETWORKS: "true",
-      DESTINATIONS_CONSUMER: durable,
-      DESTINATION_POLL_SECONDS: "0.1",
-      DESTINATION_RETRY_BASE_SECONDS: "30",
-      DESTINATION_MAX_ATTEMPTS: "5",
-      DESTINATION_TIMEOUT_SECONDS: "2",
-      SEGMENT_CALCULATION_POLL_SECONDS: "0.2",
-      SEGMENT_REALTIME_POLL: "200 millis",
-      SEGMENT_REALTIME_RETRY: "300 millis",
-      // Events reach segments before the fold too: a withdrawal must hold on that path as well.
-      SEGMENT_REALTIME_UNFOLDED: "true"
-    }
-  }).pipe(Layer.provideMerge(durableConsumerCleanup(durable))),
+  enforcingService(durable, {
+    // Events reach segments before the fold too: a withdrawal must hold on that path as well.
+    SEGMENT_REALTIME_UNFOLDED: "true"
+  }),
   { excludeTestServices: true, timeout: 90_000 }
 )("consent enforcement", (it) => {
   it.effect("analytics withdrawn: rollups deleted, analytics and insights refused, events still stored but not folded", () =>

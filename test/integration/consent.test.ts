@@ -8,26 +8,16 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Schema } from "effect"
 import type { ConsentChange, ConsentHistoryPage, CustomerConsent } from "../../src/domain/Consent.ts"
 import { CustomerDataExport } from "../../src/domain/DataExport.ts"
+import { choice } from "../support/Consent.ts"
 import { customersPath, newCustomer } from "../support/Customers.ts"
 import { outboxRows, testServiceWithDatabase } from "../support/Database.ts"
-import { call, createCustomer, expectProblem, getCustomer, invalidPaths } from "../support/Http.ts"
+import { call, createCustomer, expectProblem, getCustomer, invalidPaths, type Problem } from "../support/Http.ts"
+import { eventually } from "../support/Eventually.ts"
 import { withRpcClient } from "../support/Rpc.ts"
 import { json } from "../support/TestService.ts"
 
 const consentPath = (id: string) => `${customersPath}/${id}/consent`
 
-const choice = (
-  purpose: string,
-  status: "granted" | "withdrawn",
-  overrides: Partial<ConsentChange> = {}
-): ConsentChange => ({
-  purpose,
-  status,
-  legalBasis: "consent",
-  source: "web-form",
-  policyVersion: "2026-01",
-  ...overrides
-})
 
 const putConsent = (id: string, body: unknown, role: "admin" | "agent" | "analyst" | "service" = "agent") =>
   call("PUT", consentPath(id), { body, role, headers: { "x-request-id": "consent-test-request" } })
@@ -50,15 +40,30 @@ const historyOf = (id: string, query = "") =>
 const statusOf = (consent: CustomerConsent, purpose: string) =>
   consent.purposes.find((item) => item.purpose === purpose)?.status
 
-/** Rows of the tables a consent change writes: equal before and after, nothing was written. */
+/**
+ * Rows of the tables a consent change writes: equal before and after, nothing was written. Entries of reads are
+ * left out: they are written in the background, whenever an earlier read's buffer drains.
+ */
 const consentWrites = Effect.gen(function*() {
   const sql = yield* PgClient.PgClient
   const [counts] = yield* sql<{ readonly history: number; readonly outbox: number; readonly audit: number }>`SELECT
     (SELECT count(*) FROM customer_consent_history)::int AS history,
     (SELECT count(*) FROM outbox)::int AS outbox,
-    (SELECT count(*) FROM audit_log)::int AS audit`.pipe(Effect.orDie)
+    (SELECT count(*) FROM audit_log WHERE action NOT IN ('customer.read', 'customer.consent.read'))::int AS audit`
+    .pipe(Effect.orDie)
   return counts
 })
+
+/** The audit entries of reads of the customer's consent, once the background writer has written `count`. */
+const consentReadEntries = (customerId: string, count: number) =>
+  eventually(
+    "the consent reads' audit entries",
+    Effect.flatMap(PgClient.PgClient, (sql) =>
+      sql<{ readonly actor: string; readonly requestId: string | null; readonly fields: ReadonlyArray<string> }>`
+        SELECT actor, request_id AS "requestId", fields FROM audit_log
+        WHERE customer_id = ${customerId} AND action = 'customer.consent.read' ORDER BY id`.pipe(Effect.orDie)),
+    (rows) => rows.length >= count
+  )
 
 layer(testServiceWithDatabase(), { excludeTestServices: true, timeout: 60_000 })("consent", (it) => {
   it.effect("a new customer's consent is the first entries of their history", () =>
@@ -287,5 +292,123 @@ layer(testServiceWithDatabase(), { excludeTestServices: true, timeout: 60_000 })
       const history = yield* historyOf(customer.id)
       assert.deepStrictEqual(exported.consent, history.data)
       assert.strictEqual(exported.consent.length, 4)
+    }))
+
+  // --- If-Match: a choice is recorded against the consent the caller read -----------------------------
+
+  it.effect("GET answers the customer's version as ETag; a PUT with that If-Match is recorded and answers the next", () =>
+    Effect.gen(function*() {
+      const customer = yield* createCustomer(newCustomer())
+      const read = yield* call("GET", consentPath(customer.id))
+      assert.strictEqual(read.headers.get("etag"), "\"v1\"")
+      const response = yield* call("PUT", consentPath(customer.id), {
+        body: { changes: [choice("analytics", "granted")] },
+        headers: { "if-match": "\"v1\"" }
+      })
+      assert.strictEqual(response.status, 200)
+      assert.strictEqual(response.headers.get("etag"), "\"v2\"")
+      assert.strictEqual((yield* json<CustomerConsent>(response)).version, 2)
+    }))
+
+  it.effect("a PUT with a stale If-Match answers 412 with both versions, and nothing is written", () =>
+    Effect.gen(function*() {
+      const customer = yield* createCustomer(newCustomer())
+      yield* changeConsent(customer.id, [choice("analytics", "granted")])
+      const before = yield* consentWrites
+      const stale = yield* call("PUT", consentPath(customer.id), {
+        body: { changes: [choice("analytics", "withdrawn")] },
+        headers: { "if-match": "\"v1\"" }
+      })
+      const problem = (yield* expectProblem(stale, 412, "/problems/version-conflict")) as Problem & {
+        readonly expectedVersion?: number
+        readonly currentVersion?: number
+      }
+      assert.strictEqual(problem.expectedVersion, 1)
+      assert.strictEqual(problem.currentVersion, 2)
+      assert.deepStrictEqual(yield* consentWrites, before)
+      const current = yield* json<CustomerConsent>(yield* call("GET", consentPath(customer.id)))
+      assert.strictEqual(statusOf(current, "analytics"), "granted")
+    }))
+
+  it.effect("an If-Match naming no version answers 412; `*` records against any version", () =>
+    Effect.gen(function*() {
+      const customer = yield* createCustomer(newCustomer())
+      const body = { changes: [choice("analytics", "granted")] }
+      yield* expectProblem(
+        yield* call("PUT", consentPath(customer.id), { body, headers: { "if-match": "W/\"something\"" } }),
+        412,
+        "/problems/version-conflict"
+      )
+      const any = yield* call("PUT", consentPath(customer.id), { body, headers: { "if-match": "*" } })
+      assert.strictEqual(any.status, 200)
+    }))
+
+  it.effect("RPC: a stale expectedVersion fails with VersionConflict; the current one is recorded", () =>
+    Effect.gen(function*() {
+      const customer = yield* createCustomer(newCustomer())
+      const changes = [choice("personalisation", "withdrawn")]
+      const stale = yield* withRpcClient(
+        (client) => Effect.flip(client.ChangeCustomerConsent({ id: customer.id, changes, expectedVersion: 7 })),
+        "service"
+      )
+      assert.strictEqual(stale._tag, "VersionConflict")
+      const changed = yield* withRpcClient(
+        (client) => client.ChangeCustomerConsent({ id: customer.id, changes, expectedVersion: 1 }),
+        "service"
+      )
+      assert.strictEqual(changed.version, 2)
+    }))
+
+  // --- Reads are audited: they reveal the person's choices -----------------------------------------
+
+  it.effect("a GET of consent is audited as customer.consent.read: who, the purposes served, the request", () =>
+    Effect.gen(function*() {
+      const customer = yield* createCustomer(newCustomer())
+      const response = yield* call("GET", consentPath(customer.id), {
+        role: "analyst",
+        headers: { "x-request-id": "consent-read-1" }
+      })
+      assert.strictEqual(response.status, 200)
+      assert.deepStrictEqual(yield* consentReadEntries(customer.id, 1), [{
+        actor: "user:test-analyst",
+        requestId: "consent-read-1",
+        fields: ["consent.data-processing", "consent.marketing"]
+      }])
+    }))
+
+  it.effect("a read of the history is audited as customer.consent.read of consent.history", () =>
+    Effect.gen(function*() {
+      const customer = yield* createCustomer(newCustomer())
+      const response = yield* call("GET", `${consentPath(customer.id)}/history`, {
+        role: "agent",
+        headers: { "x-request-id": "consent-read-2" }
+      })
+      assert.strictEqual(response.status, 200)
+      assert.deepStrictEqual(yield* consentReadEntries(customer.id, 1), [{
+        actor: "user:test-agent",
+        requestId: "consent-read-2",
+        fields: ["consent.history"]
+      }])
+    }))
+
+  it.effect("RPC reads of consent and its history are audited the same way", () =>
+    Effect.gen(function*() {
+      const customer = yield* createCustomer(newCustomer())
+      yield* withRpcClient((client) => client.GetCustomerConsent({ id: customer.id }), "service")
+      yield* withRpcClient((client) => client.ListCustomerConsentHistory({ id: customer.id }), "service")
+      const entries = yield* consentReadEntries(customer.id, 2)
+      assert.deepStrictEqual(entries.map((entry) => entry.fields), [
+        ["consent.data-processing", "consent.marketing"],
+        ["consent.history"]
+      ])
+    }))
+
+  it.effect("a refused read (unknown customer) is not audited as a read of anyone", () =>
+    Effect.gen(function*() {
+      const unknown = "0190a5e4-7c1a-7b3e-9f2d-4c8b1e6a0d98"
+      yield* expectProblem(yield* call("GET", consentPath(unknown)), 404, "/problems/customer-not-found")
+      const sql = yield* PgClient.PgClient
+      const rows = yield* sql`SELECT 1 FROM audit_log WHERE customer_id = ${unknown}`
+      assert.strictEqual(rows.length, 0)
     }))
 })

@@ -34,6 +34,8 @@ const eventTypes = ["purchase", "page_view", "login"] as const
 /** Rules of the rules engine; which customers each matches is part of the world, given to both evaluators. */
 const ruleIds = ["vip-gb", "big-spender", "rule:unknown.1"] as const
 const hostile = "x'); DELETE FROM customers; --"
+/** Purposes read from customer_consents (the profile's two are read from `consent`). */
+const recordedPurposes = ["data-processing", "analytics", "personalisation", "third-party-sharing", "custom:newsletter"] as const
 
 /** Days before today, biased to the edges of the windows the criteria use. */
 const daysAgo = fc.oneof(
@@ -95,6 +97,14 @@ const customer = (today: number): fc.Arbitrary<WorldCustomer> => {
       note: metadataScalar
     }, { requiredKeys: [] }),
     consent: fc.record({ marketing: fc.boolean(), dataProcessing: fc.boolean() }),
+    // Absent, granted or withdrawn: a purpose never recorded is not given either.
+    purposes: fc.record(
+      Object.fromEntries(recordedPurposes.map((purpose) => [purpose, fc.constantFrom("granted", "withdrawn")])) as Record<
+        (typeof recordedPurposes)[number],
+        fc.Arbitrary<"granted" | "withdrawn">
+      >,
+      { requiredKeys: [] }
+    ),
     activity: fc.option(
       fc.record({
         lastSeenAt: fc.tuple(daysAgo, fc.constantFrom(0, 1, 43_200_000, 86_399_999)).map(([ago, millis]) =>
@@ -204,7 +214,7 @@ const criteria = (today: number): fc.Arbitrary<Criterion> => {
       fc.constantFrom("notifications.email", "notifications.sms", "privacy.profileVisible"),
       fc.boolean()
     ).map(([setting, is]) => ({ kind: "preferenceFlag", setting, is })),
-    fc.tuple(fc.constantFrom("marketing", "dataProcessing"), fc.boolean())
+    fc.tuple(fc.constantFrom("marketing", "dataProcessing", ...recordedPurposes, "custom:never-recorded"), fc.boolean())
       .map(([purpose, given]) => ({ kind: "consent", purpose, given })),
     fc.constantFrom(...segmentIds).map((segmentId) => ({ kind: "segment", segmentId })),
     fc.constantFrom(...ruleIds).map((ruleId) => ({ kind: "rule", ruleId }))

@@ -85,7 +85,8 @@ const volatileColumns = ["published_at", "last_used_at", "chain_seq", "chain_has
 
 /**
  * Every table of the service (cluster bookkeeping aside) as row count and digest of its rows. The audit entries
- * of reads (`customer.read`) are left out: they record that a read was answered, which is no change of data.
+ * of reads (`customer.read`, `customer.consent.read`) are left out: they record that a read was answered, which
+ * is no change of data.
  */
 export const databaseFingerprint = Effect.gen(function*() {
   const sql = yield* PgClient.PgClient
@@ -99,7 +100,7 @@ export const databaseFingerprint = Effect.gen(function*() {
     const [row] = yield* sql.unsafe<{ readonly rows: number; readonly digest: string | null }>(
       `SELECT count(*)::int AS rows, md5(string_agg(r::text, '|' ORDER BY r::text)) AS digest
        FROM (SELECT to_jsonb(t) - $1::text[] AS r FROM "${name.replaceAll("\"", "\"\"")}" t
-         ${name === "audit_log" ? "WHERE t.action <> 'customer.read'" : ""}) s`,
+         ${name === "audit_log" ? "WHERE t.action NOT IN ('customer.read', 'customer.consent.read')" : ""}) s`,
       [volatileColumns]
     )
     fingerprint[name] = `${row.rows}:${row.digest ?? ""}`

@@ -54,6 +54,8 @@ export interface WorldCustomer {
   readonly tags: ReadonlyArray<string>
   readonly metadata: Readonly<Record<string, unknown>>
   readonly consent: { readonly marketing: boolean; readonly dataProcessing: boolean }
+  /** The latest consent entry of purposes beyond the profile's two (customer_consents), by purpose. */
+  readonly purposes: Readonly<Record<string, "granted" | "withdrawn">>
   readonly activity: {
     readonly lastSeenAt: string
     readonly events: number
@@ -82,6 +84,7 @@ export const plainCustomer = (overrides: Partial<WorldCustomer> = {}): WorldCust
   tags: [],
   metadata: {},
   consent: { marketing: false, dataProcessing: true },
+  purposes: {},
   activity: null,
   types: [],
   daily: [],
@@ -90,7 +93,9 @@ export const plainCustomer = (overrides: Partial<WorldCustomer> = {}): WorldCust
   ...overrides
 })
 
+// Children first: consent rows reference their customer.
 const customerTables = [
+  "customer_consents",
   "customers",
   "customer_activity",
   "customer_type_activity",
@@ -121,6 +126,17 @@ export const replaceWorld = (customers: ReadonlyArray<WorldCustomer>) =>
       metadata: JSON.stringify(customer.metadata),
       consent: JSON.stringify(customer.consent)
     })))
+    yield* insert("customer_consents", customers.flatMap((customer) =>
+      Object.entries(customer.purposes).map(([purpose, status]) => ({
+        customer_id: customer.id,
+        purpose,
+        status,
+        legal_basis: "consent",
+        source: "import",
+        policy_version: "1",
+        recorded_at: "2026-01-01T00:00:00Z"
+      }))
+    ))
     yield* insert("customer_activity", customers.flatMap((customer) =>
       customer.activity === null ? [] : [{
         customer_id: customer.id,

@@ -7,7 +7,7 @@ import {
   marketingObjectionBroken,
   profileConsentAfter
 } from "../../src/domain/Consent.ts"
-import { effectiveCriteria } from "../../src/domain/Segment.ts"
+import { effectiveCriteria, purposesRequired } from "../../src/domain/Segment.ts"
 
 const change = (purpose: string, status: "granted" | "withdrawn", legalBasis: ConsentChange["legalBasis"]): ConsentChange => ({
   purpose,
@@ -62,14 +62,33 @@ describe("the profile's consent", () => {
   })
 })
 
-describe("marketing segments", () => {
-  it("require marketing consent besides their criteria; other segments are evaluated as defined", () => {
-    const criteria = { kind: "tags", match: "any", tags: ["vip"] } as const
-    assert.deepStrictEqual(effectiveCriteria(criteria, false), criteria)
-    assert.deepStrictEqual(effectiveCriteria(criteria, true), {
+describe("segments requiring purposes", () => {
+  const criteria = { kind: "tags", match: "any", tags: ["vip"] } as const
+
+  it("require consent to each purpose besides their criteria; other segments are evaluated as defined", () => {
+    assert.deepStrictEqual(effectiveCriteria(criteria, []), criteria)
+    assert.deepStrictEqual(effectiveCriteria(criteria, ["custom:newsletter", "marketing"]), {
       kind: "all",
-      criteria: [{ kind: "consent", purpose: "marketing", given: true }, criteria]
+      criteria: [
+        { kind: "consent", purpose: "custom:newsletter", given: true },
+        { kind: "consent", purpose: "marketing", given: true },
+        criteria
+      ]
     })
+  })
+
+  it("marketing: true adds marketing to the purposes, false removes it; both sent must agree", () => {
+    assert.deepStrictEqual(purposesRequired([], { marketing: true }), ["marketing"])
+    assert.deepStrictEqual(purposesRequired(["analytics", "marketing"], { marketing: false }), ["analytics"])
+    assert.deepStrictEqual(
+      purposesRequired(["marketing"], { requiredPurposes: ["custom:surveys"] }),
+      ["custom:surveys"]
+    )
+    assert.deepStrictEqual(
+      purposesRequired([], { requiredPurposes: ["personalisation"], marketing: true }),
+      ["marketing", "personalisation"]
+    )
+    assert.isUndefined(purposesRequired([], { requiredPurposes: ["marketing"], marketing: false }))
   })
 })
 

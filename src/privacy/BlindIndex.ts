@@ -33,10 +33,12 @@ const developmentKey = "development-blind-index-key-not-for-production"
 
 /**
  * `v2:<secret>,v1:<secret>`: current first, each version named once. A secret is the text after the version's
- * colon, taken as BLIND_INDEX_KEY takes it (so a former BLIND_INDEX_KEY moves in as `v1:<it>`); it cannot hold a comma.
+ * colon, taken as BLIND_INDEX_KEY takes it (so a former BLIND_INDEX_KEY moves in as `v1:<it>`). An entry ends at a
+ * comma followed by the next `<version>:`, so a secret may hold a comma, though not one followed by a word and a colon.
  */
 export const parseBlindIndexKeys = (text: string): ReadonlyArray<BlindIndexKey> => {
-  const keys = text.split(",").map((entry) => entry.trim()).filter((entry) => entry !== "").map((entry) => {
+  const entries = text.split(/,(?=\s*[A-Za-z0-9_-]{1,32}:)/)
+  const keys = entries.map((entry) => entry.trim()).filter((entry) => entry !== "").map((entry) => {
     const separator = entry.indexOf(":")
     const version = entry.slice(0, separator)
     const key = entry.slice(separator + 1)

@@ -60,8 +60,6 @@ export class BlindIndex extends Context.Service<BlindIndex, {
   readonly currentVersion: string
   /** Every configured version, current first: what lookups try. */
   readonly versions: ReadonlyArray<string>
-  /** A digest under the current key. */
-  digest(purpose: BlindIndexPurpose, value: string): Buffer
   /** A digest under the given configured version's key. */
   digestUnder(version: string, purpose: BlindIndexPurpose, value: string): Buffer
   /** The digest of an email (normalised first), under the current key. */
@@ -110,7 +108,6 @@ export class BlindIndex extends Context.Service<BlindIndex, {
       return BlindIndex.of({
         currentVersion: current.version,
         versions: keys.map((key) => key.version),
-        digest: (purpose, value) => hmac(current.key, purpose, value),
         digestUnder,
         email: (email) => hmac(current.key, "email", normalizedEmail(email)),
         emailUnderEach: (email) => keys.map(({ key }) => hmac(key, "email", normalizedEmail(email))),

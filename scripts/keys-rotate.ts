@@ -1,8 +1,9 @@
 /**
- * Re-wraps every customer's data key under the newest master key in MASTER_KEYS, and seals rows written before
- * encryption at rest: `npm run keys:rotate` (DATABASE_URL, else the embedded PGlite in PGLITE_DATA_DIR while the
- * service is stopped). Batched and resumable: run it again after an interruption. Once it reports done, the older
- * master keys can leave MASTER_KEYS. Prints what it did as JSON.
+ * Re-wraps every customer's data key under the newest master key in MASTER_KEYS, re-indexes every customer under
+ * the current key of BLIND_INDEX_KEYS, and seals rows written before encryption at rest: `npm run keys:rotate`
+ * (DATABASE_URL, else the embedded PGlite in PGLITE_DATA_DIR while the service is stopped). Batched and resumable:
+ * run it again after an interruption. Once it reports done, the older keys can leave MASTER_KEYS and
+ * BLIND_INDEX_KEYS. Prints what it did as JSON.
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer, Logger } from "effect"
@@ -16,7 +17,8 @@ const program = Effect.gen(function*() {
   const batchSize = yield* Config.Int("KEYS_ROTATE_BATCH").pipe(Config.withDefault(500))
   const result = yield* keyUpkeep(batchSize)
   const keyring = yield* Keyring
-  console.log(JSON.stringify({ ...result, masterKey: keyring.newestVersion }, null, 2))
+  const blindIndex = yield* BlindIndex
+  console.log(JSON.stringify({ ...result, masterKey: keyring.newestVersion, blindIndexKey: blindIndex.currentVersion }, null, 2))
 }).pipe(
   Effect.provide(
     CustomerRepo.layer.pipe(

@@ -90,7 +90,7 @@ export const Delete = Rpc.make("Delete", {
 export const ConfirmEmail = Rpc.make("ConfirmEmail", {
   payload: { ...CommandContext, token: Schema.String },
   success: Customer,
-  error: Schema.Union([CustomerNotFound, InvalidVerificationToken, EmailAlreadyExists])
+  error: Schema.Union([CustomerNotFound, InvalidVerificationToken, EmailAlreadyExists, IdentitySuppressed])
 })
 
 export const ChangeConsent = Rpc.make("ChangeConsent", {
@@ -177,8 +177,6 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
         const queuedAt = new Date(Math.max(...writes.map((write) => Date.parse(write.customer.createdAt))))
         const inserts = repo.inserts(writes.map((write) => write.customer))
         return inOneStatement(commandSql, [
-          // An erased person's address is refused (the statement fails) before anything is written.
-          erasure.suppressionProbeStatement(writes.map((write) => write.customer.email)),
           ...inserts.statements,
           ...(keyed.length === 0 ? [] : [idempotencyKeys.recordStatement(keyed, inserts.sealerOf)]),
           outbox.appendAllStatement(writes.map((write) => write.event)),
@@ -195,7 +193,9 @@ export class CustomerCreation extends Context.Service<CustomerCreation, {
               reason: null
             }))
           ))
-        ]).pipe(
+        ], // Before anything is written: the addresses' locks, then an erased person's address refused (the
+        // statement fails), also when its erasure committed while this statement ran.
+        erasure.claimExpression(writes.map((write) => write.customer.email))).pipe(
           Effect.tap(() => inserts.committed),
           Effect.asVoid,
           uniqueViolationOrDie,
@@ -398,6 +398,9 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
         transact(Effect.gen(function*() {
           const before = yield* current
           yield* checkVersion(before, expectedVersion)
+          // Before the row changes: a create or a verification of the address either committed before (and
+          // fails on the address this customer still holds) or waits and then finds it suppressed.
+          yield* erasure.lockIdentity(before.email)
           const after = yield* repo.markDeleted(id, before.version, erasedState(id, stateOf(before)))
           if (Option.isNone(after)) return yield* lostRace(before.version)
           // Crypto-shredding: every copy of the customer's sealed values (backups, replicas) becomes unreadable.
@@ -456,6 +459,12 @@ export const CustomerEntityLayer = CustomerEntity.toLayer(
           ) {
             return yield* new InvalidVerificationToken({ field: "token" })
           }
+          // The address may have been erased (elsewhere) since it was requested: under its lock, an erasure that
+          // committed meanwhile is seen.
+          yield* erasure.lockIdentity(before.pendingEmail)
+          if (yield* erasure.isSuppressed(before.pendingEmail)) return yield* new IdentitySuppressed({ field: "email" })
+          // The unique index sees the current blind index key only; during a rotation the holder may be under another.
+          if (yield* repo.emailTakenByAnother(id, before.pendingEmail)) return yield* emailTaken()
           const after = yield* repo.update(id, before.version, {
             ...stateOf(before),
             email: before.pendingEmail,

@@ -9,6 +9,7 @@ import { type Customer, type CustomerId, customerModel } from "../domain/Custome
 import { type CustomerState, erasedState, stateOf } from "../domain/CustomerState.ts"
 import { type CustomerPage, type CustomerView, defaultPageSize, type ListCustomersQuery, type SortField } from "../domain/CustomerQuery.ts"
 import { InvalidCursor } from "../domain/Errors.ts"
+import { byteaArray } from "../platform/Database.ts"
 import { BlindIndex } from "../privacy/BlindIndex.ts"
 import { Keyring, type NewDataKey, type Sealer } from "../privacy/Keyring.ts"
 import { decodeCursor, encodeCursor } from "./Cursor.ts"
@@ -57,7 +58,16 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
    * (0: none left); each call commits its batch, and concurrent passes skip each other's rows.
    */
   sealLegacyBatch(limit: number): Effect.Effect<number>
+  /** Whether another live customer holds the address, under any configured blind index key. */
   emailTakenByAnother(id: CustomerId, email: string): Effect.Effect<boolean>
+  /**
+   * Re-indexes up to `limit` rows whose blind index and search tokens are under another key than the current one,
+   * in id order after `after`, from their sealed values; each call commits its batch (resumable; concurrent passes
+   * skip each other's rows). The number re-indexed (0: none left after `after`) and the last id.
+   */
+  reindexBatch(limit: number, after: string | null): Effect.Effect<{ readonly reindexed: number; readonly last: string | null }>
+  /** Whether any row is indexed under another key than the current one (one index probe). */
+  readonly hasOtherIndexVersions: Effect.Effect<boolean>
 }>()("cms/customers/CustomerRepo") {
   static readonly layer = Layer.effect(
     CustomerRepo,
@@ -133,11 +143,18 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
         }
         if (query.q !== undefined) {
           // Over keyed hashes of word prefixes (SearchTokens.ts): name and email are sealed. Without a word (only
-          // punctuation) a query matches nothing.
-          const nameTokens = queryTokens(blindIndex, "name-token", query.q)
+          // punctuation) a query matches nothing. During a key rotation a row holds the hashes of one version,
+          // and another key's hashes match nothing of it: the query asks for each configured version's.
+          const q = query.q
           clauses.push(
-            nameTokens.length === 0 ? sql`FALSE` : sql`(name_tokens @> ${nameTokens}::text[]
-              OR email_tokens @> ${queryTokens(blindIndex, "email-token", query.q)}::text[])`
+            queryTokens(blindIndex, blindIndex.currentVersion, "name-token", q).length === 0
+              ? sql`FALSE`
+              : sql`(${
+                sql.or(blindIndex.versions.flatMap((version) => [
+                  sql`name_tokens @> ${queryTokens(blindIndex, version, "name-token", q)}::text[]`,
+                  sql`email_tokens @> ${queryTokens(blindIndex, version, "email-token", q)}::text[]`
+                ]))
+              })`
           )
         }
         return clauses
@@ -209,19 +226,24 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
           column,
           value: kind === "json" && value !== null ? sql`${sql.json(value)}` : sql`${value as string | number | boolean | Uint8Array | null}`
         }))
-        const indexed = seal !== null
+        values.push(...indexValues(state, seal !== null))
+        return values
+      }
+      /** The blind index and search tokens, under the current key, and which key that is (none when not indexed). */
+      const indexValues = (state: CustomerState, indexed: boolean) => {
         // Without encryption (the benchmark's baseline) there are no search tokens: what the comparison measures
         // is the whole cost of sealing, search tokens included. The blind index stays: uniqueness rests on it.
         const tokens = indexed && keyring.encrypting
-        values.push(
+        return [
           { column: "email_index", value: sql`${indexed ? blindIndex.email(state.email) : null}` },
           { column: "name_tokens", value: sql`${tokens ? valueTokens(blindIndex, "name-token", state.name) : null}::text[]` },
-          { column: "email_tokens", value: sql`${tokens ? valueTokens(blindIndex, "email-token", state.email) : null}::text[]` }
-        )
-        return values
+          { column: "email_tokens", value: sql`${tokens ? valueTokens(blindIndex, "email-token", state.email) : null}::text[]` },
+          { column: "blind_index_version", value: sql`${indexed ? blindIndex.currentVersion : null}` }
+        ]
       }
-      const assignments = (state: CustomerState, seal: Sealer | null) =>
-        sql.csv(writtenValues(state, seal).map(({ column, value }) => sql`${sql(column)} = ${value}`))
+      const assignmentsOf = (values: ReadonlyArray<{ readonly column: string; readonly value: Statement.Fragment }>) =>
+        sql.csv(values.map(({ column, value }) => sql`${sql(column)} = ${value}`))
+      const assignments = (state: CustomerState, seal: Sealer | null) => assignmentsOf(writtenValues(state, seal))
 
       const inserts = (customers: ReadonlyArray<Customer>): CustomerInserts => {
         const keys = customers.map((customer) => keyring.newDataKey(customer.id))
@@ -288,8 +310,9 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
       const emailTakenByAnother = Effect.fn("CustomerRepo.emailTakenByAnother")(
         function*(id: CustomerId, email: string) {
           // Rows written before encryption have no blind index until sealed: their clear address counts too.
+          // Under every configured key: during a rotation the holder may not be re-indexed yet.
           const rows = yield* sql`SELECT 1 FROM customers
-            WHERE (email_index = ${blindIndex.email(email)} OR lower(email) = lower(${email}))
+            WHERE (email_index = ANY(${byteaArray(sql, blindIndex.emailUnderEach(email))}) OR lower(email) = lower(${email}))
               AND status <> 'DELETED' AND id <> ${id}`.pipe(Effect.orDie)
           return rows.length > 0
         }
@@ -315,7 +338,33 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
         })).pipe(Effect.orDie)
       })
 
+      const reindexBatch = Effect.fn("CustomerRepo.reindexBatch")(function*(limit: number, after: string | null) {
+        const current = blindIndex.currentVersion
+        return yield* sql.withTransaction(Effect.gen(function*() {
+          // In id order from where the last batch stopped: the pass reads each row once, however far it got.
+          const rows = yield* sql<StoredRow>`SELECT ${selectColumns} FROM customers
+            WHERE (blind_index_version < ${current} OR blind_index_version > ${current})
+              AND ${after === null ? sql`TRUE` : sql`id > ${after}`}
+            ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED`
+          for (const row of rows) {
+            // From the sealed values: no old key is needed, so a version already gone from the configuration moves too.
+            const customer = yield* decode(row)
+            yield* sql`UPDATE customers SET ${assignmentsOf(indexValues(stateOf(customer), true))} WHERE id = ${row.id}`
+          }
+          return { reindexed: rows.length, last: rows.at(-1)?.id ?? null }
+        })).pipe(Effect.orDie)
+      })
+
+      const hasOtherIndexVersions = Effect.gen(function*() {
+        const current = blindIndex.currentVersion
+        const rows = yield* sql`SELECT 1 FROM customers
+          WHERE blind_index_version < ${current} OR blind_index_version > ${current} LIMIT 1`.pipe(Effect.orDie)
+        return rows.length > 0
+      })
+
       return CustomerRepo.of({
+        reindexBatch,
+        hasOtherIndexVersions,
         sealLegacyBatch,
         findById,
         lookup,

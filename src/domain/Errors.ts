@@ -189,6 +189,7 @@ export const VerifyEmailErrors = [
   CustomerNotFound,
   InvalidVerificationToken,
   EmailAlreadyExists,
+  IdentitySuppressed,
   Forbidden,
   Unavailable
 ] as const

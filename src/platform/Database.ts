@@ -21,9 +21,20 @@ const migrationsDirectory = fileURLToPath(new URL("../../migrations/", import.me
  * Writes that belong together, sent as one statement (each a data-modifying
  * `WITH` query): atomic without a transaction, and one round trip. For writes
  * whose values are all known beforehand; they cannot see one another's rows.
+ * `first`, an expression the statement selects, is evaluated once, before the
+ * writes run (PostgreSQL runs unreferenced data-modifying `WITH` queries after
+ * the main query): a check that must see what committed after the statement began.
  */
-export const inOneStatement = (sql: SqlClient.SqlClient, writes: ReadonlyArray<Statement.Statement<unknown>>) =>
-  sql`WITH ${sql.csv(writes.map((write, index) => sql`${sql.literal(`write_${index}`)} AS (${write})`))} SELECT 1`
+export const inOneStatement = (
+  sql: SqlClient.SqlClient,
+  writes: ReadonlyArray<Statement.Statement<unknown>>,
+  first: Statement.Fragment = sql`1`
+) =>
+  sql`WITH ${sql.csv(writes.map((write, index) => sql`${sql.literal(`write_${index}`)} AS (${write})`))} SELECT ${first}`
+
+/** Byte strings (digests) as one bytea[] expression: the driver sends them as hex text. */
+export const byteaArray = (sql: SqlClient.SqlClient, values: ReadonlyArray<Uint8Array>) =>
+  sql`ARRAY(SELECT decode(value, 'hex') FROM unnest(${values.map((value) => Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex"))}::text[]) AS value)`
 
 /** What a guarded statement names its guard: the writes that depend on it select `FROM` this name. */
 export const guardName = "guarded"

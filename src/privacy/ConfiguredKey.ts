@@ -14,19 +14,28 @@ export interface KeyRequirement {
   readonly purpose: string
 }
 
-export const configuredKey = (requirement: KeyRequirement) =>
+/** Dies when NODE_ENV=production and the key is the development key or too short. */
+export const refusedInProduction = (
+  requirement: Omit<KeyRequirement, "purpose">,
+  key: string
+) =>
   Effect.gen(function*() {
-    const configured = yield* Config.Redacted(requirement.name).pipe(Config.option)
     const production = yield* Config.String("NODE_ENV").pipe(
       Config.map((env) => env === "production"),
       Config.withDefault(false)
     )
-    const key = Option.match(configured, { onNone: () => requirement.developmentKey, onSome: Redacted.value })
     if (production && (key === requirement.developmentKey || Buffer.byteLength(key) < requirement.minimumBytes)) {
       return yield* Effect.die(
         new Error(`${requirement.name} must be set to at least ${requirement.minimumBytes} random bytes when NODE_ENV=production`)
       )
     }
+  })
+
+export const configuredKey = (requirement: KeyRequirement) =>
+  Effect.gen(function*() {
+    const configured = yield* Config.Redacted(requirement.name).pipe(Config.option)
+    const key = Option.match(configured, { onNone: () => requirement.developmentKey, onSome: Redacted.value })
+    yield* refusedInProduction(requirement, key)
     if (Option.isNone(configured)) {
       yield* Effect.logWarning(
         `${requirement.purpose}: ${requirement.name} not set, using the development key (never in production)`

@@ -5,8 +5,9 @@
  * Memory stays flat whatever the document's size. Done jobs expire after EXPORT_LINK_TTL_MINUTES and lose their
  * document; erasure deletes them with everything else (and crypto-shredding leaves any copy unreadable).
  *
- * The download link carries a token, HMAC-SHA256 of the job's id under EXPORT_LINK_KEY, and still needs the
- * caller's credentials with `privacy:export`: a leaked link alone opens nothing (docs/privacy.md).
+ * The download link carries a token, HMAC-SHA256 of the job's id under EXPORT_LINK_KEY (by default a key derived
+ * from the newest master key), and still needs the caller's credentials with `privacy:export`: a leaked link alone
+ * opens nothing (docs/privacy.md).
  */
 import { PgClient } from "@effect/sql-pg"
 import { Cause, Clock, Config, Context, Duration, Effect, Exit, Layer, Option, Stream } from "effect"
@@ -78,12 +79,15 @@ export class DataExportJobs extends Context.Service<DataExportJobs, {
       const audit = yield* AuditLog
       const signal = yield* makeWakeSignal
       const linkTtl = Duration.minutes(yield* Config.Int("EXPORT_LINK_TTL_MINUTES").pipe(Config.withDefault(60)))
-      const linkKey = yield* configuredKey({
-        name: "EXPORT_LINK_KEY",
-        developmentKey: "development-export-link-key-32-bytes!",
-        minimumBytes: 32,
-        purpose: "export download links"
-      })
+      // Without EXPORT_LINK_KEY, derived from the master key: production needs one secret fewer.
+      const linkKey = Option.isSome(yield* Config.Redacted("EXPORT_LINK_KEY").pipe(Config.option))
+        ? yield* configuredKey({
+          name: "EXPORT_LINK_KEY",
+          developmentKey: "development-export-link-key-32-bytes!",
+          minimumBytes: 32,
+          purpose: "export download links"
+        })
+        : keyring.derivedKey("export-link")
 
       const tokenOf = (jobId: string) => createHmac("sha256", linkKey).update(`data-export\u0000${jobId}`).digest("base64url")
       const tokenMatches = (jobId: string, token: string) => {

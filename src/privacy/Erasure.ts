@@ -13,6 +13,7 @@ import type { Actor } from "../domain/Access.ts"
 import type { CustomerId } from "../domain/Customer.ts"
 import { type ErasureRequest, ErasureStep, type ErasureStepName, erasureStepNames } from "../domain/Erasure.ts"
 import { describeFailure, makeWakeSignal, passWhenWoken } from "../platform/BackgroundWork.ts"
+import { byteaArray } from "../platform/Database.ts"
 import { uuidv7 } from "../platform/Ids.ts"
 import { Nats } from "../platform/Nats.ts"
 import { Outbox } from "../platform/Outbox.ts"
@@ -77,10 +78,17 @@ export class Erasure extends Context.Service<Erasure, {
     readonly requestId: string | null
   }): Effect.Effect<void>
   /**
-   * For a create's one statement: fails it (unique violation on `identity_suppressed`) when one of the
-   * addresses is suppressed. One probe of the digest's primary key, no extra round trip.
+   * For a create's one statement, the expression it selects (so it runs once, before the statement's writes):
+   * takes the addresses' locks (`lockIdentity`), then fails the statement (a unique violation on
+   * `identity_suppressed`) when one is suppressed, or (on `customers_email_index_key`) when a live customer holds
+   * one under another blind index key than the current one (a rotation under way). No extra round trip.
    */
-  suppressionProbeStatement(emails: ReadonlyArray<string>): Statement.Statement<unknown>
+  claimExpression(emails: ReadonlyArray<string>): Statement.Fragment
+  /**
+   * In the caller's transaction, until it ends: the address's lock, which the erasure suppressing it takes too.
+   * Queries after it see an erasure of the address that committed before it.
+   */
+  lockIdentity(email: string): Effect.Effect<void>
   /** Whether the address is suppressed: for an email change (a create checks inside its own statement). */
   isSuppressed(email: string): Effect.Effect<boolean>
   /** The customer's erasure request, if one was made. */
@@ -105,8 +113,8 @@ export class Erasure extends Context.Service<Erasure, {
       const signal = yield* makeWakeSignal
 
       const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
-      /** The address's digest as a bytea expression. */
-      const digestOf = (email: string) => sql`decode(${blindIndex.email(email).toString("hex")}, 'hex')`
+      /** The address's suppression digest as a bytea expression. */
+      const digestOf = (email: string) => sql`decode(${blindIndex.suppression(email).toString("hex")}, 'hex')`
 
       const begin = Effect.fn("Erasure.begin")(function*({ customerId, email, actor, requestId }: {
         readonly customerId: CustomerId
@@ -134,11 +142,14 @@ export class Erasure extends Context.Service<Erasure, {
           ON CONFLICT (email_digest) DO NOTHING`.pipe(Effect.orDie)
       })
 
-      const suppressionProbeStatement = (emails: ReadonlyArray<string>) =>
-        sql`UPDATE identity_suppressions SET suppressed_at = suppressed_at
-          WHERE email_digest = ANY(ARRAY(SELECT decode(digest, 'hex')
-            FROM unnest(${emails.map((email) => blindIndex.email(email).toString("hex"))}::text[]) AS digest))
-          AND refuse_suppressed_identity(email_digest)`
+      const claimExpression = (emails: ReadonlyArray<string>) =>
+        sql`claim_email_identities(${byteaArray(sql, emails.map(blindIndex.suppression))}, ${
+          byteaArray(sql, emails.flatMap((email) => blindIndex.emailUnderEach(email).slice(1)))
+        })`
+
+      const lockIdentity = Effect.fn("Erasure.lockIdentity")(function*(email: string) {
+        yield* sql`SELECT lock_email_identities(ARRAY[${digestOf(email)}])`.pipe(Effect.orDie)
+      })
 
       const isSuppressed = Effect.fn("Erasure.isSuppressed")(function*(email: string) {
         const rows = yield* sql`SELECT 1 FROM identity_suppressions
@@ -260,7 +271,8 @@ export class Erasure extends Context.Service<Erasure, {
 
       return Erasure.of({
         begin,
-        suppressionProbeStatement,
+        claimExpression,
+        lockIdentity,
         isSuppressed,
         requestOf,
         lift,

@@ -15,7 +15,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { Clock, Config, Context, Effect, Layer, Option } from "effect"
 import type { Statement } from "effect/sql"
-import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject, randomBytes } from "node:crypto"
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, type KeyObject, randomBytes } from "node:crypto"
 import { configuredKey } from "./ConfiguredKey.ts"
 
 const algorithm = "aes-256-gcm"
@@ -181,6 +181,11 @@ export class Keyring extends Context.Service<Keyring, {
    */
   rewrapBatch(limit: number): Effect.Effect<number>
   readonly newestVersion: string
+  /**
+   * A key for another purpose derived (HKDF-SHA256) from the newest master key, so that purpose needs no secret of
+   * its own; it changes when the master key rotates. `purpose` names the use, so each gets an independent key.
+   */
+  derivedKey(purpose: string): Buffer
 }>()("cms/privacy/Keyring") {
   static readonly layer = Layer.effect(
     Keyring,
@@ -336,7 +341,9 @@ export class Keyring extends Context.Service<Keyring, {
           const key = newDataKey(customerId)
           if (Option.isSome(key)) yield* insertStatement([key.value]).pipe(Effect.orDie)
         }),
-        rewrapBatch
+        rewrapBatch,
+        derivedKey: (purpose) =>
+          Buffer.from(hkdfSync("sha256", newest.key, Buffer.alloc(0), `cms derived key\u0000${purpose}`, keyBytes))
       })
     })
   )

@@ -5,7 +5,7 @@ import { Customers } from "../../src/customers/Customers.ts"
 import type { Actor } from "../../src/domain/Access.ts"
 import { type CreateCustomer, type Customer, CustomerId, type PatchCustomer } from "../../src/domain/Customer.ts"
 import { customersPath, newCustomer, uniqueEmail } from "../support/Customers.ts"
-import { outboxRows, testServiceWithDatabase } from "../support/Database.ts"
+import { outboxRows, testServiceWithDatabase, verificationToken } from "../support/Database.ts"
 import { call, createCustomer, expectProblem, getCustomer } from "../support/Http.ts"
 import { json } from "../support/TestService.ts"
 
@@ -40,15 +40,6 @@ const auditRows = (customerId: string) =>
 /** The PUT body that restates a customer as it is. */
 const replacementOf = ({ email, name, age, gender, location, preferences, tags, metadata, status }: Customer) =>
   ({ email, name, age, gender, location, preferences, tags, metadata, status })
-
-const verificationToken = (customerId: string) =>
-  Effect.gen(function*() {
-    const rows = yield* outboxRows(`customers.${customerId}.email-verification-requested`)
-    assert.isAtLeast(rows.length, 1)
-    const token = rows.at(-1)!.payload.token
-    assert.isString(token)
-    return token as string
-  })
 
 layer(testServiceWithDatabase(), { excludeTestServices: true })("updating and deleting customers", (it) => {
   // --- PUT -------------------------------------------------------------------------------------

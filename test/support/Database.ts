@@ -59,3 +59,12 @@ export const outboxRows = (subject?: string) =>
       published_at IS NOT NULL AS published
       FROM outbox WHERE ${subject === undefined ? sql`TRUE` : sql`subject = ${subject}`}
       ORDER BY outbox.id`.pipe(Effect.orDie))
+
+/** The token of the customer's latest email verification request, as the notification service gets it. */
+export const verificationToken = (customerId: string) =>
+  Effect.gen(function*() {
+    const rows = yield* outboxRows(`customers.${customerId}.email-verification-requested`)
+    const token = rows.at(-1)?.payload.token
+    if (token === undefined) return yield* Effect.die(new Error(`no verification requested for ${customerId}`))
+    return token
+  })

@@ -61,8 +61,8 @@ export class TestService extends Context.Service<TestService, {
 }>()("test/TestService") {}
 
 export interface TestServiceOptions {
-  /** Extra environment for the service, e.g. NATS_URL of a private server. */
-  readonly env?: Record<string, string>
+  /** Extra environment for the service, e.g. NATS_URL of a private server; `undefined` unsets a default. */
+  readonly env?: Record<string, string | undefined>
   /**
    * Run as `npm start` does with no setup: no DATABASE_URL (the service starts its
    * own PGlite, in memory) and no NATS_URL; `env` may still add either. No test
@@ -82,7 +82,7 @@ export interface TestServiceOptions {
 export const testService = (options: TestServiceOptions = {}) =>
   Layer.unwrap(Effect.gen(function*() {
     const database = options.embedded === true ? { url: "" } : yield* scopedDatabase
-    const env: Record<string, string> = {
+    const env: Record<string, string | undefined> = {
       ...(options.embedded === true ? { PGLITE_DATA_DIR: "memory" } : { DATABASE_URL: database.url }),
       ...(options.embedded === true || options.nats === false ? {} : { NATS_URL: natsUrl }),
       JWT_SECRET: testJwtSecret,
@@ -116,7 +116,7 @@ export const testService = (options: TestServiceOptions = {}) =>
     return service.pipe(
       Layer.provideMerge(serve(HttpAppLive).pipe(Layer.provideMerge(ServicesLive))),
       Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
-      Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord(env))),
+      Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord(definedEntries(env)))),
       // The service's own logs only when something is wrong, unless the test reads them all.
       Layer.provide(ErrorLoggingLive),
       Layer.provide(
@@ -129,6 +129,9 @@ export const testService = (options: TestServiceOptions = {}) =>
       )
     )
   }))
+
+const definedEntries = (env: Record<string, string | undefined>) =>
+  Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined))
 
 /** A second client to the test database, for assertions independent of the service's pool. */
 export const testDatabaseClient = (url: string) => PgClient.layer({ url: Redacted.make(url), maxConnections: 2 })

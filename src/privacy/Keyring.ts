@@ -164,8 +164,20 @@ export class Keyring extends Context.Service<Keyring, {
   /** Seals a customer's fields under their DEK (read from the keyring when not cached). */
   sealerFor(customerId: string): Effect.Effect<Sealer>
   sealerOf(key: Option.Option<NewDataKey>): Sealer
+  /**
+   * Sealers for many customers at once (a batch of tracked events): cached keys, the others read in one query.
+   * A customer without a key (bulk-loaded rows not yet given one, or unknown) gets an unsealed value, as their
+   * profile is kept until the key pass; so does everyone when encryption is off.
+   */
+  sealersFor(customerIds: ReadonlyArray<string>): Effect.Effect<(customerId: string) => Sealer>
   /** Opens a customer's fields, given the wrapped key read with the row (null when there is none). */
   openerFor(customerId: string, wrapped: Uint8Array | null): Effect.Effect<Opener>
+  /**
+   * Like openerFor, but a value sealed under a key the customer no longer has (replaced by anonymisation, or
+   * destroyed) opens to undefined rather than failing: what a rekey is meant to make unreadable. Unsealed values
+   * open as they are.
+   */
+  readerFor(customerId: string, wrapped: Uint8Array | null): Effect.Effect<(field: string, sealed: Uint8Array) => unknown>
   /** Crypto-shredding: deletes the customer's key (in the caller's transaction) and forgets it here. */
   destroy(customerId: string): Effect.Effect<void>
   /**
@@ -268,6 +280,32 @@ export class Keyring extends Context.Service<Keyring, {
         return sealerWith(customerId, yield* unwrapped(customerId, wrapped.value))
       })
 
+      const sealersFor = Effect.fn("Keyring.sealersFor")(function*(customerIds: ReadonlyArray<string>) {
+        if (!encrypting) return () => plainSealer
+        const now = yield* Clock.currentTimeMillis
+        // Keyed and bound in the lower case PostgreSQL gives a uuid, whatever case a client sent.
+        const sealers = new Map<string, Sealer>()
+        const missing: Array<string> = []
+        for (const given of customerIds) {
+          const customerId = given.toLowerCase()
+          if (sealers.has(customerId)) continue
+          const entry = cached(customerId, now)
+          if (entry === undefined) missing.push(customerId)
+          else sealers.set(customerId, sealerWith(customerId, entry.dek))
+        }
+        if (missing.length > 0) {
+          const rows = yield* sql<{ readonly customer_id: string; readonly wrapped: Uint8Array }>`SELECT customer_id,
+            wrapped FROM customer_keys.data_keys WHERE customer_id = ANY(${missing}::uuid[])`.pipe(Effect.orDie)
+          for (const row of rows) {
+            const dek = unwrapDataKey(masters, row.customer_id, row.wrapped)
+            if (typeof dek === "string") return yield* Effect.die(new UnreadableSealedValue(row.customer_id, "data key", dek))
+            store(row.customer_id, dek, Buffer.from(row.wrapped), now)
+            sealers.set(row.customer_id, sealerWith(row.customer_id, dek))
+          }
+        }
+        return (customerId: string) => sealers.get(customerId.toLowerCase()) ?? plainSealer
+      })
+
       // Only keys this process can unwrap: one under a newer master key it does not know yet is left alone.
       const older = masters.slice(1).map((master) => master.version)
       const rewrapBatch = Effect.fn("Keyring.rewrapBatch")(function*(limit: number) {
@@ -325,6 +363,17 @@ export class Keyring extends Context.Service<Keyring, {
           wrapped === null ? Effect.succeed(openerWith(customerId, undefined)) : Effect.map(
             unwrapped(customerId, wrapped),
             (dek) => openerWith(customerId, dek)
+          ),
+        sealersFor,
+        readerFor: (customerId, wrapped) =>
+          Effect.map(
+            wrapped === null ? Effect.succeed(undefined) : unwrapped(customerId, wrapped),
+            (dek) => (field: string, sealed: Uint8Array) =>
+              sealed[0] === plainFormat
+                ? JSON.parse(asBuffer(sealed).subarray(1).toString())
+                : dek === undefined
+                ? undefined
+                : openValue(dek, customerId, field, sealed)
           ),
         destroy,
         // The new key is not cached here: should the transaction roll back, the cache would hold a key the

@@ -12,6 +12,7 @@
  *   BENCH_SCENARIOS   comma list of hello,get,list,list-deep,create,update [all]; "" for none
  *   BENCH_INGEST=0    skip the ingest phase (load/ingest.ts: raw COPY, batch and single-event tracking)
  *   BENCH_BATCH_SIZE  events per batch request [500]   BENCH_INGEST_CONCURRENCY  batch connections [8]
+ *   BENCH_EVENT_DEVICE=1  tracked events carry device details (sealed at rest) [none]
  *   BENCH_INGEST_SUSTAIN  seconds at 1,000,000 events/min [60]   BENCH_INGEST_COPY_CONNECTIONS [4]
  *   BENCH_EVENTS      events seeded for the analytics phase (load/analytics.ts) [10000000]; 0 skips the phase
  *   BENCH_HEAVY_EVENTS  events of the heaviest customer [100000]   BENCH_ANALYTICS_CONCURRENCY [10]

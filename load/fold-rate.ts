@@ -19,6 +19,7 @@ import postgres from "postgres"
 import type { CustomerId } from "../src/domain/Customer.ts"
 import type { EventId } from "../src/domain/Event.ts"
 import { EventStore, type EventToStore } from "../src/events/EventStore.ts"
+import { Keyring } from "../src/privacy/Keyring.ts"
 import { FleetReports, SignupCountsLive } from "../src/events/FleetReports.ts"
 import { RollupFolderLive } from "../src/events/RollupFolder.ts"
 import { DatabaseLive } from "../src/platform/Database.ts"
@@ -53,6 +54,7 @@ const config = ConfigProvider.layer(ConfigProvider.fromEnvRecord({
   DB_POOL_MAX: "8"
 }))
 const Services = Layer.mergeAll(EventStore.layer, FleetReports.layer, Nats.layer, SegmentEvaluationQueue.layer).pipe(
+  Layer.provideMerge(Keyring.layer),
   Layer.provideMerge(DatabaseLive),
   Layer.provide(config)
 )
@@ -90,7 +92,8 @@ const program = Effect.gen(function*() {
       properties: null,
       revenue: purchase ? Math.round(random() * 10_000) / 100 : null,
       currency: purchase ? (random() < 0.9 ? "USD" : "EUR") : null,
-      planViolations: null
+      planViolations: null,
+      personalProperties: []
     }
   }
 

@@ -107,6 +107,14 @@ export const ratioTarget: Partial<Record<ScenarioName, number>> = { get: 0.35, c
 /** Issue 13's target: with ACCESS_LOG on, at least this share of the throughput with it off. */
 export const accessLogTarget = 0.9
 
+/**
+ * BENCH_EVENT_DEVICE=1: each event carries device details (sealed at rest under the customer's data key, one AEAD
+ * per event), as web and app SDKs send them; by default events carry none, and so nothing personal.
+ */
+const deviceDetails = process.env.BENCH_EVENT_DEVICE === "1"
+  ? { device: { type: "mobile", os: "iOS", osVersion: "18.1", userAgent: "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X)" } }
+  : {}
+
 const eventTypes = ["page_view", "page_view", "page_view", "product_view", "add_to_cart", "search", "purchase"]
 
 /**
@@ -121,6 +129,7 @@ export const benchEvent = (customerId: string | undefined, n: number) => {
     sessionId: `bench-${Math.floor(n / 20)}`,
     channel: ["web", "ios", "android"][n % 3],
     properties: { path: `/products/${n % 5000}` },
+    ...deviceDetails,
     ...(type === "purchase" ? { revenue: (n % 20000) / 100, currency: "USD" } : {})
   }
 }

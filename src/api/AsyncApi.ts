@@ -93,7 +93,9 @@ const build = (version: string) => {
         `Every tracked event, once committed, to the stream \`${eventsStreamName}\` on \`events.<type>\`, in ` +
         "messages of one committed batch's events of that type (up to a few hundred each), with `Nats-Msg-Id` = " +
         "the first event's `<id>@<occurredAt>`; batches in the order they were committed, the events of a " +
-        "message in the order they occurred. " +
+        "message in the order they occurred. Tracked events carry no personal data: `device` holds only its " +
+        "`type`, and the properties the tracking plan marks personal (`personalProperties`) are left out " +
+        "(read them through the timeline or export, as a role allowed to). " +
         `Every change of a segment's members, to the stream \`${segmentsStreamName}\` on ` +
         "`segments.<segmentId>.joined` and `.left`, from the same outbox, in the transaction that changed them: " +
         `up to ${maxCustomersPerMembershipEvent} customer ids per message; a segment's events are published in order. ` +
@@ -122,7 +124,8 @@ const build = (version: string) => {
       address: "events.{type}",
       title: "Tracked events",
       description: "Events tracked for customers (page views, purchases, ...), once committed: one committed " +
-        "batch's events of this type per message",
+        "batch's events of this type per message. Without personal data: `device` holds only `type`, and " +
+        "properties marked personal in the tracking plan are stripped (sealed at rest, never published)",
       parameters: { type: { description: "The event's type, e.g. `purchase`" } },
       messages: { [tracked]: { $ref: `#/components/messages/${tracked}` } },
       "x-jetstream-stream": eventsStreamName

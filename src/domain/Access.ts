@@ -213,6 +213,22 @@ const shownAs = (form: Exclude<FieldAccess, "hidden">, value: unknown): unknown 
     ? maskEmail(value as string)
     : { country: (value as Location).country }
 
+/**
+ * A tracked event's personal part (its device details but the type, and the properties its type marks personal in
+ * the tracking plan) is served whole or not at all: admins, agents (they help with the person's orders and
+ * devices) and services see it; analysts get the event without it (`device.type` and the other properties stay),
+ * as they get no name or address. Every door serving events (timeline on REST and RPC, export) asks here; the
+ * EVENTS stream and webhooks carry no personal part for anyone.
+ */
+const eventPersonalData: Record<Role, "full" | "hidden"> = {
+  admin: "full",
+  service: "full",
+  agent: "full",
+  analyst: "hidden"
+}
+
+export const seesPersonalEventData = (role: Role): boolean => eventPersonalData[role] === "full"
+
 /** A customer, or the selected fields of one, as a role is served it: its personal fields may be absent. */
 export type Served<C> = Omit<C, PersonalField> & { readonly [K in PersonalField & keyof C]?: C[K] }
 

@@ -107,7 +107,8 @@ export const Tags = Schema.Array(Tag).check(
   Schema.isUnique({ expected: "tags without duplicates" })
 )
 
-const MetadataKey = Schema.String.check(
+/** A metadata key, and so also a top-level event property's name. */
+export const MetadataKey = Schema.String.check(
   Schema.isPattern(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/u, { expected: "a key of 1-64 letters, digits, '_', '.' or '-'" })
 )
 

@@ -47,6 +47,10 @@ export const EventType = Schema.String.check(
 
 const ShortText = (maximum: number) => Schema.String.check(isStorableText, Schema.isNonEmpty(), Schema.isMaxCodePoints(maximum))
 
+/**
+ * `type` is stored and published in the clear; every other field is the device's personal part (sealed at rest,
+ * shown only to roles that see personal data, never published).
+ */
 export const Device = Schema.Struct({
   type: Schema.optionalKey(Schema.Literals(["desktop", "mobile", "tablet", "tv", "wearable", "server", "other"])),
   os: Schema.optionalKey(ShortText(64)),
@@ -56,7 +60,11 @@ export const Device = Schema.Struct({
   model: Schema.optionalKey(ShortText(64)),
   appVersion: Schema.optionalKey(ShortText(32)),
   userAgent: Schema.optionalKey(ShortText(512))
-}).annotate({ identifier: "Device", description: "The device the event came from; every field optional" })
+}).annotate({
+  identifier: "Device",
+  description: "The device the event came from; every field optional. Personal data except `type`: sealed at rest, " +
+    "absent for analysts and on the EVENTS stream"
+})
 export type Device = typeof Device.Type
 
 /** Revenue up to a trillion either way (refunds are negative). */
@@ -194,7 +202,10 @@ export type TrackedEvent = typeof TrackedEvent.Type
  */
 export const TrackedEvents = Schema.Struct({
   type: EventType,
-  events: Schema.Array(TrackedEvent).annotate({ description: "Events of this type, oldest first" })
+  events: Schema.Array(TrackedEvent).annotate({
+    description: "Events of this type, oldest first, without their personal part: `device` holds only its `type`, " +
+      "and the properties the tracking plan marks personal are left out"
+  })
 }).annotate({ identifier: "TrackedEvents", description: "Tracked events of one type, from one committed batch" })
 export type TrackedEvents = typeof TrackedEvents.Type
 

@@ -3,7 +3,7 @@
  * properties must match, and what becomes of an event that does not.
  */
 import { Schema } from "effect"
-import { Timestamp } from "./Customer.ts"
+import { MetadataKey, Timestamp } from "./Customer.ts"
 import { EventType } from "./Event.ts"
 
 export const PlanMode = Schema.Literals(["refuse", "flag"]).annotate({
@@ -28,11 +28,31 @@ export const PropertiesSchema = Schema.Record(Schema.String, Schema.Json).annota
   }]
 })
 
+/** How many properties a type may mark personal (a property list, not a data set). */
+export const maxPersonalProperties = 100
+
+/**
+ * The top-level properties whose values are personal data, beside the JSON Schema rather than inside it (a custom
+ * keyword would fail Ajv's strict check of unknown keywords, which catches misspelt ones).
+ */
+export const PersonalProperties = Schema.Array(MetadataKey).check(
+  Schema.isMaxLength(maxPersonalProperties),
+  Schema.isUnique({ expected: "property names without duplicates" })
+).annotate({
+  identifier: "PersonalProperties",
+  description: "Top-level property names whose values are personal data (a phone number, an address, a free-text " +
+    "note, ...): sealed at rest under the customer's data key, served only to roles that see personal data (not " +
+    "analysts), and stripped from the EVENTS stream. Nested values go with their top-level property. Properties " +
+    `not listed, and every property of an unregistered type, are not personal. At most ${maxPersonalProperties}.`,
+  examples: [["phone", "shippingAddress"]]
+})
+
 /** What a client sends to register or change an event type. */
 export const RegisterEventType = Schema.Struct({
   description: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(500))),
   propertiesSchema: PropertiesSchema,
-  mode: PlanMode
+  mode: PlanMode,
+  personalProperties: Schema.optionalKey(PersonalProperties)
 }).annotate({ identifier: "RegisterEventType" })
 export type RegisterEventType = typeof RegisterEventType.Type
 
@@ -41,6 +61,7 @@ export const RegisteredEventType = Schema.Struct({
   description: Schema.optionalKey(Schema.String),
   propertiesSchema: PropertiesSchema,
   mode: PlanMode,
+  personalProperties: PersonalProperties,
   version: Schema.Int.annotate({ description: "Counts the changes of this type's registration" }),
   createdAt: Timestamp,
   updatedAt: Timestamp

@@ -198,7 +198,8 @@ export class EventIngest extends Context.Service<EventIngest, {
             properties: event.properties ?? null,
             revenue: event.revenue ?? null,
             currency: event.currency ?? null,
-            planViolations: verdict.kind === "violates" ? verdict.violations : null
+            planViolations: verdict.kind === "violates" ? verdict.violations : null,
+            personalProperties: plan.personalProperties(event.type)
           })
         }
         if (toStore.length > 0) {

@@ -53,7 +53,10 @@ interface CompiledType {
   readonly version: number
   readonly mode: PlanMode
   readonly validate: ValidateFunction
+  readonly personalProperties: ReadonlyArray<string>
 }
+
+const noPersonalProperties: ReadonlyArray<string> = []
 
 export class TrackingPlan extends Context.Service<TrackingPlan, {
   readonly list: Effect.Effect<TrackingPlanTypes>
@@ -62,6 +65,8 @@ export class TrackingPlan extends Context.Service<TrackingPlan, {
   remove(type: string): Effect.Effect<void, EventTypeNotRegistered>
   /** The plan's verdict on an event of `type` with these properties (none sent: an empty object). */
   check(type: string, properties: Metadata | undefined): PlanVerdict
+  /** The top-level properties the plan marks personal for `type` (none for an unregistered type). */
+  personalProperties(type: string): ReadonlyArray<string>
 }>()("cms/events/TrackingPlan") {
   static readonly layer = Layer.effect(
     TrackingPlan,
@@ -116,7 +121,12 @@ export class TrackingPlan extends Context.Service<TrackingPlan, {
           // A schema stored by a newer version of the service that this one cannot compile is not silently
           // skipped: the reload fails and is logged, and the previous plan stays in force.
           const validate = yield* compile(registered.propertiesSchema)
-          next.set(registered.type, { version: registered.version, mode: registered.mode, validate })
+          next.set(registered.type, {
+            version: registered.version,
+            mode: registered.mode,
+            validate,
+            personalProperties: registered.personalProperties
+          })
         }
         compiled = next
       })
@@ -138,7 +148,12 @@ export class TrackingPlan extends Context.Service<TrackingPlan, {
         register: Effect.fn("TrackingPlan.register")(function*(type, definition) {
           const validate = yield* compile(definition.propertiesSchema)
           const saved = yield* repo.save(type, definition, new Date(yield* Clock.currentTimeMillis))
-          compiled = new Map(compiled).set(type, { version: saved.version, mode: saved.mode, validate })
+          compiled = new Map(compiled).set(type, {
+            version: saved.version,
+            mode: saved.mode,
+            validate,
+            personalProperties: saved.personalProperties
+          })
           return saved
         }),
         remove: Effect.fn("TrackingPlan.remove")(function*(type) {
@@ -152,7 +167,8 @@ export class TrackingPlan extends Context.Service<TrackingPlan, {
           if (registered === undefined) return unregisteredTypes === "allow" ? accepted : unregistered
           if (registered.validate(properties ?? {})) return accepted
           return { kind: "violates", mode: registered.mode, violations: violationsOf(registered.validate.errors ?? []) }
-        }
+        },
+        personalProperties: (type) => compiled.get(type)?.personalProperties ?? noPersonalProperties
       })
     })
   )

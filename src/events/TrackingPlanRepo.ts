@@ -9,18 +9,20 @@ interface PlanRow {
   readonly description: string | null
   readonly properties_schema: { readonly [key: string]: Json }
   readonly mode: PlanMode
+  readonly personal_properties: ReadonlyArray<string>
   readonly version: number
   readonly created_at: Date
   readonly updated_at: Date
 }
 
-const columns = "type, description, properties_schema, mode, version, created_at, updated_at"
+const columns = "type, description, properties_schema, mode, personal_properties, version, created_at, updated_at"
 
 const toRegistered = (row: PlanRow): RegisteredEventType => ({
   type: row.type,
   ...(row.description === null ? {} : { description: row.description }),
   propertiesSchema: row.properties_schema,
   mode: row.mode,
+  personalProperties: row.personal_properties,
   version: row.version,
   createdAt: row.created_at.toISOString(),
   updatedAt: row.updated_at.toISOString()
@@ -49,11 +51,13 @@ export class TrackingPlanRepo extends Context.Service<TrackingPlanRepo, {
             Effect.orDie
           ),
         save: (type, definition, now) =>
-          sql<PlanRow>`INSERT INTO tracking_plan (type, description, properties_schema, mode, created_at, updated_at)
+          sql<PlanRow>`INSERT INTO tracking_plan (type, description, properties_schema, mode, personal_properties, created_at,
+              updated_at)
             VALUES (${type}, ${definition.description ?? null}, ${JSON.stringify(definition.propertiesSchema)}::jsonb,
-              ${definition.mode}, ${now}, ${now})
+              ${definition.mode}, ${definition.personalProperties ?? []}::text[], ${now}, ${now})
             ON CONFLICT (type) DO UPDATE SET description = excluded.description,
               properties_schema = excluded.properties_schema, mode = excluded.mode,
+              personal_properties = excluded.personal_properties,
               version = tracking_plan.version + 1, updated_at = excluded.updated_at
             RETURNING ${sql.unsafe(columns)}`.pipe(Effect.map(([row]) => toRegistered(row)), Effect.orDie),
         remove: (type) =>

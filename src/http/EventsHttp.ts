@@ -2,6 +2,7 @@
 import { Effect } from "effect"
 import { HttpApiBuilder } from "effect/http-api"
 import { Api } from "../api/Api.ts"
+import { CurrentActor } from "../api/Security.ts"
 import { EventIngest } from "../events/EventIngest.ts"
 import { EventTimeline } from "../events/EventTimeline.ts"
 
@@ -14,7 +15,7 @@ export const EventsHttpLive = HttpApiBuilder.group(
     return handlers.handleAll({
       track: ({ params, payload }) => ingest.trackOne(params.id, payload),
       trackBatch: ({ payload }) => ingest.trackBatch(payload.events),
-      timeline: ({ params, query }) => timeline.page(params.id, query)
+      timeline: ({ params, query }) => Effect.flatMap(CurrentActor, (actor) => timeline.read(actor, params.id, query))
     })
   })
 )

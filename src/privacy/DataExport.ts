@@ -87,7 +87,7 @@ export class DataExport extends Context.Service<DataExport, {
           auditJson
         )
         const events = pagedItems(
-          (cursor) => timeline.page(id, { limit: maxTimelinePageSize, ...(cursor === undefined ? {} : { cursor }) }),
+          (cursor) => timeline.page(actor.role, id, { limit: maxTimelinePageSize, ...(cursor === undefined ? {} : { cursor }) }),
           eventJson
         )
         // Once the first byte is out there is no status left to answer with: a failure mid-way (the database

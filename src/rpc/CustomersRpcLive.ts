@@ -36,7 +36,7 @@ export const CustomersRpcLive = CustomerOperationsRpc.toLayer(Effect.gen(functio
       Effect.flatMap(context, (context) => customers.verifyEmail({ ...context, id, token })),
     TrackEvent: ({ id, event }) => ingest.trackOne(id, event),
     TrackEvents: ({ events }) => ingest.trackBatch(events),
-    ListCustomerEvents: ({ id, ...query }) => timeline.page(id, query),
+    ListCustomerEvents: ({ id, ...query }) => Effect.flatMap(CurrentActor, (actor) => timeline.read(actor, id, query)),
     GetCustomerAnalytics: ({ id }) => analytics.analytics(id),
     GetCustomerInsights: ({ id }) => analytics.insights(id),
     EraseCustomerData: ({ id }) => Effect.flatMap(context, (context) => erasures.erase({ ...context, id })),

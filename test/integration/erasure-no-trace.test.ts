@@ -1,7 +1,8 @@
 /**
  * Erased means nothing readable is left (issue 16): after a person with data in every part of the service is
  * erased, a full dump of the database, every line the service logged and every message of every JetStream
- * stream it owns hold neither their email addresses (current and pending) nor their name.
+ * stream it owns hold neither their email addresses (current and pending), nor their name, nor what their events
+ * carried of them (a property the tracking plan marks personal, their device's user agent).
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream"
 import { assert, layer } from "@effect/vitest"
@@ -64,12 +65,14 @@ const streamMessages = Effect.gen(function*() {
 })
 
 layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("erasure leaves no trace", (it) => {
-  it.effect("no dump, log line or stream message holds the erased person's email addresses or name", () =>
+  it.effect("no dump, log line or stream message holds the erased person's addresses, name or event details", () =>
     Effect.gen(function*() {
       const marker = unique()
       const name = `Zelda Tracewell${marker}`
       const email = `zelda.${marker}@trace.example`
       const pendingEmail = `zelda.new.${marker}@trace.example`
+      const phone = `+31 6 ${marker}`
+      const userAgent = `TraceBrowser/${marker} (Zelda's phone)`
       const customer = yield* createCustomer(newCustomer({
         name,
         email,
@@ -80,17 +83,31 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("erasure leave
       const path = `${customersPath}/${customer.id}`
       // A pending email change: a verification row and an event for the mailer.
       yield* ok(yield* call("PATCH", path, { body: { email: pendingEmail } }))
-      // Behaviour, segment stays, reads and an export: rows about the person in every part of the service.
+      // Behaviour, segment stays, reads and an export: rows about the person in every part of the service. The
+      // EVENTS stream cannot be purged per person (its subjects name no customer), so what the events carry of
+      // the person must never reach it.
+      yield* ok(yield* call("PUT", "/api/v1/tracking-plan/event-types/delivery_booked", {
+        body: { propertiesSchema: { type: "object" }, mode: "refuse", personalProperties: ["phone"] }
+      }))
       yield* ok(yield* call("POST", "/api/v1/events/batch", {
         role: "service",
         body: {
-          events: Array.from({ length: 5 }, (_, index) => ({
-            customerId: customer.id,
-            type: index === 0 ? "purchase" : "page_view",
-            occurredAt: new Date(Date.now() - index * 60_000).toISOString(),
-            properties: { path: `/page/${index}` },
-            ...(index === 0 ? { revenue: 10, currency: "EUR" } : {})
-          }))
+          events: [
+            ...Array.from({ length: 5 }, (_, index) => ({
+              customerId: customer.id,
+              type: index === 0 ? "purchase" : "page_view",
+              occurredAt: new Date(Date.now() - index * 60_000).toISOString(),
+              properties: { path: `/page/${index}` },
+              ...(index === 0 ? { revenue: 10, currency: "EUR" } : {})
+            })),
+            {
+              customerId: customer.id,
+              type: "delivery_booked",
+              occurredAt: new Date().toISOString(),
+              properties: { path: "/delivery", phone },
+              device: { type: "mobile", userAgent }
+            }
+          ]
         }
       }))
       const segment = yield* createSegment(manualSegment())
@@ -111,7 +128,7 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("erasure leave
       )
       yield* eventually("the outbox to drain", outboxRows(), (rows) => rows.every((row) => row.published))
 
-      const personal = [email, pendingEmail, name].map((text) => text.toLowerCase())
+      const personal = [email, pendingEmail, name, phone, userAgent].map((text) => text.toLowerCase())
       const dump = yield* databaseDump
       // The dump holds the person's rows (their id stays on the erased profile), just nothing of them.
       assert.include(dump, customer.id)

@@ -11,6 +11,7 @@ import type { CustomerId } from "../../src/domain/Customer.ts"
 import { EventIngest } from "../../src/events/EventIngest.ts"
 import { retentionHorizon, upkeepPartitions } from "../../src/events/EventRetention.ts"
 import { EventStore } from "../../src/events/EventStore.ts"
+import { Keyring } from "../../src/privacy/Keyring.ts"
 import { TrackingPlan } from "../../src/events/TrackingPlan.ts"
 import { TrackingPlanRepo } from "../../src/events/TrackingPlanRepo.ts"
 import { DatabaseLive } from "../../src/platform/Database.ts"
@@ -19,6 +20,7 @@ import { scopedDatabase } from "../support/TestService.ts"
 const Env = Layer.unwrap(Effect.map(scopedDatabase, (database) =>
   EventIngest.layer.pipe(
     Layer.provideMerge(Layer.mergeAll(EventStore.layer, TrackingPlan.layer)),
+    Layer.provideMerge(Keyring.layer),
     Layer.provideMerge(TrackingPlanRepo.layer),
     Layer.provideMerge(DatabaseLive),
     Layer.provide(Logger.layer([])),

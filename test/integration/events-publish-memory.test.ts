@@ -11,12 +11,14 @@ import type { CustomerId } from "../../src/domain/Customer.ts"
 import type { EventId } from "../../src/domain/Event.ts"
 import { messagesFromTable, messagesOfBatch, type MessageRow } from "../../src/events/EventPublisher.ts"
 import { EventStore } from "../../src/events/EventStore.ts"
+import { Keyring } from "../../src/privacy/Keyring.ts"
 import { DatabaseLive } from "../../src/platform/Database.ts"
 import { eventToStore } from "../support/Events.ts"
 import { scopedDatabase } from "../support/TestService.ts"
 
 const Env = Layer.unwrap(Effect.map(scopedDatabase, (database) =>
   EventStore.layer.pipe(
+    Layer.provideMerge(Keyring.layer),
     Layer.provideMerge(DatabaseLive),
     Layer.provide(Logger.layer([])),
     Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({ DATABASE_URL: database.url, DB_POOL_MAX: "2" })))

@@ -15,6 +15,7 @@ import type { CustomerId } from "../../src/domain/Customer.ts"
 import { TrackedEvents } from "../../src/domain/Event.ts"
 import { EventPublisherLive } from "../../src/events/EventPublisher.ts"
 import { EventStore, type EventToStore } from "../../src/events/EventStore.ts"
+import { Keyring } from "../../src/privacy/Keyring.ts"
 import { Nats } from "../../src/platform/Nats.ts"
 import { eventually } from "../support/Eventually.ts"
 import { natsConnection, onPrivateNats, PrivateNats, readStream } from "../support/Nats.ts"
@@ -26,7 +27,7 @@ const captureWarnings = Logger.make((options) => {
 })
 
 const PublisherOnPrivateNats = onPrivateNats(
-  EventPublisherLive.pipe(Layer.provideMerge(Layer.mergeAll(EventStore.layer, Nats.layer))),
+  EventPublisherLive.pipe(Layer.provideMerge(Layer.mergeAll(EventStore.layer, Nats.layer)), Layer.provideMerge(Keyring.layer)),
   [captureWarnings]
 )
 

@@ -17,5 +17,6 @@ export const eventToStore = (
   revenue: null,
   currency: null,
   planViolations: null,
+  personalProperties: [],
   ...fields
 })

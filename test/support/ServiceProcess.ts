@@ -6,6 +6,7 @@
 import { Effect } from "effect"
 import * as Jose from "jose"
 import { spawn } from "node:child_process"
+import postgres from "postgres"
 import { fileURLToPath } from "node:url"
 import type { Role } from "../../src/domain/Access.ts"
 import { freePort } from "./Nats.ts"
@@ -60,4 +61,44 @@ export const runningService = (env: Record<string, string>) =>
       await exited
     })
     return { baseUrl, databaseUrl: database.url, stop, kill }
+  })
+
+/**
+ * Eight clients run `step` back to back for `millis`, then the process is killed (-9) under them: answers what
+ * the steps acknowledged before it died. A step that throws (the connection gone) ends its client.
+ */
+export const acknowledgedBeforeKill = (
+  service: { readonly kill: Effect.Effect<void> },
+  millis: number,
+  step: () => Promise<ReadonlyArray<string>>
+) =>
+  Effect.gen(function*() {
+    const acknowledged: Array<string> = []
+    let killed = false
+    const client = async () => {
+      while (!killed) {
+        try {
+          acknowledged.push(...(await step()))
+        } catch {
+          return
+        }
+      }
+    }
+    const clients = Array.from({ length: 8 }, client)
+    yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, millis)))
+    killed = true
+    yield* service.kill
+    yield* Effect.promise(() => Promise.allSettled(clients))
+    return acknowledged
+  })
+
+/** `use` with a client of its own on a database (of a process that may be dead by now). */
+export const queryDatabase = <A>(url: string, use: (sql: postgres.Sql) => Promise<A>) =>
+  Effect.promise(async () => {
+    const sql = postgres(url, { max: 1, onnotice: () => {} })
+    try {
+      return await use(sql)
+    } finally {
+      await sql.end()
+    }
   })

@@ -25,10 +25,11 @@ export const processToken = (role: Role, subject = `test-${role}`) =>
 /**
  * Starts the process and waits until /health answers. `stop` sends SIGTERM and returns its exit code and
  * stdout; `kill` sends SIGKILL and returns when it is gone. The process is killed when the scope closes.
+ * `databaseUrl`: the database of an earlier process (one that crashed), instead of a fresh one.
  */
-export const runningService = (env: Record<string, string>) =>
+export const runningService = (env: Record<string, string>, databaseUrl?: string) =>
   Effect.gen(function*() {
-    const database = yield* scopedDatabase
+    const database = databaseUrl === undefined ? yield* scopedDatabase : { url: databaseUrl }
     const port = yield* freePort
     const child = spawn(process.execPath, ["src/main.ts"], {
       cwd: root,
@@ -95,7 +96,8 @@ export const acknowledgedBeforeKill = (
 /** `use` with a client of its own on a database (of a process that may be dead by now). */
 export const queryDatabase = <A>(url: string, use: (sql: postgres.Sql) => Promise<A>) =>
   Effect.promise(async () => {
-    const sql = postgres(url, { max: 1, onnotice: () => {} })
+    // Two connections: one may be held (a transaction kept open) while the other queries.
+    const sql = postgres(url, { max: 2, onnotice: () => {} })
     try {
       return await use(sql)
     } finally {

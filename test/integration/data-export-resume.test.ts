@@ -1,0 +1,144 @@
+/**
+ * An asynchronous export whose worker died part-way resumes from its last stored chunk once the lease ends: the
+ * chunks stored before the crash are kept as they were (none written twice), and the downloaded document is the
+ * synchronous export's.
+ */
+import { assert, it } from "@effect/vitest"
+import { Effect, Schema } from "effect"
+import { CustomerDataExport } from "../../src/domain/DataExport.ts"
+import type { CustomerDataExport as ExportDocument } from "../../src/domain/DataExport.ts"
+import type { DataExportJob } from "../../src/domain/DataExportJob.ts"
+import { customersPath, newCustomer } from "../support/Customers.ts"
+import { processToken, queryDatabase, runningService } from "../support/ServiceProcess.ts"
+
+const decodeExport = Schema.decodeUnknownSync(CustomerDataExport)
+const events = 12_000
+/** The chunk the first worker blocks on, so that it dies with exactly this many stored. */
+const storedBeforeCrash = 2
+
+interface Process {
+  readonly baseUrl: string
+}
+
+const fetchAs = (service: Process, token: string, path: string, init: RequestInit = {}) =>
+  fetch(`${service.baseUrl}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...init.headers }
+  })
+
+const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, millis))
+
+/** Polls `check` every 100 ms until it answers something other than undefined (at most 60 s). */
+const until = async <A>(what: string, check: () => Promise<A | undefined>): Promise<A> => {
+  const deadline = Date.now() + 60_000
+  while (Date.now() < deadline) {
+    const answer = await check()
+    if (answer !== undefined) return answer
+    await sleep(100)
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+it.live("a job whose worker was killed part-way resumes from its last stored chunk and yields the synchronous export", () =>
+  Effect.gen(function*() {
+    const first = yield* runningService({ ACCESS_LOG: "false" })
+    const token = yield* processToken("admin")
+    const { customerId, jobId } = yield* Effect.promise(async () => {
+      const created = await fetchAs(first, token, customersPath, { method: "POST", body: JSON.stringify(newCustomer()) })
+      const { id } = (await created.json()) as { readonly id: string }
+      const from = Date.now() - 60_000
+      for (let batch = 0; batch < events / 1_000; batch++) {
+        const tracked = Array.from({ length: 1_000 }, (_, index) => ({
+          customerId: id,
+          type: "page_view",
+          occurredAt: new Date(from - (batch * 1_000 + index) * 60_000).toISOString(),
+          properties: { path: `/resumed/page/${batch * 1_000 + index}` }
+        }))
+        const response = await fetchAs(first, token, "/api/v1/events/batch", { method: "POST", body: JSON.stringify({ events: tracked }) })
+        assert.strictEqual(response.status, 200)
+      }
+      // Both exports must see the same analytics: the fold runs after the commit.
+      await until("the events to be folded", async () => {
+        const analytics = await fetchAs(first, token, `${customersPath}/${id}/analytics`)
+        const { events: counts } = (await analytics.json()) as { readonly events: { readonly total: number } }
+        return counts.total === events ? true : undefined
+      })
+      return { customerId: id, jobId: crypto.randomUUID() }
+    })
+
+    const stored = yield* queryDatabase(first.databaseUrl, async (sql) => {
+      // The chunk's insert waits for a lock the test holds, so the worker dies with exactly the chunks before it.
+      await sql`CREATE FUNCTION test_hold_chunk() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NEW; END $$`
+      await sql`CREATE TRIGGER test_hold_chunk BEFORE INSERT ON data_export_chunks
+        FOR EACH ROW WHEN (NEW.seq = ${sql.unsafe(String(storedBeforeCrash))}) EXECUTE FUNCTION test_hold_chunk()`
+      const holder = await sql.reserve()
+      try {
+        await holder`SELECT pg_advisory_lock(4242)`
+        await sql`INSERT INTO data_export_jobs (id, customer_id, actor_subject, actor_role, actor_kind, status, requested_at,
+            next_attempt_at)
+          VALUES (${jobId}, ${customerId}, 'test-admin', 'admin', 'user', 'queued', now(), now())`
+        await until("the first chunks and the worker held at the next", async () => {
+          const [{ chunks, waiting }] = await sql<Array<{ readonly chunks: number; readonly waiting: number }>>`SELECT
+              (SELECT count(*)::int FROM data_export_chunks WHERE job_id = ${jobId}) AS chunks,
+              (SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory') AS waiting`
+          return chunks === storedBeforeCrash && waiting === 1 ? true : undefined
+        })
+        await Effect.runPromise(first.kill)
+        // The server notices the dead client's sessions (the held one would otherwise insert its chunk at the end).
+        await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name LIKE 'customer-service%'`
+      } finally {
+        await holder`SELECT pg_advisory_unlock(4242)`
+        holder.release()
+        await sql`DROP TRIGGER test_hold_chunk ON data_export_chunks`
+        await sql`DROP FUNCTION test_hold_chunk()`
+      }
+      const [job] = await sql<Array<{ readonly status: string; readonly attempts: number }>>`SELECT status, attempts
+        FROM data_export_jobs WHERE id = ${jobId}`
+      assert.deepStrictEqual(job, { status: "running", attempts: 1 })
+      // The lease ends (10 minutes, cut short here).
+      await sql`UPDATE data_export_jobs SET next_attempt_at = now() WHERE id = ${jobId}`
+      return sql<Array<{ readonly seq: number; readonly sealed: Uint8Array }>>`SELECT seq, sealed FROM data_export_chunks
+        WHERE job_id = ${jobId} ORDER BY seq`
+    })
+    assert.deepStrictEqual(stored.map((chunk) => chunk.seq), [0, 1])
+
+    const second = yield* runningService({ ACCESS_LOG: "false" }, first.databaseUrl)
+    const { fromJob, synchronous } = yield* Effect.promise(async () => {
+      const job = await until("the export to be done", async () => {
+        const status = (await (await fetchAs(second, token, `/api/v1/data-exports/${jobId}`)).json()) as DataExportJob
+        return status.status === "done" ? status : undefined
+      })
+      const download = await fetchAs(second, token, job.download!)
+      assert.strictEqual(download.status, 200)
+      const body = await download.text()
+      assert.strictEqual(Buffer.byteLength(body), job.size)
+      const synchronous = await (await fetchAs(second, token, `${customersPath}/${customerId}/data`)).text()
+      return { job, fromJob: decodeExport(JSON.parse(body)), synchronous: decodeExport(JSON.parse(synchronous)) }
+    })
+
+    const after = yield* queryDatabase(first.databaseUrl, (sql) =>
+      sql<Array<{ readonly seq: number; readonly sealed: Uint8Array; readonly attempts: number; readonly chunks: number }>>`SELECT
+          c.seq, c.sealed, j.attempts, j.chunks
+        FROM data_export_chunks c JOIN data_export_jobs j ON j.id = c.job_id WHERE c.job_id = ${jobId} ORDER BY c.seq`)
+    // The chunks stored before the crash are the very same (sealed with a fresh nonce, a rewrite would differ).
+    assert.isAbove(after.length, storedBeforeCrash)
+    assert.deepStrictEqual(after.map((chunk) => chunk.seq), Array.from({ length: after.length }, (_, seq) => seq))
+    assert.strictEqual(after[0].chunks, after.length)
+    for (const before of stored) assert.isTrue(Buffer.from(after[before.seq].sealed).equals(Buffer.from(before.sealed)))
+    assert.strictEqual(after[0].attempts, 2)
+
+    assert.lengthOf(fromJob.events, events)
+    // The synchronous export, made later, also lists the audit entries written since, and its analytics and time
+    // are its own.
+    const withoutTimes = (document: ExportDocument) => ({
+      ...document,
+      exportedAt: null,
+      audit: null,
+      analytics: document.analytics === null ? null : { ...document.analytics, asOf: null }
+    })
+    assert.deepStrictEqual(withoutTimes(fromJob), withoutTimes(synchronous))
+    const unsealed = ({ sealed: _sealed, ...entry }: ExportDocument["audit"][number]) => entry
+    assert.includeDeepMembers(synchronous.audit.map(unsealed), fromJob.audit.map(unsealed))
+  }).pipe(Effect.scoped), 180_000)

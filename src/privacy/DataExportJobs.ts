@@ -203,7 +203,6 @@ export class DataExportJobs extends Context.Service<DataExportJobs, {
        */
       const store = (row: ExportJobRow, from: Option.Option<{ readonly seq: number; readonly point: ResumePoint }>) =>
         Effect.gen(function*() {
-          const seal = yield* keyring.sealerFor(row.customer_id)
           const start = Option.match(from, {
             onNone: () => ({ chunks: 0, chars: 0, size: 0, skip: 0, digest: emptyDigest, position: documentStart }),
             onSome: ({ seq, point }) => ({
@@ -219,6 +218,8 @@ export class DataExportJobs extends Context.Service<DataExportJobs, {
             { actor: actorOf(row), requestId: row.request_id, id: row.customer_id as CustomerId },
             start.position
           )
+          // After the export's own check: an unknown or erased customer fails as CustomerNotFound, for good.
+          const seal = yield* keyring.sealerFor(row.customer_id)
           const written = { chunks: start.chunks, chars: start.chars, size: start.size }
           // Text from `bufferAt` (absolute characters) on: the page the next cut may fall in, then what follows.
           let buffer = ""

@@ -1,7 +1,7 @@
 /**
  * An asynchronous export whose worker died part-way resumes from its last stored chunk once the lease ends: the
  * chunks stored before the crash are kept as they were (none written twice), and the downloaded document is the
- * synchronous export's.
+ * synchronous export's. Should the page the last chunk ends in have changed meanwhile, the document starts afresh.
  */
 import { assert, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
@@ -39,106 +39,154 @@ const until = async <A>(what: string, check: () => Promise<A | undefined>): Prom
   throw new Error(`timed out waiting for ${what}`)
 }
 
-it.live("a job whose worker was killed part-way resumes from its last stored chunk and yields the synchronous export", () =>
-  Effect.gen(function*() {
-    const first = yield* runningService({ ACCESS_LOG: "false" })
-    const token = yield* processToken("admin")
-    const { customerId, jobId } = yield* Effect.promise(async () => {
-      const created = await fetchAs(first, token, customersPath, { method: "POST", body: JSON.stringify(newCustomer()) })
-      const { id } = (await created.json()) as { readonly id: string }
-      const from = Date.now() - 60_000
-      for (let batch = 0; batch < events / 1_000; batch++) {
-        const tracked = Array.from({ length: 1_000 }, (_, index) => ({
-          customerId: id,
-          type: "page_view",
-          occurredAt: new Date(from - (batch * 1_000 + index) * 60_000).toISOString(),
-          properties: { path: `/resumed/page/${batch * 1_000 + index}` }
-        }))
-        const response = await fetchAs(first, token, "/api/v1/events/batch", { method: "POST", body: JSON.stringify({ events: tracked }) })
-        assert.strictEqual(response.status, 200)
+/** `count` page views of the customer one minute apart, newest first from a minute ago, shifted by `offsetSeconds`. */
+const track = async (service: Process, token: string, customerId: string, count: number, every: number, offsetSeconds: number) => {
+  const from = Date.now() - 60_000
+  for (let batch = 0; batch < count / 1_000; batch++) {
+    const tracked = Array.from({ length: Math.min(1_000, count - batch * 1_000) }, (_, index) => {
+      const n = (batch * 1_000 + index) * every
+      return {
+        customerId,
+        type: "page_view",
+        occurredAt: new Date(from - n * 60_000 + offsetSeconds * 1_000).toISOString(),
+        properties: { path: `/resumed/page/${n}/${offsetSeconds}` }
       }
-      // Both exports must see the same analytics: the fold runs after the commit.
-      await until("the events to be folded", async () => {
-        const analytics = await fetchAs(first, token, `${customersPath}/${id}/analytics`)
-        const { events: counts } = (await analytics.json()) as { readonly events: { readonly total: number } }
-        return counts.total === events ? true : undefined
+    })
+    const response = await fetchAs(service, token, "/api/v1/events/batch", { method: "POST", body: JSON.stringify({ events: tracked }) })
+    assert.strictEqual(response.status, 200)
+  }
+}
+
+/** Both exports must see the same analytics: the fold runs after the commit. */
+const folded = (service: Process, token: string, customerId: string, total: number) =>
+  until("the events to be folded", async () => {
+    const analytics = await fetchAs(service, token, `${customersPath}/${customerId}/analytics`)
+    const { events: counts } = (await analytics.json()) as { readonly events: { readonly total: number } }
+    return counts.total === total ? true : undefined
+  })
+
+/**
+ * A customer with `events` events and their export job, whose worker (its own process) was killed while held at
+ * chunk `storedBeforeCrash`, its lease not yet over: the database, the customer, the job and its stored chunks.
+ */
+const crashedExport = Effect.gen(function*() {
+  const first = yield* runningService({ ACCESS_LOG: "false" })
+  const token = yield* processToken("admin")
+  const customerId = yield* Effect.promise(async () => {
+    const created = await fetchAs(first, token, customersPath, { method: "POST", body: JSON.stringify(newCustomer()) })
+    const { id } = (await created.json()) as { readonly id: string }
+    await track(first, token, id, events, 1, 0)
+    await folded(first, token, id, events)
+    return id
+  })
+  const jobId = crypto.randomUUID()
+  const stored = yield* queryDatabase(first.databaseUrl, async (sql) => {
+    // The chunk's insert waits for a lock the test holds, so the worker dies with exactly the chunks before it.
+    await sql`CREATE FUNCTION test_hold_chunk() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NEW; END $$`
+    await sql`CREATE TRIGGER test_hold_chunk BEFORE INSERT ON data_export_chunks
+      FOR EACH ROW WHEN (NEW.seq = ${sql.unsafe(String(storedBeforeCrash))}) EXECUTE FUNCTION test_hold_chunk()`
+    const holder = await sql.reserve()
+    try {
+      await holder`SELECT pg_advisory_lock(4242)`
+      await sql`INSERT INTO data_export_jobs (id, customer_id, actor_subject, actor_role, actor_kind, status, requested_at,
+          next_attempt_at)
+        VALUES (${jobId}, ${customerId}, 'test-admin', 'admin', 'user', 'queued', now(), now())`
+      await until("the first chunks and the worker held at the next", async () => {
+        const [{ chunks, waiting }] = await sql<Array<{ readonly chunks: number; readonly waiting: number }>>`SELECT
+            (SELECT count(*)::int FROM data_export_chunks WHERE job_id = ${jobId}) AS chunks,
+            (SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory') AS waiting`
+        return chunks === storedBeforeCrash && waiting === 1 ? true : undefined
       })
-      return { customerId: id, jobId: crypto.randomUUID() }
-    })
+      await Effect.runPromise(first.kill)
+      // The server notices the dead client's sessions (the held one would otherwise insert its chunk at the end).
+      await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name LIKE 'customer-service%'`
+    } finally {
+      await holder`SELECT pg_advisory_unlock(4242)`
+      holder.release()
+      await sql`DROP TRIGGER test_hold_chunk ON data_export_chunks`
+      await sql`DROP FUNCTION test_hold_chunk()`
+    }
+    const [job] = await sql<Array<{ readonly status: string; readonly attempts: number }>>`SELECT status, attempts
+      FROM data_export_jobs WHERE id = ${jobId}`
+    assert.deepStrictEqual(job, { status: "running", attempts: 1 })
+    return sql<Array<{ readonly seq: number; readonly sealed: Uint8Array }>>`SELECT seq, sealed FROM data_export_chunks
+      WHERE job_id = ${jobId} ORDER BY seq`
+  })
+  assert.deepStrictEqual(stored.map((chunk) => chunk.seq), [0, 1])
+  return { databaseUrl: first.databaseUrl, token, customerId, jobId, stored }
+})
 
-    const stored = yield* queryDatabase(first.databaseUrl, async (sql) => {
-      // The chunk's insert waits for a lock the test holds, so the worker dies with exactly the chunks before it.
-      await sql`CREATE FUNCTION test_hold_chunk() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NEW; END $$`
-      await sql`CREATE TRIGGER test_hold_chunk BEFORE INSERT ON data_export_chunks
-        FOR EACH ROW WHEN (NEW.seq = ${sql.unsafe(String(storedBeforeCrash))}) EXECUTE FUNCTION test_hold_chunk()`
-      const holder = await sql.reserve()
-      try {
-        await holder`SELECT pg_advisory_lock(4242)`
-        await sql`INSERT INTO data_export_jobs (id, customer_id, actor_subject, actor_role, actor_kind, status, requested_at,
-            next_attempt_at)
-          VALUES (${jobId}, ${customerId}, 'test-admin', 'admin', 'user', 'queued', now(), now())`
-        await until("the first chunks and the worker held at the next", async () => {
-          const [{ chunks, waiting }] = await sql<Array<{ readonly chunks: number; readonly waiting: number }>>`SELECT
-              (SELECT count(*)::int FROM data_export_chunks WHERE job_id = ${jobId}) AS chunks,
-              (SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory') AS waiting`
-          return chunks === storedBeforeCrash && waiting === 1 ? true : undefined
-        })
-        await Effect.runPromise(first.kill)
-        // The server notices the dead client's sessions (the held one would otherwise insert its chunk at the end).
-        await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-          WHERE datname = current_database() AND application_name LIKE 'customer-service%'`
-      } finally {
-        await holder`SELECT pg_advisory_unlock(4242)`
-        holder.release()
-        await sql`DROP TRIGGER test_hold_chunk ON data_export_chunks`
-        await sql`DROP FUNCTION test_hold_chunk()`
-      }
-      const [job] = await sql<Array<{ readonly status: string; readonly attempts: number }>>`SELECT status, attempts
-        FROM data_export_jobs WHERE id = ${jobId}`
-      assert.deepStrictEqual(job, { status: "running", attempts: 1 })
-      // The lease ends (10 minutes, cut short here).
-      await sql`UPDATE data_export_jobs SET next_attempt_at = now() WHERE id = ${jobId}`
-      return sql<Array<{ readonly seq: number; readonly sealed: Uint8Array }>>`SELECT seq, sealed FROM data_export_chunks
-        WHERE job_id = ${jobId} ORDER BY seq`
-    })
-    assert.deepStrictEqual(stored.map((chunk) => chunk.seq), [0, 1])
+/** The lease ends (10 minutes, cut short here), so `service` claims the job again. */
+const leaseEnds = (databaseUrl: string, jobId: string) =>
+  queryDatabase(databaseUrl, (sql) => sql`UPDATE data_export_jobs SET next_attempt_at = now() WHERE id = ${jobId}`)
 
-    const second = yield* runningService({ ACCESS_LOG: "false" }, first.databaseUrl)
+/** The job once `service` finished it: its document, `service`'s synchronous export, and the chunks stored. */
+const finished = (service: Process & { readonly databaseUrl: string }, token: string, customerId: string, jobId: string) =>
+  Effect.gen(function*() {
     const { fromJob, synchronous } = yield* Effect.promise(async () => {
       const job = await until("the export to be done", async () => {
-        const status = (await (await fetchAs(second, token, `/api/v1/data-exports/${jobId}`)).json()) as DataExportJob
+        const status = (await (await fetchAs(service, token, `/api/v1/data-exports/${jobId}`)).json()) as DataExportJob
         return status.status === "done" ? status : undefined
       })
-      const download = await fetchAs(second, token, job.download!)
+      const download = await fetchAs(service, token, job.download!)
       assert.strictEqual(download.status, 200)
       const body = await download.text()
       assert.strictEqual(Buffer.byteLength(body), job.size)
-      const synchronous = await (await fetchAs(second, token, `${customersPath}/${customerId}/data`)).text()
-      return { job, fromJob: decodeExport(JSON.parse(body)), synchronous: decodeExport(JSON.parse(synchronous)) }
+      const synchronous = await (await fetchAs(service, token, `${customersPath}/${customerId}/data`)).text()
+      return { fromJob: decodeExport(JSON.parse(body)), synchronous: decodeExport(JSON.parse(synchronous)) }
     })
-
-    const after = yield* queryDatabase(first.databaseUrl, (sql) =>
+    const chunks = yield* queryDatabase(service.databaseUrl, (sql) =>
       sql<Array<{ readonly seq: number; readonly sealed: Uint8Array; readonly attempts: number; readonly chunks: number }>>`SELECT
           c.seq, c.sealed, j.attempts, j.chunks
         FROM data_export_chunks c JOIN data_export_jobs j ON j.id = c.job_id WHERE c.job_id = ${jobId} ORDER BY c.seq`)
-    // The chunks stored before the crash are the very same (sealed with a fresh nonce, a rewrite would differ).
-    assert.isAbove(after.length, storedBeforeCrash)
-    assert.deepStrictEqual(after.map((chunk) => chunk.seq), Array.from({ length: after.length }, (_, seq) => seq))
-    assert.strictEqual(after[0].chunks, after.length)
-    for (const before of stored) assert.isTrue(Buffer.from(after[before.seq].sealed).equals(Buffer.from(before.sealed)))
-    assert.strictEqual(after[0].attempts, 2)
+    assert.deepStrictEqual(chunks.map((chunk) => chunk.seq), Array.from({ length: chunks.length }, (_, seq) => seq))
+    assert.strictEqual(chunks[0].chunks, chunks.length)
+    assert.strictEqual(chunks[0].attempts, 2)
+    return { fromJob, synchronous, chunks }
+  })
 
+/** The job's document is the synchronous export's, but for what the latter, made later, adds (audit entries, times). */
+const sameDocument = (fromJob: ExportDocument, synchronous: ExportDocument) => {
+  const withoutTimes = (document: ExportDocument) => ({
+    ...document,
+    exportedAt: null,
+    audit: null,
+    analytics: document.analytics === null ? null : { ...document.analytics, asOf: null }
+  })
+  assert.deepStrictEqual(withoutTimes(fromJob), withoutTimes(synchronous))
+  const unsealed = ({ sealed: _sealed, ...entry }: ExportDocument["audit"][number]) => entry
+  assert.includeDeepMembers(synchronous.audit.map(unsealed), fromJob.audit.map(unsealed))
+}
+
+/** Sealed with a fresh nonce each time: a chunk written again would differ. */
+const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b))
+
+it.live("a job whose worker was killed part-way resumes from its last stored chunk and yields the synchronous export", () =>
+  Effect.gen(function*() {
+    const { databaseUrl, token, customerId, jobId, stored } = yield* crashedExport
+    const second = yield* runningService({ ACCESS_LOG: "false" }, databaseUrl)
+    yield* leaseEnds(databaseUrl, jobId)
+    const { fromJob, synchronous, chunks } = yield* finished(second, token, customerId, jobId)
+    assert.isAbove(chunks.length, storedBeforeCrash)
+    for (const before of stored) assert.isTrue(sameBytes(chunks[before.seq].sealed, before.sealed), `chunk ${before.seq} rewritten`)
     assert.lengthOf(fromJob.events, events)
-    // The synchronous export, made later, also lists the audit entries written since, and its analytics and time
-    // are its own.
-    const withoutTimes = (document: ExportDocument) => ({
-      ...document,
-      exportedAt: null,
-      audit: null,
-      analytics: document.analytics === null ? null : { ...document.analytics, asOf: null }
+    sameDocument(fromJob, synchronous)
+  }).pipe(Effect.scoped), 180_000)
+
+it.live("when the page the stored chunks end in changed meanwhile, the resumed job starts the document afresh", () =>
+  Effect.gen(function*() {
+    const { databaseUrl, token, customerId, jobId, stored } = yield* crashedExport
+    const second = yield* runningService({ ACCESS_LOG: "false" }, databaseUrl)
+    // Late events half a minute after every 100th one: each page of 500 gains some.
+    yield* Effect.promise(async () => {
+      await track(second, token, customerId, events / 100, 100, 30)
+      await folded(second, token, customerId, events + events / 100)
     })
-    assert.deepStrictEqual(withoutTimes(fromJob), withoutTimes(synchronous))
-    const unsealed = ({ sealed: _sealed, ...entry }: ExportDocument["audit"][number]) => entry
-    assert.includeDeepMembers(synchronous.audit.map(unsealed), fromJob.audit.map(unsealed))
+    yield* leaseEnds(databaseUrl, jobId)
+    const { fromJob, synchronous, chunks } = yield* finished(second, token, customerId, jobId)
+    for (const before of stored) assert.isFalse(sameBytes(chunks[before.seq].sealed, before.sealed))
+    assert.lengthOf(fromJob.events, events + events / 100)
+    sameDocument(fromJob, synchronous)
   }).pipe(Effect.scoped), 180_000)

@@ -4,14 +4,12 @@
  * synchronous export's. Should the page the last chunk ends in have changed meanwhile, the document starts afresh.
  */
 import { assert, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
-import { CustomerDataExport } from "../../src/domain/DataExport.ts"
-import type { CustomerDataExport as ExportDocument } from "../../src/domain/DataExport.ts"
+import { Effect } from "effect"
 import type { DataExportJob } from "../../src/domain/DataExportJob.ts"
 import { customersPath, newCustomer } from "../support/Customers.ts"
+import { assertSameExport, decodeExport } from "../support/DataExports.ts"
 import { processToken, queryDatabase, runningService } from "../support/ServiceProcess.ts"
 
-const decodeExport = Schema.decodeUnknownSync(CustomerDataExport)
 const events = 12_000
 /** The chunk the first worker blocks on, so that it dies with exactly this many stored. */
 const storedBeforeCrash = 2
@@ -147,19 +145,6 @@ const finished = (service: Process & { readonly databaseUrl: string }, token: st
     return { fromJob, synchronous, chunks }
   })
 
-/** The job's document is the synchronous export's, but for what the latter, made later, adds (audit entries, times). */
-const sameDocument = (fromJob: ExportDocument, synchronous: ExportDocument) => {
-  const withoutTimes = (document: ExportDocument) => ({
-    ...document,
-    exportedAt: null,
-    audit: null,
-    analytics: document.analytics === null ? null : { ...document.analytics, asOf: null }
-  })
-  assert.deepStrictEqual(withoutTimes(fromJob), withoutTimes(synchronous))
-  const unsealed = ({ sealed: _sealed, ...entry }: ExportDocument["audit"][number]) => entry
-  assert.includeDeepMembers(synchronous.audit.map(unsealed), fromJob.audit.map(unsealed))
-}
-
 /** Sealed with a fresh nonce each time: a chunk written again would differ. */
 const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b))
 
@@ -172,7 +157,7 @@ it.live("a job whose worker was killed part-way resumes from its last stored chu
     assert.isAbove(chunks.length, storedBeforeCrash)
     for (const before of stored) assert.isTrue(sameBytes(chunks[before.seq].sealed, before.sealed), `chunk ${before.seq} rewritten`)
     assert.lengthOf(fromJob.events, events)
-    sameDocument(fromJob, synchronous)
+    assertSameExport(fromJob, synchronous)
   }).pipe(Effect.scoped), 180_000)
 
 it.live("when the page the stored chunks end in changed meanwhile, the resumed job starts the document afresh", () =>
@@ -188,5 +173,5 @@ it.live("when the page the stored chunks end in changed meanwhile, the resumed j
     const { fromJob, synchronous, chunks } = yield* finished(second, token, customerId, jobId)
     for (const before of stored) assert.isFalse(sameBytes(chunks[before.seq].sealed, before.sealed))
     assert.lengthOf(fromJob.events, events + events / 100)
-    sameDocument(fromJob, synchronous)
+    assertSameExport(fromJob, synchronous)
   }).pipe(Effect.scoped), 180_000)

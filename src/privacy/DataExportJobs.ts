@@ -182,13 +182,16 @@ export class DataExportJobs extends Context.Service<DataExportJobs, {
         return { job, body: chunks(row) }
       })
 
-      /** The document's state after the last stored chunk, when there is one to resume after. */
+      /**
+       * The document's state after the last stored chunk, when there is one to resume after. Chunks stored without
+       * a resume point (before migration 0029) are dropped: the document starts afresh.
+       */
       const resumePoint = (row: ExportJobRow) =>
         Effect.flatMap(repo.lastChunk(row.id), Option.match({
           onNone: () => Effect.succeed(Option.none<{ readonly seq: number; readonly point: ResumePoint }>()),
           onSome: ({ seq, resume, wrapped }) =>
             resume === null
-              ? Effect.succeed(Option.none())
+              ? Effect.as(repo.clearChunks(row.id), Option.none())
               : Effect.map(keyring.openerFor(row.customer_id, wrapped), (open) =>
                 Option.some({ seq, point: open(resumeField(row.id, seq), resume) as ResumePoint }))
         }))

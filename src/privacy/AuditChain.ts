@@ -177,10 +177,14 @@ export class AuditChain extends Context.Service<AuditChain, {
             ))
         }))
 
-      const verify = Effect.gen(function*() {
+      /**
+       * The walk, in one read-only snapshot: the head and the rows as of one moment. Read apart, a round sealed
+       * between them showed a chain longer than its head (a false `head-mismatch` while reads were audited).
+       */
+      const walkChain = (anchored: Head | null) => Effect.gen(function*() {
+        yield* sql`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`
         const [head] = yield* sql<{ readonly chain_id: string; readonly head_seq: string; readonly head_hash: Uint8Array | null }>`
           SELECT chain_id::text, head_seq::text, head_hash FROM audit_chain`
-        const anchored = yield* lastAnchor(head.chain_id)
         let hashAtAnchor: string | null = null
         const [counts] = yield* sql<{ readonly unsealed: number; readonly refused: number }>`
           SELECT count(*) FILTER (WHERE chain_seq IS NULL AND NOT seal_refused)::int AS unsealed,
@@ -237,6 +241,13 @@ export class AuditChain extends Context.Service<AuditChain, {
           anchor,
           verifiedAt: new Date(yield* Clock.currentTimeMillis).toISOString()
         } satisfies AuditVerification
+      })
+
+      const verify = Effect.gen(function*() {
+        const [{ chain_id }] = yield* sql<{ readonly chain_id: string }>`SELECT chain_id::text FROM audit_chain`
+        // Read before the snapshot below, so it is never ahead of the head the snapshot holds.
+        const anchored = yield* lastAnchor(chain_id)
+        return yield* sql.withTransaction(walkChain(anchored))
       }).pipe(Effect.withSpan("AuditChain.verify"))
 
       const customerEntries = Effect.fn("AuditChain.customerEntries")(function*(customerId: CustomerId, query: CustomerAuditQuery) {

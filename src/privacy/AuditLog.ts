@@ -5,10 +5,11 @@
  * committed entries into a chain that verification walks (docs/audit.md).
  */
 import { PgClient } from "@effect/sql-pg"
-import { type Cause, Context, Effect, Fiber, Layer, Queue, Schedule } from "effect"
+import { Config, Context, Effect, Layer } from "effect"
 import type { Statement } from "effect/sql"
 import type { Actor } from "../domain/Access.ts"
-import { guardName } from "../platform/Database.ts"
+import { CommandSql, guardName } from "../platform/Database.ts"
+import { groupCommit } from "../platform/GroupCommit.ts"
 import { AuditSigning, type SignedContent } from "./AuditSigning.ts"
 
 export interface AuditEntry {
@@ -40,10 +41,11 @@ const contentOf = (entry: AuditEntry): SignedContent => ({
   reason: entry.reason ?? null
 })
 
-/** Rows per insert of read entries: 11 parameters each, well below PostgreSQL's 65,535 per statement. */
-const readBatchSize = 2_000
-/** Read entries queued at most: 20 pages of 500; beyond, reads wait for the writer. */
-const readBufferSize = 10_000
+/**
+ * Rows a group of read entries gathers up to (it may pass it by one list page of 500): 11 parameters each, well
+ * below PostgreSQL's 65,535 per statement.
+ */
+const readGroupRows = 2_000
 
 export class AuditLog extends Context.Service<AuditLog, {
   record(entry: AuditEntry): Effect.Effect<void>
@@ -54,8 +56,8 @@ export class AuditLog extends Context.Service<AuditLog, {
   /** The entry written only when the guard of a guarded statement (Database.ts) matched. */
   recordGuardedStatement(entry: AuditEntry, guard?: string): Statement.Statement<unknown>
   /**
-   * Entries of reads, queued and written in the background as multi-row inserts of what has gathered (across
-   * requests, at most `readBatchSize` rows per statement).
+   * Entries of a read, committed before it succeeds: the reads of the same moment (across requests) share one
+   * multi-row insert. A failed insert is a defect, so the read answers 500 and serves nothing (fail closed).
    */
   recordReads(entries: ReadonlyArray<AuditEntry>): Effect.Effect<void>
 }>()("cms/privacy/AuditLog") {
@@ -78,25 +80,26 @@ export class AuditLog extends Context.Service<AuditLog, {
       const recordStatement = (entry: AuditEntry) => recordAllStatement([entry])
       const recordGuardedStatement = (entry: AuditEntry, guard = guardName) =>
         sql`INSERT INTO audit_log ${columns} SELECT ${values(entry)} FROM ${sql.literal(guard)}`
-      // Read entries are buffered and written by one fiber in multi-row inserts, off the reads' path: a read
-      // waits for its entry to be queued, not written (waiting for the write halved get throughput). A full
-      // buffer makes reads wait (never drops entries); shutdown writes what is queued. A crash loses at most
-      // the entries of the insert under way and those queued behind it.
-      const readQueue = yield* Queue.bounded<AuditEntry, Cause.Done>(readBufferSize)
-      const writeReads = Effect.flatMap(Queue.takeBetween(readQueue, 1, readBatchSize), (entries) =>
-        recordAllStatement(entries).pipe(
-          Effect.retry({ times: 5, schedule: Schedule.exponential("100 millis") }),
-          Effect.catch((error) =>
-            Effect.logError("audit: read entries could not be written").pipe(
-              Effect.annotateLogs({ entries: entries.length, error: error._tag })
-            )
+      // A read is answered only once its entries are committed (a crash loses no answered read's entry). Group
+      // commit keeps that cheap: while one insert runs, the next reads' entries gather for the following one. On
+      // the commands' pool: a commit on the queries' pool would hold up the reads pipelined behind it.
+      const commandSql = yield* CommandSql
+      const readWriters = yield* Config.Int("AUDIT_READ_WRITERS").pipe(Config.withDefault(2))
+      const reads = yield* groupCommit({
+        writers: readWriters,
+        maxRows: readGroupRows,
+        rowsOf: (entries: ReadonlyArray<AuditEntry>) => entries.length,
+        write: (groups) =>
+          Effect.as(
+            commandSql`INSERT INTO audit_log ${columns} VALUES ${
+              sql.csv(groups.flat().map((entry) => sql`(${values(entry)})`))
+            }`,
+            groups.map(() => undefined)
           )
-        ))
-      const writer = yield* Effect.forkScoped(Effect.catchTag(Effect.forever(writeReads), "Done", () => Effect.void))
-      yield* Effect.addFinalizer(() => Queue.end(readQueue).pipe(Effect.andThen(Fiber.join(writer)), Effect.exit, Effect.asVoid))
+      })
       return AuditLog.of({
         recordReads: Effect.fn("AuditLog.recordReads")(function*(entries: ReadonlyArray<AuditEntry>) {
-          yield* Queue.offerAll(readQueue, entries)
+          if (entries.length > 0) yield* reads.submit(entries).pipe(Effect.orDie)
         }),
         recordStatement,
         recordAllStatement,

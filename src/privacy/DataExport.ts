@@ -33,24 +33,70 @@ const stayJson = json(SegmentStay)
 const auditJson = json(AuditEntryView)
 const eventJson = json(TrackedEvent)
 
-/**
- * The items of a keyset-paged list as JSON array elements: one chunk of text per page, pages separated by a
- * comma (only the last page can be short, and only a first page can be empty).
- */
-const pagedItems = <A, E>(
+/** Where a document stands: the section to write next and, in a paged section, the cursor of its next page. */
+export interface ExportPosition {
+  readonly section: number
+  readonly cursor: string | null
+}
+
+export const documentStart: ExportPosition = { section: 0, cursor: null }
+
+/** A stretch of a document's text (a fixed part or a page of items) and the position right after it. */
+export interface ExportPiece {
+  readonly text: string
+  readonly next: ExportPosition
+}
+
+type Section<E> =
+  | { readonly kind: "text"; readonly text: Effect.Effect<string, E> }
+  | {
+    readonly kind: "paged"
+    readonly page: (cursor: string | null) => Effect.Effect<{ readonly items: ReadonlyArray<string>; readonly nextCursor: string | null }, E>
+  }
+
+/** The items of a keyset-paged list as JSON, a page at a time. */
+const paged = <A, E>(
   page: (cursor: string | undefined) => Effect.Effect<{ readonly data: ReadonlyArray<A>; readonly nextCursor: string | null }, E>,
   itemJson: (item: A) => string
-): Stream.Stream<string, E> =>
-  Stream.paginate(undefined as string | undefined, (cursor) =>
-    Effect.map(page(cursor), (result) =>
-      [
-        result.data.length === 0 ? [] : [result.data.map(itemJson).join(",")],
-        result.nextCursor === null ? Option.none() : Option.some(result.nextCursor)
-      ] as const)).pipe(Stream.intersperse(","))
+): Section<E> => ({
+  kind: "paged",
+  page: (cursor) =>
+    Effect.map(page(cursor ?? undefined), (result) => ({ items: result.data.map(itemJson), nextCursor: result.nextCursor }))
+})
+
+/**
+ * The document's pieces from `from` on. A page's items are separated by commas, and so are pages: a page after
+ * the first (a cursor) starts with one, unless it is empty.
+ */
+const piecesFrom = <E>(sections: ReadonlyArray<Section<E>>, from: ExportPosition): Stream.Stream<ExportPiece, E> => {
+  const pieceAt = (position: ExportPosition): Effect.Effect<ExportPiece, E> => {
+    const section = sections[position.section]
+    const after = (cursor: string | null): ExportPosition =>
+      cursor === null ? { section: position.section + 1, cursor: null } : { section: position.section, cursor }
+    return section.kind === "text"
+      ? Effect.map(section.text, (text) => ({ text, next: after(null) }))
+      : Effect.map(section.page(position.cursor), ({ items, nextCursor }) => ({
+        text: (position.cursor === null || items.length === 0 ? "" : ",") + items.join(","),
+        next: after(nextCursor)
+      }))
+  }
+  return from.section >= sections.length ? Stream.empty : Stream.paginate(from, (position) =>
+    Effect.map(pieceAt(position), (piece) =>
+      [[piece], piece.next.section < sections.length ? Option.some(piece.next) : Option.none()] as const))
+}
 
 export class DataExport extends Context.Service<DataExport, {
   /** The export as UTF-8 JSON; fails before any byte when the customer is unknown or erased. */
   exportOf(options: CommandOptions & { readonly id: CustomerId }): Effect.Effect<Stream.Stream<Uint8Array>, CustomerNotFound>
+  /**
+   * The document's pieces from a position on (asynchronous exports resume where a crashed worker stopped). From
+   * the start it reads and audits the profile first, and fails before any piece when the customer is unknown or
+   * erased; from a later position the sections before it are not read again.
+   */
+  piecesFrom(
+    options: CommandOptions & { readonly id: CustomerId },
+    from: ExportPosition
+  ): Effect.Effect<Stream.Stream<ExportPiece>, CustomerNotFound>
 }>()("cms/privacy/DataExport") {
   static readonly layer = Layer.effect(
     DataExport,
@@ -63,8 +109,8 @@ export class DataExport extends Context.Service<DataExport, {
       const audit = yield* AuditLog
       const consents = yield* ConsentRepo
 
-      const exportOf = Effect.fn("DataExport.exportOf")(function*(options: CommandOptions & { readonly id: CustomerId }) {
-        const { actor, requestId, id } = options
+      /** The head, read (and the export audited) only when the document starts afresh. */
+      const headOf = Effect.fn("DataExport.head")(function*({ actor, requestId, id }: CommandOptions & { readonly id: CustomerId }) {
         const customer = yield* customers.get(actor, id)
         const [figures, stays] = yield* Effect.all([
           // No analytics for someone who withdrew consent to them: the export says so with null.
@@ -73,38 +119,48 @@ export class DataExport extends Context.Service<DataExport, {
         ], { concurrency: 2 })
         yield* audit.record({ actor, action: "customer.export", customerId: id, requestId, fields: [] })
         const exportedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
-        const head = `{"format":${JSON.stringify(exportFormat)},"exportedAt":${JSON.stringify(exportedAt)},` +
+        const text = `{"format":${JSON.stringify(exportFormat)},"exportedAt":${JSON.stringify(exportedAt)},` +
           `"customer":${customerJson(customer)},"analytics":${analyticsJson(figures)},` +
           `"consent":[`
-        const consentEntries = pagedItems(
-          (cursor) =>
-            consents.history(id, { limit: consentHistoryPageSize.maximum, ...(cursor === undefined ? {} : { cursor }) }),
-          consentJson
-        )
-        const segmentsAndAudit = `],"segments":[${stays.map(stayJson).join(",")}],"audit":[`
-        const auditEntries = pagedItems(
-          (cursor) => chain.customerEntries(id, { limit: auditPageSize.maximum, ...(cursor === undefined ? {} : { cursor }) }),
-          auditJson
-        )
-        const events = pagedItems(
-          (cursor) => timeline.page(actor.role, id, { limit: maxTimelinePageSize, ...(cursor === undefined ? {} : { cursor }) }),
-          eventJson
-        )
-        // Once the first byte is out there is no status left to answer with: a failure mid-way (the database
-        // gone, the customer erased meanwhile) ends the response short, which no JSON parser accepts.
-        return Stream.make(head).pipe(
-          Stream.concat(consentEntries),
-          Stream.concat(Stream.make(segmentsAndAudit)),
-          Stream.concat(auditEntries),
-          Stream.concat(Stream.make(`],"events":[`)),
-          Stream.concat(events),
-          Stream.concat(Stream.make("]}")),
-          Stream.orDie,
-          Stream.encodeText
-        )
+        return { text, stays }
       })
 
-      return DataExport.of({ exportOf })
+      const piecesOf = Effect.fn("DataExport.piecesFrom")(function*(
+        options: CommandOptions & { readonly id: CustomerId },
+        from: ExportPosition
+      ) {
+        const { id } = options
+        const head = from.section === 0 ? Option.some(yield* headOf(options)) : Option.none()
+        const stays = Option.match(head, { onNone: () => segments.staysOf(id), onSome: ({ stays }) => Effect.succeed(stays) })
+        const sections: ReadonlyArray<Section<unknown>> = [
+          { kind: "text", text: Effect.succeed(Option.match(head, { onNone: () => "", onSome: ({ text }) => text })) },
+          paged(
+            (cursor) => consents.history(id, { limit: consentHistoryPageSize.maximum, ...(cursor === undefined ? {} : { cursor }) }),
+            consentJson
+          ),
+          { kind: "text", text: Effect.map(stays, (stays) => `],"segments":[${stays.map(stayJson).join(",")}],"audit":[`) },
+          paged(
+            (cursor) => chain.customerEntries(id, { limit: auditPageSize.maximum, ...(cursor === undefined ? {} : { cursor }) }),
+            auditJson
+          ),
+          { kind: "text", text: Effect.succeed(`],"events":[`) },
+          paged(
+            (cursor) => timeline.page(options.actor.role, id, { limit: maxTimelinePageSize, ...(cursor === undefined ? {} : { cursor }) }),
+            eventJson
+          ),
+          { kind: "text", text: Effect.succeed("]}") }
+        ]
+        // Once the first byte is out there is no status left to answer with: a failure mid-way (the database
+        // gone, the customer erased meanwhile) ends the document short, which no JSON parser accepts.
+        return piecesFrom(sections, from).pipe(Stream.orDie)
+      })
+
+      const exportOf = Effect.fn("DataExport.exportOf")(function*(options: CommandOptions & { readonly id: CustomerId }) {
+        const pieces = yield* piecesOf(options, documentStart)
+        return pieces.pipe(Stream.map((piece) => piece.text), Stream.encodeText)
+      })
+
+      return DataExport.of({ exportOf, piecesFrom: piecesOf })
     })
   )
 }

@@ -37,12 +37,17 @@ export class DataExportJobRepo extends Context.Service<DataExportJobRepo, {
   find(id: string): Effect.Effect<Option.Option<ExportJobRow>>
   /** Marks up to `limit` due jobs running until `leaseEnd` (a crashed worker's jobs come back after it). */
   claimDue(at: Date, leaseEnd: Date, limit: number): Effect.Effect<ReadonlyArray<ExportJobRow>>
-  /** Drops what an interrupted attempt stored, so the next one starts the document afresh. */
+  /** Drops the stored chunks, so the document starts afresh. */
   clearChunks(jobId: string): Effect.Effect<void>
-  /** Fails (a foreign key violation) when the job is gone meanwhile: its customer was erased. */
-  insertChunk(jobId: string, seq: number, sealed: Uint8Array): Effect.Effect<void>
+  /**
+   * A chunk and where the document continues after it (sealed), committed together. Fails (a foreign key
+   * violation) when the job is gone meanwhile: its customer was erased.
+   */
+  insertChunk(jobId: string, seq: number, sealed: Uint8Array, resume: Uint8Array): Effect.Effect<void>
+  /** The last chunk stored, to resume after: its position and sealed resume point, with the customer's wrapped key. */
+  lastChunk(jobId: string): Effect.Effect<Option.Option<{ readonly seq: number; readonly resume: Uint8Array | null; readonly wrapped: Uint8Array | null }>>
   complete(jobId: string, done: { readonly at: Date; readonly expiresAt: Date; readonly size: number; readonly chunks: number }): Effect.Effect<void>
-  /** A failed attempt: queued again at `retryAt`, or failed for good when it is null; its chunks dropped. */
+  /** A failed attempt: queued again at `retryAt` (its chunks kept, to resume after), or failed for good when it is null (its chunks dropped). */
   attemptFailed(jobId: string, reason: string, retryAt: Date | null): Effect.Effect<void>
   /** The sealed chunk with the customer's wrapped data key (null once destroyed). */
   chunk(jobId: string, seq: number): Effect.Effect<Option.Option<{ readonly sealed: Uint8Array; readonly wrapped: Uint8Array | null }>>
@@ -76,18 +81,26 @@ export class DataExportJobRepo extends Context.Service<DataExportJobRepo, {
             RETURNING ${selected}`.pipe(Effect.orDie)
         }),
         clearChunks: (jobId) => sql`DELETE FROM data_export_chunks WHERE job_id = ${jobId}`.pipe(Effect.orDie, Effect.asVoid),
-        insertChunk: (jobId, seq, sealed) =>
-          sql`INSERT INTO data_export_chunks (job_id, seq, sealed) VALUES (${jobId}, ${seq}, ${sealed})`.pipe(
+        insertChunk: (jobId, seq, sealed, resume) =>
+          sql`INSERT INTO data_export_chunks (job_id, seq, sealed, resume) VALUES (${jobId}, ${seq}, ${sealed}, ${resume})`.pipe(
             Effect.orDie,
             Effect.asVoid
           ),
+        lastChunk: Effect.fn("DataExportJobRepo.lastChunk")(function*(jobId: string) {
+          const rows = yield* sql<{ readonly seq: number; readonly resume: Uint8Array | null; readonly wrapped: Uint8Array | null }>`
+            SELECT c.seq, c.resume, k.wrapped
+            FROM data_export_chunks c JOIN data_export_jobs j ON j.id = c.job_id
+            LEFT JOIN customer_keys.data_keys k ON k.customer_id = j.customer_id
+            WHERE c.job_id = ${jobId} ORDER BY c.seq DESC LIMIT 1`.pipe(Effect.orDie)
+          return Option.fromNullishOr(rows[0])
+        }),
         complete: (jobId, { at, chunks, expiresAt, size }) =>
           sql`UPDATE data_export_jobs SET status = 'done', completed_at = ${at}, expires_at = ${expiresAt},
               size = ${size}, chunks = ${chunks}, last_error = NULL
             WHERE id = ${jobId} AND status = 'running'`.pipe(Effect.orDie, Effect.asVoid),
         attemptFailed: (jobId, reason, retryAt) =>
           sql.withTransaction(Effect.gen(function*() {
-            yield* sql`DELETE FROM data_export_chunks WHERE job_id = ${jobId}`
+            if (retryAt === null) yield* sql`DELETE FROM data_export_chunks WHERE job_id = ${jobId}`
             yield* sql`UPDATE data_export_jobs SET last_error = ${reason},
                 status = ${retryAt === null ? "failed" : "queued"}, next_attempt_at = coalesce(${retryAt}, next_attempt_at)
               WHERE id = ${jobId} AND status = 'running'`

@@ -10,8 +10,8 @@
  * opens nothing (docs/privacy.md).
  */
 import { PgClient } from "@effect/sql-pg"
-import { Cause, Clock, Config, Context, Duration, Effect, Exit, Layer, Option, Stream } from "effect"
-import { createHmac, timingSafeEqual } from "node:crypto"
+import { Cause, Clock, Config, Context, Data, Duration, Effect, Exit, Layer, Option, Stream } from "effect"
+import { createHash, createHmac, timingSafeEqual } from "node:crypto"
 import { type Actor, type CommandOptions, requirePermission } from "../domain/Access.ts"
 import type { CustomerId } from "../domain/Customer.ts"
 import {
@@ -29,7 +29,7 @@ import { errorClass, makeWakeSignal, passWhenWoken } from "../platform/Backgroun
 import { uuidv7 } from "../platform/Ids.ts"
 import { AuditLog } from "./AuditLog.ts"
 import { configuredKey } from "./ConfiguredKey.ts"
-import { DataExport } from "./DataExport.ts"
+import { DataExport, documentStart, type ExportPosition } from "./DataExport.ts"
 import { DataExportJobRepo, type ExportJobRow } from "./DataExportJobRepo.ts"
 import { retryDelay } from "./Erasure.ts"
 import { Keyring } from "./Keyring.ts"
@@ -48,7 +48,30 @@ export const downloadPath = (jobId: string, token: string) => `/api/v1/data-expo
 /** The field a chunk is sealed as: bound to its job and position, so chunks cannot be swapped or reordered. */
 const chunkField = (jobId: string, seq: number) => `data-export\u0000${jobId}\u0000${seq}`
 
+/** The field a chunk's resume point is sealed as, bound like the chunk. */
+const resumeField = (jobId: string, seq: number) => `data-export-resume\u0000${jobId}\u0000${seq}`
+
 const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff
+
+/**
+ * Where the document goes on after a stored chunk: regenerated from `section` (at the page `cursor`), its first
+ * `skip` characters are already stored and must hash to `digest`; `chars` and `size` (UTF-8 bytes) count the
+ * document through the chunk.
+ */
+interface ResumePoint {
+  readonly section: number
+  readonly cursor: string | null
+  readonly skip: number
+  readonly digest: string
+  readonly chars: number
+  readonly size: number
+}
+
+const digestOf = (text: string) => createHash("sha256").update(text).digest("base64")
+const emptyDigest = digestOf("")
+
+/** The text a resumed attempt regenerated differs from what the stored chunks hold. */
+class ResumeMismatch extends Data.TaggedError("ResumeMismatch")<{}> {}
 
 const actorOf = (row: ExportJobRow): Actor => ({ subject: row.actor_subject, role: row.actor_role, kind: row.actor_kind })
 
@@ -163,45 +186,115 @@ export class DataExportJobs extends Context.Service<DataExportJobs, {
         return { job, body: chunks(row) }
       })
 
-      /** Writes the document in sealed chunks, a chunk's worth of text in memory at a time; its size and chunk count. */
-      const store = (row: ExportJobRow) =>
+      /**
+       * The document's state after the last stored chunk, when there is one to resume after. Chunks stored without
+       * a resume point (before migration 0029) are dropped: the document starts afresh.
+       */
+      const resumePoint = (row: ExportJobRow) =>
+        Effect.flatMap(repo.lastChunk(row.id), Option.match({
+          onNone: () => Effect.succeed(Option.none<{ readonly seq: number; readonly point: ResumePoint }>()),
+          onSome: ({ seq, resume, wrapped }) =>
+            resume === null
+              ? Effect.as(repo.clearChunks(row.id), Option.none())
+              : Effect.map(keyring.openerFor(row.customer_id, wrapped), (open) =>
+                Option.some({ seq, point: open(resumeField(row.id, seq), resume) as ResumePoint }))
+        }))
+
+      /**
+       * Writes the document in sealed chunks, a chunk's worth of text in memory at a time (and the page a chunk
+       * ends in), after the chunks an earlier attempt stored. Each chunk is stored with where the document goes on
+       * after it: the position of the page it ends in and how far into that page, with a digest of that stretch.
+       * A later attempt regenerates that page, checks the stretch against the digest and writes on from there;
+       * should the page have changed meanwhile (an event tracked into it), the document starts afresh. Answers
+       * the document's size and chunk count.
+       */
+      const store = (row: ExportJobRow, from: Option.Option<{ readonly seq: number; readonly point: ResumePoint }>) =>
         Effect.gen(function*() {
-          yield* repo.clearChunks(row.id)
-          const document = yield* exports.exportOf({ actor: actorOf(row), requestId: row.request_id, id: row.customer_id as CustomerId })
+          const start = Option.match(from, {
+            onNone: () => ({ chunks: 0, chars: 0, size: 0, skip: 0, digest: emptyDigest, position: documentStart }),
+            onSome: ({ seq, point }) => ({
+              chunks: seq + 1,
+              chars: point.chars,
+              size: point.size,
+              skip: point.skip,
+              digest: point.digest,
+              position: { section: point.section, cursor: point.cursor }
+            })
+          })
+          const pieces = yield* exports.piecesFrom(
+            { actor: actorOf(row), requestId: row.request_id, id: row.customer_id as CustomerId },
+            start.position
+          )
+          // After the export's own check: an unknown or erased customer fails as CustomerNotFound, for good.
           const seal = yield* keyring.sealerFor(row.customer_id)
-          const decoder = new TextDecoder()
-          const written = { chunks: 0, size: 0 }
-          let pending = ""
-          const write = (text: string) => {
+          const written = { chunks: start.chunks, chars: start.chars, size: start.size }
+          // Text from `bufferAt` (absolute characters) on: the page the next cut may fall in, then what follows.
+          let buffer = ""
+          let bufferAt = start.chars - start.skip
+          // Where each piece in the buffer begins: a cut resumes from the last one at or before it.
+          let starts: Array<{ readonly at: number; readonly from: ExportPosition }> = [{ at: bufferAt, from: start.position }]
+          let toVerify = start.skip
+          const write = (end: number) => {
+            const cut = written.chars + end
+            const text = buffer.slice(written.chars - bufferAt, cut - bufferAt)
+            const resumeFrom = starts.findLast((candidate) => candidate.at <= cut)!
             const seq = written.chunks++
-            return repo.insertChunk(row.id, seq, seal(chunkField(row.id, seq), text))
+            written.chars = cut
+            written.size += Buffer.byteLength(text)
+            const point: ResumePoint = {
+              section: resumeFrom.from.section,
+              cursor: resumeFrom.from.cursor,
+              skip: cut - resumeFrom.at,
+              digest: digestOf(buffer.slice(resumeFrom.at - bufferAt, cut - bufferAt)),
+              chars: written.chars,
+              size: written.size
+            }
+            buffer = buffer.slice(resumeFrom.at - bufferAt)
+            bufferAt = resumeFrom.at
+            starts = starts.filter((candidate) => candidate.at >= resumeFrom.at)
+            return repo.insertChunk(row.id, seq, seal(chunkField(row.id, seq), text), seal(resumeField(row.id, seq), point))
           }
+          const pending = () => bufferAt + buffer.length - written.chars
           /** Seals every full chunk of what is pending (a page of events can overshoot one several times). */
           const writeFull = Effect.whileLoop({
-            while: () => pending.length >= chunkChars,
+            while: () => pending() >= chunkChars,
             body: () =>
               Effect.suspend(() => {
                 // Never between the halves of a surrogate pair: each chunk is encoded to UTF-8 on its own.
-                const end = isHighSurrogate(pending.charCodeAt(chunkChars - 1)) ? chunkChars - 1 : chunkChars
-                const text = pending.slice(0, end)
-                pending = pending.slice(end)
-                return write(text)
+                const last = buffer.charCodeAt(written.chars - bufferAt + chunkChars - 1)
+                return write(isHighSurrogate(last) ? chunkChars - 1 : chunkChars)
               }),
             step: () => {}
           })
-          yield* Stream.runForEach(document, (bytes) => {
-            written.size += bytes.byteLength
-            pending += decoder.decode(bytes, { stream: true })
-            return writeFull
-          })
-          pending += decoder.decode()
-          if (pending.length > 0 || written.chunks === 0) yield* write(pending)
-          return written
+          yield* Stream.runForEach(pieces, (piece) =>
+            Effect.suspend(() => {
+              buffer += piece.text
+              starts.push({ at: bufferAt + buffer.length, from: piece.next })
+              // What the stored chunks already hold of the first page, regenerated: it must be the same text.
+              if (toVerify > 0 && buffer.length >= toVerify) {
+                if (digestOf(buffer.slice(0, toVerify)) !== start.digest) return Effect.fail(new ResumeMismatch())
+                toVerify = 0
+              }
+              return toVerify > 0 ? Effect.void : writeFull
+            }))
+          if (toVerify > 0) return yield* new ResumeMismatch()
+          if (pending() > 0 || written.chunks === 0) yield* write(pending())
+          return { chunks: written.chunks, size: written.size }
         })
+
+      /** Resumes after the stored chunks, or starts afresh when there are none or the text they end in changed. */
+      const storeResuming = (row: ExportJobRow) =>
+        Effect.flatMap(resumePoint(row), (from) =>
+          store(row, from).pipe(Effect.catchTag("ResumeMismatch", () =>
+            Effect.logInfo("data export: the document changed under the stored chunks; starting afresh").pipe(
+              Effect.annotateLogs({ exportId: row.id }),
+              Effect.andThen(repo.clearChunks(row.id)),
+              Effect.andThen(store(row, Option.none()))
+            ))))
 
       const run = (row: ExportJobRow) =>
         Effect.gen(function*() {
-          const outcome = yield* Effect.exit(store(row))
+          const outcome = yield* Effect.exit(storeResuming(row))
           const at = yield* Clock.currentTimeMillis
           if (Exit.isSuccess(outcome)) {
             const { chunks, size } = outcome.value

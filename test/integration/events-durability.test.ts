@@ -8,12 +8,11 @@ import { PgClient } from "@effect/sql-pg"
 import { assert, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { randomUUID } from "node:crypto"
-import postgres from "postgres"
 import type { BatchResult } from "../../src/domain/Event.ts"
 import { newCustomer } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
 import { createCustomer, expectProblem } from "../support/Http.ts"
-import { processToken, runningService } from "../support/ServiceProcess.ts"
+import { acknowledgedBeforeKill, processToken, queryDatabase, runningService } from "../support/ServiceProcess.ts"
 import { TestService } from "../support/TestService.ts"
 
 const batchOf = (customerIds: ReadonlyArray<string>, size: number) =>
@@ -29,8 +28,8 @@ it.live("a kill -9 in the middle of a load loses no acknowledged event", () =>
     const service = yield* runningService({ ACCESS_LOG: "false" })
     const token = yield* processToken("service")
     const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" }
-    const acknowledged = yield* Effect.promise(async () => {
-      const customerIds = await Promise.all(Array.from({ length: 20 }, async () => {
+    const customerIds = yield* Effect.promise(() =>
+      Promise.all(Array.from({ length: 20 }, async () => {
         const response = await fetch(`${service.baseUrl}/api/v1/customers`, {
           method: "POST",
           headers,
@@ -38,41 +37,23 @@ it.live("a kill -9 in the middle of a load loses no acknowledged event", () =>
         })
         return ((await response.json()) as { readonly id: string }).id
       }))
-      const acked: Array<string> = []
-      let killed = false
-      // Eight clients sending batches back to back until the process dies under them.
-      const client = async () => {
-        while (!killed) {
-          const events = batchOf(customerIds, 100)
-          try {
-            const response = await fetch(`${service.baseUrl}/api/v1/events/batch`, {
-              method: "POST",
-              headers,
-              body: JSON.stringify({ events })
-            })
-            if (response.status !== 200) continue
-            const { results } = (await response.json()) as BatchResult
-            for (const result of results) if (result.status !== "rejected") acked.push(result.id)
-          } catch {
-            return
-          }
-        }
-      }
-      const clients = Array.from({ length: 8 }, client)
-      await new Promise((resolve) => setTimeout(resolve, 2_000))
-      killed = true
-      return { acked, clients }
+    )
+    // Clients sending batches back to back until the process dies under them.
+    const acked = yield* acknowledgedBeforeKill(service, 2_000, async () => {
+      const response = await fetch(`${service.baseUrl}/api/v1/events/batch`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ events: batchOf(customerIds, 100) })
+      })
+      if (response.status !== 200) return []
+      const { results } = (await response.json()) as BatchResult
+      return results.flatMap((result) => result.status === "rejected" ? [] : [result.id])
     })
-    yield* service.kill
-    yield* Effect.promise(() => Promise.allSettled(acknowledged.clients))
-    const acked = acknowledged.acked
     assert.isAbove(acked.length, 1_000, "the load got going before the kill")
-    const lost = yield* Effect.promise(async () => {
-      const sql = postgres(service.databaseUrl, { max: 1, onnotice: () => {} })
+    const lost = yield* queryDatabase(service.databaseUrl, async (sql) => {
       const rows = await sql<Array<{ readonly id: string }>>`
         SELECT a.id FROM unnest(${acked}::uuid[]) AS a(id)
         WHERE NOT EXISTS (SELECT 1 FROM customer_events e WHERE e.id = a.id)`
-      await sql.end()
       return rows.map((row) => row.id)
     })
     assert.deepStrictEqual(lost, [], `${lost.length} of ${acked.length} acknowledged events are not stored`)

@@ -6,6 +6,7 @@
 import { Effect } from "effect"
 import * as Jose from "jose"
 import { spawn } from "node:child_process"
+import postgres from "postgres"
 import { fileURLToPath } from "node:url"
 import type { Role } from "../../src/domain/Access.ts"
 import { freePort } from "./Nats.ts"
@@ -24,10 +25,11 @@ export const processToken = (role: Role, subject = `test-${role}`) =>
 /**
  * Starts the process and waits until /health answers. `stop` sends SIGTERM and returns its exit code and
  * stdout; `kill` sends SIGKILL and returns when it is gone. The process is killed when the scope closes.
+ * `databaseUrl`: the database of an earlier process (one that crashed), instead of a fresh one.
  */
-export const runningService = (env: Record<string, string>) =>
+export const runningService = (env: Record<string, string>, databaseUrl?: string) =>
   Effect.gen(function*() {
-    const database = yield* scopedDatabase
+    const database = databaseUrl === undefined ? yield* scopedDatabase : { url: databaseUrl }
     const port = yield* freePort
     const child = spawn(process.execPath, ["src/main.ts"], {
       cwd: root,
@@ -60,4 +62,45 @@ export const runningService = (env: Record<string, string>) =>
       await exited
     })
     return { baseUrl, databaseUrl: database.url, stop, kill }
+  })
+
+/**
+ * Eight clients run `step` back to back for `millis`, then the process is killed (-9) under them: answers what
+ * the steps acknowledged before it died. A step that throws (the connection gone) ends its client.
+ */
+export const acknowledgedBeforeKill = (
+  service: { readonly kill: Effect.Effect<void> },
+  millis: number,
+  step: () => Promise<ReadonlyArray<string>>
+) =>
+  Effect.gen(function*() {
+    const acknowledged: Array<string> = []
+    let killed = false
+    const client = async () => {
+      while (!killed) {
+        try {
+          acknowledged.push(...(await step()))
+        } catch {
+          return
+        }
+      }
+    }
+    const clients = Array.from({ length: 8 }, client)
+    yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, millis)))
+    killed = true
+    yield* service.kill
+    yield* Effect.promise(() => Promise.allSettled(clients))
+    return acknowledged
+  })
+
+/** `use` with a client of its own on a database (of a process that may be dead by now). */
+export const queryDatabase = <A>(url: string, use: (sql: postgres.Sql) => Promise<A>) =>
+  Effect.promise(async () => {
+    // Two connections: one may be held (a transaction kept open) while the other queries.
+    const sql = postgres(url, { max: 2, onnotice: () => {} })
+    try {
+      return await use(sql)
+    } finally {
+      await sql.end()
+    }
   })

@@ -6,7 +6,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { Config, Context, Effect, Layer } from "effect"
-import type { Statement } from "effect/sql"
+import type { SqlClient, Statement } from "effect/sql"
 import type { Actor } from "../domain/Access.ts"
 import { CommandSql, guardName } from "../platform/Database.ts"
 import { groupCommit } from "../platform/GroupCommit.ts"
@@ -75,8 +75,23 @@ export class AuditLog extends Context.Service<AuditLog, {
       }
       const columns = sql`(actor, actor_role, action, customer_id, api_key_id, segment_id, destination_id, request_id,
         fields, reason, entry_mac)`
-      const recordAllStatement = (entries: ReadonlyArray<AuditEntry>) =>
-        sql`INSERT INTO audit_log ${columns} VALUES ${sql.csv(entries.map((entry) => sql`(${values(entry)})`))}`
+      // Any number of entries as one statement text, the rows as one JSON parameter: a VALUES list per count
+      // would be parsed and prepared again for every group size, in PostgreSQL and in the driver.
+      const insertAll = (client: SqlClient.SqlClient, entries: ReadonlyArray<AuditEntry>) => {
+        const rows = entries.map((entry) => {
+          const content = contentOf(entry)
+          return { ...content, entryMac: signing.entryMac(content).toString("hex") }
+        })
+        return client`INSERT INTO audit_log ${columns}
+          SELECT actor, "actorRole", action, "customerId", "apiKeyId", "segmentId", "destinationId", "requestId",
+            fields, reason, decode("entryMac", 'hex')
+          FROM ROWS FROM (jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS (actor text, "actorRole" text,
+            action text, "customerId" uuid, "apiKeyId" uuid, "segmentId" uuid, "destinationId" uuid, "requestId" text,
+            fields text[], reason text, "entryMac" text)) WITH ORDINALITY AS entry (actor, "actorRole", action,
+            "customerId", "apiKeyId", "segmentId", "destinationId", "requestId", fields, reason, "entryMac", position)
+          ORDER BY position`
+      }
+      const recordAllStatement = (entries: ReadonlyArray<AuditEntry>) => insertAll(sql, entries)
       const recordStatement = (entry: AuditEntry) => recordAllStatement([entry])
       const recordGuardedStatement = (entry: AuditEntry, guard = guardName) =>
         sql`INSERT INTO audit_log ${columns} SELECT ${values(entry)} FROM ${sql.literal(guard)}`
@@ -89,13 +104,7 @@ export class AuditLog extends Context.Service<AuditLog, {
         writers: readWriters,
         maxRows: readGroupRows,
         rowsOf: (entries: ReadonlyArray<AuditEntry>) => entries.length,
-        write: (groups) =>
-          Effect.as(
-            commandSql`INSERT INTO audit_log ${columns} VALUES ${
-              sql.csv(groups.flat().map((entry) => sql`(${values(entry)})`))
-            }`,
-            groups.map(() => undefined)
-          )
+        write: (groups) => Effect.as(insertAll(commandSql, groups.flat()), groups.map(() => undefined))
       })
       return AuditLog.of({
         recordReads: Effect.fn("AuditLog.recordReads")(function*(entries: ReadonlyArray<AuditEntry>) {

@@ -268,7 +268,7 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
 
       const update = Effect.fn("CustomerRepo.update")(
         function*(id: CustomerId, expectedVersion: number, state: CustomerState) {
-          const seal = yield* keyring.sealerFor(id)
+          const seal = yield* sealerForChange(id)
           const rows = yield* sql<StoredRow>`UPDATE customers SET ${assignments(state, seal)},
               updated_at = now(), version = version + 1
             WHERE id = ${id} AND version = ${expectedVersion} AND status <> 'DELETED'
@@ -278,7 +278,7 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
       )
 
       const updateGuard = (id: CustomerId, expectedVersion: number, state: CustomerState, updatedAt: string) =>
-        Effect.map(keyring.sealerFor(id), (seal) =>
+        Effect.map(sealerForChange(id), (seal) =>
           sql`UPDATE customers SET ${assignments(state, seal)}, updated_at = ${updatedAt}, version = version + 1
             WHERE id = ${id} AND version = ${expectedVersion} AND status <> 'DELETED'
             RETURNING id`)
@@ -318,12 +318,11 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
         }
       )
 
-      const sealLegacyBatch = Effect.fn("CustomerRepo.sealLegacyBatch")(function*(limit: number) {
-        return yield* sql.withTransaction(Effect.gen(function*() {
-          const rows = yield* sql<StoredRow>`SELECT ${selectColumns} FROM customers WHERE email IS NOT NULL
-            ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED`
-          for (const row of rows) {
-            // Read as it is (the clear columns), written as every row is now; an erased row keeps nothing personal.
+      /** Rows written before encryption at rest, read as they are (the clear columns) and written as every row is now. */
+      const sealLegacy = (rows: ReadonlyArray<StoredRow>) =>
+        Effect.forEach(rows, (row) =>
+          Effect.gen(function*() {
+            // An erased row keeps nothing personal.
             const customer = yield* decode(row)
             const key = row.data_key === null ? keyring.newDataKey(row.id) : Option.none()
             const seal = customer.status === "DELETED"
@@ -333,10 +332,33 @@ export class CustomerRepo extends Context.Service<CustomerRepo, {
               : yield* keyring.sealerFor(row.id)
             if (Option.isSome(key) && seal !== null) yield* keyring.insertStatement([key.value])
             yield* sql`UPDATE customers SET ${assignments(stateOf(customer), seal)} WHERE id = ${row.id}`
-          }
+          }), { discard: true })
+
+      const sealLegacyBatch = Effect.fn("CustomerRepo.sealLegacyBatch")(function*(limit: number) {
+        return yield* sql.withTransaction(Effect.gen(function*() {
+          const rows = yield* sql<StoredRow>`SELECT ${selectColumns} FROM customers WHERE email IS NOT NULL
+            ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED`
+          yield* sealLegacy(rows)
           return rows.length
         })).pipe(Effect.orDie)
       })
+
+      /**
+       * The sealer for a change of the customer. A row from before encryption at rest has no data key yet: it is
+       * sealed first, in a transaction of its own (waiting for a background pass that holds it), so its change is
+       * sealed like any other instead of failing.
+       */
+      const sealerForChange = (id: CustomerId) =>
+        Effect.flatMap(keyring.keyedSealerFor(id), Option.match({
+          onSome: Effect.succeed,
+          onNone: () =>
+            sql.withTransaction(
+              Effect.flatMap(
+                sql<StoredRow>`SELECT ${selectColumns} FROM customers WHERE id = ${id} AND email IS NOT NULL FOR UPDATE`,
+                sealLegacy
+              )
+            ).pipe(Effect.orDie, Effect.andThen(keyring.sealerFor(id)))
+        }))
 
       const reindexBatch = Effect.fn("CustomerRepo.reindexBatch")(function*(limit: number, after: string | null) {
         const current = blindIndex.currentVersion

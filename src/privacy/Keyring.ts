@@ -180,6 +180,8 @@ export class Keyring extends Context.Service<Keyring, {
   remember(key: NewDataKey): Effect.Effect<void>
   /** Seals a customer's fields under their DEK (read from the keyring when not cached). */
   sealerFor(customerId: string): Effect.Effect<Sealer>
+  /** The same, or none when the customer has no data key (a row from before encryption at rest). */
+  keyedSealerFor(customerId: string): Effect.Effect<Option.Option<Sealer>>
   sealerOf(key: Option.Option<NewDataKey>): Sealer
   /**
    * Sealers for many customers at once (a batch of tracked events): cached keys, the others read in one query.
@@ -290,17 +292,21 @@ export class Keyring extends Context.Service<Keyring, {
         return value
       }
 
-      const sealerFor = Effect.fn("Keyring.sealerFor")(function*(customerId: string) {
-        if (!encrypting) return plainSealer
+      const keyedSealerFor = Effect.fn("Keyring.keyedSealerFor")(function*(customerId: string) {
+        if (!encrypting) return Option.some(plainSealer)
         const now = yield* Clock.currentTimeMillis
         const entry = cached(customerId, now)
-        if (entry !== undefined) return sealerWith(customerId, entry.dek)
+        if (entry !== undefined) return Option.some(sealerWith(customerId, entry.dek))
         const wrapped = yield* storedKey(customerId)
-        if (Option.isNone(wrapped)) {
-          return yield* Effect.die(new UnreadableSealedValue(customerId, "data key", "the customer has no data key"))
-        }
-        return sealerWith(customerId, yield* unwrapped(customerId, wrapped.value))
+        if (Option.isNone(wrapped)) return Option.none<Sealer>()
+        return Option.some(sealerWith(customerId, yield* unwrapped(customerId, wrapped.value)))
       })
+
+      const sealerFor = (customerId: string) =>
+        Effect.flatMap(keyedSealerFor(customerId), Option.match({
+          onSome: Effect.succeed,
+          onNone: () => Effect.die(new UnreadableSealedValue(customerId, "data key", "the customer has no data key"))
+        }))
 
       const sealersFor = Effect.fn("Keyring.sealersFor")(function*(customerIds: ReadonlyArray<string>) {
         if (!encrypting) return () => plainSealer
@@ -375,6 +381,7 @@ export class Keyring extends Context.Service<Keyring, {
         insertStatement,
         remember: (key) => Effect.map(Clock.currentTimeMillis, (now) => store(key.customerId, key.dek, key.wrapped, now)),
         sealerFor,
+        keyedSealerFor,
         sealerOf: (key) =>
           Option.match(key, {
             // No key while encrypting is a bug: refuse to write rather than write in the clear.

@@ -13,7 +13,8 @@ import type { Customer } from "../../src/domain/Customer.ts"
 import { Keyring } from "../../src/privacy/Keyring.ts"
 import { newCustomer, uniqueEmail } from "../support/Customers.ts"
 import { testServiceWithDatabase } from "../support/Database.ts"
-import { createCustomer, getCustomer } from "../support/Http.ts"
+import { call, createCustomer, getCustomer } from "../support/Http.ts"
+import { json } from "../support/TestService.ts"
 
 const masterKey = (version: string, fill: number) => `${version}:${Buffer.alloc(32, fill).toString("base64")}`
 const v1 = masterKey("v1", 1)
@@ -21,6 +22,17 @@ const v2 = masterKey("v2", 2)
 
 // The service wraps under v1; the background pass is left to the test.
 const Env = testServiceWithDatabase({ nats: false, env: { MASTER_KEYS: v1, KEY_UPKEEP: "false" } })
+
+/** A row as written before encryption at rest: clear email, name and location, no data key. */
+const insertLegacyRow = (email: string) =>
+  Effect.gen(function*() {
+    const sql = yield* PgClient.PgClient
+    const id = crypto.randomUUID()
+    yield* sql`INSERT INTO customers (id, email, name, location, consent)
+      VALUES (${id}, ${email}, ${"Lena Legacy"},
+        ${sql.json({ country: "NL", city: "Utrecht", postalCode: "3511" })}, ${sql.json({ marketing: false, dataProcessing: true })})`
+    return id
+  })
 
 /** A keyring as a process configured with `masterKeys` has it (another process, or the service restarted). */
 const keyringWith = (masterKeys: string) =>
@@ -73,11 +85,8 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("master key rot
   it.effect("a row written before encryption at rest is served from its clear columns, then sealed by the upkeep pass", () =>
     Effect.gen(function*() {
       const sql = yield* PgClient.PgClient
-      const id = crypto.randomUUID()
       const email = uniqueEmail("Legacy.Lena")
-      yield* sql`INSERT INTO customers (id, email, name, location, consent)
-        VALUES (${id}, ${email}, ${"Lena Legacy"},
-          ${sql.json({ country: "NL", city: "Utrecht", postalCode: "3511" })}, ${sql.json({ marketing: false, dataProcessing: true })})`
+      const id = yield* insertLegacyRow(email)
       const before = yield* getCustomer(id)
       assert.strictEqual(before.email, email)
       assert.deepStrictEqual(before.location, { country: "NL", city: "Utrecht", postalCode: "3511" })
@@ -86,5 +95,20 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("master key rot
       const [row] = yield* sql<{ readonly row: string }>`SELECT c::text AS row FROM customers c WHERE id = ${id}`
       for (const secret of [email, "Lena", "3511"]) assert.notInclude(row.row, secret)
       assert.deepStrictEqual(yield* getCustomer(id), before)
+    }))
+
+  it.effect("a change of a row written before encryption at rest seals it first, then applies the change", () =>
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      const email = uniqueEmail("Legacy.Lars")
+      const id = yield* insertLegacyRow(email)
+      const response = yield* call("PATCH", `/api/v1/customers/${id}`, { body: { tags: ["moved-on"] } })
+      assert.strictEqual(response.status, 200)
+      const changed = yield* json<Customer>(response)
+      assert.strictEqual(changed.email, email)
+      assert.deepStrictEqual(changed.tags, ["moved-on"])
+      const [row] = yield* sql<{ readonly row: string }>`SELECT c::text AS row FROM customers c WHERE id = ${id}`
+      for (const secret of [email, "Lena", "3511"]) assert.notInclude(row.row, secret)
+      assert.deepStrictEqual(yield* getCustomer(id), changed)
     }))
 })
